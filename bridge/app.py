@@ -1,0 +1,92 @@
+"""`create_app(settings)`: the bridge's FastAPI application and its lifespan.
+
+Long-lived resources (the shared httpx client, the SQL engine for checkpoints,
+the session directory, the event log, the pool) are created in the lifespan
+and passed down; nothing lives in module globals. The app never starts an
+imserver itself: the CLI (the composition root) does that for embedded mode
+and hands the upstream addresses in through the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from bridge.errors import install_error_handlers
+from bridge.eventlog import MemoryEventLog
+from bridge.idempotency import IdempotencyCache
+from bridge.middleware import BodyLimitMiddleware, OperationIDMiddleware
+from bridge.pool import SessionPool
+from bridge.routes import events, health, session
+from bridge.routes.deps import Services
+from bridge.routes.functions import function_router
+from bridge.sessions import MemorySessionDirectory
+from bridge.settings import BridgeSettings
+from core.checkpoint import CheckpointStore, create_checkpoint_tables, make_engine
+from core.registry import all_functions
+
+__all__ = ["create_app"]
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: BridgeSettings) -> FastAPI:
+    settings.validate()
+    if settings.embedded:
+        raise ValueError("create_app needs upstream_api/upstream_ws; `openim-bridge serve` starts imserver for you")
+    assert settings.upstream_api is not None and settings.upstream_ws is not None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url())
+        await create_checkpoint_tables(engine)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http:
+            log = MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock)
+            pool = SessionPool(
+                settings,
+                http=http,
+                store=CheckpointStore(engine),
+                events=log,
+                directory=MemorySessionDirectory(settings.ended_session_memory, settings.clock),
+                api_addr=settings.upstream_api or "",
+                ws_addr=settings.upstream_ws or "",
+            )
+            background: set[Any] = set()
+            app.state.services = Services(
+                settings,
+                pool,
+                log,
+                IdempotencyCache(settings.idempotency_window, clock=settings.clock),
+                background,
+            )
+            pool.start()
+            try:
+                yield
+            finally:
+                for task in list(background):
+                    task.cancel()
+                await pool.aclose()
+                await log.aclose()
+                await engine.dispose()
+
+    app = FastAPI(
+        title="openim-bridge",
+        version=VERSION,
+        summary="REST + Server-Sent Events for OpenIM: every SDK function one endpoint, every listener one event.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(session.router)
+    app.include_router(events.router)
+    app.include_router(function_router(all_functions()))
+    # Outermost first: operationID is set before the body limit may answer.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(OperationIDMiddleware)
+    return app

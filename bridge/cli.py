@@ -1,0 +1,143 @@
+"""`openim-bridge` command line: serve, imserver, openapi.
+
+This is the composition root: the only place that knows both the bridge and
+the embedded imserver. `serve` without `--upstream-*` starts an imserver on
+loopback and points the bridge at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from bridge.app import create_app
+from bridge.logs import configure_logging
+from bridge.server import serve_app
+from bridge.settings import BridgeSettings
+
+__all__ = ["main", "openapi_document"]
+
+
+def openapi_document() -> str:
+    """The OpenAPI spec as checked in at openapi/openapi.json."""
+    app = create_app(BridgeSettings(upstream_api="http://upstream", upstream_ws="ws://upstream"))
+    return json.dumps(app.openapi(), indent=2, sort_keys=False) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="openim-bridge", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the bridge (with an embedded imserver unless --upstream-* is given)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1, env BRIDGE_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default 10008, env BRIDGE_PORT)")
+    serve.add_argument("--imserver-api-port", type=int, help="embedded imserver HTTP API port (default 10002)")
+    serve.add_argument("--imserver-ws-port", type=int, help="embedded imserver gateway port (default 10001)")
+    serve.add_argument("--data-dir", type=Path, help="data directory (default ./data, env BRIDGE_DATA_DIR)")
+    serve.add_argument("--upstream-api", help="OpenIM HTTP API URL, e.g. http://openim:10002")
+    serve.add_argument("--upstream-ws", help="OpenIM message gateway URL, e.g. ws://openim:10001")
+    serve.add_argument("--log-level", default="info")
+    ims = sub.add_parser("imserver", help="run only the compact OpenIM-compatible server")
+    ims.add_argument("--host", default="127.0.0.1")
+    ims.add_argument("--api-port", type=int, default=10002)
+    ims.add_argument("--ws-port", type=int, default=10001)
+    ims.add_argument("--data-dir", type=Path, default=Path("./data"))
+    ims.add_argument("--database-url")
+    ims.add_argument("--log-level", default="info")
+    sub.add_parser("openapi", help="print the OpenAPI spec (JSON)")
+    return p
+
+
+@contextlib.asynccontextmanager
+async def _embedded_imserver(settings: BridgeSettings) -> AsyncIterator[tuple[str, str]]:
+    from imserver.server import run_imserver  # composition root: the only bridge->imserver edge
+    from imserver.settings import ImServerSettings
+
+    ims = ImServerSettings(host="127.0.0.1", data_dir=settings.data_dir / "imserver")
+    async with run_imserver(ims, api_port=settings.imserver_api_port, ws_port=settings.imserver_ws_port) as srv:
+        yield srv.api_url, srv.ws_url
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    settings = BridgeSettings.from_env(
+        host=args.host,
+        port=args.port,
+        imserver_api_port=args.imserver_api_port,
+        imserver_ws_port=args.imserver_ws_port,
+        data_dir=args.data_dir,
+        upstream_api=args.upstream_api,
+        upstream_ws=args.upstream_ws,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.embedded:
+            api, ws = await stack.enter_async_context(_embedded_imserver(settings))
+            settings.upstream_api, settings.upstream_ws = api, ws
+        running = await stack.enter_async_context(
+            serve_app(create_app(settings), settings.host, settings.port, log_level="warning")
+        )
+        _banner(settings, running.url)
+        await _wait_for_signal()
+        print("shutting down", file=sys.stderr)
+
+
+def _banner(settings: BridgeSettings, url: str) -> None:
+    lines = [f"openim-bridge listening on {url}  (OpenAPI docs: {url}/docs)"]
+    if settings.embedded:
+        lines += [
+            f"embedded imserver: API {settings.upstream_api}  gateway {settings.upstream_ws}",
+            "get a user token (admin secret openIM123):",
+            f"  curl -s -XPOST {settings.upstream_api}/auth/get_admin_token -H 'operationID: 1' "
+            """-d '{"secret":"openIM123","userID":"imAdmin"}'""",
+            f"  curl -s -XPOST {settings.upstream_api}/user/user_register -H 'operationID: 2' -H 'token: <admin>' "
+            """-d '{"users":[{"userID":"alice","nickname":"Alice"}]}'""",
+            f"  curl -s -XPOST {settings.upstream_api}/auth/get_user_token -H 'operationID: 3' -H 'token: <admin>' "
+            """-d '{"userID":"alice","platformID":5}'""",
+            f'then: curl -s -XPOST {url}/v1/login -d \'{{"userID":"alice","token":"<user token>","platformID":5}}\'',
+        ]
+    else:
+        lines.append(f"upstream OpenIM: API {settings.upstream_api}  gateway {settings.upstream_ws}")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+async def _imserver(args: argparse.Namespace) -> None:
+    from imserver.server import run_imserver
+    from imserver.settings import ImServerSettings
+
+    settings = ImServerSettings(host=args.host, data_dir=args.data_dir, database_url=args.database_url)
+    async with run_imserver(settings, api_port=args.api_port, ws_port=args.ws_port) as srv:
+        print(f"imserver: API {srv.api_url}  gateway {srv.ws_url}", file=sys.stderr, flush=True)
+        await _wait_for_signal()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "openapi":
+        sys.stdout.write(openapi_document())
+        return 0
+    configure_logging(args.log_level)
+    try:
+        asyncio.run(_serve(args) if args.command == "serve" else _imserver(args))
+    except ValueError as exc:
+        print(f"openim-bridge: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"openim-bridge: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Client-facing errors: one exception, one renderer, RFC 9457 problem+json.
+
+Every failure answers `application/problem+json` with OpenIM's `errCode` and
+`errMsg`, the call's `operationID` and a `detail` that names the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import SdkError
+from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
+
+__all__ = ["PROBLEM_SCHEMA", "BridgeError", "install_error_handlers", "problem", "status_for"]
+
+log = logging.getLogger("openim.bridge")
+
+
+class BridgeError(Exception):
+    def __init__(
+        self, status: int, code: int, detail: str, *, msg: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.msg = msg or _name(code)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def _name(code: int) -> str:
+    try:
+        return ErrCode(code).name
+    except ValueError:
+        return "Error"
+
+
+_STATUS: dict[int, int] = {
+    ErrCode.ArgsError: 400,
+    ErrCode.SdkArgsError: 400,
+    ErrCode.CanNotAddYourselfError: 400,
+    ErrCode.NoPermissionError: 403,
+    ErrCode.BlockedByPeer: 403,
+    ErrCode.NotPeersFriend: 403,
+    ErrCode.RecordNotFoundError: 404,
+    ErrCode.UserIDNotFoundError: 404,
+    ErrCode.SdkUserIDNotFoundError: 404,
+    ErrCode.DuplicateKeyError: 409,
+    ErrCode.RegisteredAlreadyError: 409,
+    ErrCode.RelationshipAlreadyError: 409,
+    ErrCode.FriendRequestHandled: 409,
+    ErrCode.LoginRepeatError: 409,
+    ErrCode.ResourceLoadNotCompleteError: 409,
+    ErrCode.ServerInternalError: 502,
+    ErrCode.NetworkError: 502,
+    ErrCode.NetworkTimeoutError: 504,
+    ErrCode.ConnOverMaxNumLimit: 503,
+}
+
+
+def status_for(code: int) -> int:
+    if code in TOKEN_ERRORS:
+        return 401
+    if code in _STATUS:
+        return _STATUS[code]
+    return 400 if 1000 <= code < 10000 else 502
+
+
+def problem(
+    request: Request | None,
+    status: int,
+    code: int,
+    msg: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    op = getattr(request.state, "operation_id", None) if request is not None else None
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": msg,
+        "status": status,
+        "errCode": code,
+        "errMsg": msg,
+        "detail": detail,
+        "operationID": op,
+    }
+    body.update(extra or {})
+    hdrs = dict(headers or {})
+    if op:
+        hdrs["operationID"] = op
+    return JSONResponse(body, status_code=status, headers=hdrs, media_type="application/problem+json")
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "required": ["status", "errCode", "errMsg", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "errCode": {"type": "integer", "description": "OpenIM error code"},
+        "errMsg": {"type": "string", "description": "OpenIM error name"},
+        "detail": {"type": "string"},
+        "operationID": {"type": ["string", "null"]},
+    },
+}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BridgeError)
+    async def _bridge(request: Request, exc: BridgeError) -> JSONResponse:
+        return problem(request, exc.status, exc.code, exc.msg, exc.detail, exc.headers)
+
+    @app.exception_handler(SdkError)
+    async def _sdk(request: Request, exc: SdkError) -> JSONResponse:
+        return problem(request, status_for(exc.code), exc.code, exc.msg, exc.detail or exc.msg)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        details = [f"{_field_path(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in errors]
+        fields = [_field_path(tuple(e.get("loc", ()))) for e in errors]
+        return problem(request, 400, ErrCode.ArgsError, "ArgsError", "; ".join(details), extra={"fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = ErrCode.RecordNotFoundError if exc.status_code == 404 else ErrCode.ArgsError
+        return problem(request, exc.status_code, code, _name(code), str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(request, 500, ErrCode.ServerInternalError, "ServerInternalError", "internal error")

@@ -1,0 +1,98 @@
+"""The contract of a per-session event log: what SSE resume and long-poll read from.
+
+Every listener callback a session's core fires is appended here before any
+client sees it, so a client that reconnects with ``Last-Event-ID`` (or polls
+with ``after=``) gets exactly the events it missed, and several streams on one
+session each read every event (DESIGN.md "Events"). Backends: ``memory.py``
+(embedded mode, and the test fake) and, in cluster mode, a Redis Stream, so the
+same contract suite runs against both (STYLE.md, after litestar channels/backends).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_READ_LIMIT", "EventLog", "ReadResult", "StoredEvent"]
+
+#: How many events one read returns at most; a backlog is drained in batches so
+#: one slow resume cannot build an unbounded response in memory.
+DEFAULT_READ_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as the log keeps it and SSE sends it.
+
+    ``id`` is per session, starts at 1 and only grows (it is the SSE ``id:``
+    and so the resume cursor); ``event`` is the SSE event name (a listener
+    callback name such as ``OnFriendAdded``, or ``sessionClosed``,
+    ``callResult``, ``reset``); ``data`` is the JSON text, already serialised
+    once so fan-out to many streams does not re-encode it.
+    """
+
+    id: int
+    event: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What a read returns: the events, and whether the cursor fell off the log.
+
+    ``reset`` is True when events the caller has not seen are gone: its cursor
+    ``after`` is older than the log still retains (ids in ``(after,
+    oldest_retained)`` were dropped by retention), or it is newer than anything
+    the log holds (the log was dropped or the process restarted, so the
+    cursor belongs to a history that no longer exists). Either way the client
+    must re-fetch state; ``events`` then starts at the oldest retained event.
+    """
+
+    events: list[StoredEvent]
+    reset: bool
+
+
+class EventLog(ABC):
+    """A bounded, per-session, append-only log with blocking reads.
+
+    Ids keep increasing for a session even after retention trims its old
+    events, so a cursor is never reused for a different event.
+    """
+
+    @abstractmethod
+    async def append(self, session_id: str, event: str, data: str) -> StoredEvent:
+        """Store one event under the session's next id and wake its waiters."""
+
+    @abstractmethod
+    async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
+        """Return events with ``id > after``, oldest first, at most ``limit``."""
+
+    # ASYNC109: the timeout is part of the contract, not a cancellation scope: a
+    # backend hands it to its own blocking read (Redis XREAD BLOCK), and running
+    # out of it is a normal, empty answer (long-poll ``wait=``), not an error.
+    @abstractmethod
+    async def wait_after(
+        self,
+        session_id: str,
+        after: int,
+        timeout: float,
+        limit: int = DEFAULT_READ_LIMIT,
+    ) -> ReadResult:
+        """Like :meth:`read_after`, but wait up to ``timeout`` seconds for an append.
+
+        Returns as soon as there is something to report (events, or ``reset``),
+        and wakes on append without polling. After ``timeout`` it returns what
+        there is, possibly nothing; :meth:`drop` makes it return promptly.
+        """
+
+    @abstractmethod
+    async def last_id(self, session_id: str) -> int:
+        """The session's newest id (0 if it has none): where a fresh stream starts."""
+
+    @abstractmethod
+    async def drop(self, session_id: str) -> None:
+        """Forget the session's log (logout) and wake its waiters so they return."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the backend's resources and wake every waiter."""

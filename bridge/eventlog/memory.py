@@ -1,0 +1,166 @@
+"""In-process event log: embedded mode's backend and the contract suite's fake.
+
+Each session keeps a bounded deque, trimmed by count and by age, so a session
+nobody reads cannot grow without limit; what retention drops is counted in
+``dropped`` for ``/metrics``. Waiting is one ``asyncio.Event`` per session that
+an append sets and replaces ("generation" wake-up): every waiter wakes at once
+(fan-out), nobody polls, and a waiter that is cancelled leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from itertools import islice
+
+from .base import DEFAULT_READ_LIMIT, EventLog, ReadResult, StoredEvent
+
+__all__ = ["MemoryEventLog"]
+
+
+class _SessionLog:
+    """One session's retained events and the wake-up its waiters share.
+
+    Retained ids are contiguous, so the event with id ``i`` sits at index
+    ``i - floor - 1`` and a read is a slice, not a scan.
+    """
+
+    __slots__ = ("entries", "floor", "last_id", "waiters", "wakeup")
+
+    def __init__(self) -> None:
+        # (append time on the injected clock, event)
+        self.entries: deque[tuple[float, StoredEvent]] = deque()
+        self.floor = 0  # id of the newest event retention dropped (0: none)
+        self.last_id = 0
+        self.waiters = 0
+        self.wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Wake everyone waiting now; later waiters wait on a fresh event."""
+        self.wakeup.set()
+        self.wakeup = asyncio.Event()
+
+
+class MemoryEventLog(EventLog):
+    """Event log held in this process's memory; lost on restart, by design.
+
+    ``max_events`` and ``max_age`` (seconds, against ``clock``) bound each
+    session's log; age is checked at append and at read, since a quiet session
+    has no appends to trim it. ``dropped`` counts events retention discarded
+    (not the ones :meth:`drop` forgets with a closed session).
+    """
+
+    def __init__(
+        self,
+        max_events: int = 10000,
+        max_age: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_events < 1:
+            raise ValueError(f"max_events must be >= 1, got {max_events}")
+        if max_age <= 0:
+            raise ValueError(f"max_age must be > 0, got {max_age}")
+        self.max_events = max_events
+        self.max_age = max_age
+        self.dropped = 0
+        self._clock = clock
+        self._sessions: dict[str, _SessionLog] = {}
+
+    async def append(self, session_id: str, event: str, data: str) -> StoredEvent:
+        log = self._sessions.get(session_id)
+        if log is None:
+            log = self._sessions[session_id] = _SessionLog()
+        log.last_id += 1
+        stored = StoredEvent(log.last_id, event, data)
+        log.entries.append((self._clock(), stored))
+        self._trim(log)
+        log.wake()
+        return stored
+
+    async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
+        _check_limit(limit)
+        return self._read(self._sessions.get(session_id), after, limit)
+
+    # ASYNC109 (timeout parameter): the contract's own timeout, see base.py.
+    async def wait_after(
+        self,
+        session_id: str,
+        after: int,
+        timeout: float,
+        limit: int = DEFAULT_READ_LIMIT,
+    ) -> ReadResult:
+        _check_limit(limit)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        log = self._sessions.get(session_id)
+        if log is None:
+            result = self._read(None, after, limit)
+            if result.reset or timeout <= 0:
+                return result
+            # Register the session so the first append finds our wake-up.
+            log = self._sessions[session_id] = _SessionLog()
+        log.waiters += 1
+        try:
+            return await self._wait(session_id, log, after, limit, deadline)
+        finally:
+            log.waiters -= 1
+            if not log.waiters and not log.last_id and self._sessions.get(session_id) is log:
+                # Registered only to be woken and nothing came: don't keep it.
+                del self._sessions[session_id]
+
+    async def _wait(self, session_id: str, log: _SessionLog, after: int, limit: int, deadline: float) -> ReadResult:
+        loop = asyncio.get_running_loop()
+        while True:
+            result = self._read(log, after, limit)
+            remaining = deadline - loop.time()
+            if result.events or result.reset or remaining <= 0:
+                return result
+            wakeup = log.wakeup
+            try:
+                async with asyncio.timeout(remaining):
+                    await wakeup.wait()
+            except TimeoutError:
+                return self._read(log, after, limit)
+            if self._sessions.get(session_id) is not log:
+                # Dropped (or closed) while we waited: its history is gone.
+                return ReadResult([], False)
+
+    async def last_id(self, session_id: str) -> int:
+        log = self._sessions.get(session_id)
+        return 0 if log is None else log.last_id
+
+    async def drop(self, session_id: str) -> None:
+        log = self._sessions.pop(session_id, None)
+        if log is not None:
+            log.wake()
+
+    async def aclose(self) -> None:
+        sessions, self._sessions = self._sessions, {}
+        for log in sessions.values():
+            log.wake()
+
+    def _read(self, log: _SessionLog | None, after: int, limit: int) -> ReadResult:
+        if log is None:
+            # Unknown session: any positive cursor belongs to a lost history.
+            return ReadResult([], after > 0)
+        self._trim(log)
+        if after > log.last_id:
+            start, reset = 0, True
+        else:
+            start, reset = max(after - log.floor, 0), after < log.floor
+        events = [stored for _, stored in islice(log.entries, start, start + limit)]
+        return ReadResult(events, reset)
+
+    def _trim(self, log: _SessionLog) -> None:
+        entries = log.entries
+        oldest_kept = self._clock() - self.max_age
+        while entries and (len(entries) > self.max_events or entries[0][0] < oldest_kept):
+            log.floor = entries.popleft()[1].id
+            self.dropped += 1
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")

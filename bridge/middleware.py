@@ -1,0 +1,136 @@
+"""Pure ASGI middleware: operationID on every request, and a request body limit.
+
+Pure ASGI (not BaseHTTPMiddleware) so SSE responses stream untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.protocol.errcodes import ErrCode
+
+__all__ = ["BodyLimitMiddleware", "OperationIDMiddleware", "current_operation_id"]
+
+current_operation_id: ContextVar[str | None] = ContextVar("operation_id", default=None)
+
+# OpenIM puts no rule on operationID; we refuse what cannot be safely echoed
+# in headers and logs.
+_VALID_OP = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+async def _send_problem(send: Send, status: int, detail: str, op: str | None) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "ArgsError",
+            "status": status,
+            "errCode": int(ErrCode.ArgsError),
+            "errMsg": "ArgsError",
+            "detail": detail,
+            "operationID": op,
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if op:
+        headers.append((b"operationid", op.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class OperationIDMiddleware:
+    """Take `operationID` from the request header or generate one; echo it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = _header(scope, b"operationid")
+        if raw is not None and not _VALID_OP.fullmatch(raw):
+            await _send_problem(send, 400, "operationID header must be 1-128 characters of [A-Za-z0-9._:-]", None)
+            return
+        op = raw or uuid.uuid4().hex
+        scope.setdefault("state", {})["operation_id"] = op
+        scope["state"]["operation_id_given"] = raw is not None
+        token = current_operation_id.set(op)
+
+        async def send_with_op(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"operationid"]
+                headers.append((b"operationid", op.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_op)
+        finally:
+            current_operation_id.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `limit` bytes with 413, without reading them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        op = scope.get("state", {}).get("operation_id")
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+            return
+        seen = 0
+        too_big = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    too_big = True
+                    raise _TooLarge
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+        except Exception:
+            if too_big and not started:
+                await _send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+            else:
+                raise
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            decoded: Any = value.decode("latin-1")
+            return str(decoded)
+    return None

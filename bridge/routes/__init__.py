@@ -1,0 +1,1 @@
+"""HTTP routes: parse, authorise, call one service, answer."""

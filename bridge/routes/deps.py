@@ -1,0 +1,76 @@
+"""Request dependencies: the app's services and the caller's session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from bridge.errors import BridgeError
+from bridge.eventlog import EventLog
+from bridge.idempotency import IdempotencyCache
+from bridge.logs import current_user_id
+from bridge.pool import SessionHandle, SessionPool
+from bridge.settings import BridgeSettings
+from core.protocol.errcodes import ErrCode
+
+__all__ = ["Services", "operation_id", "services", "session_from_header", "session_from_header_or_query"]
+
+
+@dataclass(slots=True)
+class Services:
+    settings: BridgeSettings
+    pool: SessionPool
+    events: EventLog
+    idempotency: IdempotencyCache
+    background: set[Any]
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def operation_id(request: Request) -> str:
+    return str(request.state.operation_id)
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth is None:
+        return None
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise BridgeError(401, ErrCode.TokenMalformedError, "Authorization must be 'Bearer <session token>'")
+    return token.strip()
+
+
+async def session_from_header(request: Request) -> SessionHandle:
+    token = _bearer(request)
+    if token is None:
+        raise BridgeError(
+            401,
+            ErrCode.TokenNotExistError,
+            "missing Authorization: Bearer <session token> (from POST /v1/login)",
+        )
+    return await _resolve(request, token)
+
+
+async def session_from_header_or_query(request: Request) -> SessionHandle:
+    """EventSource cannot set headers, so event endpoints also take `?access_token=`."""
+    token = _bearer(request) or request.query_params.get("access_token")
+    if not token:
+        raise BridgeError(
+            401,
+            ErrCode.TokenNotExistError,
+            "missing session token: Authorization header or access_token query",
+        )
+    return await _resolve(request, token)
+
+
+async def _resolve(request: Request, token: str) -> SessionHandle:
+    handle = await services(request).pool.authenticate(token)
+    request.state.user_id = handle.record.user_id
+    current_user_id.set(handle.record.user_id)
+    return handle

@@ -1,0 +1,110 @@
+"""Event delivery: SSE stream with resume, and the long-poll fallback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
+
+from bridge.errors import BridgeError
+from bridge.pool import SessionHandle
+from bridge.routes.deps import Services, operation_id, services, session_from_header_or_query
+from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+from bridge.sse import event_stream, parse_last_event_id
+from core.protocol.errcodes import ErrCode
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["events"])
+
+
+def _cursor(request: Request) -> int | None:
+    try:
+        return parse_last_event_id(request.headers.get("last-event-id"), request.query_params.get("lastEventId"))
+    except ValueError as exc:
+        raise BridgeError(400, ErrCode.ArgsError, str(exc)) from exc
+
+
+@router.get(
+    "/v1/events",
+    operation_id="streamEvents",
+    responses={
+        200: {"description": "text/event-stream of listener callbacks", "content": {"text/event-stream": {}}},
+        **PROBLEM_RESPONSES,
+    },
+)
+async def stream_events(
+    request: Request,
+    handle: SessionHandle = Depends(session_from_header_or_query),
+    svc: Services = Depends(services),
+    op: str = Depends(operation_id),
+    lastEventId: str | None = Query(None, description="Resume after this event id (or the Last-Event-ID header)"),
+    access_token: str | None = Query(None, description="Session token, for EventSource clients"),
+) -> EventSourceResponse:
+    """SSE stream of this session's listener callbacks.
+
+    `id:` is a per-session increasing event id, `event:` the callback name,
+    `data:` `{listener, callback, operationID?, data}`. Resume with
+    `Last-Event-ID`; an id older than the log's retention gets a `reset` event.
+    """
+    after = _cursor(request)
+    async with svc.pool.use(handle, op):  # revive a parked core before streaming
+        svc.pool.stream_opened(handle)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in event_stream(
+                svc.events,
+                handle.session_id,
+                after,
+                keepalive=svc.settings.sse_keepalive,
+                retry_ms=svc.settings.sse_retry_ms,
+                is_closed=lambda: handle.closed,
+            ):
+                yield chunk
+        finally:
+            svc.pool.stream_closed(handle)
+
+    return EventSourceResponse(body(), ping=0, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
+
+
+class PolledEvent(BaseModel):
+    id: int
+    event: str
+    data: Any
+
+
+class PollResult(BaseModel):
+    events: list[PolledEvent]
+    reset: bool = Field(description="True when events after `after` were dropped by retention: re-fetch state")
+    lastEventID: int
+    closed: bool = Field(description="True when the session has ended (sessionClosed was delivered)")
+
+
+@router.get(
+    "/v1/events/poll",
+    operation_id="pollEvents",
+    response_model=CallResponse[PollResult],
+    responses=PROBLEM_RESPONSES,
+)
+async def poll_events(
+    handle: SessionHandle = Depends(session_from_header_or_query),
+    svc: Services = Depends(services),
+    op: str = Depends(operation_id),
+    after: int = Query(0, ge=0, description="Return events with id greater than this"),
+    wait: float = Query(0.0, ge=0.0, le=60.0, description="Seconds to wait for an event when none is ready"),
+    limit: int = Query(100, ge=1, le=1000),
+    access_token: str | None = Query(None, description="Session token, for clients that cannot set headers"),
+) -> dict[str, Any]:
+    """Long-poll fallback for clients that cannot stream."""
+    wait = min(wait, svc.settings.poll_max_wait)
+    async with svc.pool.use(handle, op):
+        result = await svc.events.wait_after(handle.session_id, after, wait, limit)
+    events = [PolledEvent(id=e.id, event=e.event, data=json.loads(e.data)) for e in result.events]
+    last = events[-1].id if events else max(after, 0)
+    data = PollResult(events=events, reset=result.reset, lastEventID=last, closed=handle.closed)
+    return {"operationID": op, "data": data.model_dump()}

@@ -1,0 +1,90 @@
+"""Session endpoints: login (start or re-attach a core), logout, session info."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge.pool import SessionHandle
+from bridge.routes.deps import Services, operation_id, services, session_from_header
+from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["session"])
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    userID: str = Field(min_length=1, max_length=64)
+    token: str = Field(min_length=1, max_length=4096, description="The user's OpenIM token")
+    platformID: int = Field(ge=1, le=11, description="OpenIM platform ID (5 Web, 6 MiniWeb, ...; 10 Admin refused)")
+
+
+class LoginResult(BaseModel):
+    sessionToken: str = Field(description="Bearer token for later calls; shown once, only its hash is stored")
+    sessionID: str
+    userID: str
+    platformID: int
+
+
+class SessionInfo(BaseModel):
+    sessionID: str
+    userID: str
+    platformID: int
+    state: str = Field(description="live, parked or ended")
+    openStreams: int
+    lastEventID: int
+
+
+def _info(handle: SessionHandle, last_event_id: int) -> dict[str, Any]:
+    return SessionInfo(
+        sessionID=handle.session_id,
+        userID=handle.record.user_id,
+        platformID=handle.record.platform_id,
+        state=handle.state,
+        openStreams=handle.streams,
+        lastEventID=last_event_id,
+    ).model_dump()
+
+
+@router.post("/v1/login", operation_id="login", response_model=CallResponse[LoginResult], responses=PROBLEM_RESPONSES)
+async def login(
+    request: Request, body: LoginRequest, svc: Services = Depends(services), op: str = Depends(operation_id)
+) -> dict[str, Any]:
+    """Log in with an OpenIM user token: starts the user's core, or re-attaches to it."""
+    token, handle = await svc.pool.login(body.userID, body.token, body.platformID, op)
+    request.state.user_id = body.userID
+    result = LoginResult(
+        sessionToken=token, sessionID=handle.session_id, userID=body.userID, platformID=body.platformID
+    )
+    return {"operationID": op, "data": result.model_dump()}
+
+
+@router.post("/v1/logout", operation_id="logout", response_model=CallResponse[None], responses=PROBLEM_RESPONSES)
+async def logout(
+    handle: SessionHandle = Depends(session_from_header),
+    svc: Services = Depends(services),
+    op: str = Depends(operation_id),
+) -> dict[str, Any]:
+    """End the session and its core; open streams get `sessionClosed` and end."""
+    await svc.pool.logout(handle, op)
+    return {"operationID": op, "data": None}
+
+
+@router.get(
+    "/v1/session",
+    operation_id="getSession",
+    response_model=CallResponse[SessionInfo],
+    responses=PROBLEM_RESPONSES,
+)
+async def session_info(
+    handle: SessionHandle = Depends(session_from_header),
+    svc: Services = Depends(services),
+    op: str = Depends(operation_id),
+) -> dict[str, Any]:
+    """This session's state (does not revive a parked core)."""
+    return {"operationID": op, "data": _info(handle, await svc.events.last_id(handle.session_id))}

@@ -1,0 +1,70 @@
+"""Run an ASGI app with uvicorn inside the current event loop, on a bound socket.
+
+Used by the CLI and by tests (port 0 = an ephemeral loopback port). The socket
+is bound before uvicorn starts, so the port is known and there is no race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+__all__ = ["RunningServer", "serve_app"]
+
+
+@dataclass(slots=True)
+class RunningServer:
+    host: str
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    startup_timeout: float = 30.0,
+    log_level: str = "warning",
+) -> AsyncIterator[RunningServer]:
+    sock = bind(host, port)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    # The host process owns signals; an embedded server must not take them.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{sock.getsockname()[1]}")
+    try:
+        # uvicorn exposes no start-up event, only the `started` flag.
+        async with asyncio.timeout(startup_timeout):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("server stopped during start-up")
+                await asyncio.sleep(0.01)
+        yield RunningServer(host, sock.getsockname()[1], server)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sock.close()

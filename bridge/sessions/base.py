@@ -1,0 +1,67 @@
+"""The session directory contract: records keyed by session id, found by token hash.
+
+A bridge session token is 256 random bits handed to the client once; only its
+SHA-256 is stored, so a leaked directory cannot be replayed (shared/DESIGN.md).
+An ended session (logout, kicked, token expired) is remembered for a while
+with the errCode that ended it, so a late call gets 401 with that code instead
+of a bare "unknown session".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = ["SessionDirectory", "SessionRecord", "hash_token", "new_session_token"]
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    session_id: str
+    user_id: str
+    platform_id: int
+    upstream_token: str
+    created_at: float
+    ended_code: int | None = None  # errCode that ended the session, None while alive
+
+    def __repr__(self) -> str:  # never print the upstream token
+        return f"SessionRecord({self.session_id!r}, user={self.user_id!r}, platform={self.platform_id})"
+
+
+class SessionDirectory(ABC):
+    @abstractmethod
+    async def create(self, record: SessionRecord, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def add_token(self, session_id: str, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def resolve(self, token_hash: str) -> SessionRecord | None:
+        """The record a token belongs to (ended ones included, while remembered)."""
+
+    @abstractmethod
+    async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
+        """The live session of a user on a platform, if any."""
+
+    @abstractmethod
+    async def update(self, record: SessionRecord) -> None: ...
+
+    @abstractmethod
+    async def end(self, session_id: str, code: int) -> None:
+        """Mark ended: `find` no longer returns it; `resolve` returns it with `ended_code`."""
+
+    @abstractmethod
+    async def live_count(self) -> int: ...
+
+    async def aclose(self) -> None:
+        return None

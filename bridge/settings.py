@@ -1,0 +1,85 @@
+"""Bridge settings: from `BRIDGE_*` environment variables and CLI flags, read once."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BridgeSettings"]
+
+
+@dataclass(slots=True)
+class BridgeSettings:
+    host: str = "127.0.0.1"
+    port: int = 10008
+    data_dir: Path = field(default_factory=lambda: Path("./data"))
+    # Upstream OpenIM server; both unset -> the embedded imserver is started.
+    upstream_api: str | None = None
+    upstream_ws: str | None = None
+    imserver_api_port: int = 10002
+    imserver_ws_port: int = 10001
+    # Checkpoints; None -> SQLite file bridge.db under data_dir.
+    database_url: str | None = None
+    # Session pool
+    idle_park_seconds: float = 300.0
+    sweep_interval: float = 5.0
+    max_live_cores: int = 10_000
+    login_timeout: float = 15.0
+    ended_session_memory: float = 24 * 3600.0
+    ended_log_grace: float = 300.0
+    # Calls
+    idempotency_window: float = 600.0
+    max_body_bytes: int = 1 << 20
+    # Events
+    event_max: int = 10_000
+    event_max_age: float = 24 * 3600.0
+    sse_keepalive: float = 15.0
+    sse_retry_ms: int = 3000
+    poll_max_wait: float = 30.0
+    # Monotonic clock, injected by tests.
+    clock: Callable[[], float] = time.monotonic
+
+    @property
+    def embedded(self) -> bool:
+        return not (self.upstream_api or self.upstream_ws)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'bridge.db').resolve()}"
+
+    def validate(self) -> None:
+        if bool(self.upstream_api) != bool(self.upstream_ws):
+            raise ValueError("set both BRIDGE_UPSTREAM_API and BRIDGE_UPSTREAM_WS, or neither")
+        if self.max_live_cores < 1:
+            raise ValueError("max_live_cores must be at least 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> BridgeSettings:
+        """`BRIDGE_<FIELD>` variables (upper case), then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        base = cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"BRIDGE_{f.name.upper()}")
+            if raw is None or f.name == "clock":
+                continue
+            current = getattr(base, f.name)
+            if isinstance(current, bool):
+                values[f.name] = raw.lower() in ("1", "true", "yes")
+            elif isinstance(current, int):
+                values[f.name] = int(raw)
+            elif isinstance(current, float):
+                values[f.name] = float(raw)
+            elif isinstance(current, Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw or None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = replace(base, **values)
+        settings.validate()
+        return settings

@@ -1,0 +1,270 @@
+"""The SDK core: one logged-in OpenIM user, its upstream connections and state.
+
+Login state machine (openim-v3.md 4.7, 5.2), connection listener callbacks and
+token errors (5.9 step 8), push dispatch to modules (5.10), and the checkpoint
+that lets a parked core come back and sync incrementally. Knows nothing of
+HTTP serving: the bridge drives it through `call` and receives its listener
+callbacks through the `sink` it passes in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from core.checkpoint import CheckpointStore
+from core.errors import SdkError
+from core.events import CONN, Event, EventSink
+from core.modules.auth import AuthModule
+from core.modules.base import Module
+from core.modules.friend import FriendModule
+from core.modules.user import UserModule
+from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
+from core.protocol.envelope import WsResp
+from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
+from core.protocol.openim_pb2 import MsgData, PushMessages
+from core.registry import SdkFunction
+from core.transport.api import ApiClient
+from core.transport.gateway import GatewayClient, GatewayOptions
+
+__all__ = ["Core", "CoreConfig", "EndHandler", "token_error_callback"]
+
+log = logging.getLogger("openim.core")
+
+# Called once when the core ends on its own (kicked, token expired or invalid):
+# errCode 1506 kicked, 1501 expired, other 150x invalid.
+EndHandler = Callable[[int], Awaitable[None]]
+
+_CHECKPOINT_VERSION = 1
+
+
+@dataclass(slots=True)
+class CoreConfig:
+    """What InitSDK configures: upstream addresses and the device's platform."""
+
+    api_addr: str
+    ws_addr: str
+    platform_id: int
+    gateway: GatewayOptions = field(default_factory=GatewayOptions)
+
+
+class Core:
+    def __init__(
+        self,
+        config: CoreConfig,
+        *,
+        http: httpx.AsyncClient,
+        sink: EventSink,
+        store: CheckpointStore | None = None,
+        on_end: EndHandler | None = None,
+    ) -> None:
+        self.config = config
+        self.status = LoginStatus.LOGOUT
+        self.user_id = ""
+        self.api = ApiClient(http, config.api_addr)
+        self.gateway: GatewayClient | None = None
+        self._sink = sink
+        self._store = store
+        self._on_end = on_end
+        self._inbox: asyncio.Queue[tuple[MsgData, str]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._resync: asyncio.Task[None] | None = None
+        self._ending: asyncio.Task[None] | None = None
+        self._dirty = False
+        self._save_lock = asyncio.Lock()
+        self.auth = AuthModule(self)
+        self.user = UserModule(self)
+        self.friend = FriendModule(self)
+        self._modules: dict[str, Module] = {"auth": self.auth, "user": self.user, "friend": self.friend}
+
+    @property
+    def platform_id(self) -> int:
+        return self.config.platform_id
+
+    # -- events ----------------------------------------------------------
+
+    async def emit(self, listener: str, callback: str, data: Any, operation_id: str | None) -> None:
+        await self._sink(Event(listener, callback, data, operation_id))
+
+    def checkpoint_dirty(self) -> None:
+        self._dirty = True
+
+    # -- login / logout --------------------------------------------------
+
+    async def login(self, user_id: str, token: str, operation_id: str) -> None:
+        """Connect, sync from the checkpoint, and become LOGGED.
+
+        Unlike the Go SDK (which answers before the socket is up), the first
+        handshake is awaited so a bad token fails the login with its errCode.
+        """
+        if self.status != LoginStatus.LOGOUT:
+            raise SdkError(ErrCode.LoginRepeatError, detail="already logged in")
+        self.status = LoginStatus.LOGGING
+        self.user_id = user_id
+        self.api.token = token
+        try:
+            if self._store is not None:
+                saved = await self._store.load(user_id, self.platform_id)
+                if saved and saved.get("v") == _CHECKPOINT_VERSION:
+                    for name, module in self._modules.items():
+                        module.restore(saved.get(name) or {})
+            self._worker = asyncio.create_task(self._dispatch(), name=f"core-dispatch:{user_id}")
+            self.gateway = GatewayClient(
+                self.config.ws_addr, user_id, token, self.platform_id, self, self.config.gateway
+            )
+            await self.gateway.start(operation_id)
+            await self._sync_all(operation_id)
+        except BaseException:
+            await self._stop(send_logout=False)
+            self.status = LoginStatus.LOGOUT
+            raise
+        self.status = LoginStatus.LOGGED
+        await self.save_checkpoint()
+
+    async def logout(self, operation_id: str) -> None:
+        """Log out: tell the gateway (2003), stop every loop, keep the checkpoint."""
+        await self.save_checkpoint()
+        await self._stop(send_logout=True)
+        self.status = LoginStatus.LOGOUT
+
+    async def park(self) -> None:
+        """Disconnect and persist the checkpoint; a later `login` resumes from it."""
+        await self.save_checkpoint(force=True)
+        await self._stop(send_logout=False)
+        self.status = LoginStatus.LOGOUT
+
+    async def save_checkpoint(self, force: bool = False) -> None:
+        if self._store is None or not self.user_id or not (self._dirty or force):
+            return
+        async with self._save_lock:
+            self._dirty = False
+            data: dict[str, Any] = {"v": _CHECKPOINT_VERSION}
+            data.update({name: m.snapshot() for name, m in self._modules.items()})
+            await self._store.save(self.user_id, self.platform_id, data)
+
+    async def _stop(self, send_logout: bool) -> None:
+        current = asyncio.current_task()
+        for task in (self._resync, self._worker):
+            if task is not None and task is not current:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._resync = self._worker = None
+        if self.gateway is not None:
+            await self.gateway.close(send_logout=send_logout)
+            self.gateway = None
+
+    # -- calls -----------------------------------------------------------
+
+    async def call(self, fn: SdkFunction, params: BaseModel, operation_id: str) -> Any:
+        """Run one registered SDK function; every function needs status LOGGED (5.1)."""
+        if self.status != LoginStatus.LOGGED:
+            raise SdkError(ErrCode.ResourceLoadNotCompleteError, detail="not logged in")
+        method = getattr(self._modules[fn.module], fn.method)
+        try:
+            result = await method(params, operation_id)
+        except SdkError as exc:
+            if exc.code in TOKEN_ERRORS:
+                await self._token_error(exc.code, exc.msg, operation_id)
+            raise
+        await self.save_checkpoint()
+        return result
+
+    # -- sync and pushes ---------------------------------------------------
+
+    async def _sync_all(self, operation_id: str) -> None:
+        for module in self._modules.values():
+            await module.sync(operation_id)
+
+    async def _dispatch(self) -> None:
+        """Apply pushed notifications one at a time, in arrival order."""
+        while True:
+            msg, operation_id = await self._inbox.get()
+            ct = msg.contentType
+            try:
+                if 1200 < ct < 1299:
+                    await self.friend.on_notification(msg, operation_id)
+                if ct == ContentType.USER_INFO_UPDATED or ct == ContentType.FRIEND_INFO_UPDATED:
+                    await self.user.on_notification(msg, operation_id)
+                await self.save_checkpoint()
+            except SdkError as exc:
+                if exc.code in TOKEN_ERRORS:
+                    await self._token_error(exc.code, exc.msg, operation_id)
+                    return
+                log.warning("notification %s failed for user=%s: %s", ct, self.user_id, exc)
+
+    # -- GatewayListener -------------------------------------------------
+
+    async def on_connecting(self) -> None:
+        await self.emit(CONN, "OnConnecting", None, None)
+
+    async def on_connected(self, first: bool) -> None:
+        await self.emit(CONN, "OnConnectSuccess", None, None)
+        if not first:
+            # Pushes sent while we were disconnected are not replayed (2.9): sync.
+            self._resync = asyncio.create_task(self._resync_after_reconnect())
+
+    async def _resync_after_reconnect(self) -> None:
+        try:
+            await self._sync_all("reconnect")
+            await self.save_checkpoint()
+        except SdkError as exc:
+            if exc.code in TOKEN_ERRORS:
+                await self._token_error(exc.code, exc.msg, None)
+            else:
+                log.warning("resync failed for user=%s: %s", self.user_id, exc)
+
+    async def on_connect_failed(self, code: int, msg: str) -> None:
+        await self.emit(CONN, "OnConnectFailed", {"errCode": code, "errMsg": msg}, None)
+
+    async def on_push(self, resp: WsResp) -> None:
+        if resp.req_identifier != ReqIdentifier.PUSH_MSG:
+            return
+        push = PushMessages.FromString(resp.data)
+        for group in (push.notificationMsgs, push.msgs):
+            for pulled in group.values():
+                for msg in pulled.Msgs:
+                    self._inbox.put_nowait((msg, resp.operation_id))
+
+    async def on_kicked(self) -> None:
+        await self._end(ErrCode.TokenKickedError, "OnKickedOffline", None, None)
+
+    async def on_token_error(self, code: int, msg: str) -> None:
+        await self._token_error(code, msg, None)
+
+    async def _token_error(self, code: int, msg: str, operation_id: str | None) -> None:
+        callback = token_error_callback(code)
+        await self._end(code, callback, msg if callback == "OnUserTokenInvalid" else None, operation_id)
+
+    async def _end(self, code: int, callback: str, data: Any, operation_id: str | None) -> None:
+        """Fire the callback once, then stop without contacting the server (apicb.go)."""
+        if self._ending is not None or self.status == LoginStatus.LOGOUT:
+            return
+        self.status = LoginStatus.LOGOUT
+        await self.emit(CONN, callback, data, operation_id)
+        # Torn down from a task of its own: we may be running inside the
+        # gateway or dispatch task that _stop cancels.
+        self._ending = asyncio.create_task(self._finish_end(code))
+
+    async def _finish_end(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await self.save_checkpoint(force=True)
+        await self._stop(send_logout=False)
+        if self._on_end is not None:
+            await self._on_end(code)
+
+
+def token_error_callback(code: int) -> str:
+    """The OnConnListener callback OpenIM fires for a token errCode (apicb.go)."""
+    if code == ErrCode.TokenExpiredError:
+        return "OnUserTokenExpired"
+    if code == ErrCode.TokenKickedError:
+        return "OnKickedOffline"
+    return "OnUserTokenInvalid"

@@ -1,0 +1,26 @@
+"""The one exception type of core: an OpenIM errCode (server or SDK-local) and text."""
+
+from __future__ import annotations
+
+from core.protocol.errcodes import ErrCode
+
+__all__ = ["SdkError"]
+
+
+class SdkError(Exception):
+    """A failed SDK call, carrying OpenIM's `errCode` / `errMsg` and a detail.
+
+    Server errCodes pass through unchanged (openim-sdk-core does the same), so a
+    caller can tell `1304 RelationshipAlreadyError` from `10004 not logged in`.
+    """
+
+    def __init__(self, code: int, msg: str = "", detail: str = "") -> None:
+        if not msg:
+            try:
+                msg = ErrCode(code).name
+            except ValueError:
+                msg = "UnknownError"
+        super().__init__(f"{code} {msg}: {detail}" if detail else f"{code} {msg}")
+        self.code = code
+        self.msg = msg
+        self.detail = detail

@@ -1,0 +1,39 @@
+"""Listener callbacks as values: what a core emits and the sink it emits into."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CONN", "FRIENDSHIP", "USER", "Event", "EventSink"]
+
+# Listener names as the OpenIM SDKs name them (open-im-sdk src/constant/callback.ts).
+CONN = "OnConnListener"
+FRIENDSHIP = "OnFriendshipListener"
+USER = "OnUserListener"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One listener callback: `OnFriendAdded` of `OnFriendshipListener` with its payload.
+
+    `operation_id` is the operationID of the call (or server operation) that
+    caused it, so a client can match its own call to the events it produced.
+    """
+
+    listener: str
+    callback: str
+    data: Any
+    operation_id: str | None = None
+
+    def to_json_obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"listener": self.listener, "callback": self.callback}
+        if self.operation_id:
+            obj["operationID"] = self.operation_id
+        obj["data"] = self.data
+        return obj
+
+
+# Awaited in emission order; a core never emits two events concurrently.
+EventSink = Callable[[Event], Awaitable[None]]

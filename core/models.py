@@ -1,0 +1,156 @@
+"""JSON shapes the SDK core emits (openim-sdk-core model_struct; openim-v3.md 5.8).
+
+Keys are OpenIM's own (`userID`, `faceURL`), so a client written for the
+official SDK reads the same objects from the bridge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "FriendCheckResult",
+    "LocalBlack",
+    "LocalFriend",
+    "LocalFriendRequest",
+    "LocalUser",
+    "PublicUser",
+    "SearchFriendItem",
+    "black_from_server",
+    "friend_from_server",
+    "request_from_server",
+    "user_from_server",
+]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LocalUser(_Shape):
+    userID: str
+    nickname: str = ""
+    faceURL: str = ""
+    createTime: int = 0
+    ex: str = ""
+    attachedInfo: str = ""
+    globalRecvMsgOpt: int = 0
+
+
+class PublicUser(_Shape):
+    userID: str
+    nickname: str = ""
+    faceURL: str = ""
+    ex: str = ""
+    createTime: int = 0
+
+
+class LocalFriend(_Shape):
+    ownerUserID: str
+    userID: str
+    remark: str = ""
+    createTime: int = 0
+    addSource: int = 0
+    operatorUserID: str = ""
+    nickname: str = ""
+    faceURL: str = ""
+    ex: str = ""
+    attachedInfo: str = ""
+    isPinned: bool = False
+
+
+class SearchFriendItem(LocalFriend):
+    relationship: int = 1  # 1 friend, 0 black (openim-v3.md 5.4)
+
+
+class LocalBlack(_Shape):
+    ownerUserID: str
+    userID: str
+    nickname: str = ""
+    faceURL: str = ""
+    createTime: int = 0
+    addSource: int = 0
+    operatorUserID: str = ""
+    ex: str = ""
+    attachedInfo: str = ""
+
+
+class LocalFriendRequest(_Shape):
+    fromUserID: str
+    fromNickname: str = ""
+    fromFaceURL: str = ""
+    toUserID: str
+    toNickname: str = ""
+    toFaceURL: str = ""
+    handleResult: int = 0
+    reqMsg: str = ""
+    createTime: int = 0
+    handlerUserID: str = ""
+    handleMsg: str = ""
+    handleTime: int = 0
+    ex: str = ""
+    attachedInfo: str = ""
+
+
+class FriendCheckResult(_Shape):
+    userID: str
+    result: int  # 1 = friend and not blacklisted, else 0
+
+
+def _s(obj: dict[str, Any] | None, key: str) -> str:
+    return str((obj or {}).get(key) or "")
+
+
+def _i(obj: dict[str, Any] | None, key: str) -> int:
+    return int((obj or {}).get(key) or 0)
+
+
+def user_from_server(u: dict[str, Any]) -> LocalUser:
+    """sdkws.UserInfo -> LocalUser."""
+    return LocalUser(
+        userID=_s(u, "userID"),
+        nickname=_s(u, "nickname"),
+        faceURL=_s(u, "faceURL"),
+        createTime=_i(u, "createTime"),
+        ex=_s(u, "ex"),
+        globalRecvMsgOpt=_i(u, "globalRecvMsgOpt"),
+    )
+
+
+def friend_from_server(f: dict[str, Any]) -> LocalFriend:
+    """sdkws.FriendInfo (with nested friendUser) -> LocalFriend."""
+    user = f.get("friendUser") or {}
+    return LocalFriend(
+        ownerUserID=_s(f, "ownerUserID"),
+        userID=_s(user, "userID"),
+        remark=_s(f, "remark"),
+        createTime=_i(f, "createTime"),
+        addSource=_i(f, "addSource"),
+        operatorUserID=_s(f, "operatorUserID"),
+        nickname=_s(user, "nickname"),
+        faceURL=_s(user, "faceURL"),
+        ex=_s(f, "ex"),
+        isPinned=bool(f.get("isPinned")),
+    )
+
+
+def black_from_server(b: dict[str, Any]) -> LocalBlack:
+    """sdkws.BlackInfo (with nested blackUserInfo) -> LocalBlack."""
+    user = b.get("blackUserInfo") or {}
+    return LocalBlack(
+        ownerUserID=_s(b, "ownerUserID"),
+        userID=_s(user, "userID"),
+        nickname=_s(user, "nickname"),
+        faceURL=_s(user, "faceURL"),
+        createTime=_i(b, "createTime"),
+        addSource=_i(b, "addSource"),
+        operatorUserID=_s(b, "operatorUserID"),
+        ex=_s(b, "ex"),
+    )
+
+
+def request_from_server(r: dict[str, Any]) -> LocalFriendRequest:
+    """sdkws.FriendRequest -> LocalFriendRequest (same keys plus attachedInfo)."""
+    return LocalFriendRequest.model_validate({**r, "attachedInfo": ""})

@@ -1,0 +1,57 @@
+"""What every SDK module gets from its core, and helpers they share."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from core.protocol.openim_pb2 import MsgData
+
+if TYPE_CHECKING:
+    from core.core import Core
+
+__all__ = ["Module", "NoParams", "Params", "tips_of"]
+
+
+class Params(BaseModel):
+    """Base of every parameter model: unknown keys are refused, naming the key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoParams(Params):
+    pass
+
+
+class Module:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @property
+    def me(self) -> str:
+        return self.core.user_id
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        return None
+
+    async def sync(self, operation_id: str) -> None:
+        return None
+
+    async def on_notification(self, msg: MsgData, operation_id: str) -> None:
+        return None
+
+
+def tips_of(msg: MsgData) -> dict[str, Any]:
+    """The tips object of a notification: content `{"detail": "<tips JSON>"}` (openim-v3.md 7.3)."""
+    try:
+        content = json.loads(msg.content or b"{}")
+        detail = content.get("detail") or "{}"
+        tips = json.loads(detail) if isinstance(detail, str) else detail
+    except (ValueError, AttributeError):
+        return {}
+    return tips if isinstance(tips, dict) else {}

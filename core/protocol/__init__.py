@@ -1,0 +1,1 @@
+"""Wire definitions shared by core/ and imserver/: protobuf, envelope codecs, constants."""

@@ -1,0 +1,162 @@
+"""The message-gateway envelope (openim-v3.md 2.3-2.4), JSON codec and gzip.
+
+Server `Req` / SDK `GeneralWsReq` and server `Resp` / SDK `GeneralWsResp`. The
+`data` field is protobuf binary; in the JSON encoding (sdkType=js) it is a
+standard padded base64 string, `null` when empty. The gob encoding used by the
+Go SDK lives in `core.protocol.gob`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EnvelopeError",
+    "WsReq",
+    "WsResp",
+    "decode_json_req",
+    "decode_json_resp",
+    "encode_json_req",
+    "encode_json_resp",
+    "gunzip",
+    "gzip_bytes",
+]
+
+
+class EnvelopeError(ValueError):
+    """A frame that cannot be decoded as an envelope."""
+
+
+@dataclass(slots=True)
+class WsReq:
+    req_identifier: int
+    send_id: str
+    operation_id: str
+    msg_incr: str
+    data: bytes = b""
+    token: str = ""
+
+
+@dataclass(slots=True)
+class WsResp:
+    req_identifier: int
+    msg_incr: str
+    operation_id: str
+    err_code: int = 0
+    err_msg: str = ""
+    data: bytes = b""
+
+
+def _b64(data: bytes) -> str | None:
+    return base64.b64encode(data).decode("ascii") if data else None
+
+
+def _unb64(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if not isinstance(value, str):
+        raise EnvelopeError("data must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EnvelopeError("data is not valid base64") from exc
+
+
+def _load(raw: bytes | str) -> dict[str, Any]:
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeError("frame is not JSON") from exc
+    if not isinstance(obj, dict):
+        raise EnvelopeError("frame is not a JSON object")
+    return obj
+
+
+def _int(obj: dict[str, Any], key: str) -> int:
+    value = obj.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EnvelopeError(f"{key} must be an integer")
+    return value
+
+
+def _str(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise EnvelopeError(f"{key} must be a string")
+    return value
+
+
+def encode_json_req(req: WsReq) -> bytes:
+    return json.dumps(
+        {
+            "reqIdentifier": req.req_identifier,
+            "token": req.token,
+            "sendID": req.send_id,
+            "operationID": req.operation_id,
+            "msgIncr": req.msg_incr,
+            "data": _b64(req.data),
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_json_req(raw: bytes | str) -> WsReq:
+    obj = _load(raw)
+    return WsReq(
+        req_identifier=_int(obj, "reqIdentifier"),
+        token=_str(obj, "token"),
+        send_id=_str(obj, "sendID"),
+        operation_id=_str(obj, "operationID"),
+        msg_incr=_str(obj, "msgIncr"),
+        data=_unb64(obj.get("data")),
+    )
+
+
+def encode_json_resp(resp: WsResp) -> bytes:
+    return json.dumps(
+        {
+            "reqIdentifier": resp.req_identifier,
+            "msgIncr": resp.msg_incr,
+            "operationID": resp.operation_id,
+            "errCode": resp.err_code,
+            "errMsg": resp.err_msg,
+            "data": _b64(resp.data),
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_json_resp(raw: bytes | str) -> WsResp:
+    obj = _load(raw)
+    return WsResp(
+        req_identifier=_int(obj, "reqIdentifier"),
+        msg_incr=_str(obj, "msgIncr"),
+        operation_id=_str(obj, "operationID"),
+        err_code=_int(obj, "errCode"),
+        err_msg=_str(obj, "errMsg"),
+        data=_unb64(obj.get("data")),
+    )
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data)
+
+
+def gunzip(data: bytes, limit: int = 16 << 20) -> bytes:
+    """Decompress one gzip stream; refuse output larger than `limit` (zip bombs)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(limit + 1)
+    except (OSError, EOFError) as exc:
+        raise EnvelopeError("frame is not valid gzip") from exc
+    if len(out) > limit:
+        raise EnvelopeError("decompressed frame too large")
+    return out

@@ -1,0 +1,1 @@
+"""Upstream transport: OpenIM HTTP API (httpx) and message gateway (websockets)."""

@@ -1,0 +1,74 @@
+"""OpenIM HTTP API client: POST + JSON with `operationID` / `token` headers.
+
+One `httpx.AsyncClient` is shared by every core talking to the same upstream
+(connection pooling); an `ApiClient` is a cheap per-core view of it.
+Envelope and errors: openim-v3.md 1.1-1.2 (openimsdk/tools apiresp/resp.go).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from core.errors import SdkError
+from core.protocol.errcodes import ErrCode
+
+__all__ = ["ApiClient"]
+
+
+class ApiClient:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str = "") -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self.token = token
+
+    async def post(self, route: str, body: dict[str, Any], operation_id: str) -> Any:
+        """Call `route` and return the envelope's `data` (None when absent).
+
+        Raises SdkError with the server's errCode, or 10000 NetworkError /
+        10001 NetworkTimeoutError when the upstream cannot be reached.
+        """
+        headers = {"operationID": operation_id, "token": self.token}
+        try:
+            resp = await self._http.post(self._base + route, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise SdkError(ErrCode.NetworkTimeoutError, detail=f"{route}: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise SdkError(ErrCode.NetworkError, detail=f"{route}: {exc!r}") from exc
+        if resp.status_code != 200:
+            raise SdkError(ErrCode.NetworkError, detail=f"{route}: HTTP {resp.status_code}")
+        try:
+            env = resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SdkError(ErrCode.NetworkError, detail=f"{route}: response is not JSON") from exc
+        if not isinstance(env, dict):
+            raise SdkError(ErrCode.NetworkError, detail=f"{route}: response is not an envelope")
+        code = env.get("errCode", 0)
+        if code:
+            raise SdkError(int(code), str(env.get("errMsg", "")), str(env.get("errDlt", "")))
+        return env.get("data")
+
+    async def page_all(
+        self,
+        route: str,
+        body: dict[str, Any],
+        list_key: str,
+        operation_id: str,
+        show_number: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Fetch every page of a paginated route (openim-v3.md 1.4: stop on a short page)."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            data = await self.post(
+                route,
+                {**body, "pagination": {"pageNumber": page, "showNumber": show_number}},
+                operation_id,
+            )
+            items = (data or {}).get(list_key) or []
+            out.extend(items)
+            if len(items) < show_number:
+                return out
+            page += 1

@@ -1,0 +1,70 @@
+"""SQLAlchemy 2 async plumbing for imserver: declarative base and engine factory.
+
+Table models live next to the code that owns them (imserver/models.py for
+users, relations and tokens; imserver/msgstore.py for seqs and messages), all on
+this one `Base.metadata`, created at start-up by `create_all`.
+
+SQLite and concurrent async writers: every pooled connection runs in WAL mode
+with a busy timeout, and SQLAlchemy (not the sqlite3 driver's legacy mode)
+emits `BEGIN IMMEDIATE` for each transaction. Taking the write lock at BEGIN
+means a transaction never has to upgrade a read snapshot to a write lock, the
+one case where SQLite answers SQLITE_BUSY ("database is locked") at once
+instead of waiting for the busy timeout. Recipe from the SQLAlchemy SQLite
+dialect docs ("Enabling Non-Legacy SQLite Transactional Modes", Python < 3.12).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Base", "create_all", "make_engine", "make_sessionmaker"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True)
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (the "begin" hook below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def create_all(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)

@@ -1,0 +1,21 @@
+"""imserver's message gateway: the OpenIM v3.8 WebSocket (openim-v3.md section 2).
+
+`start_gateway` serves it; `Hub` is the registry the HTTP API pushes and kicks through.
+"""
+
+from __future__ import annotations
+
+from imserver.gateway.handshake import TokenClaims, TokenVerifier
+from imserver.gateway.hub import Hub
+from imserver.gateway.sending import IsBlocked, never_blocked
+from imserver.gateway.server import GatewayServer, start_gateway
+
+__all__ = [
+    "GatewayServer",
+    "Hub",
+    "IsBlocked",
+    "TokenClaims",
+    "TokenVerifier",
+    "never_blocked",
+    "start_gateway",
+]

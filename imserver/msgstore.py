@@ -1,0 +1,494 @@
+"""Message storage of imserver: conversation seqs, stored messages, per-user cursors.
+
+The model follows OpenIM v3.8 (openim-v3.md 7.1, 7.2):
+
+* `msg_conversation_seq` = the `seq` collection / SeqConversationCache: one max seq
+  per conversation, shared by all members, starting at 1
+  (open-im-server pkg/common/storage/controller/msg_transfer.go BatchInsertChat2Cache).
+* `msg_message` = the msg documents: MsgData protobuf bytes by (conversationID, seq);
+  clientMsgID is unique per conversation so a resent 1003 is answered, not stored twice.
+* `msg_user_seq` = the `seq_user` collection: per user and conversation the read cursor
+  (hasReadSeq) and the visible range (minSeq raised by clear, maxSeq cap on leaving a
+  group; 0 = no cap). A row also records that the user "has" the conversation, which
+  OpenIM keeps in conversation documents (created with the first stored message).
+* `msg_user_deleted` = MsgInfoModel.DelList (delete_msgs without sync: hidden for one user).
+
+Functions take an `AsyncSession` and leave commit to the caller, except
+`store_and_push`, which runs a whole send: storage transaction, then online push.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import BigInteger, Boolean, LargeBinary, String, Text, UniqueConstraint, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.protocol import openim_pb2 as pb
+from core.protocol.constants import ContentType, SessionType
+from imserver.db import Base
+
+__all__ = [
+    "MSG_STATUS_HAS_DELETED",
+    "ConversationSeq",
+    "Delivery",
+    "Pusher",
+    "StoredMsg",
+    "UserConversationSeq",
+    "UserDeletedMsg",
+    "chat_conversation_id",
+    "conversation_id_of",
+    "delete_for_user",
+    "ensure_user_conversations",
+    "is_notification_conversation",
+    "last_message",
+    "load_messages",
+    "mark_revoked",
+    "max_seqs",
+    "option",
+    "push_deliveries",
+    "route_and_store",
+    "seq_rows",
+    "set_has_read_seq",
+    "set_user_min_seq",
+    "store_and_push",
+    "user_conversation_ids",
+    "user_rows",
+    "visible_conversation_ids",
+]
+
+# constant.MsgStatusHasDeleted / MsgDeleted (openim-v3.md 4.3).
+MSG_STATUS_HAS_DELETED = 4
+
+
+class ConversationSeq(Base):
+    __tablename__ = "msg_conversation_seq"
+
+    conversation_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    min_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # OpenIM SeqTime: server time (ms) of the last Malloc, answered as maxSeqTime (1006).
+    max_seq_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StoredMsg(Base):
+    __tablename__ = "msg_message"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_msg_id", name="uq_msg_message_client_id"),)
+
+    conversation_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # NULL when the sender gave none, so such messages never collide.
+    client_msg_id: Mapped[str | None] = mapped_column(String(128))
+    send_id: Mapped[str] = mapped_column(String(128))
+    send_time: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    # JSON {revokerID, revokerRole, revokerNickname, revokeTime} once revoked (RevokeModel).
+    revoke: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class UserConversationSeq(Base):
+    __tablename__ = "msg_user_seq"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    has_read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    min_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    create_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UserDeletedMsg(Base):
+    __tablename__ = "msg_user_deleted"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+# --- conversation IDs and options (open-im-server pkg/msgprocessor) -------------------
+
+
+def option(msg: pb.MsgData, key: str) -> bool:
+    """`Options.Is`: an absent key means true (pkg/msgprocessor/options.go)."""
+    return msg.options.get(key, True)
+
+
+def _pair(a: str, b: str) -> str:
+    return "_".join(sorted((a, b)))
+
+
+def chat_conversation_id(msg: pb.MsgData) -> str:
+    """GetChatConversationIDByMsg: si_/sg_/sn_ (g_ for the unused sessionType 2)."""
+    match msg.sessionType:
+        case SessionType.SINGLE:
+            return "si_" + _pair(msg.sendID, msg.recvID)
+        case SessionType.WRITE_GROUP:
+            return "g_" + msg.groupID
+        case SessionType.READ_GROUP:
+            return "sg_" + msg.groupID
+        case SessionType.NOTIFICATION:
+            return "sn_" + _pair(msg.sendID, msg.recvID)
+    return ""
+
+
+def conversation_id_of(msg: pb.MsgData) -> str:
+    """GetConversationIDByMsg: the n_ conversation for notifications (isNotNotification=false)."""
+    chat = chat_conversation_id(msg)
+    if chat and not option(msg, "isNotNotification"):
+        return "n_" + chat.partition("_")[2]
+    return chat
+
+
+def is_notification_conversation(conversation_id: str) -> bool:
+    return conversation_id.startswith("n_")
+
+
+# --- storage primitives ---------------------------------------------------------------
+
+
+async def _insert_ignore(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL, else look-then-insert."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        await session.execute(sqlite_insert(model).values(rows).on_conflict_do_nothing())
+        return
+    if dialect == "postgresql":
+        await session.execute(pg_insert(model).values(rows).on_conflict_do_nothing())
+        return
+    for row in rows:
+        if await session.get(model, tuple(row[c.name] for c in model.__table__.primary_key)) is None:
+            session.add(model(**row))
+    await session.flush()
+
+
+async def _alloc_seq(session: AsyncSession, conversation_id: str, now_ms: int) -> int:
+    # The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite) until commit,
+    # so concurrent senders to one conversation get consecutive seqs.
+    await _insert_ignore(session, ConversationSeq, [{"conversation_id": conversation_id}])
+    await session.execute(
+        update(ConversationSeq)
+        .where(ConversationSeq.conversation_id == conversation_id)
+        .values(max_seq=ConversationSeq.max_seq + 1, max_seq_time=now_ms)
+    )
+    seq = await session.scalar(
+        select(ConversationSeq.max_seq).where(ConversationSeq.conversation_id == conversation_id)
+    )
+    assert seq is not None
+    return seq
+
+
+async def _find_by_client_id(
+    session: AsyncSession, conversation_id: str, client_msg_id: str
+) -> pb.MsgData | None:
+    if not client_msg_id:
+        return None
+    data = await session.scalar(
+        select(StoredMsg.data).where(
+            StoredMsg.conversation_id == conversation_id, StoredMsg.client_msg_id == client_msg_id
+        )
+    )
+    return None if data is None else pb.MsgData.FromString(data)
+
+
+async def ensure_user_conversations(
+    session: AsyncSession, user_ids: Iterable[str], conversation_id: str, now_ms: int
+) -> None:
+    """Give each user a cursor row for the conversation (OpenIM creates conversation docs)."""
+    rows = [
+        {"user_id": u, "conversation_id": conversation_id, "create_time": now_ms}
+        for u in dict.fromkeys(user_ids)
+    ]
+    await _insert_ignore(session, UserConversationSeq, rows)
+
+
+async def set_has_read_seq(session: AsyncSession, user_id: str, conversation_id: str, seq: int) -> None:
+    """Raise (never lower) the user's read cursor (seq_user SetUserReadSeq)."""
+    await session.execute(
+        update(UserConversationSeq)
+        .where(
+            UserConversationSeq.user_id == user_id,
+            UserConversationSeq.conversation_id == conversation_id,
+            UserConversationSeq.has_read_seq < seq,
+        )
+        .values(has_read_seq=seq)
+    )
+
+
+async def set_user_min_seq(session: AsyncSession, user_id: str, conversation_id: str, seq: int) -> None:
+    """clear_conversation_msg: hide everything below `seq` for this user."""
+    await session.execute(
+        update(UserConversationSeq)
+        .where(UserConversationSeq.user_id == user_id, UserConversationSeq.conversation_id == conversation_id)
+        .values(min_seq=seq)
+    )
+
+
+async def delete_for_user(
+    session: AsyncSession, user_id: str, conversation_id: str, seqs: Iterable[int]
+) -> None:
+    rows = [{"user_id": user_id, "conversation_id": conversation_id, "seq": s} for s in set(seqs)]
+    await _insert_ignore(session, UserDeletedMsg, rows)
+
+
+async def mark_revoked(
+    session: AsyncSession,
+    conversation_id: str,
+    seq: int,
+    *,
+    revoker_id: str,
+    revoker_role: int,
+    revoker_nickname: str,
+    revoke_time: int,
+) -> bool:
+    """Store the revoke marker; pulled copies then read as 2101 (controller/msg.go RevokeMsg)."""
+    marker = {
+        "revokerID": revoker_id,
+        "revokerRole": revoker_role,
+        "revokerNickname": revoker_nickname,
+        "revokeTime": revoke_time,
+    }
+    result = await session.execute(
+        update(StoredMsg)
+        .where(StoredMsg.conversation_id == conversation_id, StoredMsg.seq == seq)
+        .values(revoke=json.dumps(marker))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+async def user_rows(
+    session: AsyncSession, user_id: str, conversation_ids: Iterable[str] | None = None
+) -> dict[str, UserConversationSeq]:
+    stmt = select(UserConversationSeq).where(UserConversationSeq.user_id == user_id)
+    if conversation_ids is not None:
+        stmt = stmt.where(UserConversationSeq.conversation_id.in_(list(conversation_ids)))
+    return {r.conversation_id: r for r in (await session.scalars(stmt)).all()}
+
+
+async def user_conversation_ids(session: AsyncSession, user_id: str) -> list[str]:
+    """Chat conversations the user has (rows of n_ conversations excluded)."""
+    return sorted(c for c in await user_rows(session, user_id) if not is_notification_conversation(c))
+
+
+async def visible_conversation_ids(session: AsyncSession, user_id: str) -> set[str]:
+    """What the user may sync: its conversations, their n_ twins and n_<uid>_<uid> (sync_msg.go GetMaxSeq)."""
+    ids = set(await user_rows(session, user_id))
+    ids |= {"n_" + c.partition("_")[2] for c in list(ids) if not is_notification_conversation(c)}
+    ids.add(f"n_{user_id}_{user_id}")
+    return ids
+
+
+async def seq_rows(session: AsyncSession, conversation_ids: Iterable[str]) -> dict[str, ConversationSeq]:
+    stmt = select(ConversationSeq).where(ConversationSeq.conversation_id.in_(list(conversation_ids)))
+    return {r.conversation_id: r for r in (await session.scalars(stmt)).all()}
+
+
+async def max_seqs(session: AsyncSession, conversation_ids: Iterable[str]) -> dict[str, int]:
+    """Non-zero max seqs (GetMaxSeq drops zeros)."""
+    return {c: r.max_seq for c, r in (await seq_rows(session, conversation_ids)).items() if r.max_seq}
+
+
+def _revoked_content(msg: pb.MsgData, marker: dict[str, Any]) -> bytes:
+    # controller/msg.go handlerDeleteAndRevoked: NotificationElem{detail: MessageRevokedContent}.
+    detail = {
+        "revokerID": marker.get("revokerID", ""),
+        "revokerRole": marker.get("revokerRole", 0),
+        "clientMsgID": msg.clientMsgID,
+        "revokerNickname": marker.get("revokerNickname", ""),
+        "revokeTime": marker.get("revokeTime", 0),
+        "sourceMessageSendTime": msg.sendTime,
+        "sourceMessageSendID": msg.sendID,
+        "sourceMessageSenderNickname": msg.senderNickname,
+        "sessionType": msg.sessionType,
+        "seq": msg.seq,
+        "ex": msg.ex,
+    }
+    return json.dumps({"detail": json.dumps(detail, separators=(",", ":"))}, separators=(",", ":")).encode()
+
+
+def _as_seen_by(row: StoredMsg, deleted: bool) -> pb.MsgData:
+    msg = pb.MsgData.FromString(row.data)
+    msg.isRead = row.is_read
+    if deleted:
+        msg.content = b""
+        msg.status = MSG_STATUS_HAS_DELETED
+    if row.revoke is not None:
+        msg.content = _revoked_content(msg, json.loads(row.revoke))
+        msg.contentType = ContentType.MSG_REVOKE
+    return msg
+
+
+async def _deleted_seqs(
+    session: AsyncSession, user_id: str, conversation_id: str, seqs: list[int]
+) -> set[int]:
+    stmt = select(UserDeletedMsg.seq).where(
+        UserDeletedMsg.user_id == user_id,
+        UserDeletedMsg.conversation_id == conversation_id,
+        UserDeletedMsg.seq.in_(seqs),
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def load_messages(
+    session: AsyncSession, user_id: str, conversation_id: str, seqs: Sequence[int]
+) -> list[pb.MsgData]:
+    """Messages in `seqs` order; a missing seq becomes {seq, status 4} (GetMessageBySeqs)."""
+    if not seqs:
+        return []
+    wanted = list(dict.fromkeys(seqs))
+    rows = (
+        await session.scalars(
+            select(StoredMsg).where(StoredMsg.conversation_id == conversation_id, StoredMsg.seq.in_(wanted))
+        )
+    ).all()
+    deleted = await _deleted_seqs(session, user_id, conversation_id, wanted)
+    found = {r.seq: _as_seen_by(r, r.seq in deleted) for r in rows}
+    return [found.get(s) or pb.MsgData(seq=s, status=MSG_STATUS_HAS_DELETED) for s in seqs]
+
+
+async def last_message(
+    session: AsyncSession, user_id: str, conversation_id: str, min_seq: int = 0, max_seq: int = 0
+) -> pb.MsgData | None:
+    """The newest stored message inside the user's visible range (GetLastMessage)."""
+    stmt = select(StoredMsg).where(StoredMsg.conversation_id == conversation_id, StoredMsg.seq >= min_seq)
+    if max_seq:
+        stmt = stmt.where(StoredMsg.seq <= max_seq)
+    row = await session.scalar(stmt.order_by(StoredMsg.seq.desc()).limit(1))
+    if row is None:
+        return None
+    deleted = await _deleted_seqs(session, user_id, conversation_id, [row.seq])
+    return _as_seen_by(row, bool(deleted))
+
+
+# --- routing a message: store, then push ---------------------------------------------
+
+
+class Pusher(Protocol):
+    """What storage needs from the gateway (imserver.gateway.hub.Hub)."""
+
+    async def push(self, user_ids: Iterable[str], msg: pb.MsgData, operation_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One copy of a message for one conversation; `duplicate` = already stored earlier."""
+
+    conversation_id: str
+    msg: pb.MsgData
+    targets: tuple[str, ...]
+    duplicate: bool = False
+
+
+def _split_send_msg_copy(msg: pb.MsgData) -> list[pb.MsgData]:
+    """A notification with isSendMsg also lands in the chat conversation as a normal message
+    with options {offlinePush, unreadCount} only; the original loses both
+    (msgtransfer/online_history_msg_handler.go categorizeMessageLists)."""
+    if option(msg, "isNotNotification") or not option(msg, "isSendMsg"):
+        return [msg]
+    copy = pb.MsgData()
+    copy.CopyFrom(msg)
+    copy.options.clear()
+    copy.options.update(
+        {"offlinePush": option(msg, "offlinePush"), "unreadCount": option(msg, "unreadCount")}
+    )
+    msg.options.update({"offlinePush": False, "unreadCount": False})
+    return [msg, copy]
+
+
+async def _store_one(
+    session: AsyncSession, msg: pb.MsgData, conversation_id: str, members: Sequence[str], now_ms: int
+) -> tuple[pb.MsgData, bool]:
+    first = await _find_by_client_id(session, conversation_id, msg.clientMsgID)
+    if first is not None:
+        return first, True
+    msg.seq = await _alloc_seq(session, conversation_id, now_ms)
+    session.add(
+        StoredMsg(
+            conversation_id=conversation_id,
+            seq=msg.seq,
+            client_msg_id=msg.clientMsgID or None,
+            send_id=msg.sendID,
+            send_time=msg.sendTime,
+            data=msg.SerializeToString(deterministic=True),
+        )
+    )
+    await ensure_user_conversations(session, members, conversation_id, now_ms)
+    if not is_notification_conversation(conversation_id):
+        # BatchInsertChat2Cache: the sender has read its own message.
+        await set_has_read_seq(session, msg.sendID, conversation_id, msg.seq)
+    await session.flush()
+    return msg, False
+
+
+async def route_and_store(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    msg: pb.MsgData,
+    now_ms: int,
+    members: Sequence[str] | None = None,
+) -> list[Delivery]:
+    """Choose conversation(s), assign seqs and store when `history` (absent = true).
+
+    `members` are the conversation's users (group members for sessionType 3); the
+    default is sendID and recvID. Push targets are the members, without the sender
+    when senderSync is false (push_handler.go; 7.1 step 6).
+    """
+    if members is None:
+        if msg.sessionType == SessionType.READ_GROUP:
+            raise ValueError("group messages need their members")
+        members = [msg.sendID, msg.recvID]
+    members = list(dict.fromkeys(members))
+    out: list[Delivery] = []
+    for copy in _split_send_msg_copy(msg):
+        conversation_id = conversation_id_of(copy)
+        targets = [u for u in members if option(copy, "senderSync") or u != copy.sendID or u == copy.recvID]
+        if not option(copy, "history"):
+            out.append(Delivery(conversation_id, copy, tuple(targets)))
+            continue
+        try:
+            async with sessionmaker() as session, session.begin():
+                first, duplicate = await _store_one(session, copy, conversation_id, members, now_ms)
+        except IntegrityError:
+            # A concurrent twin with the same clientMsgID won the insert; answer with it.
+            async with sessionmaker() as session:
+                found = await _find_by_client_id(session, conversation_id, copy.clientMsgID)
+            if found is None:
+                raise
+            first, duplicate = found, True
+        out.append(Delivery(conversation_id, first, tuple(targets), duplicate))
+    return out
+
+
+async def push_deliveries(pusher: Pusher, deliveries: Iterable[Delivery], operation_id: str) -> None:
+    for d in deliveries:
+        if not d.duplicate:
+            await pusher.push(d.targets, d.msg, operation_id)
+
+
+async def store_and_push(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pusher: Pusher,
+    msg: pb.MsgData,
+    operation_id: str,
+    now_ms: int,
+    members: Sequence[str] | None = None,
+) -> list[Delivery]:
+    """Store (when history) and push online: the whole of msgtransfer + push for one message.
+
+    The HTTP side uses it for notifications (reliability 2 sets history+persistent, 7.3);
+    the gateway's 1003 uses `route_and_store` and pushes after answering.
+    """
+    deliveries = await route_and_store(sessionmaker, msg, now_ms, members)
+    await push_deliveries(pusher, deliveries, operation_id)
+    return deliveries

@@ -1,0 +1,172 @@
+"""Notifications: build the MsgData OpenIM's notification sender builds, then push it.
+
+Port of open-im-server pkg/notification/msg.go (NotificationSender.send) with
+the default config/notification.yml and pkg/common/config/parse.go
+GetOptionsByNotification (openim-v3.md 4.2, 7.3):
+
+* sendID/recvID per feature, sessionType from the content type (1 for every
+  friend/user notification), msgFrom 200, clientMsgID and serverMsgID md5-hex,
+  createTime/sendTime now (ms);
+* content = JSON `{"detail": "<tips JSON>"}` (tips with every field present);
+* options start from `isNotNotification:false, senderSync:true`, all others
+  false; `isSendMsg` (and with it `unreadCount`) and `offlinePush` come from
+  the per-type config; every configurable type is reliability 1: online only,
+  seq 0, never stored;
+* the message goes to recvID, and to sendID too when senderSync is on and the
+  two differ (internal/push: "recvID, plus sendID when senderSync").
+
+`Pusher` is the one thing this module needs from the message gateway; the
+gateway's Hub implements it (and `HubPort`, which the API also uses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.protocol import openim_pb2
+from core.protocol.constants import ContentType, MsgFrom, SessionType
+from imserver.services.sdkws import WireModel, go_json_dumps, wire_json
+
+__all__ = ["NOTIFICATION_CONFIG", "HubPort", "NotificationConfig", "Notifier", "Pusher", "md5_msg_id"]
+
+logger = logging.getLogger(__name__)
+
+
+class Pusher(Protocol):
+    async def push(self, user_ids: Iterable[str], msg: openim_pb2.MsgData, operation_id: str) -> None:
+        """Send a 2001 push of `msg` to every online connection of each user."""
+
+
+class HubPort(Pusher, Protocol):
+    """What the HTTP API needs from the gateway's Hub (imserver/gateway/hub.py)."""
+
+    async def kick(self, user_id: str, platform_id: int, except_token: str | None = None) -> None: ...
+
+    def online_platforms(self, user_id: str) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationConfig:
+    """One entry of config/notification.yml (reliabilityLevel is 1 for all of ours)."""
+
+    is_send_msg: bool = False
+    offline_push: bool = False
+    title: str = ""
+    desc: str = ""
+    ext: str = ""
+
+
+def _cfg(is_send_msg: bool, offline_push: bool, text: str) -> NotificationConfig:
+    return NotificationConfig(is_send_msg, offline_push, text, text, text)
+
+
+# open-im-server config/notification.yml (3.8.3-patch) for the types imserver sends.
+NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
+    ContentType.FRIEND_APPLICATION: _cfg(False, True, "Somebody applies to add you as a friend"),
+    ContentType.FRIEND_APPLICATION_APPROVED: _cfg(
+        True, True, "Someone applies to add your friend application"
+    ),
+    ContentType.FRIEND_APPLICATION_REJECTED: _cfg(False, True, "Someone rejected your friend application"),
+    ContentType.FRIEND_ADDED: _cfg(False, False, "We have become friends"),
+    ContentType.FRIEND_DELETED: _cfg(False, False, "deleted a friend"),
+    ContentType.FRIEND_REMARK_SET: _cfg(False, False, "Your friend's profile has been changed"),
+    ContentType.BLACK_ADDED: _cfg(False, False, "blocked a user"),
+    ContentType.BLACK_DELETED: _cfg(False, False, "Remove a blocked user"),
+    ContentType.FRIEND_INFO_UPDATED: _cfg(False, False, "friend info updated"),
+    # FriendsInfoUpdateNotification uses the friendInfoUpdated entry (msg.go newContentTypeConf).
+    ContentType.FRIENDS_INFO_UPDATE: _cfg(False, False, "friend info updated"),
+    ContentType.USER_INFO_UPDATED: _cfg(False, False, "userInfo updated"),
+}
+
+
+def md5_msg_id(send_id: str) -> str:
+    """tools utils/idutil.GetMsgIDByMD5: md5 hex of (now ns + sendID + random)."""
+    seed = f"{time.time_ns()}{send_id}{secrets.randbelow(1 << 62)}"
+    return hashlib.md5(seed.encode()).hexdigest()
+
+
+def _options(config: NotificationConfig) -> dict[str, bool]:
+    options = {
+        "isNotNotification": False,
+        "isSendMsg": False,
+        "history": False,
+        "persistent": False,
+        "offlinePush": False,
+        "unreadCount": False,
+        "conversationUpdate": False,
+        "senderSync": True,
+        "notPrivate": False,
+        "senderConversationUpdate": False,
+        "reactionFromCache": False,
+    }
+    if config.is_send_msg:
+        options["unreadCount"] = True
+    if config.offline_push:
+        options["offlinePush"] = True
+    options["isSendMsg"] = config.is_send_msg
+    return options
+
+
+class Notifier:
+    def __init__(self, pusher: Pusher, now_ms: Callable[[], int]) -> None:
+        self._pusher = pusher
+        self._now_ms = now_ms
+
+    def build(
+        self,
+        send_id: str,
+        recv_id: str,
+        content_type: int,
+        tips: WireModel,
+        session_type: int = SessionType.SINGLE,
+    ) -> openim_pb2.MsgData:
+        config = NOTIFICATION_CONFIG.get(content_type, NotificationConfig())
+        now = self._now_ms()
+        msg = openim_pb2.MsgData(
+            sendID=send_id,
+            recvID=recv_id,
+            groupID=recv_id if session_type == SessionType.READ_GROUP else "",
+            clientMsgID=md5_msg_id(send_id),
+            serverMsgID=md5_msg_id(send_id),
+            sessionType=session_type,
+            msgFrom=MsgFrom.SYSTEM,
+            contentType=content_type,
+            content=go_json_dumps({"detail": wire_json(tips)}).encode(),
+            sendTime=now,
+            createTime=now,
+            offlinePushInfo=openim_pb2.OfflinePushInfo(title=config.title, desc=config.desc, ex=config.ext),
+        )
+        msg.options.update(_options(config))
+        return msg
+
+    async def send(
+        self,
+        operation_id: str,
+        send_id: str,
+        recv_id: str,
+        content_type: int,
+        tips: WireModel,
+    ) -> openim_pb2.MsgData:
+        """Build and push one notification; a push failure is logged, never raised.
+
+        OpenIM sends notifications from a queue after the RPC succeeded, so a
+        failed delivery never fails the call that caused it.
+        """
+        msg = self.build(send_id, recv_id, content_type, tips)
+        targets = [recv_id]
+        if msg.options["senderSync"] and send_id != recv_id:
+            targets.append(send_id)
+        try:
+            await self._pusher.push(targets, msg, operation_id)
+        except Exception:
+            logger.exception(
+                "notification push failed",
+                extra={"operationID": operation_id, "contentType": content_type, "recvID": recv_id},
+            )
+        return msg

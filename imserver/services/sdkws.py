@@ -1,0 +1,167 @@
+"""openim.sdkws shapes that services return and notifications carry, plus Go JSON.
+
+OpenIM encodes protobuf structs with Go `encoding/json` after stripping every
+`omitempty` (openimsdk/protocol gen.sh): every field is present, zero values
+included, nil repeated fields and nil messages are `null`, int64 are numbers,
+keys are the .proto field names in .proto order (openim-v3.md 0.2). Field
+declaration order below is therefore the .proto order (openim-v3.md 3.3, 3.4).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "BlackAddedTips",
+    "BlackDeletedTips",
+    "BlackInfo",
+    "FriendApplicationApprovedTips",
+    "FriendApplicationRejectedTips",
+    "FriendApplicationTips",
+    "FriendDeletedTips",
+    "FriendInfo",
+    "FriendInfoChangedTips",
+    "FriendRequest",
+    "FriendsInfoUpdateTips",
+    "FromToUserID",
+    "PublicUserInfo",
+    "UserInfo",
+    "UserInfoUpdatedTips",
+    "WireModel",
+    "go_json_dumps",
+    "wire_json",
+]
+
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def go_json_dumps(value: Any) -> str:
+    """JSON text as Go's `json.Marshal` writes it: compact, UTF-8, HTML-safe.
+
+    The escaped characters can only occur inside JSON strings, so translating
+    the whole text is safe. Byte-exactness matters for idHash
+    (open-im-server pkg/util/hashutil/id.go: md5 of `json.Marshal(ids)`).
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_GO_ESCAPES)
+
+
+class WireModel(BaseModel):
+    """A protobuf message as OpenIM's JSON shows it (field names = .proto names)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def wire_json(model: WireModel) -> str:
+    return go_json_dumps(model.model_dump(mode="json"))
+
+
+class UserInfo(WireModel):
+    userID: str = ""
+    nickname: str = ""
+    faceURL: str = ""
+    ex: str = ""
+    createTime: int = 0
+    appMangerLevel: int = 0
+    globalRecvMsgOpt: int = 0
+
+
+class PublicUserInfo(WireModel):
+    userID: str = ""
+    nickname: str = ""
+    faceURL: str = ""
+    ex: str = ""
+
+
+class FriendInfo(WireModel):
+    ownerUserID: str = ""
+    remark: str = ""
+    createTime: int = 0
+    friendUser: UserInfo | None = None
+    addSource: int = 0
+    operatorUserID: str = ""
+    ex: str = ""
+    isPinned: bool = False
+
+
+class BlackInfo(WireModel):
+    ownerUserID: str = ""
+    createTime: int = 0
+    blackUserInfo: PublicUserInfo | None = None
+    addSource: int = 0
+    operatorUserID: str = ""
+    ex: str = ""
+
+
+class FriendRequest(WireModel):
+    fromUserID: str = ""
+    fromNickname: str = ""
+    fromFaceURL: str = ""
+    toUserID: str = ""
+    toNickname: str = ""
+    toFaceURL: str = ""
+    handleResult: int = 0
+    reqMsg: str = ""
+    createTime: int = 0
+    handlerUserID: str = ""
+    handleMsg: str = ""
+    handleTime: int = 0
+    ex: str = ""
+
+
+class FromToUserID(WireModel):
+    fromUserID: str = ""
+    toUserID: str = ""
+
+
+class FriendApplicationTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+    request: FriendRequest | None = None
+
+
+class FriendApplicationApprovedTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+    handleMsg: str = ""
+    friendVersion: int = 0
+    friendVersionID: str = ""
+    request: FriendRequest | None = None
+
+
+class FriendApplicationRejectedTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+    handleMsg: str = ""
+    request: FriendRequest | None = None
+
+
+class FriendDeletedTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+    friendVersion: int = 0
+    friendVersionID: str = ""
+
+
+class FriendInfoChangedTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+    friendVersion: int = 0
+    friendVersionID: str = ""
+    friendSortVersion: int = 0
+
+
+class FriendsInfoUpdateTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+    friendIDs: list[str] | None = None
+    friendVersion: int = 0
+    friendVersionID: str = ""
+
+
+class BlackAddedTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+
+
+class BlackDeletedTips(WireModel):
+    fromToUserID: FromToUserID | None = None
+
+
+class UserInfoUpdatedTips(WireModel):
+    userID: str = ""

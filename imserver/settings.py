@@ -1,0 +1,44 @@
+"""imserver settings: one object, read once, passed down (no module globals)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ImServerSettings"]
+
+
+@dataclass(slots=True)
+class ImServerSettings:
+    # OpenIM defaults: share.yml secret and imAdminUserID, ports 10002 / 10001.
+    secret: str = "openIM123"
+    admin_user_ids: tuple[str, ...] = ("imAdmin",)
+    host: str = "127.0.0.1"
+    api_port: int = 10002
+    ws_port: int = 10001
+    data_dir: Path = field(default_factory=lambda: Path("./data"))
+    # None -> SQLite file imserver.db under data_dir; else any SQLAlchemy async URL
+    # (e.g. postgresql+asyncpg://...).
+    database_url: str | None = None
+    token_expire_seconds: int = 90 * 24 * 3600
+    # share.yml multiLogin.policy (1 = AllLoginButSameTermKick) and maxNumOneEnd.
+    multi_login_policy: int = 1
+    max_tokens_one_end: int = 30
+    max_body_bytes: int = 1 << 20
+    # Message gateway (openim-v3.md 2.7): openim-msggateway.yml websocketMaxConnNum,
+    # internal/msggateway/constant.go pongWait (read deadline) and pingPeriod (Web only).
+    ws_max_conn_num: int = 100000
+    ws_read_timeout: float = 30.0
+    ws_ping_interval: float = 27.0
+    # Injected wall clock (seconds since epoch) so tests can expire tokens.
+    clock: Callable[[], float] = time.time
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'imserver.db').resolve()}"
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)

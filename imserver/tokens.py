@@ -1,0 +1,192 @@
+"""OpenIM user tokens: HS256 JWTs plus the server-side token map.
+
+Minting follows openimsdk/tools tokenverify.BuildClaims and open-im-server
+pkg/common/storage/controller/auth.go CreateToken; checking follows
+internal/rpc/auth/auth.go parseToken (openim-v3.md 1.3):
+
+1. JWT parse/verify: malformed -> 1503, expired -> 1501, not valid yet (nbf)
+   -> 1504, anything else (bad signature, iat in the future) -> 1505. Time is
+   the injected settings clock, never the real one.
+2. Admin user IDs are accepted after step 1 (OpenIM never stores their tokens).
+3. Others must be in the token map with state 0; absent -> 1507, kicked (2)
+   -> 1506, other states -> 1505.
+
+Issuing a token prunes that user's expired or non-normal tokens on the same
+platform and caps the platform's normal tokens at `max_tokens_one_end` by
+kicking the oldest (the maxNumOneEnd rule). The "new connection kicks the
+other tokens of its terminal" part of multi-login policy 1 is applied by the
+gateway when a connection arrives (openim-v3.md 2.8), via `mark_kicked`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.protocol.constants import TokenState
+from core.protocol.errcodes import ErrCode
+from imserver.errors import ImError
+from imserver.models import TokenRow
+from imserver.services.common import insert_ignore
+from imserver.settings import ImServerSettings
+
+__all__ = ["Claims", "TokenService", "token_digest"]
+
+# tokenverify.secondBefore: iat is backdated so clock skew does not reject fresh tokens.
+_IAT_BACKDATE_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    platform_id: int
+    expire_at: int
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenService:
+    def __init__(self, settings: ImServerSettings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._settings = settings
+        self._sessionmaker = sessionmaker
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self._settings.admin_user_ids
+
+    async def mint(self, user_id: str, platform_id: int) -> tuple[str, int]:
+        """A new token and its lifetime in seconds (`expireTimeSeconds`)."""
+        now = int(self._settings.clock())
+        ttl = self._settings.token_expire_seconds
+        payload = {
+            "UserID": user_id,
+            "PlatformID": platform_id,
+            "exp": now + ttl,
+            "iat": now - _IAT_BACKDATE_SECONDS,
+        }
+        token = jwt.encode(payload, self._settings.secret, algorithm="HS256")
+        if not self.is_admin(user_id):
+            async with self._sessionmaker.begin() as session:
+                await self._apply_issue_policy(session, user_id, platform_id, now)
+                await self._store(session, token, user_id, platform_id, now + ttl)
+        return token, ttl
+
+    async def verify(self, token: str) -> Claims:
+        claims = self._parse(token)
+        if self.is_admin(claims.user_id):
+            return claims
+        async with self._sessionmaker() as session:
+            row = await session.get(TokenRow, token_digest(token))
+        if row is None or row.user_id != claims.user_id or row.platform_id != claims.platform_id:
+            raise ImError(ErrCode.TokenNotExistError)
+        if row.state == TokenState.NORMAL:
+            return claims
+        if row.state == TokenState.KICKED:
+            raise ImError(ErrCode.TokenKickedError)
+        raise ImError(ErrCode.TokenUnknownError, f"token state {row.state}")
+
+    async def mark_kicked(self, user_id: str, platform_id: int, except_token: str | None = None) -> None:
+        stmt = (
+            update(TokenRow)
+            .where(TokenRow.user_id == user_id, TokenRow.platform_id == platform_id)
+            .values(state=int(TokenState.KICKED))
+        )
+        if except_token is not None:
+            stmt = stmt.where(TokenRow.token_hash != token_digest(except_token))
+        async with self._sessionmaker.begin() as session:
+            await session.execute(stmt)
+
+    def _parse(self, token: str) -> Claims:
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                self._settings.secret,
+                algorithms=["HS256"],
+                # Time claims are checked below against the injected clock.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.InvalidSignatureError as exc:
+            raise ImError(ErrCode.TokenUnknownError, "signature is invalid") from exc
+        except jwt.DecodeError as exc:
+            raise ImError(ErrCode.TokenMalformedError, str(exc)) from exc
+        except jwt.InvalidTokenError as exc:
+            raise ImError(ErrCode.TokenUnknownError, str(exc)) from exc
+        user_id = payload.get("UserID", "")
+        platform_id = payload.get("PlatformID", 0)
+        exp, nbf, iat = payload.get("exp"), payload.get("nbf"), payload.get("iat")
+        # Go decodes the claims into typed fields; a wrongly typed claim fails decoding (malformed).
+        if (
+            not isinstance(user_id, str)
+            or not _is_int(platform_id)
+            or not all(t is None or _is_number(t) for t in (exp, nbf, iat))
+        ):
+            raise ImError(ErrCode.TokenMalformedError, "claims have wrong types")
+        now = self._settings.clock()
+        # golang-jwt v4 RegisteredClaims.Valid: errors are bit flags; tokenverify maps
+        # malformed, then expired, then not-valid-yet, anything else -> unknown.
+        if exp is not None and now >= exp:
+            raise ImError(ErrCode.TokenExpiredError, "token is expired")
+        if nbf is not None and now < nbf:
+            raise ImError(ErrCode.TokenNotValidYetError, "token is not valid yet")
+        if iat is not None and now < iat:
+            raise ImError(ErrCode.TokenUnknownError, "token used before issued")
+        return Claims(user_id=user_id, platform_id=int(platform_id), expire_at=int(exp or 0))
+
+    async def _apply_issue_policy(self, session: AsyncSession, user_id: str, platform_id: int, now: int) -> None:
+        rows = (
+            (
+                await session.execute(
+                    select(TokenRow)
+                    .where(TokenRow.user_id == user_id, TokenRow.platform_id == platform_id)
+                    .order_by(TokenRow.issued_at_ms, TokenRow.token_hash)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        stale = {r.token_hash for r in rows if r.state != TokenState.NORMAL or r.expire_at <= now}
+        if stale:
+            await session.execute(delete(TokenRow).where(TokenRow.token_hash.in_(stale)))
+        normal = [r.token_hash for r in rows if r.token_hash not in stale]
+        surplus = len(normal) + 1 - self._settings.max_tokens_one_end
+        if surplus > 0:
+            await session.execute(
+                update(TokenRow)
+                .where(TokenRow.token_hash.in_(normal[:surplus]))
+                .values(state=int(TokenState.KICKED))
+            )
+
+    async def _store(self, session: AsyncSession, token: str, user_id: str, platform_id: int, exp: int) -> None:
+        digest = token_digest(token)
+        # The same claims in the same second give the same JWT; re-issuing makes it normal again.
+        await insert_ignore(
+            session,
+            TokenRow,
+            [
+                {
+                    "token_hash": digest,
+                    "user_id": user_id,
+                    "platform_id": platform_id,
+                    "state": int(TokenState.NORMAL),
+                    "expire_at": exp,
+                    "issued_at_ms": self._settings.now_ms(),
+                }
+            ],
+        )
+        await session.execute(
+            update(TokenRow).where(TokenRow.token_hash == digest).values(state=int(TokenState.NORMAL))
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

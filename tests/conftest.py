@@ -1,0 +1,17 @@
+"""Shared fixtures: one real imserver + bridge on loopback for the session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import Stack, run_stack
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    tmp: Path = tmp_path_factory.mktemp("stack")
+    async with run_stack(tmp) as s:
+        yield s

@@ -1,0 +1,23 @@
+"""Clocks tests can move: time under test is injected, never slept through."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+__all__ = ["MovableClock"]
+
+
+@dataclass
+class MovableClock:
+    """Real time plus an offset the test can advance."""
+
+    base: float = 0.0
+    offset: float = 0.0
+    wall: bool = True
+
+    def __call__(self) -> float:
+        return (time.time() if self.wall else time.monotonic()) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
