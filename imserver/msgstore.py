@@ -187,9 +187,7 @@ async def _alloc_seq(session: AsyncSession, conversation_id: str, now_ms: int) -
     return seq
 
 
-async def _find_by_client_id(
-    session: AsyncSession, conversation_id: str, client_msg_id: str
-) -> pb.MsgData | None:
+async def _find_by_client_id(session: AsyncSession, conversation_id: str, client_msg_id: str) -> pb.MsgData | None:
     if not client_msg_id:
         return None
     data = await session.scalar(
@@ -204,10 +202,7 @@ async def ensure_user_conversations(
     session: AsyncSession, user_ids: Iterable[str], conversation_id: str, now_ms: int
 ) -> None:
     """Give each user a cursor row for the conversation (OpenIM creates conversation docs)."""
-    rows = [
-        {"user_id": u, "conversation_id": conversation_id, "create_time": now_ms}
-        for u in dict.fromkeys(user_ids)
-    ]
+    rows = [{"user_id": u, "conversation_id": conversation_id, "create_time": now_ms} for u in dict.fromkeys(user_ids)]
     await _insert_ignore(session, UserConversationSeq, rows)
 
 
@@ -233,9 +228,7 @@ async def set_user_min_seq(session: AsyncSession, user_id: str, conversation_id:
     )
 
 
-async def delete_for_user(
-    session: AsyncSession, user_id: str, conversation_id: str, seqs: Iterable[int]
-) -> None:
+async def delete_for_user(session: AsyncSession, user_id: str, conversation_id: str, seqs: Iterable[int]) -> None:
     rows = [{"user_id": user_id, "conversation_id": conversation_id, "seq": s} for s in set(seqs)]
     await _insert_ignore(session, UserDeletedMsg, rows)
 
@@ -330,9 +323,7 @@ def _as_seen_by(row: StoredMsg, deleted: bool) -> pb.MsgData:
     return msg
 
 
-async def _deleted_seqs(
-    session: AsyncSession, user_id: str, conversation_id: str, seqs: list[int]
-) -> set[int]:
+async def _deleted_seqs(session: AsyncSession, user_id: str, conversation_id: str, seqs: list[int]) -> set[int]:
     stmt = select(UserDeletedMsg.seq).where(
         UserDeletedMsg.user_id == user_id,
         UserDeletedMsg.conversation_id == conversation_id,
@@ -400,9 +391,7 @@ def _split_send_msg_copy(msg: pb.MsgData) -> list[pb.MsgData]:
     copy = pb.MsgData()
     copy.CopyFrom(msg)
     copy.options.clear()
-    copy.options.update(
-        {"offlinePush": option(msg, "offlinePush"), "unreadCount": option(msg, "unreadCount")}
-    )
+    copy.options.update({"offlinePush": option(msg, "offlinePush"), "unreadCount": option(msg, "unreadCount")})
     msg.options.update({"offlinePush": False, "unreadCount": False})
     return [msg, copy]
 

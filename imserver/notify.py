@@ -13,7 +13,10 @@ GetOptionsByNotification (openim-v3.md 4.2, 7.3):
   the per-type config; every configurable type is reliability 1: online only,
   seq 0, never stored;
 * the message goes to recvID, and to sendID too when senderSync is on and the
-  two differ (internal/push: "recvID, plus sendID when senderSync").
+  two differ (internal/push: "recvID, plus sendID when senderSync");
+* delivery goes through `msgstore.store_and_push`, the same path as any
+  message: a type with isSendMsg (1201) also lands as a normal, stored message
+  in the chat conversation, and a reliability-2 type would be stored in n_.
 
 `Pusher` is the one thing this module needs from the message gateway; the
 gateway's Hub implements it (and `HubPort`, which the API also uses).
@@ -29,8 +32,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from core.protocol import openim_pb2
 from core.protocol.constants import ContentType, MsgFrom, SessionType
+from imserver.msgstore import store_and_push
 from imserver.services.sdkws import WireModel, go_json_dumps, wire_json
 
 __all__ = ["NOTIFICATION_CONFIG", "HubPort", "NotificationConfig", "Notifier", "Pusher", "md5_msg_id"]
@@ -69,9 +75,7 @@ def _cfg(is_send_msg: bool, offline_push: bool, text: str) -> NotificationConfig
 # open-im-server config/notification.yml (3.8.3-patch) for the types imserver sends.
 NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
     ContentType.FRIEND_APPLICATION: _cfg(False, True, "Somebody applies to add you as a friend"),
-    ContentType.FRIEND_APPLICATION_APPROVED: _cfg(
-        True, True, "Someone applies to add your friend application"
-    ),
+    ContentType.FRIEND_APPLICATION_APPROVED: _cfg(True, True, "Someone applies to add your friend application"),
     ContentType.FRIEND_APPLICATION_REJECTED: _cfg(False, True, "Someone rejected your friend application"),
     ContentType.FRIEND_ADDED: _cfg(False, False, "We have become friends"),
     ContentType.FRIEND_DELETED: _cfg(False, False, "deleted a friend"),
@@ -114,8 +118,11 @@ def _options(config: NotificationConfig) -> dict[str, bool]:
 
 
 class Notifier:
-    def __init__(self, pusher: Pusher, now_ms: Callable[[], int]) -> None:
+    def __init__(
+        self, pusher: Pusher, sessionmaker: async_sessionmaker[AsyncSession], now_ms: Callable[[], int]
+    ) -> None:
         self._pusher = pusher
+        self._sessionmaker = sessionmaker
         self._now_ms = now_ms
 
     def build(
@@ -159,14 +166,11 @@ class Notifier:
         failed delivery never fails the call that caused it.
         """
         msg = self.build(send_id, recv_id, content_type, tips)
-        targets = [recv_id]
-        if msg.options["senderSync"] and send_id != recv_id:
-            targets.append(send_id)
         try:
-            await self._pusher.push(targets, msg, operation_id)
+            await store_and_push(self._sessionmaker, self._pusher, msg, operation_id, self._now_ms())
         except Exception:
             logger.exception(
-                "notification push failed",
+                "notification delivery failed",
                 extra={"operationID": operation_id, "contentType": content_type, "recvID": recv_id},
             )
         return msg

@@ -157,9 +157,7 @@ class TokenService:
         surplus = len(normal) + 1 - self._settings.max_tokens_one_end
         if surplus > 0:
             await session.execute(
-                update(TokenRow)
-                .where(TokenRow.token_hash.in_(normal[:surplus]))
-                .values(state=int(TokenState.KICKED))
+                update(TokenRow).where(TokenRow.token_hash.in_(normal[:surplus])).values(state=int(TokenState.KICKED))
             )
 
     async def _store(self, session: AsyncSession, token: str, user_id: str, platform_id: int, exp: int) -> None:

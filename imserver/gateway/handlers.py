@@ -94,9 +94,7 @@ async def _pull_by_seqs(ctx: GatewayContext, conn: Connection, req: WsReq) -> Re
 async def _conv_max_read_seq(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetConversationsHasReadAndMaxSeqReq, req.data)
     async with ctx.sessionmaker() as session:
-        resp = await sync.get_conversations_has_read_and_max_seq(
-            session, _owner(ctx, conn, body.userID), body
-        )
+        resp = await sync.get_conversations_has_read_and_max_seq(session, _owner(ctx, conn, body.userID), body)
     return Reply(resp.SerializeToString())
 
 
@@ -160,9 +158,7 @@ HANDLERS: dict[int, Handler] = {
 }
 
 
-async def handle_request(
-    ctx: GatewayContext, conn: Connection, handler: Handler, req: WsReq
-) -> tuple[WsResp, Reply]:
+async def handle_request(ctx: GatewayContext, conn: Connection, handler: Handler, req: WsReq) -> tuple[WsResp, Reply]:
     """Run one handler and build the answer envelope (replyMessage)."""
     resp = WsResp(req.req_identifier, req.msg_incr, req.operation_id)
     try:

@@ -179,9 +179,7 @@ def _parse_query_info(query: Mapping[str, str], headers: Mapping[str, str]) -> d
     flag = _parse_bool(background)
     if flag is None:
         # A plain Go error in OpenIM, so it answers as a non-coded 500.
-        raise ImError(
-            ErrCode.ServerInternalError, f'strconv.ParseBool: parsing "{background}": invalid syntax'
-        )
+        raise ImError(ErrCode.ServerInternalError, f'strconv.ParseBool: parsing "{background}": invalid syntax')
     info["background"] = flag
     return info
 

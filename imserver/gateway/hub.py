@@ -135,9 +135,7 @@ class Hub:
     async def kick(self, user_id: str, platform_id: int, except_token: str | None = None) -> None:
         """2002 then close, for /auth/force_logout and admin kicks (KickUserOffline)."""
         before = self.online_platforms(user_id)
-        victims = [
-            c for c in self.connections(user_id) if c.platform_id == platform_id and c.token != except_token
-        ]
+        victims = [c for c in self.connections(user_id) if c.platform_id == platform_id and c.token != except_token]
         for conn in victims:
             self._remove(conn)
             self._send_kick(conn)

@@ -116,7 +116,5 @@ async def send_message(
         await _verify(msg, settings, is_blocked)
     deliveries = await route_and_store(sessionmaker, msg, settings.now_ms())
     first = deliveries[0].msg
-    resp = pb.SendMsgResp(
-        serverMsgID=first.serverMsgID, clientMsgID=first.clientMsgID, sendTime=first.sendTime
-    )
+    resp = pb.SendMsgResp(serverMsgID=first.serverMsgID, clientMsgID=first.clientMsgID, sendTime=first.sendTime)
     return SendOutcome(resp, deliveries)

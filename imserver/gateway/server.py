@@ -142,9 +142,7 @@ class _Gateway:
         # InvalidateToken(PreservedToken = new token) for policies 1 and 5 once the user
         # had connections there, KickTokens of the evicted for 4 (here per platform).
         platforms = {c.platform_id for c in evicted}
-        if (policy == 1 and any(c.platform_id == conn.platform_id for c in others)) or (
-            policy == 5 and evicted
-        ):
+        if (policy == 1 and any(c.platform_id == conn.platform_id for c in others)) or (policy == 5 and evicted):
             platforms.add(conn.platform_id)
         for platform in sorted(platforms):
             await self.tokens.mark_kicked(conn.user_id, platform, except_token=conn.token)

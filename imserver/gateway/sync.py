@@ -54,9 +54,7 @@ async def get_newest_seq(session: AsyncSession, user_id: str) -> pb.GetMaxSeqRes
     return pb.GetMaxSeqResp(maxSeqs=await store.max_seqs(session, visible))
 
 
-async def pull_by_range(
-    session: AsyncSession, user_id: str, req: pb.PullMessageBySeqsReq
-) -> pb.PullMessageBySeqsResp:
+async def pull_by_range(session: AsyncSession, user_id: str, req: pb.PullMessageBySeqsReq) -> pb.PullMessageBySeqsResp:
     """1002: normal conversations give the last `num` seqs of [begin, end] in range;
     n_ conversations every seq of it. Conversations with nothing are left out."""
     resp = pb.PullMessageBySeqsResp()
@@ -82,9 +80,7 @@ async def pull_by_range(
     return resp
 
 
-async def get_seq_message(
-    session: AsyncSession, user_id: str, req: pb.GetSeqMessageReq
-) -> pb.GetSeqMessageResp:
+async def get_seq_message(session: AsyncSession, user_id: str, req: pb.GetSeqMessageReq) -> pb.GetSeqMessageResp:
     """1005: explicit seqs; isEnd/endSeq when a seq lies past the range in pull order."""
     resp = pb.GetSeqMessageResp()
     visible = await store.visible_conversation_ids(session, user_id)
@@ -134,9 +130,7 @@ async def get_conversations_has_read_and_max_seq(
     return resp
 
 
-async def get_last_message(
-    session: AsyncSession, user_id: str, req: pb.GetLastMessageReq
-) -> pb.GetLastMessageResp:
+async def get_last_message(session: AsyncSession, user_id: str, req: pb.GetLastMessageReq) -> pb.GetLastMessageResp:
     """1007: the newest visible message of each asked conversation; none -> left out."""
     visible = await store.visible_conversation_ids(session, user_id)
     ids = [c for c in dict.fromkeys(req.conversationIDs) if c in visible]

@@ -62,9 +62,7 @@ def distinct(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-async def insert_ignore(
-    session: AsyncSession, model: type[DeclarativeBase], rows: Sequence[Mapping[str, Any]]
-) -> None:
+async def insert_ignore(session: AsyncSession, model: type[DeclarativeBase], rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL.
 
     Used where concurrent callers may create the same row (a version log head);

@@ -31,15 +31,11 @@ def user_info(row: UserRow) -> UserInfo:
     )
 
 
-def public_user(row: UserRow | None) -> PublicUserInfo:
-    if row is None:
-        return PublicUserInfo()
+def public_user(row: UserRow) -> PublicUserInfo:
     return PublicUserInfo(userID=row.user_id, nickname=row.nickname, faceURL=row.face_url, ex=row.ex)
 
 
-def friend_info(
-    row: FriendRow, friend: UserRow | None, *, millis: bool = False, with_user: bool = True
-) -> FriendInfo:
+def friend_info(row: FriendRow, friend: UserRow | None, *, millis: bool = False, with_user: bool = True) -> FriendInfo:
     """`with_user=False` leaves friendUser null (friend.go GetSpecifiedFriendsInfo)."""
     friend_user: UserInfo | None = UserInfo() if with_user else None
     if friend is not None and with_user:
@@ -56,14 +52,12 @@ def friend_info(
     )
 
 
-def black_info(
-    row: BlackRow, blocked: UserRow | None, *, millis: bool = False, with_user: bool = True
-) -> BlackInfo:
+def black_info(row: BlackRow, blocked: UserRow | None, *, millis: bool = False, with_user: bool = True) -> BlackInfo:
     """`with_user=False` leaves blackUserInfo null (friend.go GetSpecifiedFriendsInfo)."""
     return BlackInfo(
         ownerUserID=row.owner_user_id,
         createTime=row.create_time if millis else row.create_time // 1000,
-        blackUserInfo=public_user(blocked) if with_user else None,
+        blackUserInfo=public_user(blocked) if with_user and blocked is not None else None,
         addSource=row.add_source,
         operatorUserID=row.operator_user_id,
         ex=row.ex,

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.protocol.constants import ContentType, HandleResult
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
-from imserver.models import FriendRequestRow, FriendRow
+from imserver.models import FriendRequestRow
 from imserver.notify import Notifier
 from imserver.services import friendship
 from imserver.services.common import Operator, Page, load_users, paged
@@ -134,10 +134,7 @@ class FriendRequestService:
                     await session.execute(
                         select(FriendRequestRow)
                         .where(
-                            (
-                                (FriendRequestRow.from_user_id == from_id)
-                                & (FriendRequestRow.to_user_id == to_id)
-                            )
+                            ((FriendRequestRow.from_user_id == from_id) & (FriendRequestRow.to_user_id == to_id))
                             | ((FriendRequestRow.from_user_id == to_id) & (FriendRequestRow.to_user_id == from_id))
                         )
                         .order_by(FriendRequestRow.id)
@@ -152,9 +149,7 @@ class FriendRequestService:
         if after_ms:
             cond.append(FriendRequestRow.create_time > after_ms)
         async with self._sessionmaker() as session:
-            return (
-                await session.execute(select(func.count()).select_from(FriendRequestRow).where(*cond))
-            ).scalar_one()
+            return (await session.execute(select(func.count()).select_from(FriendRequestRow).where(*cond))).scalar_one()
 
     async def _agree(self, op: Operator, from_id: str, to_id: str, handle_msg: str) -> FriendRequest | None:
         now = self._settings.now_ms()
@@ -195,7 +190,9 @@ class FriendRequestService:
         if handle_msg:
             row.handle_msg = handle_msg
 
-    async def _page(self, owner_cond: ColumnElement[bool], handle_results: Sequence[int], page: Page | None) -> RequestPage:
+    async def _page(
+        self, owner_cond: ColumnElement[bool], handle_results: Sequence[int], page: Page | None
+    ) -> RequestPage:
         cond = [owner_cond]
         if handle_results:
             cond.append(FriendRequestRow.handle_result.in_(list(handle_results)))
@@ -228,4 +225,3 @@ class FriendRequestService:
         if row is None:
             return None
         return friend_request(row, await load_users(session, [from_id, to_id]))
-

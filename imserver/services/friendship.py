@@ -34,11 +34,7 @@ BY_APPLY = 2
 
 def owner_friends(owner: str) -> Select[FriendRow]:
     """The owner's friends in OpenIM's list order: pinned first, then oldest first."""
-    return (
-        select(FriendRow)
-        .where(FriendRow.owner_user_id == owner)
-        .order_by(FriendRow.is_pinned.desc(), FriendRow.id)
-    )
+    return select(FriendRow).where(FriendRow.owner_user_id == owner).order_by(FriendRow.is_pinned.desc(), FriendRow.id)
 
 
 async def check_in(session: AsyncSession, user1: str, user2: str) -> tuple[bool, bool]:

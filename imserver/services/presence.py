@@ -45,9 +45,7 @@ class PresenceService:
         result = []
         for user_id in user_ids:
             platforms = sorted(self._hub.online_platforms(user_id))
-            result.append(
-                OnlineStatus(userID=user_id, status=1 if platforms else 0, platformIDs=platforms or None)
-            )
+            result.append(OnlineStatus(userID=user_id, status=1 if platforms else 0, platformIDs=platforms or None))
         return result
 
     def details(self, user_ids: Sequence[str]) -> list[UserOnlineDetail]:

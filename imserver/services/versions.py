@@ -133,15 +133,11 @@ class VersionLogs:
         await session.execute(
             delete(VersionEntryRow).where(VersionEntryRow.log_id == log_id, VersionEntryRow.e_id.in_(ids))
         )
-        session.add_all(
-            VersionEntryRow(log_id=log_id, e_id=e_id, state=int(state), version=version) for e_id in ids
-        )
+        session.add_all(VersionEntryRow(log_id=log_id, e_id=e_id, state=int(state), version=version) for e_id in ids)
         await session.flush()
         return VersionHead(version_id, version)
 
-    async def delta(
-        self, session: AsyncSession, table: str, d_id: str, version_id: str, version: int
-    ) -> Delta:
+    async def delta(self, session: AsyncSession, table: str, d_id: str, version_id: str, version: int) -> Delta:
         head = await self.head(session, table, d_id)
         if not _valid_client_version(version_id, version) or version_id != head.version_id:
             return Delta(head, full=True)

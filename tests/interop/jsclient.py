@@ -21,10 +21,6 @@ Waiting is always a condition with a deadline (``page.wait_for_function``), neve
 fixed sleep.
 """
 
-# The waits take ``timeout=`` (seconds) on purpose: it is the harness's documented API and
-# each one maps onto Playwright's own deadline, not onto an asyncio cancel scope.
-# ruff: noqa: ASYNC109
-
 from __future__ import annotations
 
 import asyncio

@@ -1,0 +1,1 @@
+"""imserver's OpenIM-compatible HTTP API: one router module per OpenIM route group."""

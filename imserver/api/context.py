@@ -1,0 +1,60 @@
+"""Everything the HTTP API needs, built once at start-up and passed down (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from imserver.notify import HubPort, Notifier
+from imserver.services.blacks import BlackService
+from imserver.services.friend_requests import FriendRequestService
+from imserver.services.friends import FriendService
+from imserver.services.presence import PresenceService
+from imserver.services.users import UserService
+from imserver.services.versions import VersionLogs
+from imserver.settings import ImServerSettings
+from imserver.tokens import TokenService
+
+__all__ = ["ApiContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: ImServerSettings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    tokens: TokenService
+    hub: HubPort
+    notifier: Notifier
+    versions: VersionLogs
+    users: UserService
+    presence: PresenceService
+    friends: FriendService
+    friend_requests: FriendRequestService
+    blacks: BlackService
+
+    @classmethod
+    def build(
+        cls,
+        settings: ImServerSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tokens: TokenService,
+        hub: HubPort,
+    ) -> ApiContext:
+        versions = VersionLogs(settings.now_ms)
+        notifier = Notifier(hub, sessionmaker, settings.now_ms)
+        users = UserService(settings, sessionmaker, versions, notifier)
+        deps = (settings, sessionmaker, versions, notifier, users)
+        return cls(
+            settings=settings,
+            sessionmaker=sessionmaker,
+            tokens=tokens,
+            hub=hub,
+            notifier=notifier,
+            versions=versions,
+            users=users,
+            presence=PresenceService(hub),
+            friends=FriendService(*deps),
+            friend_requests=FriendRequestService(*deps),
+            blacks=BlackService(*deps),
+        )

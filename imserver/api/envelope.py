@@ -1,0 +1,37 @@
+"""The OpenIM response envelope (openim-v3.md 1.2; tools apiresp/resp.go, gin.go).
+
+`{"errCode","errMsg","errDlt","data"}`, HTTP 200 for every handled request;
+`data` is left out when there is nothing to send. errMsg is the code's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.responses import Response
+
+from core.protocol.errcodes import ErrCode
+from imserver.errors import ImError
+from imserver.services.sdkws import WireModel, go_json_dumps
+
+__all__ = ["Data", "error_response", "success_response"]
+
+Data = WireModel | Sequence[WireModel] | None
+
+
+def _response(body: dict[str, object]) -> Response:
+    return Response(go_json_dumps(body), status_code=200, media_type="application/json")
+
+
+def success_response(data: Data) -> Response:
+    body: dict[str, object] = {"errCode": 0, "errMsg": "", "errDlt": ""}
+    if isinstance(data, WireModel):
+        body["data"] = data.model_dump(mode="json")
+    elif data is not None:
+        body["data"] = [item.model_dump(mode="json") for item in data]
+    return _response(body)
+
+
+def error_response(error: ImError) -> Response:
+    code = ErrCode(error.code)
+    return _response({"errCode": int(code), "errMsg": code.name, "errDlt": error.detail})

@@ -1,0 +1,134 @@
+"""How every OpenIM route runs (open-im-server internal/api/router.go + tools a2r):
+
+1. header `operationID` required (1001 "header must have operationID");
+2. header `token` required and valid, except on the whitelisted
+   `/auth/get_admin_token` and `/auth/parse_token` (1001 "header must have
+   token", else the token's own error code);
+3. body read up to `max_body_bytes` (1001 past it) and decoded (request.py);
+4. the handler: authorise, call one service, return the `data`.
+
+Handlers look like `async def route(call: Call, req: SomeRequest) -> Data`;
+`ImRouter.post` reads the request type from the annotation.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from core.protocol.errcodes import ErrCode
+from imserver.api.context import ApiContext
+from imserver.api.envelope import Data, error_response, success_response
+from imserver.api.request import GoRequest, decode
+from imserver.errors import ImError
+from imserver.services.common import Operator
+
+__all__ = ["Call", "ImRouter"]
+
+logger = logging.getLogger(__name__)
+
+_WHITELIST = ("/auth/get_admin_token", "/auth/parse_token")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    ctx: ApiContext
+    op: Operator
+
+    def check_access(self, owner_user_id: str) -> None:
+        """authverify.CheckAccessV3: the caller is the owner, or an admin."""
+        if not self.op.is_admin and self.op.user_id != owner_user_id:
+            raise ImError(ErrCode.NoPermissionError, f"ownerUserID {owner_user_id}")
+
+    def require_admin(self) -> None:
+        """authverify.CheckAdmin"""
+        if not self.op.is_admin:
+            raise ImError(ErrCode.NoPermissionError, f"user {self.op.user_id} is not admin userID")
+
+
+_H = TypeVar("_H", bound=Callable[..., Awaitable[Data]])
+
+
+class ImRouter:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.routes: list[Route] = []
+
+    def post(self, path: str) -> Callable[[_H], _H]:
+        def register(handler: _H) -> _H:
+            full = self.prefix + path
+            model = _request_model(handler)
+            endpoint = _endpoint(handler, model, public=full.startswith(_WHITELIST))
+            self.routes.append(Route(full, endpoint, methods=["POST"]))
+            return handler
+
+        return register
+
+
+def _request_model(handler: Callable[..., Any]) -> type[GoRequest]:
+    hints = typing.get_type_hints(handler)
+    hints.pop("return", None)
+    model = list(hints.values())[1]
+    if not (isinstance(model, type) and issubclass(model, GoRequest)):
+        raise TypeError(f"{handler.__name__}: second parameter must be a GoRequest")
+    return model
+
+
+def _endpoint(
+    handler: Callable[[Call, Any], Awaitable[Data]], model: type[GoRequest], *, public: bool
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        ctx: ApiContext = request.app.state.ctx
+        operation_id = request.headers.get("operationID", "")
+        try:
+            if not operation_id:
+                raise ImError(ErrCode.ArgsError, "header must have operationID")
+            op = await _operator(ctx, request, operation_id, public=public)
+            req = decode(model, await _read_body(request, ctx.settings.max_body_bytes))
+            data = await handler(Call(ctx, op), req)
+        except ImError as exc:
+            return error_response(exc)
+        except Exception:
+            logger.exception("unhandled error", extra={"operationID": operation_id, "path": request.url.path})
+            return error_response(ImError(ErrCode.ServerInternalError))
+        return success_response(data)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+async def _operator(ctx: ApiContext, request: Request, operation_id: str, *, public: bool) -> Operator:
+    if public:
+        return Operator(user_id="", platform_id=0, operation_id=operation_id)
+    token = request.headers.get("token", "")
+    if not token:
+        raise ImError(ErrCode.ArgsError, "header must have token")
+    claims = await ctx.tokens.verify(token)
+    return Operator(
+        user_id=claims.user_id,
+        platform_id=claims.platform_id,
+        operation_id=operation_id,
+        is_admin=ctx.tokens.is_admin(claims.user_id),
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (1001) past `limit` bytes without reading further."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ImError(ErrCode.ArgsError, f"request body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ImError(ErrCode.ArgsError, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,160 @@
+"""Bad input to every endpoint class answers a clear 4xx problem, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.stack import BridgeUser, Stack
+
+
+@pytest.fixture(scope="module")
+async def user(stack: Stack) -> BridgeUser:
+    (a_id,) = await stack.new_users(1)
+    return await stack.login(a_id)
+
+
+def _problem(r: httpx.Response, status: int, code: int | None = None, mentions: str = "") -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status and body["operationID"]
+    if code is not None:
+        assert body["errCode"] == code, body
+    assert mentions in body["detail"], body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions"),
+    [
+        ({}, "toUserID"),
+        ({"toUserID": 123}, "toUserID"),
+        ({"toUserID": ""}, "toUserID"),
+        ({"toUserID": "x", "bogus": 1}, "bogus"),
+        ({"toUserID": "x", "reqMsg": "m" * 5000}, "reqMsg"),
+        ([1, 2], "body"),
+    ],
+)
+async def test_function_body_validation(user: BridgeUser, body: Any, mentions: str) -> None:
+    r = await user.post("/v1/friend/add_friend", body)
+    _problem(r, 400, 1001, mentions)
+
+
+async def test_invalid_json(stack: Stack, user: BridgeUser) -> None:
+    r = await stack.http.post(
+        f"{stack.bridge.url}/v1/friend/add_friend",
+        content=b"{not json",
+        headers={**user.auth, "content-type": "application/json"},
+    )
+    _problem(r, 400, 1001)
+
+
+async def test_oversized_body(stack: Stack, user: BridgeUser) -> None:
+    big = {"toUserID": "x", "reqMsg": "m" * (2 << 20)}
+    r = await user.post("/v1/friend/add_friend", big)
+    _problem(r, 413, 1001, "larger than")
+
+
+async def test_unknown_user_and_self(stack: Stack, user: BridgeUser) -> None:
+    r = await user.post("/v1/friend/add_friend", {"toUserID": "no-such-user-xyz"})
+    _problem(r, 404, 1101)
+    r = await user.post("/v1/friend/add_friend", {"toUserID": user.user_id})
+    _problem(r, 400, 1301)
+
+
+async def test_already_friends_is_a_conflict(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    await a.call("/v1/friend/add_friend", {"toUserID": b_id})
+    await b.call("/v1/friend/accept_friend_application", {"toUserID": a_id})
+    r = await a.post("/v1/friend/add_friend", {"toUserID": b_id})
+    _problem(r, 409, 1304)
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, 1507),
+        ({"Authorization": "Bearer not-a-session"}, 1507),
+        ({"Authorization": "Basic abc"}, 1503),
+        ({"Authorization": "Bearer "}, 1503),
+    ],
+)
+async def test_unknown_or_missing_session(stack: Stack, headers: dict[str, str], code: int) -> None:
+    r = await stack.http.post(f"{stack.bridge.url}/v1/friend/get_friend_list", headers=headers)
+    _problem(r, 401, code)
+    r = await stack.http.get(f"{stack.bridge.url}/v1/events", headers=headers)
+    _problem(r, 401, code)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "mentions"),
+    [
+        ({"userID": "u", "token": "t", "platformID": 10}, 400, 1001, "platformID"),
+        ({"userID": "u", "token": "t", "platformID": "web"}, 400, 1001, "platformID"),
+        ({"userID": "u", "platformID": 5}, 400, 1001, "token"),
+        ({"userID": "", "token": "t", "platformID": 5}, 400, 1001, "userID"),
+        ({"userID": "u", "token": "garbage", "platformID": 5}, 401, 1503, ""),
+    ],
+)
+async def test_login_bad_input(stack: Stack, body: dict[str, Any], status: int, code: int, mentions: str) -> None:
+    r = await stack.http.post(f"{stack.bridge.url}/v1/login", json=body)
+    _problem(r, status, code, mentions)
+
+
+async def test_login_token_of_another_user_is_refused(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    token = await stack.token(a_id)
+    r = await stack.http.post(f"{stack.bridge.url}/v1/login", json={"userID": b_id, "token": token, "platformID": 5})
+    _problem(r, 401, 1502)
+
+
+async def test_unknown_route_and_wrong_method(stack: Stack, user: BridgeUser) -> None:
+    r = await user.post("/v1/friend/no_such_function", {})
+    _problem(r, 404)
+    r = await stack.http.get(f"{stack.bridge.url}/v1/friend/add_friend", headers=user.auth)
+    _problem(r, 405)
+
+
+async def test_operation_id_echo_and_validation(stack: Stack, user: BridgeUser) -> None:
+    r = await user.post("/v1/auth/get_login_status", op="my-op.1")
+    assert r.status_code == 200
+    assert r.json()["operationID"] == "my-op.1" and r.headers["operationID"] == "my-op.1"
+    r = await user.post("/v1/auth/get_login_status")
+    assert len(r.json()["operationID"]) == 32
+    r = await user.post("/v1/auth/get_login_status", op="bad op with spaces")
+    _problem(r, 400, 1001, "operationID")
+
+
+async def test_same_operation_id_is_not_run_twice(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    await a.call("/v1/friend/add_friend", {"toUserID": b_id})
+    await b.call("/v1/friend/accept_friend_application", {"toUserID": a_id})
+    first = await a.post("/v1/friend/delete_friend", {"friendUserID": b_id}, op="op-del-once")
+    assert first.status_code == 200
+    # Run twice, the second delete would fail (not a friend any more): a retry replays.
+    again = await a.post("/v1/friend/delete_friend", {"friendUserID": b_id}, op="op-del-once")
+    assert again.status_code == 200 and again.json() == first.json()
+    other = await a.post("/v1/friend/set_friend_remark", {"toUserID": b_id, "remark": "x"}, op="op-del-once")
+    _problem(other, 409, 1001, "already used")
+
+
+async def test_respond_async_delivers_call_result_event(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a = await stack.login(a_id)
+    s = await a.stream()
+    try:
+        r = await a.post("/v1/friend/add_friend", {"toUserID": b_id}, op="op-async", Prefer="respond-async")
+        assert r.status_code == 202 and r.json() == {"operationID": "op-async"}
+        (res,) = await s.wait_for("callResult")
+        assert res.json["operationID"] == "op-async" and res.json["errCode"] == 0
+        r = await a.post("/v1/friend/add_friend", {"toUserID": a_id}, op="op-async-2", Prefer="respond-async")
+        assert r.status_code == 202
+        (bad,) = await s.wait_for("callResult", lambda d: d["operationID"] == "op-async-2")
+        assert bad.json["errCode"] == 1301 and bad.json["status"] == 400
+    finally:
+        await s.close()

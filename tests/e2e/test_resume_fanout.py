@@ -1,0 +1,100 @@
+"""Resume with Last-Event-ID replays exactly what was missed; streams fan out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.stack import Stack, run_stack
+
+
+async def test_resume_after_close_gets_exactly_the_missed_events(stack: Stack) -> None:
+    a_id, b_id, c_id = await stack.new_users(3)
+    a, b, c = await stack.login(a_id), await stack.login(b_id), await stack.login(c_id)
+    s1 = await a.stream()
+    await b.call("/v1/friend/add_friend", {"toUserID": a_id})
+    (first,) = await s1.wait_for("OnFriendApplicationAdded")
+    assert first.id is not None
+    last_seen = s1.events[-1].id
+    assert last_seen is not None
+    await s1.close()
+
+    # While A's stream is closed: two more applications and an accept.
+    await c.call("/v1/friend/add_friend", {"toUserID": a_id})
+    await a.call("/v1/friend/accept_friend_application", {"toUserID": b_id})
+    info = await a.call("/v1/session")
+    missed_upto = info["lastEventID"]
+    assert missed_upto > last_seen
+
+    s2 = await a.stream(last_event_id=last_seen)
+    try:
+        await s2.wait_for("OnFriendAdded")
+        await s2.wait_for("OnFriendApplicationAdded", lambda d: d["data"]["fromUserID"] == c_id)
+        ids = [e.id for e in s2.events]
+        assert ids == sorted(ids) and len(ids) == len(set(ids))
+        assert ids[0] == last_seen + 1, "resume must start right after the last seen id"
+        assert all(i is not None and i > last_seen for i in ids)
+        assert not s2.named("reset")
+        # Exactly the missed ones: the replay covers last_seen+1 .. missed_upto with no gap.
+        replayed = [i for i in ids if i is not None and i <= missed_upto]
+        assert replayed == list(range(last_seen + 1, missed_upto + 1))
+    finally:
+        await s2.close()
+
+
+async def test_two_streams_on_one_session_both_get_every_event(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    s1, s2 = await a.stream(), await a.stream()
+    try:
+        await b.call("/v1/friend/add_friend", {"toUserID": a_id})
+        await a.call("/v1/friend/accept_friend_application", {"toUserID": b_id})
+        for s in (s1, s2):
+            await s.wait_for("OnFriendAdded")
+        assert [(e.id, e.event) for e in s1.events] == [(e.id, e.event) for e in s2.events]
+    finally:
+        await s1.close()
+        await s2.close()
+
+
+async def test_resume_from_an_expired_id_gets_reset(tmp_path: Path) -> None:
+    async with run_stack(tmp_path, event_max=3) as small:
+        a_id, b_id, c_id, d_id = await small.new_users(4)
+        a = await small.login(a_id)
+        for other in (b_id, c_id, d_id):
+            u = await small.login(other)
+            await u.call("/v1/friend/add_friend", {"toUserID": a_id})
+        info = await a.call("/v1/session")
+        assert info["lastEventID"] > 3
+        s = await a.stream(last_event_id=0)
+        try:
+            (reset,) = await s.wait_for("reset")
+            assert reset.json["lastEventId"] == 0
+        finally:
+            await s.close()
+
+
+async def test_events_accept_access_token_query_and_reject_bad_cursor(stack: Stack) -> None:
+    (a_id,) = await stack.new_users(1)
+    a = await stack.login(a_id)
+    r = await stack.http.get(f"{stack.bridge.url}/v1/events/poll", params={"access_token": a.session_token})
+    assert r.status_code == 200
+    r = await stack.http.get(f"{stack.bridge.url}/v1/events", headers={**a.auth, "Last-Event-ID": "abc"})
+    assert r.status_code == 400 and "abc" in r.json()["detail"]
+
+
+async def test_long_poll_returns_events_after_cursor(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    start = (await a.call("/v1/session"))["lastEventID"]
+    await b.call("/v1/friend/add_friend", {"toUserID": a_id}, op="op-poll")
+    r = await stack.http.get(
+        f"{stack.bridge.url}/v1/events/poll", params={"after": start, "wait": 5}, headers=a.auth
+    )
+    body = r.json()["data"]
+    names = [e["event"] for e in body["events"]]
+    if "OnFriendApplicationAdded" not in names:  # the notification may land after the first wake-up
+        r = await stack.http.get(
+            f"{stack.bridge.url}/v1/events/poll", params={"after": body["lastEventID"], "wait": 5}, headers=a.auth
+        )
+        names += [e["event"] for e in r.json()["data"]["events"]]
+    assert "OnFriendApplicationAdded" in names

@@ -1,0 +1,174 @@
+"""Frames: gob and JSON with and without gzip, text heartbeat, what closes a connection,
+the write-queue bound and the read deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from core.protocol import gob
+from core.protocol import openim_pb2 as pb
+from core.protocol.constants import ReqIdentifier
+from core.protocol.envelope import WsReq, WsResp, encode_json_req, encode_json_resp, gzip_bytes
+from imserver.gateway.connection import WRITE_QUEUE_FRAMES
+from imserver.gateway.heartbeat import HeartbeatError, text_heartbeat_reply
+from imserver.gateway.server import MAX_MESSAGE_SIZE
+from imserver.settings import ImServerSettings
+from tests.imserver_gateway.harness import Client, Env, gateway_env, text_msg, within
+
+
+async def assert_closed(client: Client) -> None:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await within(client.ws.recv())
+
+
+@pytest.mark.parametrize(("sdk", "gzip"), [("js", False), ("js", True), ("go", False), ("go", True)])
+async def test_envelope_codecs_round_trip(env: Env, sdk: str, gzip: bool) -> None:
+    async with env.client("u1", sdk=sdk, gzip=gzip) as u1, env.client("u2") as u2:
+        resp = await u1.request(ReqIdentifier.SEND_MSG, text_msg("u1", "u2", "c1"))
+        assert (resp.req_identifier, resp.err_code, resp.operation_id) == (1003, 0, "op-u1_1")
+        assert pb.SendMsgResp.FromString(resp.data).clientMsgID == "c1"
+        pushed = await u1.next_push()  # the sender's own copy comes back in u1's codec
+        assert (pushed.clientMsgID, pushed.seq) == ("c1", 1)
+        assert (await u2.next_push()).seq == 1
+        seqs = await u1.call(ReqIdentifier.GET_NEWEST_SEQ, pb.GetMaxSeqReq(userID="u1"), pb.GetMaxSeqResp)
+        assert dict(seqs.maxSeqs) == {"si_u1_u2": 1}
+
+
+async def test_text_heartbeat(env: Env) -> None:
+    async with env.client("u1") as u1:
+        await u1.ws.send('{"type":"ping","body":"\\"op-1\\""}')
+        assert await within(u1.ws.recv()) == '{"type":"pong","body":"\\"op-1\\""}'
+        await u1.ws.send('{"type":"ping"}')
+        assert await within(u1.ws.recv()) == '{"type":"pong","body":null}'
+        await u1.ws.send('{"type":"pong"}')  # accepted silently
+        assert (await u1.request(ReqIdentifier.SET_BACKGROUND_STATUS)).err_code == 0
+        await u1.ws.send('{"type":"hello"}')
+        await assert_closed(u1)
+
+
+def test_text_heartbeat_rules() -> None:
+    assert text_heartbeat_reply('{"Type":"ping","Body":{"a": [1, 2]}}') == '{"type":"pong","body":{"a":[1,2]}}'
+    assert text_heartbeat_reply('{"type":"pong","body":1}') is None
+    for bad in ("ping", "[]", "null", '{"type":1}', '{"body":1}'):
+        with pytest.raises(HeartbeatError):
+            text_heartbeat_reply(bad)
+
+
+def _req(**kw: object) -> WsReq:
+    fields: dict[str, object] = {"req_identifier": 1001, "send_id": "u1", "operation_id": "op", "msg_incr": "1"}
+    fields.update(kw)
+    return WsReq(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(b"\x00\x01garbage", id="undecodable"),
+        pytest.param(encode_json_req(_req(send_id="u2")), id="sendID mismatch"),
+        pytest.param(encode_json_req(_req(req_identifier=2001)), id="unknown reqIdentifier"),
+        pytest.param(encode_json_req(_req(msg_incr="")), id="msgIncr missing"),
+        pytest.param(encode_json_req(_req(req_identifier=0)), id="reqIdentifier missing"),
+        pytest.param(gzip_bytes(encode_json_req(_req())), id="gzip on a plain connection"),
+    ],
+)
+async def test_bad_frames_close_the_connection(env: Env, frame: bytes) -> None:
+    async with env.client("u1") as u1:
+        await u1.ws.send(frame)
+        await assert_closed(u1)
+    assert env.hub.stats.bad_frames == 1
+
+
+async def test_bad_gob_and_bad_gzip_close(env: Env) -> None:
+    async with env.client("u1", sdk="go") as u1:
+        await u1.ws.send(encode_json_req(_req()))  # JSON on a gob connection
+        await assert_closed(u1)
+    async with env.client("u1", gzip=True) as u1:
+        await u1.ws.send(encode_json_req(_req()))  # not gzip
+        await assert_closed(u1)
+
+
+async def test_text_frame_that_is_a_request_closes(env: Env) -> None:
+    async with env.client("u1") as u1:
+        await u1.ws.send(encode_json_req(_req()).decode())
+        await assert_closed(u1)
+
+
+async def test_oversized_frame_closes(env: Env) -> None:
+    async with env.client("u1") as u1:
+        await u1.ws.send(b"\x00" * (MAX_MESSAGE_SIZE + 1))
+        await assert_closed(u1)
+        assert u1.ws.close_code == 1009
+
+
+async def test_handler_errors_keep_the_connection(env: Env) -> None:
+    async with env.client("u1", sdk="go") as u1:
+        resp = await u1.request(ReqIdentifier.SEND_SIGNAL_MSG)
+        assert (resp.err_code, resp.err_msg, resp.data) == (1001, "ArgsError", b"")
+        resp = await u1.request(ReqIdentifier.PULL_MSG_BY_RANGE, b"\xff\xff\xff")
+        assert (resp.err_code, resp.err_msg) == (1001, "ArgsError")
+        resp = await u1.request(ReqIdentifier.GET_NEWEST_SEQ, pb.GetMaxSeqReq(userID="someone-else"))
+        assert (resp.err_code, resp.err_msg) == (1002, "NoPermissionError")
+        assert (await u1.request(ReqIdentifier.GET_NEWEST_SEQ, pb.GetMaxSeqReq(userID="u1"))).err_code == 0
+
+
+async def test_write_queue_overflow_drops_a_client_that_does_not_read(env: Env) -> None:
+    async with env.client("u1") as u1:
+        msg = text_msg("u2", "u1", "c")
+        # Nothing awaits in between, so the writer task cannot drain: the 257th frame
+        # overflows the queue deterministically.
+        for _ in range(WRITE_QUEUE_FRAMES + 1):
+            await env.hub.push(["u1"], msg, "op")
+        assert env.hub.stats.write_overflows == 1
+        await assert_closed(u1)
+    assert env.hub.connections("u1") == []
+
+
+async def test_write_queue_bounds_a_slow_reader(env: Env) -> None:
+    big = text_msg("u2", "u1", "c", text="x" * 200_000)
+    async with env.client("u1") as u1:
+        (conn,) = env.hub.connections("u1")
+        # The client never reads: its TCP window and websockets' buffers fill, the
+        # writer blocks and the queue fills. Bounded by a pushes budget, not time.
+        pushes = 0
+        while not conn.closing and pushes < 5000:
+            await env.hub.push(["u1"], big, "op")
+            await asyncio.sleep(0)  # let the writer run: only the reader is slow
+            pushes += 1
+        assert conn.closing and env.hub.stats.write_overflows == 1
+        assert pushes > WRITE_QUEUE_FRAMES, pushes
+        await assert_closed(u1)
+
+
+async def test_read_deadline_closes_a_silent_client(tmp_path: Path) -> None:
+    settings = ImServerSettings(data_dir=tmp_path, ws_read_timeout=0.2)
+    async with gateway_env(tmp_path, settings) as env, env.client("u1") as u1:
+        await assert_closed(u1)
+        assert env.hub.stats.read_timeouts == 1
+
+
+async def test_gob_frame_bytes_from_the_server(env: Env) -> None:
+    async with env.client("u1", sdk="go") as u1:
+        await u1.ws.send(gob.encode_req(_req(req_identifier=2004, msg_incr="m1")))
+        frame = await within(u1.ws.recv())
+        assert isinstance(frame, bytes)
+        resp = gob.decode_resp(frame)
+        assert (resp.req_identifier, resp.msg_incr, resp.operation_id, resp.err_code) == (2004, "m1", "op", 0)
+        assert frame == gob.encode_resp(resp)
+
+
+def test_json_envelope_answer_shape() -> None:
+    # Go marshals every field, data as base64 or null.
+    assert json.loads(encode_json_resp(WsResp(1001, "m", "o"))) == {
+        "reqIdentifier": 1001,
+        "msgIncr": "m",
+        "operationID": "o",
+        "errCode": 0,
+        "errMsg": "",
+        "data": None,
+    }
