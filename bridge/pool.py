@@ -114,6 +114,9 @@ class SessionPool:
     def live_cores(self) -> int:
         return sum(1 for h in self._handles.values() if h.core is not None)
 
+    def handle(self, session_id: str) -> SessionHandle | None:
+        return self._handles.get(session_id)
+
     @property
     def sessions(self) -> int:
         return len(self._handles)

@@ -18,6 +18,7 @@ from imserver.db import Base
 
 __all__ = [
     "BlackRow",
+    "ConversationRow",
     "FriendRequestRow",
     "FriendRow",
     "TokenRow",
@@ -148,3 +149,32 @@ class VersionEntryRow(Base):
     e_id: Mapped[str] = mapped_column(_ID)
     state: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversationRow(Base):
+    """A user's settings for one conversation (OpenIM model.Conversation).
+
+    Rows appear when the user changes a setting, or when a sync first sees a
+    conversation that message storage (imserver/msgstore.py) created.
+    """
+
+    __tablename__ = "im_conversations"
+
+    owner_user_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    conversation_type: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[str] = mapped_column(_ID, default="")
+    group_id: Mapped[str] = mapped_column(_ID, default="")
+    recv_msg_opt: Mapped[int] = mapped_column(Integer, default=0)
+    is_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_private_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    burn_duration: Mapped[int] = mapped_column(Integer, default=0)
+    group_at_type: Mapped[int] = mapped_column(Integer, default=0)
+    attached_info: Mapped[str] = mapped_column(Text, default="")
+    ex: Mapped[str] = mapped_column(Text, default="")
+    min_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    msg_destruct_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    latest_msg_destruct_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_msg_destruct: Mapped[bool] = mapped_column(Boolean, default=False)
+    create_time: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -39,9 +39,22 @@ from core.protocol.constants import ContentType, MsgFrom, SessionType
 from imserver.msgstore import store_and_push
 from imserver.services.sdkws import WireModel, go_json_dumps, wire_json
 
-__all__ = ["NOTIFICATION_CONFIG", "HubPort", "NotificationConfig", "Notifier", "Pusher", "md5_msg_id"]
+__all__ = [
+    "CLEAR_CONVERSATION",
+    "CONVERSATION_PRIVATE_CHAT",
+    "NOTIFICATION_CONFIG",
+    "HubPort",
+    "NotificationConfig",
+    "Notifier",
+    "Pusher",
+    "md5_msg_id",
+]
 
 logger = logging.getLogger(__name__)
+
+# constant.ConversationPrivateChatNotification / ClearConversationNotification
+CONVERSATION_PRIVATE_CHAT = 1701
+CLEAR_CONVERSATION = 1703
 
 
 class Pusher(Protocol):
@@ -57,19 +70,25 @@ class HubPort(Pusher, Protocol):
     def online_platforms(self, user_id: str) -> list[int]: ...
 
 
+# constant.UnreliableNotification / ReliableNotificationNoMsg
+ONLINE_ONLY = 1
+STORED = 2
+
+
 @dataclass(frozen=True, slots=True)
 class NotificationConfig:
-    """One entry of config/notification.yml (reliabilityLevel is 1 for all of ours)."""
+    """One entry of config/notification.yml; a type without an entry gets the zero config."""
 
     is_send_msg: bool = False
     offline_push: bool = False
     title: str = ""
     desc: str = ""
     ext: str = ""
+    reliability: int = 0
 
 
 def _cfg(is_send_msg: bool, offline_push: bool, text: str) -> NotificationConfig:
-    return NotificationConfig(is_send_msg, offline_push, text, text, text)
+    return NotificationConfig(is_send_msg, offline_push, text, text, text, ONLINE_ONLY)
 
 
 # open-im-server config/notification.yml (3.8.3-patch) for the types imserver sends.
@@ -86,6 +105,12 @@ NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
     # FriendsInfoUpdateNotification uses the friendInfoUpdated entry (msg.go newContentTypeConf).
     ContentType.FRIENDS_INFO_UPDATE: _cfg(False, False, "friend info updated"),
     ContentType.USER_INFO_UPDATED: _cfg(False, False, "userInfo updated"),
+    ContentType.CONVERSATION_CHANGE: _cfg(False, False, "conversation changed"),
+    CONVERSATION_PRIVATE_CHAT: _cfg(True, False, "burn after reading"),
+    # Hard-coded in msg.go newContentTypeConf: stored in the n_ conversation, pullable.
+    ContentType.MSG_REVOKE: NotificationConfig(reliability=STORED),
+    ContentType.HAS_READ_RECEIPT: NotificationConfig(reliability=STORED),
+    ContentType.DELETE_MSGS: NotificationConfig(reliability=STORED),
 }
 
 
@@ -113,6 +138,8 @@ def _options(config: NotificationConfig) -> dict[str, bool]:
         options["unreadCount"] = True
     if config.offline_push:
         options["offlinePush"] = True
+    if config.reliability == STORED:
+        options["history"] = options["persistent"] = True
     options["isSendMsg"] = config.is_send_msg
     return options
 
@@ -134,6 +161,9 @@ class Notifier:
         session_type: int = SessionType.SINGLE,
     ) -> openim_pb2.MsgData:
         config = NOTIFICATION_CONFIG.get(content_type, NotificationConfig())
+        if send_id == recv_id and content_type == ContentType.HAS_READ_RECEIPT:
+            # msg.go send: a read receipt to oneself is only for the user's other devices.
+            config = NotificationConfig(reliability=ONLINE_ONLY)
         now = self._now_ms()
         msg = openim_pb2.MsgData(
             sendID=send_id,
@@ -159,13 +189,14 @@ class Notifier:
         recv_id: str,
         content_type: int,
         tips: WireModel,
+        session_type: int = SessionType.SINGLE,
     ) -> openim_pb2.MsgData:
-        """Build and push one notification; a push failure is logged, never raised.
+        """Build, store if reliable, and push one notification; failures are logged, never raised.
 
         OpenIM sends notifications from a queue after the RPC succeeded, so a
         failed delivery never fails the call that caused it.
         """
-        msg = self.build(send_id, recv_id, content_type, tips)
+        msg = self.build(send_id, recv_id, content_type, tips, session_type)
         try:
             await store_and_push(self._sessionmaker, self._pusher, msg, operation_id, self._now_ms())
         except Exception:

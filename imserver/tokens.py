@@ -21,6 +21,9 @@ gateway when a connection arrives (openim-v3.md 2.8), via `mark_kicked`.
 from __future__ import annotations
 
 import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,8 @@ __all__ = ["Claims", "TokenService", "token_digest"]
 
 # tokenverify.secondBefore: iat is backdated so clock skew does not reject fresh tokens.
 _IAT_BACKDATE_SECONDS = 5
+# How far `exp` may be pushed to keep a new token distinct from the stored ones.
+_MAX_EXP_NUDGE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +66,31 @@ class TokenService:
         return user_id in self._settings.admin_user_ids
 
     async def mint(self, user_id: str, platform_id: int) -> tuple[str, int]:
-        """A new token and its lifetime in seconds (`expireTimeSeconds`)."""
+        """A new token and its lifetime in seconds (`expireTimeSeconds`).
+
+        HS256 over the same claims in the same second gives the same JWT, so two
+        devices asking within a second would share one token (and the gateway
+        would never tell them apart). A user token therefore expires up to a few
+        seconds later than `now + ttl` when needed to be distinct from every
+        token still in the table; the claim set stays OpenIM's.
+        """
         now = int(self._settings.clock())
         ttl = self._settings.token_expire_seconds
-        payload = {
-            "UserID": user_id,
-            "PlatformID": platform_id,
-            "exp": now + ttl,
-            "iat": now - _IAT_BACKDATE_SECONDS,
-        }
-        token = jwt.encode(payload, self._settings.secret, algorithm="HS256")
-        if not self.is_admin(user_id):
-            async with self._sessionmaker.begin() as session:
-                await self._apply_issue_policy(session, user_id, platform_id, now)
-                await self._store(session, token, user_id, platform_id, now + ttl)
+        if self.is_admin(user_id):
+            return self._encode(user_id, platform_id, now, now + ttl), ttl
+        async with self._sessionmaker.begin() as session:
+            await self._apply_issue_policy(session, user_id, platform_id, now)
+            for extra in range(_MAX_EXP_NUDGE):
+                token = self._encode(user_id, platform_id, now, now + ttl + extra)
+                if await session.get(TokenRow, token_digest(token)) is None:
+                    break
+            await self._store(session, token, user_id, platform_id, now + ttl + extra)
         return token, ttl
+
+    def _encode(self, user_id: str, platform_id: int, now: int, exp: int) -> str:
+        payload = {"UserID": user_id, "PlatformID": platform_id, "exp": exp, "iat": now - _IAT_BACKDATE_SECONDS}
+        with _short_keys_allowed():
+            return jwt.encode(payload, self._settings.secret, algorithm="HS256")
 
     async def verify(self, token: str) -> Claims:
         claims = self._parse(token)
@@ -104,13 +119,14 @@ class TokenService:
 
     def _parse(self, token: str) -> Claims:
         try:
-            payload: dict[str, Any] = jwt.decode(
-                token,
-                self._settings.secret,
-                algorithms=["HS256"],
-                # Time claims are checked below against the injected clock.
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-            )
+            with _short_keys_allowed():
+                payload: dict[str, Any] = jwt.decode(
+                    token,
+                    self._settings.secret,
+                    algorithms=["HS256"],
+                    # Time claims are checked below against the injected clock.
+                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+                )
         except jwt.InvalidSignatureError as exc:
             raise ImError(ErrCode.TokenUnknownError, "signature is invalid") from exc
         except jwt.DecodeError as exc:
@@ -180,6 +196,16 @@ class TokenService:
         await session.execute(
             update(TokenRow).where(TokenRow.token_hash == digest).values(state=int(TokenState.NORMAL))
         )
+
+
+@contextmanager
+def _short_keys_allowed() -> Iterator[None]:
+    # OpenIM's default share.secret ("openIM123") is shorter than RFC 7518 recommends for
+    # HS256; PyJWT warns about it. The secret is the operator's choice, and must match
+    # the real server's to interoperate, so the warning is not ours to raise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        yield
 
 
 def _is_int(value: object) -> bool:

@@ -8,8 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imserver.notify import HubPort, Notifier
 from imserver.services.blacks import BlackService
+from imserver.services.conversations import ConversationService
 from imserver.services.friend_requests import FriendRequestService
 from imserver.services.friends import FriendService
+from imserver.services.jssdk import JsSdkService
+from imserver.services.messages import MessageService
 from imserver.services.presence import PresenceService
 from imserver.services.users import UserService
 from imserver.services.versions import VersionLogs
@@ -32,6 +35,9 @@ class ApiContext:
     friends: FriendService
     friend_requests: FriendRequestService
     blacks: BlackService
+    conversations: ConversationService
+    messages: MessageService
+    jssdk: JsSdkService
 
     @classmethod
     def build(
@@ -45,6 +51,9 @@ class ApiContext:
         notifier = Notifier(hub, sessionmaker, settings.now_ms)
         users = UserService(settings, sessionmaker, versions, notifier)
         deps = (settings, sessionmaker, versions, notifier, users)
+        blacks = BlackService(*deps)
+        conversations = ConversationService(settings, sessionmaker, versions, notifier)
+        messages = MessageService(settings, sessionmaker, notifier, conversations, hub, blacks.is_blocked)
         return cls(
             settings=settings,
             sessionmaker=sessionmaker,
@@ -56,5 +65,8 @@ class ApiContext:
             presence=PresenceService(hub),
             friends=FriendService(*deps),
             friend_requests=FriendRequestService(*deps),
-            blacks=BlackService(*deps),
+            blacks=blacks,
+            conversations=conversations,
+            messages=messages,
+            jssdk=JsSdkService(sessionmaker, conversations),
         )

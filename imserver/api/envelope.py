@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 from starlette.responses import Response
@@ -16,7 +17,8 @@ from imserver.services.sdkws import WireModel, go_json_dumps
 
 __all__ = ["Data", "error_response", "success_response"]
 
-Data = WireModel | Sequence[WireModel] | None
+# bytes = a protobuf answer, sent like Go's []byte: standard base64 in the JSON envelope.
+Data = WireModel | Sequence[WireModel] | bytes | None
 
 
 def _response(body: dict[str, object]) -> Response:
@@ -27,6 +29,8 @@ def success_response(data: Data) -> Response:
     body: dict[str, object] = {"errCode": 0, "errMsg": "", "errDlt": ""}
     if isinstance(data, WireModel):
         body["data"] = data.model_dump(mode="json")
+    elif isinstance(data, bytes):
+        body["data"] = base64.b64encode(data).decode()
     elif data is not None:
         body["data"] = [item.model_dump(mode="json") for item in data]
     return _response(body)

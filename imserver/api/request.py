@@ -27,6 +27,8 @@ __all__ = [
     "Pagination",
     "UInt64",
     "decode",
+    "decode_fields",
+    "require_fields",
     "require_page",
     "require_unique",
 ]
@@ -79,6 +81,13 @@ def require_page(pagination: Pagination | None) -> Page:
     return Page(pagination.pageNumber, pagination.showNumber)
 
 
+def require_fields(**fields: str) -> None:
+    """Check() of required string fields: 1001 "<name> is empty"."""
+    for name, value in fields.items():
+        if not value:
+            raise ImError(ErrCode.ArgsError, f"{name} is empty")
+
+
 def require_unique(values: list[str], what: str) -> None:
     if len(set(values)) != len(values):
         raise ImError(ErrCode.ArgsError, f"{what} repeated")
@@ -87,6 +96,16 @@ def require_unique(values: list[str], what: str) -> None:
 def decode(model: type[_R], body: bytes) -> _R:
     try:
         request = model.model_validate_json(body or b"")
+    except ValidationError as exc:
+        raise ImError(ErrCode.ArgsError, _describe(exc)) from exc
+    request.check()
+    return request
+
+
+def decode_fields(model: type[_R], fields: dict[str, Any]) -> _R:
+    """A request from already typed fields (a decoded protobuf body), then Check()."""
+    try:
+        request = model.model_validate(fields)
     except ValidationError as exc:
         raise ImError(ErrCode.ArgsError, _describe(exc)) from exc
     request.check()

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from core.protocol.errcodes import ErrCode
 from imserver.api.context import ApiContext
 from imserver.api.envelope import Data, error_response, success_response
-from imserver.api.request import GoRequest, decode
+from imserver.api.request import GoRequest, decode, decode_fields
 from imserver.errors import ImError
 from imserver.services.common import Operator
 
@@ -41,6 +41,8 @@ _WHITELIST = ("/auth/get_admin_token", "/auth/parse_token")
 class Call:
     ctx: ApiContext
     op: Operator
+    # The request came as protobuf; the handler answers bytes (routes registered with `protobuf=`).
+    binary: bool = False
 
     def check_access(self, owner_user_id: str) -> None:
         """authverify.CheckAccessV3: the caller is the owner, or an admin."""
@@ -54,6 +56,7 @@ class Call:
 
 
 _H = TypeVar("_H", bound=Callable[..., Awaitable[Data]])
+ProtobufDecoder = Callable[[bytes], dict[str, Any]]
 
 
 class ImRouter:
@@ -61,11 +64,13 @@ class ImRouter:
         self.prefix = prefix
         self.routes: list[Route] = []
 
-    def post(self, path: str) -> Callable[[_H], _H]:
+    def post(self, path: str, *, protobuf: ProtobufDecoder | None = None) -> Callable[[_H], _H]:
+        """Register a POST route; with `protobuf`, a protobuf body is accepted too (jssdk tools.go)."""
+
         def register(handler: _H) -> _H:
             full = self.prefix + path
             model = _request_model(handler)
-            endpoint = _endpoint(handler, model, public=full.startswith(_WHITELIST))
+            endpoint = _endpoint(handler, model, public=full.startswith(_WHITELIST), protobuf=protobuf)
             self.routes.append(Route(full, endpoint, methods=["POST"]))
             return handler
 
@@ -82,7 +87,11 @@ def _request_model(handler: Callable[..., Any]) -> type[GoRequest]:
 
 
 def _endpoint(
-    handler: Callable[[Call, Any], Awaitable[Data]], model: type[GoRequest], *, public: bool
+    handler: Callable[[Call, Any], Awaitable[Data]],
+    model: type[GoRequest],
+    *,
+    public: bool,
+    protobuf: ProtobufDecoder | None,
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         ctx: ApiContext = request.app.state.ctx
@@ -91,8 +100,14 @@ def _endpoint(
             if not operation_id:
                 raise ImError(ErrCode.ArgsError, "header must have operationID")
             op = await _operator(ctx, request, operation_id, public=public)
-            req = decode(model, await _read_body(request, ctx.settings.max_body_bytes))
-            data = await handler(Call(ctx, op), req)
+            binary = protobuf is not None and _is_protobuf(request.headers.get("content-type", ""))
+            body = await _read_body(request, ctx.settings.max_body_bytes)
+            if binary:
+                assert protobuf is not None
+                req = decode_fields(model, protobuf(body))
+            else:
+                req = decode(model, body)
+            data = await handler(Call(ctx, op, binary), req)
         except ImError as exc:
             return error_response(exc)
         except Exception:
@@ -102,6 +117,15 @@ def _endpoint(
 
     endpoint.__name__ = handler.__name__
     return endpoint
+
+
+def _is_protobuf(content_type: str) -> bool:
+    """jssdk tools.go call: JSON when empty or json, protobuf when (x-)protobuf, else 1001."""
+    if not content_type or "application/json" in content_type:
+        return False
+    if "application/protobuf" in content_type or "application/x-protobuf" in content_type:
+        return True
+    raise ImError(ErrCode.ArgsError, "unsupported content type")
 
 
 async def _operator(ctx: ApiContext, request: Request, operation_id: str, *, public: bool) -> Operator:

@@ -9,7 +9,6 @@ reading, and the connection is dropped (ErrWriteFull) instead of buffering more.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from dataclasses import dataclass
 from enum import Enum
@@ -28,7 +27,6 @@ __all__ = ["WRITE_QUEUE_FRAMES", "ConnState", "Connection", "GatewayStats"]
 log = logging.getLogger(__name__)
 
 WRITE_QUEUE_FRAMES: Final = 256
-_ids = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -60,12 +58,13 @@ class Connection:
     """A registered gateway connection. All methods are non-blocking."""
 
     def __init__(self, ws: ServerConnection, args: ConnArgs, stats: GatewayStats) -> None:
-        self.id = next(_ids)
         self.ws = ws
         self.user_id = args.user_id
         self.platform_id = args.platform_id
         self.token = args.token
         self.operation_id = args.operation_id
+        # OpenIM 3.8.3 ResetClient overwrites the handshake's isBackground with false;
+        # we keep what the client said. 2004 changes it later either way.
         self.background = args.background
         self.codec = FrameCodec(args.sdk_type, args.compression)
         # userIDs whose online status this connection subscribed to (2005).
@@ -75,7 +74,7 @@ class Connection:
         self.state = ConnState.OPEN
 
     def __repr__(self) -> str:
-        return f"<Connection #{self.id} {self.user_id}/{self.platform_id}>"
+        return f"<Connection {self.user_id}/{self.platform_id} {self.state.value}>"
 
     @property
     def closing(self) -> bool:
@@ -122,3 +121,6 @@ class Connection:
                 await self.ws.send(item)
         except ConnectionClosed:
             self.state = ConnState.ABORTED
+        except Exception:  # never leave a failed task behind: drop the client instead
+            log.exception("writer of %r failed", self)
+            self.abort("writer failed")

@@ -120,7 +120,7 @@ class _Gateway:
         if args.send_response:
             await ws.send(error_body(None).decode())
         conn = Connection(ws, args, self.ctx.hub.stats)
-        writer = asyncio.create_task(conn.run_writer(), name=f"gateway-writer-{conn.id}")
+        writer = asyncio.create_task(conn.run_writer(), name=f"gateway-writer-{conn.user_id}/{conn.platform_id}")
         try:
             await self._register(conn)
             if args.platform_id == WEB_PLATFORM_ID:
@@ -145,7 +145,10 @@ class _Gateway:
         if (policy == 1 and any(c.platform_id == conn.platform_id for c in others)) or (policy == 5 and evicted):
             platforms.add(conn.platform_id)
         for platform in sorted(platforms):
-            await self.tokens.mark_kicked(conn.user_id, platform, except_token=conn.token)
+            try:
+                await self.tokens.mark_kicked(conn.user_id, platform, except_token=conn.token)
+            except Exception:  # OpenIM logs a failed InvalidateToken and keeps the connection
+                log.exception("marking tokens of %s/%s kicked failed", conn.user_id, platform)
 
     async def _recv(self, ws: _GatewayConnection) -> str | bytes | None:
         """Next data frame, or None once `ws_read_timeout` passed without any frame."""

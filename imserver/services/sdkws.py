@@ -9,29 +9,41 @@ declaration order below is therefore the .proto order (openim-v3.md 3.3, 3.4).
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from core.protocol import openim_pb2
+
 __all__ = [
     "BlackAddedTips",
     "BlackDeletedTips",
     "BlackInfo",
+    "ClearConversationTips",
+    "Conversation",
+    "ConversationSetPrivateTips",
+    "ConversationUpdateTips",
+    "DeleteMsgsTips",
     "FriendApplicationApprovedTips",
     "FriendApplicationRejectedTips",
     "FriendApplicationTips",
     "FriendDeletedTips",
     "FriendInfo",
     "FriendInfoChangedTips",
+    "FriendInfoOnly",
     "FriendRequest",
     "FriendsInfoUpdateTips",
     "FromToUserID",
+    "MarkAsReadTips",
     "PublicUserInfo",
+    "RevokeMsgTips",
     "UserInfo",
     "UserInfoUpdatedTips",
     "WireModel",
     "go_json_dumps",
+    "msg_data_json",
     "wire_json",
 ]
 
@@ -165,3 +177,116 @@ class BlackDeletedTips(WireModel):
 
 class UserInfoUpdatedTips(WireModel):
     userID: str = ""
+
+
+class FriendInfoOnly(WireModel):
+    """relation.FriendInfoOnly (jssdk ConversationMsg.friend); createTime in ms."""
+
+    ownerUserID: str = ""
+    friendUserID: str = ""
+    remark: str = ""
+    createTime: int = 0
+    addSource: int = 0
+    operatorUserID: str = ""
+    ex: str = ""
+    isPinned: bool = False
+
+
+class Conversation(WireModel):
+    """conversation.Conversation"""
+
+    ownerUserID: str = ""
+    conversationID: str = ""
+    recvMsgOpt: int = 0
+    conversationType: int = 0
+    userID: str = ""
+    groupID: str = ""
+    isPinned: bool = False
+    attachedInfo: str = ""
+    isPrivateChat: bool = False
+    groupAtType: int = 0
+    ex: str = ""
+    burnDuration: int = 0
+    minSeq: int = 0
+    maxSeq: int = 0
+    msgDestructTime: int = 0
+    latestMsgDestructTime: int = 0
+    isMsgDestruct: bool = False
+
+
+class ConversationUpdateTips(WireModel):
+    userID: str = ""
+    conversationIDList: list[str] | None = None
+
+
+class ConversationSetPrivateTips(WireModel):
+    recvID: str = ""
+    sendID: str = ""
+    isPrivate: bool = False
+    conversationID: str = ""
+
+
+class ClearConversationTips(WireModel):
+    userID: str = ""
+    conversationIDs: list[str] | None = None
+
+
+class DeleteMsgsTips(WireModel):
+    userID: str = ""
+    conversationID: str = ""
+    seqs: list[int] | None = None
+
+
+class MarkAsReadTips(WireModel):
+    markAsReadUserID: str = ""
+    conversationID: str = ""
+    seqs: list[int] | None = None
+    hasReadSeq: int = 0
+
+
+class RevokeMsgTips(WireModel):
+    revokerUserID: str = ""
+    clientMsgID: str = ""
+    revokeTime: int = 0
+    sesstionType: int = 0  # sic (sdkws.proto field 5)
+    seq: int = 0
+    conversationID: str = ""
+    isAdminRevoke: bool = False
+
+
+def msg_data_json(msg: openim_pb2.MsgData) -> dict[str, Any]:
+    """sdkws.MsgData as Go's encoding/json writes the generated struct (bytes as base64)."""
+    push_info = msg.offlinePushInfo
+    return {
+        "sendID": msg.sendID,
+        "recvID": msg.recvID,
+        "groupID": msg.groupID,
+        "clientMsgID": msg.clientMsgID,
+        "serverMsgID": msg.serverMsgID,
+        "senderPlatformID": msg.senderPlatformID,
+        "senderNickname": msg.senderNickname,
+        "senderFaceURL": msg.senderFaceURL,
+        "sessionType": msg.sessionType,
+        "msgFrom": msg.msgFrom,
+        "contentType": msg.contentType,
+        "content": base64.b64encode(msg.content).decode() if msg.content else None,
+        "seq": msg.seq,
+        "sendTime": msg.sendTime,
+        "createTime": msg.createTime,
+        "status": msg.status,
+        "isRead": msg.isRead,
+        "options": dict(msg.options) or None,
+        "offlinePushInfo": {
+            "title": push_info.title,
+            "desc": push_info.desc,
+            "ex": push_info.ex,
+            "iOSPushSound": push_info.iOSPushSound,
+            "iOSBadgeCount": push_info.iOSBadgeCount,
+            "signalInfo": push_info.signalInfo,
+        }
+        if msg.HasField("offlinePushInfo")
+        else None,
+        "atUserIDList": list(msg.atUserIDList) or None,
+        "attachedInfo": msg.attachedInfo,
+        "ex": msg.ex,
+    }

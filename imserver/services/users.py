@@ -127,7 +127,7 @@ class UserService:
         return user
 
     async def check_exist(self, user_ids: Sequence[str]) -> None:
-        """All users must exist, else 1101 (OpenIM 3.8.3 answers 1004 here; see module docs of api)."""
+        """All users must exist, else 1101 UserIDNotFoundError (OpenIM 3.8.3 rpcli CheckUser says 1004)."""
         wanted = distinct(user_ids)
         found = {u.userID for u in await self.find(wanted)}
         if missing := [u for u in wanted if u not in found]:

@@ -80,7 +80,7 @@ async def test_already_friends_is_a_conflict(stack: Stack) -> None:
         ({}, 1507),
         ({"Authorization": "Bearer not-a-session"}, 1507),
         ({"Authorization": "Basic abc"}, 1503),
-        ({"Authorization": "Bearer "}, 1503),
+        ({"Authorization": "Bearer"}, 1503),
     ],
 )
 async def test_unknown_or_missing_session(stack: Stack, headers: dict[str, str], code: int) -> None:

@@ -21,7 +21,7 @@ async def test_resume_after_close_gets_exactly_the_missed_events(stack: Stack) -
     # While A's stream is closed: two more applications and an accept.
     await c.call("/v1/friend/add_friend", {"toUserID": a_id})
     await a.call("/v1/friend/accept_friend_application", {"toUserID": b_id})
-    info = await a.call("/v1/session")
+    info = await a.session()
     missed_upto = info["lastEventID"]
     assert missed_upto > last_seen
 
@@ -63,7 +63,7 @@ async def test_resume_from_an_expired_id_gets_reset(tmp_path: Path) -> None:
         for other in (b_id, c_id, d_id):
             u = await small.login(other)
             await u.call("/v1/friend/add_friend", {"toUserID": a_id})
-        info = await a.call("/v1/session")
+        info = await a.session()
         assert info["lastEventID"] > 3
         s = await a.stream(last_event_id=0)
         try:
@@ -85,7 +85,7 @@ async def test_events_accept_access_token_query_and_reject_bad_cursor(stack: Sta
 async def test_long_poll_returns_events_after_cursor(stack: Stack) -> None:
     a_id, b_id = await stack.new_users(2)
     a, b = await stack.login(a_id), await stack.login(b_id)
-    start = (await a.call("/v1/session"))["lastEventID"]
+    start = (await a.session())["lastEventID"]
     await b.call("/v1/friend/add_friend", {"toUserID": a_id}, op="op-poll")
     r = await stack.http.get(
         f"{stack.bridge.url}/v1/events/poll", params={"after": start, "wait": 5}, headers=a.auth

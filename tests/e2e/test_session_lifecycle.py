@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from websockets.asyncio.client import connect
 
+from tests.support.clock import wait_until
 from tests.support.imadmin import admin_token, call
 from tests.support.stack import Stack, run_stack
 
@@ -106,12 +107,15 @@ async def test_parked_session_revives_without_losing_friend_events(tmp_path: Pat
         seen = s.events[-1].id
         assert seen is not None
         await s.close()
+        handle = st.bridge.pool.handle(a.session_id)
+        assert handle is not None
+        await wait_until(lambda: handle.streams == 0, what="the server to notice the closed stream")
 
         st.bridge_clock.advance(61)
         for u in (b, d):  # keep the others busy-recent so only A is idle
             await u.call("/v1/auth/get_login_status")
         assert await st.bridge.pool.sweep() == 1
-        assert (await a.call("/v1/session"))["state"] == "parked"
+        assert (await a.session())["state"] == "parked"
 
         # While A is parked: B accepts A's application, D applies to A.
         await b.call("/v1/friend/accept_friend_application", {"toUserID": a_id})
@@ -120,7 +124,7 @@ async def test_parked_session_revives_without_losing_friend_events(tmp_path: Pat
         # The next call revives A transparently and sees the new friend.
         friends = await a.call("/v1/friend/get_friend_list")
         assert [f["userID"] for f in friends] == [b_id]
-        assert (await a.call("/v1/session"))["state"] == "live"
+        assert (await a.session())["state"] == "live"
         s2 = await a.stream(last_event_id=seen)
         try:
             await s2.wait_for("OnFriendAdded")
@@ -139,12 +143,12 @@ async def test_pool_cap_parks_least_recently_used(tmp_path: Path) -> None:
         users = [await st.login(u) for u in ids]
         pool = st.bridge.pool
         assert pool.live_cores == 2
-        states = [(await u.call("/v1/session"))["state"] for u in users]
+        states = [(await u.session())["state"] for u in users]
         assert states == ["parked", "live", "live"]
         # Using the parked one revives it and parks the next least recently used.
         assert await users[0].call("/v1/auth/get_login_user_id") == ids[0]
         assert pool.live_cores == 2
-        assert (await users[1].call("/v1/session"))["state"] == "parked"
+        assert (await users[1].session())["state"] == "parked"
 
 
 async def test_pool_full_of_busy_cores_answers_503(tmp_path: Path) -> None:

@@ -235,7 +235,9 @@ class Client:
         return pulled.Msgs[0]
 
 
-def text_msg(send_id: str, recv_id: str, client_msg_id: str, text: str = "hi", **options: bool) -> pb.MsgData:
+def text_msg(
+    send_id: str, recv_id: str, client_msg_id: str, *, text: str = "hi", opts: dict[str, bool] | None = None
+) -> pb.MsgData:
     msg = pb.MsgData(
         sendID=send_id,
         recvID=recv_id,
@@ -247,7 +249,7 @@ def text_msg(send_id: str, recv_id: str, client_msg_id: str, text: str = "hi", *
         content=json.dumps({"content": text}).encode(),
         createTime=1,
     )
-    msg.options.update(options)
+    msg.options.update(opts or {})
     return msg
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from core.protocol import gob
 from core.protocol import openim_pb2 as pb
@@ -146,10 +149,48 @@ async def test_write_queue_bounds_a_slow_reader(env: Env) -> None:
 
 
 async def test_read_deadline_closes_a_silent_client(tmp_path: Path) -> None:
-    settings = ImServerSettings(data_dir=tmp_path, ws_read_timeout=0.2)
+    settings = ImServerSettings(data_dir=tmp_path, ws_read_timeout=0.5)
     async with gateway_env(tmp_path, settings) as env, env.client("u1") as u1:
         await assert_closed(u1)
         assert env.hub.stats.read_timeouts == 1
+
+
+async def test_protocol_pings_keep_a_client_alive(tmp_path: Path) -> None:
+    settings = ImServerSettings(data_dir=tmp_path, ws_read_timeout=0.6)
+    async with gateway_env(tmp_path, settings) as env, env.client("u1") as u1:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() - start < 1.5:  # more than two read deadlines
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(u1.ws.recv(), 0.1)  # nothing arrives...
+            await within(await u1.ws.ping())  # ...and a ping round trip resets the deadline
+        assert env.hub.stats.read_timeouts == 0 and env.hub.online_platforms("u1") == [2]
+
+
+class PingCounter(ClientConnection):
+    """Sees the protocol pings websockets answers below recv()."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pings: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame) and event.opcode is Opcode.PING:
+            self.pings.put_nowait(bytes(event.data))
+        super().process_event(event)
+
+
+async def test_server_pings_web_clients_only(tmp_path: Path) -> None:
+    settings = ImServerSettings(data_dir=tmp_path, ws_ping_interval=0.05)
+    async with gateway_env(tmp_path, settings) as env:
+        url = env.query("u1", 5, sdkType="js")
+        async with connect(url, compression=None, create_connection=PingCounter) as ws:
+            assert isinstance(ws, PingCounter)
+            for _ in range(2):
+                await within(ws.pings.get())
+        async with env.client("u2", 2):
+            (conn,) = env.hub.connections("u2")
+            assert conn.ws.keepalive_task is None
 
 
 async def test_gob_frame_bytes_from_the_server(env: Env) -> None:

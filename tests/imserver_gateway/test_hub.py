@@ -46,7 +46,7 @@ async def test_push_reaches_every_connection_of_each_user(env: Env) -> None:
 
 async def test_notification_push_uses_the_n_conversation(env: Env) -> None:
     async with env.client("u1") as u1:
-        msg = text_msg("u2", "u1", "n1", isNotNotification=False)
+        msg = text_msg("u2", "u1", "n1", opts={"isNotNotification": False})
         msg.contentType = 1203
         await env.hub.push(["u1"], msg, "op")
         push = pb.PushMessages.FromString((await u1.next_server_frame()).data)
@@ -126,7 +126,7 @@ async def test_online_status_subscription(env: Env) -> None:
                 elem = pb.SubUserOnlineStatusTips.FromString((await watcher.next_server_frame()).data).subscribers
                 assert list(elem[0].onlinePlatformIDs) == [2, 5]
         # Leaving: [2] then [] (the order of the two closes is the order above).
-        seen = []
+        seen: list[list[int]] = []
         while not seen or seen[-1]:
             resp = await watcher.next_server_frame()
             seen.append(list(pb.SubUserOnlineStatusTips.FromString(resp.data).subscribers[0].onlinePlatformIDs))

@@ -27,12 +27,14 @@ import asyncio
 import contextlib
 import json
 import mimetypes
+import re
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 INTEROP_DIR = Path(__file__).resolve().parent
 PAGE_DIR = INTEROP_DIR / "page"
@@ -57,6 +59,40 @@ CHROMIUM_ARGS = [
 PLATFORM_WEB = 5
 
 mimetypes.add_type("text/javascript", ".js")
+
+# HTTP routes @openim/client-sdk 0.0.14 calls during login sync (README, "Login sync"); a
+# 404 on any of them ends the SDK's login in OnSyncServerFailed.
+LOGIN_SYNC_ROUTES = (
+    "/user/get_users_info",
+    "/friend/get_incremental_friends",
+    "/friend/get_full_friend_user_ids",
+    "/group/get_incremental_join_groups",
+    "/group/get_full_join_group_ids",
+    "/conversation/get_incremental_conversations",
+    "/conversation/get_not_notify_conversation_ids",
+    "/jssdk/get_active_conversations",
+)
+
+# HTTP routes behind its friend API and friend notifications (README, "Friend API"), plus
+# /jssdk/get_conversations: the accept notification's isSendMsg copy opens the si_ chat,
+# which the SDK fetches from there (and a failure is an unhandled rejection in the page).
+FRIEND_ROUTES = (
+    "/jssdk/get_conversations",
+    "/friend/add_friend",
+    "/friend/add_friend_response",
+    "/friend/get_designated_friend_apply",
+    "/friend/get_friend_apply_list",
+    "/friend/get_self_friend_apply_list",
+    "/friend/get_friend_list",
+    "/friend/get_designated_friends",
+    "/friend/update_friends",
+    "/friend/add_black",
+    "/friend/remove_black",
+    "/friend/get_black_list",
+    "/friend/get_specified_blacks",
+    "/friend/delete_friend",
+    "/friend/is_friend",
+)
 
 Predicate = str | Mapping[str, Any] | Callable[[dict[str, Any]], bool] | None
 
@@ -153,7 +189,7 @@ class PageServer:
 # --------------------------------------------------------------------------- JS snippets
 
 _WAIT_EVENT_JS = """
-([name, since, pred, match]) => {
+([names, since, pred, match]) => {
   const subset = (want, got) => {
     if (want === null || typeof want !== 'object') return want === got;
     if (got === null || typeof got !== 'object') return false;
@@ -166,7 +202,7 @@ _WAIT_EVENT_JS = """
   const evs = window.im.events;
   for (let i = since; i < evs.length; i += 1) {
     const e = evs[i];
-    if (e.event !== name) continue;
+    if (!names.includes(e.event)) continue;
     if (match && !subset(match, e)) continue;
     if (fn && !fn(e)) continue;
     return e;
@@ -208,6 +244,10 @@ def _describe_traffic(t: Mapping[str, Any]) -> str:
         elif "reqIdentifier" not in env:
             line += f" {_short(env, 300)}"
         return line
+    if kind in ("ws-open-request", "ws-opened", "ws-closed", "ws-error"):
+        url = re.sub(r"(token=[^&]{12})[^&]*", r"\1...", str(t.get("url", "")))
+        extra = {k: t[k] for k in ("code", "reason", "wasClean") if k in t}
+        return f"{kind} {url}" + (f" {extra}" if extra else "")
     return _short({k: v for k, v in t.items() if k not in ("index", "at")}, 300)
 
 
@@ -370,7 +410,7 @@ class JsClient:
 
     async def wait_event(
         self,
-        name: str,
+        name: str | Sequence[str],
         predicate: Predicate = None,
         timeout: float = 10.0,
         *,
@@ -378,52 +418,36 @@ class JsClient:
     ) -> dict[str, Any]:
         """Wait for the first event ``name`` at index >= ``since`` that satisfies ``predicate``.
 
-        ``predicate`` may be: ``None``; a mapping matched as a deep subset of the event
-        (``{"data": {"userID": "bob"}}``; lists must match whole); a JS function source
-        evaluated in the page (``"e => e.data.remark === 'x'"``); or a Python callable on
-        the event dict. Returns the event ``{index, event, data, errCode, errMsg, operationID}``.
+        ``name`` may be a list of names (any of them). ``predicate`` may be: ``None``; a
+        mapping matched as a deep subset of the event (``{"data": {"userID": "bob"}}``; lists
+        must match whole); a JS function source evaluated in the page
+        (``"e => e.data.remark === 'x'"``); or a Python callable on the event dict.
+        Returns the event ``{index, event, data, errCode, errMsg, operationID, at}``.
         """
+        names = [name] if isinstance(name, str) else list(name)
         if callable(predicate):
-            return await self._wait_python_predicate(name, predicate, timeout, since)
+            return await self._wait_python_predicate(names, predicate, timeout, since)
         js_pred = predicate if isinstance(predicate, str) else None
         match = dict(predicate) if isinstance(predicate, Mapping) else None
         try:
             handle = await self.page.wait_for_function(
-                _WAIT_EVENT_JS, arg=[name, since, js_pred, match], timeout=timeout * 1000, polling=50
+                _WAIT_EVENT_JS, arg=[names, since, js_pred, match], timeout=timeout * 1000, polling=50
             )
-        except Error as exc:
-            if "Timeout" not in str(exc):
-                raise
+        except PlaywrightTimeoutError:
             raise JsTimeoutError(
-                f"[{self.name}] no {name} event (since #{since}, predicate={predicate!r}) within {timeout}s\n"
-                + await self.diagnostics()
+                f"[{self.name}] no {'|'.join(names)} event (since #{since}, predicate={predicate!r}) "
+                f"within {timeout}s\n" + await self.diagnostics()
             ) from None
         result: dict[str, Any] = await handle.json_value()
         await handle.dispose()
         return result
 
-    async def wait_any(self, names: list[str], *, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_any(self, names: Sequence[str], *, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
         """Wait for the first event at index >= ``since`` whose name is in ``names``."""
-        js = """
-        ([names, since]) => {
-          const evs = window.im.events;
-          for (let i = since; i < evs.length; i += 1) if (names.includes(evs[i].event)) return evs[i];
-          return null;
-        }"""
-        try:
-            handle = await self.page.wait_for_function(js, arg=[names, since], timeout=timeout * 1000, polling=50)
-        except Error as exc:
-            if "Timeout" not in str(exc):
-                raise
-            raise JsTimeoutError(
-                f"[{self.name}] none of {names} (since #{since}) within {timeout}s\n" + await self.diagnostics()
-            ) from None
-        result: dict[str, Any] = await handle.json_value()
-        await handle.dispose()
-        return result
+        return await self.wait_event(names, since=since, timeout=timeout)
 
     async def _wait_python_predicate(
-        self, name: str, predicate: Callable[[dict[str, Any]], bool], timeout: float, since: int
+        self, names: list[str], predicate: Callable[[dict[str, Any]], bool], timeout: float, since: int
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -431,21 +455,19 @@ class JsClient:
         while True:
             for ev in await self.events(since=cursor):
                 cursor = ev["index"] + 1
-                if ev["event"] == name and predicate(ev):
+                if ev["event"] in names and predicate(ev):
                     return ev
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise JsTimeoutError(
-                    f"[{self.name}] no {name} event (since #{since}) matching {predicate!r} "
+                    f"[{self.name}] no {'|'.join(names)} event (since #{since}) matching {predicate!r} "
                     f"within {timeout}s\n" + await self.diagnostics()
                 )
-            try:  # wait for the next event to arrive (condition with a deadline)
+            # wait for the next event to arrive (a condition with a deadline)
+            with contextlib.suppress(PlaywrightTimeoutError):
                 await self.page.wait_for_function(
                     "(n) => window.im.events.length > n", arg=cursor, timeout=remaining * 1000, polling=50
                 )
-            except Error as exc:
-                if "Timeout" not in str(exc):
-                    raise
 
     # -- diagnostics
 
@@ -453,6 +475,12 @@ class JsClient:
         """Uncaught errors / unhandled rejections seen in the page, plus Playwright page errors."""
         errs: list[dict[str, Any]] = await self.page.evaluate("() => window.im.errors.slice()")
         return errs + [{"kind": "pageerror", "message": m} for m in self.page_errors]
+
+    async def assert_no_errors(self) -> None:
+        """Fail (with diagnostics) if the page saw any uncaught error or unhandled rejection."""
+        errs = await self.errors()
+        if errs:
+            raise AssertionError(f"[{self.name}] page errors: {_short(errs, 1000)}\n" + await self.diagnostics())
 
     async def traffic(self, since: int = 0) -> list[dict[str, Any]]:
         """Recorded HTTP requests and WS frames (see page/client-sdk-entry.js)."""

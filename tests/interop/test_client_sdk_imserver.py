@@ -1,85 +1,88 @@
 """The official ``@openim/client-sdk`` 0.0.14 against our embedded imserver.
 
-Two official-client users (headless Chromium pages) log in to a running imserver and
-play the friend flow; every assertion is on what the *official* SDK reports (its
-events and call results), so a pass means imserver speaks OpenIM as that client
-expects it: HTTP routes + envelope + CORS, gateway handshake (``sdkType=js``,
-``isMsgResp=true``), JSON envelopes with protobuf payloads, heartbeats, pushes of
-friend notifications with the originating operationID, and versioned friend sync.
+Official-client users (headless Chromium pages) log in to a running imserver and play
+friend flows; every assertion is on what the *official* SDK reports (its events and
+call results), so a pass means imserver speaks OpenIM as that client expects it: HTTP
+routes + envelope + CORS, gateway handshake (``sdkType=js``, ``isMsgResp=true``), JSON
+envelopes with protobuf payloads, text heartbeats, friend notifications pushed with the
+originating operationID, and versioned friend sync with real deltas.
 
-On failure the error carries the page's diagnostics: every HTTP request/response
-and WebSocket frame (protobuf decoded) and every SDK event, in order.
+On failure the error carries the page's diagnostics: every HTTP request/response and
+WebSocket frame (protobuf decoded) and every SDK event, in order.
+
+Facts about the SDK these tests respect (details in README.md, "Findings"):
+
+* An applicant never gets ``OnFriendAdded`` when its application is accepted: the SDK's
+  1201 handler builds ``Promise.all([..., async function () {sync}])`` without calling
+  the function, so no friend sync runs. Its friend list is asserted instead.
+* ``OnBlackDeleted`` for one's own ``removeBlack`` depends on whether
+  ``get_specified_blacks`` answers ``blacks: []`` or ``null``; the list is asserted.
+* Events are awaited "at least once": when a notification push overtakes the HTTP
+  response of the call that caused it, the SDK emits the caller's event twice.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser
 
-from tests.interop.jsclient import PLATFORM_WEB, JsClient, PageServer
+from tests.interop.jsclient import FRIEND_ROUTES, LOGIN_SYNC_ROUTES, PLATFORM_WEB, JsClient, PageServer
+from tests.support.imadmin import ADMIN_SECRET, ADMIN_USER_ID, call, register_users, user_token
 
 pytestmark = pytest.mark.interop
 
 imserver_server = pytest.importorskip("imserver.server", reason="imserver/server.py is not written yet")
 ImServerSettings = pytest.importorskip("imserver.settings").ImServerSettings
 
-ADMIN_USER_ID = "imAdmin"
-SECRET = "openIM123"
+PLATFORM_WINDOWS = 3
+LIST = {"offset": 0, "count": 20}
 
 
 # --------------------------------------------------------------------------- server + accounts
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Any:
-    return ImServerSettings(data_dir=tmp_path, secret=SECRET, admin_user_ids=(ADMIN_USER_ID,), **overrides)
+    return ImServerSettings(data_dir=tmp_path, secret=ADMIN_SECRET, admin_user_ids=(ADMIN_USER_ID,), **overrides)
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def imserver(tmp_path: Path) -> AsyncIterator[Any]:
     async with imserver_server.run_imserver(_settings(tmp_path), api_port=0, ws_port=0) as server:
         yield server
 
 
-async def _api(http: httpx.AsyncClient, url: str, route: str, body: dict[str, Any], token: str = "") -> Any:
-    headers = {"operationID": f"interop-{uuid.uuid4().hex[:12]}"}
-    if token:
-        headers["token"] = token
-    resp = await http.post(url.rstrip("/") + route, json=body, headers=headers)
-    assert resp.status_code == 200, f"{route}: HTTP {resp.status_code} {resp.text}"
-    payload = resp.json()
-    assert payload.get("errCode") == 0, f"{route} {body}: {payload}"
-    return payload.get("data")
+async def _xfail_unless_routes(api_url: str, routes: tuple[str, ...]) -> None:
+    """While imserver is being built: name the routes the official client needs that are still 404.
 
-
-async def _admin_token(http: httpx.AsyncClient, api_url: str) -> str:
-    data = await _api(http, api_url, "/auth/get_admin_token", {"secret": SECRET, "userID": ADMIN_USER_ID})
-    return str(data["token"])
-
-
-async def _user_token(api_url: str, user_id: str, platform_id: int) -> str:
-    """A fresh token for an existing user (admin API ``/auth/get_user_token``)."""
+    A route that exists answers 200 with an OpenIM envelope (here errCode 1001, no token);
+    only a 404 counts as missing. Everything else is left to the test to judge.
+    """
     async with httpx.AsyncClient(timeout=10) as http:
-        admin = await _admin_token(http, api_url)
-        body = {"userID": user_id, "platformID": platform_id}
-        data = await _api(http, api_url, "/auth/get_user_token", body, admin)
-    return str(data["token"])
+        missing = [
+            r
+            for r in routes
+            if (await http.post(api_url + r, json={}, headers={"operationID": "probe"})).status_code == 404
+        ]
+    if missing:
+        pytest.xfail(f"imserver has no {', '.join(missing)} (called by @openim/client-sdk)")
 
 
 async def _make_users(api_url: str, user_ids: list[str]) -> dict[str, str]:
-    """Register users through the admin API; return each one's Web (5) token."""
+    """Register users (nickname ``nick-<id>``); return each one's Web (5) token."""
     async with httpx.AsyncClient(timeout=10) as http:
-        admin = await _admin_token(http, api_url)
-        users = [{"userID": u, "nickname": f"nick-{u}", "faceURL": ""} for u in user_ids]
-        await _api(http, api_url, "/user/user_register", {"users": users}, admin)
-    return {u: await _user_token(api_url, u, PLATFORM_WEB) for u in user_ids}
+        await register_users(http, api_url, *user_ids, nickname_prefix="nick-")
+        return {u: await user_token(http, api_url, u, PLATFORM_WEB) for u in user_ids}
+
+
+async def _user_token(api_url: str, user_id: str, platform_id: int) -> str:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await user_token(http, api_url, user_id, platform_id)
 
 
 # --------------------------------------------------------------------------- tests
@@ -87,6 +90,7 @@ async def _make_users(api_url: str, user_ids: list[str]) -> dict[str, str]:
 
 async def test_login_and_sync(browser: Browser, page_server: PageServer, imserver: Any) -> None:
     """Login = gateway handshake + the SDK's full sync, ending in OnSyncServerFinish."""
+    await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES)
     tokens = await _make_users(imserver.api_url, ["solo"])
     c = await JsClient.start(browser, name="solo", page_server=page_server)
     try:
@@ -94,10 +98,9 @@ async def test_login_and_sync(browser: Browser, page_server: PageServer, imserve
         names = [e["event"] for e in await c.events()]
         assert names[:4] == ["OnConnecting", "OnConnectSuccess", "OnSyncServerStart", "OnSyncServerFinish"]
         me = await c.call("getSelfUserInfo")
-        assert me["userID"] == "solo"
-        assert me["nickname"] == "nick-solo"
-        assert await c.call("getFriendListPage", {"offset": 0, "count": 20}) == []
-        assert await c.errors() == []
+        assert (me["userID"], me["nickname"]) == ("solo", "nick-solo")
+        assert await c.call("getFriendListPage", LIST) == []
+        await c.assert_no_errors()
     finally:
         await c.close()
 
@@ -105,6 +108,7 @@ async def test_login_and_sync(browser: Browser, page_server: PageServer, imserve
 async def test_friend_flow_between_two_official_clients(
     browser: Browser, page_server: PageServer, imserver: Any
 ) -> None:
+    await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES + FRIEND_ROUTES)
     a_id, b_id = "alice", "bob"
     tokens = await _make_users(imserver.api_url, [a_id, b_id])
     a = await JsClient.start(browser, name=a_id, page_server=page_server)
@@ -113,61 +117,56 @@ async def test_friend_flow_between_two_official_clients(
         await a.login(a_id, tokens[a_id], PLATFORM_WEB, imserver.api_url, imserver.ws_url)
         await b.login(b_id, tokens[b_id], PLATFORM_WEB, imserver.api_url, imserver.ws_url)
 
-        # -- A applies; both sides see the application ------------------------------------
+        # -- A applies; both sides see the application ---------------------------------
         a_mark, b_mark = await a.mark(), await b.mark()
         await a.call("addFriend", {"toUserID": b_id, "reqMsg": "hi bob"}, operation_id="op-add-friend")
         application = {"data": {"fromUserID": a_id, "toUserID": b_id, "reqMsg": "hi bob", "handleResult": 0}}
         await a.wait_event("OnFriendApplicationAdded", application, since=a_mark)
         ev = await b.wait_event("OnFriendApplicationAdded", application, since=b_mark)
-        # pushed notifications carry the operationID of the request that caused them
+        assert ev["data"]["fromNickname"] == f"nick-{a_id}"
+        # the push carries the operationID of the request that caused it
         assert ev["operationID"] == "op-add-friend"
 
-        received = await b.call("getFriendApplicationListAsRecipient", {"offset": 0, "count": 20})
+        received = await b.call("getFriendApplicationListAsRecipient", LIST)
         assert [(r["fromUserID"], r["toUserID"], r["handleResult"]) for r in received] == [(a_id, b_id, 0)]
-        sent = await a.call("getFriendApplicationListAsApplicant", {"offset": 0, "count": 20})
+        sent = await a.call("getFriendApplicationListAsApplicant", LIST)
         assert [(r["fromUserID"], r["toUserID"], r["handleResult"]) for r in sent] == [(a_id, b_id, 0)]
 
-        # -- B accepts; both become friends -----------------------------------------------
+        # -- B accepts; both become friends ------------------------------------------------
         a_mark, b_mark = await a.mark(), await b.mark()
         await b.call("acceptFriendApplication", {"toUserID": a_id, "handleMsg": "ok"})
-        accepted = {"data": {"fromUserID": a_id, "toUserID": b_id, "handleResult": 1}}
+        accepted = {"data": {"fromUserID": a_id, "toUserID": b_id, "handleResult": 1, "handleMsg": "ok"}}
         await b.wait_event("OnFriendApplicationAccepted", accepted, since=b_mark)
         await a.wait_event("OnFriendApplicationAccepted", accepted, since=a_mark)
         await b.wait_event("OnFriendAdded", {"data": {"userID": a_id, "nickname": f"nick-{a_id}"}}, since=b_mark)
-        await a.wait_event("OnFriendAdded", {"data": {"userID": b_id, "nickname": f"nick-{b_id}"}}, since=a_mark)
-
-        assert [f["userID"] for f in await a.call("getFriendListPage", {"offset": 0, "count": 20})] == [b_id]
-        assert [f["userID"] for f in await b.call("getFriendListPage", {"offset": 0, "count": 20})] == [a_id]
+        assert [f["userID"] for f in await a.call("getFriendListPage", LIST)] == [b_id]
+        assert [f["userID"] for f in await b.call("getFriendListPage", LIST)] == [a_id]
         assert await a.call("checkFriend", [b_id]) == [{"result": 1, "userID": b_id}]
 
-        # -- remark -------------------------------------------------------------------------
+        # -- remark ---------------------------------------------------------------------------
         a_mark = await a.mark()
         await a.call("updateFriends", {"friendUserIDs": [b_id], "remark": "Bobby"})
         await a.wait_event("OnFriendInfoChanged", {"data": {"userID": b_id, "remark": "Bobby"}}, since=a_mark)
         [info] = await a.call("getSpecifiedFriendsInfo", [b_id])
-        assert info["userID"] == b_id
-        assert info["remark"] == "Bobby"
+        assert (info["userID"], info["remark"]) == (b_id, "Bobby")
 
         # -- blacklist ------------------------------------------------------------------------
         a_mark = await a.mark()
         await a.call("addBlack", {"toUserID": b_id, "ex": ""})
-        await a.wait_event("OnBlackAdded", {"data": {"userID": b_id}}, since=a_mark)
-        blacks = await a.call("getBlackList", {"offset": 0, "count": 20})
-        assert [x["userID"] for x in blacks] == [b_id]
+        await a.wait_event("OnBlackAdded", {"data": {"userID": b_id, "nickname": f"nick-{b_id}"}}, since=a_mark)
+        assert [x["userID"] for x in await a.call("getBlackList", LIST)] == [b_id]
         await a.call("removeBlack", b_id)
-        # OnBlackDeleted for one's own removeBlack depends on whether get_specified_blacks
-        # answers `blacks: []` or null (README, "Events"), so the state is asserted instead.
-        assert await a.call("getBlackList", {"offset": 0, "count": 20}) == []
+        assert await a.call("getBlackList", LIST) == []
 
-        # -- delete (one direction, as in OpenIM) -----------------------------------------------
+        # -- delete (one direction, as in OpenIM) ---------------------------------------------
         a_mark = await a.mark()
         await a.call("deleteFriend", b_id)
         await a.wait_event("OnFriendDeleted", {"data": {"userID": b_id}}, since=a_mark)
-        assert await a.call("getFriendListPage", {"offset": 0, "count": 20}) == []
+        assert await a.call("getFriendListPage", LIST) == []
         assert await a.call("checkFriend", [b_id]) == [{"result": 0, "userID": b_id}]
 
-        assert await a.errors() == []
-        assert await b.errors() == []
+        await a.assert_no_errors()
+        await b.assert_no_errors()
     finally:
         await a.close()
         await b.close()
@@ -176,43 +175,44 @@ async def test_friend_flow_between_two_official_clients(
 async def test_notifications_reach_the_users_other_device(
     browser: Browser, page_server: PageServer, imserver: Any
 ) -> None:
-    """Alice on Web (5) acts; her second official client (platform 3) learns it by notification."""
+    """Alice acts on Web (5); her second official client (Windows, 3) learns it by notification."""
+    await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES + FRIEND_ROUTES)
     a_id, b_id = "alice", "bob"
     tokens = await _make_users(imserver.api_url, [a_id, b_id])
-    a_pc_token = await _user_token(imserver.api_url, a_id, 3)
+    a_pc_token = await _user_token(imserver.api_url, a_id, PLATFORM_WINDOWS)
     web = await JsClient.start(browser, name="alice-web", page_server=page_server)
     pc = await JsClient.start(browser, name="alice-pc", page_server=page_server)
     try:
         await web.login(a_id, tokens[a_id], PLATFORM_WEB, imserver.api_url, imserver.ws_url)
-        await pc.login(a_id, a_pc_token, 3, imserver.api_url, imserver.ws_url)
+        await pc.login(a_id, a_pc_token, PLATFORM_WINDOWS, imserver.api_url, imserver.ws_url)
 
         pc_mark = await pc.mark()
         await web.call("addFriend", {"toUserID": b_id, "reqMsg": "hi"})
+        await pc.wait_event("OnFriendApplicationAdded", {"data": {"fromUserID": a_id, "toUserID": b_id}}, since=pc_mark)
         # bob answers through the plain HTTP API with his own token
         async with httpx.AsyncClient(timeout=10) as http:
-            await _api(
-                http,
-                imserver.api_url,
-                "/friend/add_friend_response",
-                {"fromUserID": a_id, "toUserID": b_id, "handleResult": 1, "handleMsg": "ok"},
-                tokens[b_id],
-            )
+            body = {"fromUserID": a_id, "toUserID": b_id, "handleResult": 1, "handleMsg": "ok"}
+            await call(http, imserver.api_url, "/friend/add_friend_response", body, tokens[b_id])
         await pc.wait_event(
-            "OnFriendApplicationAccepted", {"data": {"fromUserID": a_id, "toUserID": b_id}}, since=pc_mark
+            "OnFriendApplicationAccepted", {"data": {"fromUserID": a_id, "handleResult": 1}}, since=pc_mark
         )
-        await pc.wait_event("OnFriendAdded", {"data": {"userID": b_id}}, since=pc_mark)
 
         pc_mark = await pc.mark()
         await web.call("updateFriends", {"friendUserIDs": [b_id], "remark": "Bobby"})
-        await pc.wait_event("OnFriendInfoChanged", {"data": {"userID": b_id, "remark": "Bobby"}}, since=pc_mark)
+        # the other device's first friend sync since the accept (which the SDK does not sync
+        # on, see above): depending on how the server's version log folds insert+update, bob
+        # arrives as an insert (OnFriendAdded) or an update (OnFriendInfoChanged)
+        await pc.wait_event(
+            ["OnFriendInfoChanged", "OnFriendAdded"], {"data": {"userID": b_id, "remark": "Bobby"}}, since=pc_mark
+        )
 
         await web.call("addBlack", {"toUserID": b_id, "ex": ""})
         await pc.wait_event("OnBlackAdded", {"data": {"userID": b_id}}, since=pc_mark)
         await web.call("removeBlack", b_id)
         await pc.wait_event("OnBlackDeleted", {"data": {"userID": b_id}}, since=pc_mark)
 
-        assert await web.errors() == []
-        assert await pc.errors() == []
+        await web.assert_no_errors()
+        await pc.assert_no_errors()
     finally:
         await web.close()
         await pc.close()
@@ -227,6 +227,7 @@ async def test_second_login_on_same_platform_kicks_the_first(
     offset = [0.0]
     settings = _settings(tmp_path, clock=lambda: time.time() + offset[0])
     async with imserver_server.run_imserver(settings, api_port=0, ws_port=0) as imserver:
+        await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES)
         tokens = await _make_users(imserver.api_url, ["kim"])
         offset[0] = 2.0
         second_token = await _user_token(imserver.api_url, "kim", PLATFORM_WEB)

@@ -41,7 +41,7 @@ async def test_page_loads_sdk_without_errors(browser: Browser, page_server: Page
         # A call before login is answered by the SDK itself, not by a thrown page error.
         with pytest.raises(JsCallError):
             await client.call("getSelfUserInfo", timeout=5)
-        assert await client.errors() == []
+        await client.assert_no_errors()
         assert await client.events() == []
     finally:
         await client.close()

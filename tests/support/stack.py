@@ -88,6 +88,11 @@ class BridgeUser:
         assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
         return r.json()["data"]
 
+    async def session(self) -> Any:
+        r = await self.stack.http.get(f"{self.stack.bridge.url}/v1/session", headers=self.auth)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
     async def stream(self, last_event_id: int | None = None) -> SseReader:
         headers = dict(self.auth)
         if last_event_id is not None:

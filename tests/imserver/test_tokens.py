@@ -1,0 +1,78 @@
+"""TokenService on its own (SQLite file): issue policy and kicking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.protocol.errcodes import ErrCode
+from imserver.db import create_all, make_engine, make_sessionmaker
+from imserver.errors import ImError
+from imserver.settings import ImServerSettings
+from imserver.tokens import Claims, TokenService
+from tests.support.clock import MovableClock
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[tuple[TokenService, MovableClock]]:
+    clock = MovableClock()
+    settings = ImServerSettings(data_dir=tmp_path, clock=clock, max_tokens_one_end=2)
+    engine = make_engine(settings.resolved_database_url())
+    await create_all(engine)
+    try:
+        yield TokenService(settings, make_sessionmaker(engine)), clock
+    finally:
+        await engine.dispose()
+
+
+async def _code(tokens: TokenService, token: str) -> int:
+    try:
+        await tokens.verify(token)
+    except ImError as exc:
+        return int(exc.code)
+    return 0
+
+
+async def test_mint_and_verify(service: tuple[TokenService, MovableClock]) -> None:
+    tokens, clock = service
+    token, ttl = await tokens.mint("alice", 5)
+    claims = await tokens.verify(token)
+    assert claims == Claims(user_id="alice", platform_id=5, expire_at=int(clock()) + ttl)
+    assert tokens.is_admin("imAdmin") and not tokens.is_admin("alice")
+
+
+async def test_issue_caps_tokens_per_terminal(service: tuple[TokenService, MovableClock]) -> None:
+    tokens, clock = service
+    issued = []
+    for _ in range(3):
+        issued.append((await tokens.mint("bob", 2))[0])
+        clock.advance(1)
+    other_platform, _ = await tokens.mint("bob", 3)
+    # max_tokens_one_end = 2: the oldest token of platform 2 was kicked by the third
+    assert [await _code(tokens, t) for t in issued] == [ErrCode.TokenKickedError, 0, 0]
+    assert await _code(tokens, other_platform) == 0
+
+
+async def test_mark_kicked_spares_one_token(service: tuple[TokenService, MovableClock]) -> None:
+    tokens, clock = service
+    first, _ = await tokens.mint("carol", 5)
+    clock.advance(1)
+    second, _ = await tokens.mint("carol", 5)
+    await tokens.mark_kicked("carol", 5, except_token=second)
+    assert await _code(tokens, first) == ErrCode.TokenKickedError
+    assert await _code(tokens, second) == 0
+    await tokens.mark_kicked("carol", 5)
+    assert await _code(tokens, second) == ErrCode.TokenKickedError
+
+
+async def test_expired_tokens_are_pruned_on_issue(service: tuple[TokenService, MovableClock]) -> None:
+    tokens, clock = service
+    old, ttl = await tokens.mint("dave", 5)
+    clock.advance(ttl + 1)
+    assert await _code(tokens, old) == ErrCode.TokenExpiredError
+    await tokens.mint("dave", 5)
+    clock.advance(-(ttl + 1))
+    # back before its expiry the old token is valid JWT-wise but gone from the table
+    assert await _code(tokens, old) == ErrCode.TokenNotExistError
