@@ -55,7 +55,9 @@ class OperationIDMiddleware:
             return
         raw = _header(scope, b"operationid")
         if raw is not None and not _VALID_OP.fullmatch(raw):
-            await _send_problem(send, 400, "operationID header must be 1-128 characters of [A-Za-z0-9._:-]", uuid.uuid4().hex)
+            await _send_problem(
+                send, 400, "operationID header must be 1-128 characters of [A-Za-z0-9._:-]", uuid.uuid4().hex
+            )
             return
         op = raw or uuid.uuid4().hex
         scope.setdefault("state", {})["operation_id"] = op

@@ -51,9 +51,7 @@ async def make_log(request: pytest.FixtureRequest) -> AsyncIterator[LogFactory]:
     factory: LogFactory = request.param
     made: list[EventLog] = []
 
-    def make(
-        *, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None
-    ) -> EventLog:
+    def make(*, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None) -> EventLog:
         log = factory(max_events=max_events, max_age=max_age, clock=clock)
         made.append(log)
         return log
@@ -180,7 +178,7 @@ async def _parked_waiter(
     log: EventLog,
     session: str,
     after: int,
-    timeout: float = LONG,  # noqa: ASYNC109 (passed on to wait_after)
+    timeout: float = LONG,
 ) -> asyncio.Task[ReadResult]:
     """Start a wait_after task and return once it is blocked in the log.
 

@@ -204,9 +204,7 @@ BAD_FRAMES = {
     "trailing byte": REQ_PREFIX + REQ_VALUE + b"\x00",
     "trailing byte in value": REQ_PREFIX + _message(REQ_VALUE[1:] + b"\x00"),
     "duplicate type": REQ_PREFIX + REQ_PREFIX + REQ_VALUE,
-    "builtin id redefined": gob._StructType("T", REQ_NAMES, REQ_KINDS, type_id=63).encode(
-        (1, "", "", "", "", b"")
-    ),
+    "builtin id redefined": gob._StructType("T", REQ_NAMES, REQ_KINDS, type_id=63).encode((1, "", "", "", "", b"")),
     "undefined value type": REQ_PREFIX + b"\x03\xff\x82\x00",
     "singleton int": REQ_PREFIX + b"\x03\x04\x00\x06",
     "no value type": b"\x03\xff\x80\x00",

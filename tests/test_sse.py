@@ -108,10 +108,7 @@ def test_encode_event_splits_data_on_sse_line_breaks(data: str, lines: bytes) ->
 
 
 def test_encode_event_is_utf8() -> None:
-    assert (
-        encode_event(StoredEvent(1, "e", '"héllo 你好"'))
-        == 'id: 1\nevent: e\ndata: "héllo 你好"\n\n'.encode()
-    )
+    assert encode_event(StoredEvent(1, "e", '"héllo 你好"')) == 'id: 1\nevent: e\ndata: "héllo 你好"\n\n'.encode()
 
 
 @pytest.mark.parametrize("name", ["a\nb", "a\rb", "x\r\n"])
@@ -239,9 +236,7 @@ async def test_reset_when_cursor_is_older_than_retention() -> None:
     stored = await fill(log, "s", 5)  # 1, 2 dropped
     stream = event_stream(log, "s", 1, keepalive=60, is_closed=Closed())
     assert await next_frame(stream) == RETRY
-    assert (
-        await next_frame(stream) == b'id: 2\nevent: reset\ndata: {"reason": "expired", "lastEventId": 1}\n\n'
-    )
+    assert await next_frame(stream) == b'id: 2\nevent: reset\ndata: {"reason": "expired", "lastEventId": 1}\n\n'
     assert [await next_frame(stream) for _ in range(3)] == list(map(encode_event, stored[2:]))
     await stream.aclose()
 
@@ -262,9 +257,7 @@ async def test_reset_when_everything_aged_out() -> None:
     stream = event_stream(log, "s", 1, keepalive=60, is_closed=Closed())
     assert await next_frame(stream) == RETRY
     # Resume point is the log's end: a reconnect with id 4 is then up to date.
-    assert (
-        await next_frame(stream) == b'id: 4\nevent: reset\ndata: {"reason": "expired", "lastEventId": 1}\n\n'
-    )
+    assert await next_frame(stream) == b'id: 4\nevent: reset\ndata: {"reason": "expired", "lastEventId": 1}\n\n'
     ev = await log.append("s", "OnTest", "{}")
     assert await next_frame(stream) == encode_event(ev)
     await stream.aclose()
@@ -275,9 +268,7 @@ async def test_reset_mid_stream_when_the_reader_falls_behind() -> None:
     stream = event_stream(log, "s", None, keepalive=60, is_closed=Closed())
     assert await next_frame(stream) == RETRY
     stored = await fill(log, "s", 5)  # before the stream reads again
-    assert (
-        await next_frame(stream) == b'id: 2\nevent: reset\ndata: {"reason": "expired", "lastEventId": 0}\n\n'
-    )
+    assert await next_frame(stream) == b'id: 2\nevent: reset\ndata: {"reason": "expired", "lastEventId": 0}\n\n'
     assert [await next_frame(stream) for _ in range(3)] == list(map(encode_event, stored[2:]))
     await stream.aclose()
 

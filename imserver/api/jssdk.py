@@ -1,13 +1,15 @@
-"""/jssdk/* (openim-v3.md 1.5.7; openimsdk/protocol jssdk/jssdk.proto)."""
+"""/jssdk/* (openim-v3.md 1.5.7; openimsdk/protocol jssdk/jssdk.proto), in JSON or protobuf (jssdk_proto.py)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from imserver.api.jssdk_proto import decode_request, encode_response
 from imserver.api.request import GoRequest, Int64
 from imserver.api.routing import Call, ImRouter
 from imserver.services.jssdk import ConversationMsg
-from imserver.services.sdkws import Conversation, FriendInfoOnly, UserInfo, WireModel
+from imserver.services.sdkws import Conversation, FriendInfoOnly, UserInfo, WireModel, msg_data_json
 
 __all__ = ["router"]
 
@@ -39,13 +41,15 @@ class ConversationsResp(WireModel):
     conversations: list[ConversationMsgWire] | None = None
 
 
-def _answer(unread: int, items: list[ConversationMsg]) -> ConversationsResp:
+def _answer(call: Call, unread: int, items: list[ConversationMsg]) -> ConversationsResp | bytes:
+    if call.binary:
+        return encode_response(unread, items)
     return ConversationsResp(
         unreadCount=unread,
         conversations=[
             ConversationMsgWire(
                 conversation=i.conversation,
-                lastMsg=i.last_msg,
+                lastMsg=msg_data_json(i.last_msg),
                 user=i.user,
                 friend=i.friend,
                 maxSeq=i.max_seq,
@@ -57,12 +61,12 @@ def _answer(unread: int, items: list[ConversationMsg]) -> ConversationsResp:
     )
 
 
-@router.post("/get_conversations")
-async def get_conversations(call: Call, req: GetConversationsReq) -> ConversationsResp:
+@router.post("/get_conversations", protobuf=partial(decode_request, "get_conversations"))
+async def get_conversations(call: Call, req: GetConversationsReq) -> ConversationsResp | bytes:
     # jssdk.go: the owner is always the caller, whatever the body says.
-    return _answer(*await call.ctx.jssdk.conversations(call.op.user_id, req.conversationIDs or []))
+    return _answer(call, *await call.ctx.jssdk.conversations(call.op.user_id, req.conversationIDs or []))
 
 
-@router.post("/get_active_conversations")
-async def get_active_conversations(call: Call, req: GetActiveConversationsReq) -> ConversationsResp:
-    return _answer(*await call.ctx.jssdk.active(call.op.user_id, req.count))
+@router.post("/get_active_conversations", protobuf=partial(decode_request, "get_active_conversations"))
+async def get_active_conversations(call: Call, req: GetActiveConversationsReq) -> ConversationsResp | bytes:
+    return _answer(call, *await call.ctx.jssdk.active(call.op.user_id, req.count))

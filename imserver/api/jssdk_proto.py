@@ -14,6 +14,7 @@ openim.sdkws.MsgData from core/protocol/openim.proto.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -22,6 +23,7 @@ from google.protobuf.message import DecodeError, Message
 from core.protocol import openim_pb2
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
+from imserver.services.jssdk import ConversationMsg
 
 __all__ = ["decode_request", "encode_response"]
 
@@ -71,14 +73,15 @@ def _build_pool() -> descriptor_pool.DescriptorPool:
             field_name, number, kind = spec[0], spec[1], spec[2]
             type_name = spec[3] if len(spec) > 3 else ""
             repeated = len(spec) > 4 and bool(spec[4])
-            message.field.add(
+            field = message.field.add(
                 name=field_name,
                 json_name=field_name,
                 number=number,
                 type=kind,
-                type_name=str(type_name),
                 label=_F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL,
             )
+            if type_name:
+                field.type_name = str(type_name)
     pool.Add(file)
     return pool
 
@@ -90,7 +93,10 @@ def _cls(name: str) -> type[Message]:
     return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"openim.jssdk.{name}"))
 
 
-_REQUESTS = {"get_active_conversations": _cls("GetActiveConversationsReq"), "get_conversations": _cls("GetConversationsReq")}
+_REQUESTS = {
+    "get_active_conversations": _cls("GetActiveConversationsReq"),
+    "get_conversations": _cls("GetConversationsReq"),
+}
 _RESPONSE = _cls("ConversationsResp")
 _MSG_DATA = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("openim.sdkws.MsgData"))
 
@@ -105,15 +111,14 @@ def decode_request(route: str, body: bytes) -> dict[str, Any]:
     return {f.name: (list(v) if f.is_repeated else v) for f, v in message.ListFields()}
 
 
-def encode_response(data: dict[str, Any], last_msgs: list[openim_pb2.MsgData | None]) -> bytes:
-    """ConversationsResp bytes from the JSON-form `data`; lastMsg travels as the original MsgData."""
-    response = _RESPONSE(unreadCount=data["unreadCount"])
-    for item, last in zip(data["conversations"] or [], last_msgs, strict=True):
+def encode_response(unread_count: int, items: Sequence[ConversationMsg]) -> bytes:
+    """jssdk.GetActiveConversationsResp / GetConversationsResp (same fields) as protobuf bytes."""
+    response = _RESPONSE(unreadCount=unread_count)
+    for item in items:
         entry = response.conversations.add()  # type: ignore[attr-defined]
-        for key in ("conversation", "user", "friend"):
-            if item[key] is not None:
-                getattr(entry, key).CopyFrom(getattr(entry, key).__class__(**item[key]))
-        if last is not None:
-            entry.lastMsg.CopyFrom(_MSG_DATA.FromString(last.SerializeToString()))
-        entry.maxSeq, entry.readSeq = item["maxSeq"], item["readSeq"]
+        for key, value in (("conversation", item.conversation), ("user", item.user), ("friend", item.friend)):
+            if value is not None:
+                getattr(entry, key).CopyFrom(type(getattr(entry, key))(**value.model_dump()))
+        entry.lastMsg.CopyFrom(_MSG_DATA.FromString(item.last_msg.SerializeToString()))
+        entry.maxSeq, entry.readSeq = item.max_seq, item.read_seq
     return response.SerializeToString()

@@ -100,14 +100,10 @@ def _endpoint(
             if not operation_id:
                 raise ImError(ErrCode.ArgsError, "header must have operationID")
             op = await _operator(ctx, request, operation_id, public=public)
-            binary = protobuf is not None and _is_protobuf(request.headers.get("content-type", ""))
+            decode_protobuf = protobuf if protobuf and _is_protobuf(request.headers.get("content-type", "")) else None
             body = await _read_body(request, ctx.settings.max_body_bytes)
-            if binary:
-                assert protobuf is not None
-                req = decode_fields(model, protobuf(body))
-            else:
-                req = decode(model, body)
-            data = await handler(Call(ctx, op, binary), req)
+            req = decode(model, body) if decode_protobuf is None else decode_fields(model, decode_protobuf(body))
+            data = await handler(Call(ctx, op, binary=decode_protobuf is not None), req)
         except ImError as exc:
             return error_response(exc)
         except Exception:

@@ -215,7 +215,10 @@ async def update_user_info_ex(call: Call, req: UpdateUserInfoExReq) -> None:
     await call.ctx.users.update(call.op, info.userID, changes)
 
 
+# router.go registers it as /user/set_global_msg_recv_opt (what the SDKs call);
+# /user/set_global_recv_msg_opt is the RPC-style name openim-v3.md 1.5.1 uses.
 @router.post("/set_global_recv_msg_opt")
+@router.post("/set_global_msg_recv_opt")
 async def set_global_recv_msg_opt(call: Call, req: SetGlobalRecvMessageOptReq) -> None:
     call.check_access(req.userID)
     await call.ctx.users.update(call.op, req.userID, UserChanges(global_recv_msg_opt=req.globalRecvMsgOpt))

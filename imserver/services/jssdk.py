@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,7 +18,7 @@ from imserver.services.common import load_users
 from imserver.services.conversations import ConversationService
 from imserver.services.convert import user_info
 from imserver.services.friendship import friend_rows
-from imserver.services.sdkws import Conversation, FriendInfoOnly, UserInfo, msg_data_json
+from imserver.services.sdkws import Conversation, FriendInfoOnly, UserInfo
 
 __all__ = ["ConversationMsg", "JsSdkService"]
 
@@ -31,7 +30,7 @@ _DEFAULT_ACTIVE = 100
 @dataclass(frozen=True, slots=True)
 class ConversationMsg:
     conversation: Conversation
-    last_msg: dict[str, Any]
+    last_msg: pb.MsgData
     user: UserInfo | None
     friend: FriendInfoOnly | None
     max_seq: int
@@ -78,7 +77,7 @@ class JsSdkService:
             result.append(
                 ConversationMsg(
                     conversation=c,
-                    last_msg=msg_data_json(last.msgs[c.conversationID]),
+                    last_msg=last.msgs[c.conversationID],
                     user=user_info(users[c.userID]) if c.userID in users else None,
                     friend=FriendInfoOnly(
                         ownerUserID=friend.owner_user_id,

@@ -87,9 +87,7 @@ async def test_long_poll_returns_events_after_cursor(stack: Stack) -> None:
     a, b = await stack.login(a_id), await stack.login(b_id)
     start = (await a.session())["lastEventID"]
     await b.call("/v1/friend/add_friend", {"toUserID": a_id}, op="op-poll")
-    r = await stack.http.get(
-        f"{stack.bridge.url}/v1/events/poll", params={"after": start, "wait": 5}, headers=a.auth
-    )
+    r = await stack.http.get(f"{stack.bridge.url}/v1/events/poll", params={"after": start, "wait": 5}, headers=a.auth)
     body = r.json()["data"]
     names = [e["event"] for e in body["events"]]
     if "OnFriendApplicationAdded" not in names:  # the notification may land after the first wake-up

@@ -20,7 +20,14 @@ async def test_second_login_elsewhere_kicks_the_bridge_session(stack: Stack) -> 
     # The same user and platform logs in on another device with a fresh token.
     other = await stack.token(a_id, platform_id=2)
     q = urlencode(
-        {"sendID": a_id, "token": other, "platformID": 2, "operationID": "dev2", "isBackground": "false", "sdkType": "js"}
+        {
+            "sendID": a_id,
+            "token": other,
+            "platformID": 2,
+            "operationID": "dev2",
+            "isBackground": "false",
+            "sdkType": "js",
+        }
     )
     async with connect(f"{stack.ws_url}/?{q}"):
         (kicked,) = await s.wait_for("OnKickedOffline")
@@ -158,9 +165,7 @@ async def test_pool_full_of_busy_cores_answers_503(tmp_path: Path) -> None:
         s = await a.stream()  # an open stream keeps A's core from being parked
         try:
             token = await st.token(b_id)
-            r = await st.http.post(
-                f"{st.bridge.url}/v1/login", json={"userID": b_id, "token": token, "platformID": 5}
-            )
+            r = await st.http.post(f"{st.bridge.url}/v1/login", json={"userID": b_id, "token": token, "platformID": 5})
             assert r.status_code == 503
             assert r.headers["retry-after"] == "5"
             assert r.json()["errCode"] == 1601

@@ -207,3 +207,27 @@ async def test_everyone_may_only_touch_their_own(rec: Server) -> None:
         ("/msg/user_clear_all_msg", {"userID": a}),
     ):
         assert await code(rec, route, body, tb) == 1002, route
+
+
+async def test_jssdk_speaks_protobuf_when_asked(rec: RecServer) -> None:
+    from imserver.api import jssdk_proto
+
+    a, b = await rec.users(2)
+    tb = await rec.token(b)
+    await rec.call("/msg/send_msg", _text(a, b, "proto"), rec.admin)
+    url = f"{rec.api_url}/jssdk/get_active_conversations"
+    headers = {"operationID": "op-pb", "token": tb}
+    # GetActiveConversationsReq{count: 10}: field 2, varint
+    r = await rec.http.post(url, content=b"\x10\x0a", headers={**headers, "Content-Type": "application/x-protobuf"})
+    envelope = r.json()
+    assert envelope["errCode"] == 0 and isinstance(envelope["data"], str)
+    resp = jssdk_proto._RESPONSE.FromString(_b64(envelope["data"]))
+    assert resp.unreadCount == 1  # type: ignore[attr-defined]
+    [entry] = resp.conversations  # type: ignore[attr-defined]
+    assert entry.conversation.conversationID == _cid(a, b) and entry.conversation.userID == a
+    assert entry.lastMsg.sendID == a and json.loads(entry.lastMsg.content) == {"content": "proto"}
+    assert entry.user.nickname == "nick-" + a and entry.maxSeq == 1
+    bad = await rec.http.post(url, content=b"{}", headers={**headers, "Content-Type": "text/plain"})
+    assert bad.json()["errCode"] == 1001
+    garbage = await rec.http.post(url, content=b"\xff\xff", headers={**headers, "Content-Type": "application/protobuf"})
+    assert garbage.json()["errCode"] == 1001

@@ -69,6 +69,9 @@ async def test_global_recv_msg_opt(im: ImServer) -> None:
     await im.call("/user/set_global_recv_msg_opt", {"userID": a, "globalRecvMsgOpt": 2}, ta)
     [info] = (await im.call("/user/get_users_info", {"userIDs": [a]}, ta))["usersInfo"]
     assert info["globalRecvMsgOpt"] == 2
+    await im.call("/user/set_global_msg_recv_opt", {"userID": a, "globalRecvMsgOpt": 1}, ta)
+    [info] = (await im.call("/user/get_users_info", {"userIDs": [a]}, ta))["usersInfo"]
+    assert info["globalRecvMsgOpt"] == 1
 
 
 async def test_lookups(im: ImServer) -> None:
