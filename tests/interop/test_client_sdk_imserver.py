@@ -32,13 +32,13 @@ import httpx
 import pytest
 from playwright.async_api import Browser
 
-from tests.interop.jsclient import FRIEND_ROUTES, LOGIN_SYNC_ROUTES, PLATFORM_WEB, JsClient, PageServer
+from imserver import server as imserver_server
+from imserver.settings import ImServerSettings
+from tests.interop.jsclient import PLATFORM_WEB, JsClient, PageServer
 from tests.support.imadmin import ADMIN_SECRET, ADMIN_USER_ID, call, register_users, user_token
 
 pytestmark = pytest.mark.interop
 
-imserver_server = pytest.importorskip("imserver.server", reason="imserver/server.py is not written yet")
-ImServerSettings = pytest.importorskip("imserver.settings").ImServerSettings
 
 PLATFORM_WINDOWS = 3
 LIST = {"offset": 0, "count": 20}
@@ -55,22 +55,6 @@ def _settings(tmp_path: Path, **overrides: Any) -> Any:
 async def imserver(tmp_path: Path) -> AsyncIterator[Any]:
     async with imserver_server.run_imserver(_settings(tmp_path), api_port=0, ws_port=0) as server:
         yield server
-
-
-async def _xfail_unless_routes(api_url: str, routes: tuple[str, ...]) -> None:
-    """While imserver is being built: name the routes the official client needs that are still 404.
-
-    A route that exists answers 200 with an OpenIM envelope (here errCode 1001, no token);
-    only a 404 counts as missing. Everything else is left to the test to judge.
-    """
-    async with httpx.AsyncClient(timeout=10) as http:
-        missing = [
-            r
-            for r in routes
-            if (await http.post(api_url + r, json={}, headers={"operationID": "probe"})).status_code == 404
-        ]
-    if missing:
-        pytest.xfail(f"imserver has no {', '.join(missing)} (called by @openim/client-sdk)")
 
 
 async def _make_users(api_url: str, user_ids: list[str]) -> dict[str, str]:
@@ -90,7 +74,6 @@ async def _user_token(api_url: str, user_id: str, platform_id: int) -> str:
 
 async def test_login_and_sync(browser: Browser, page_server: PageServer, imserver: Any) -> None:
     """Login = gateway handshake + the SDK's full sync, ending in OnSyncServerFinish."""
-    await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES)
     tokens = await _make_users(imserver.api_url, ["solo"])
     c = await JsClient.start(browser, name="solo", page_server=page_server)
     try:
@@ -108,7 +91,6 @@ async def test_login_and_sync(browser: Browser, page_server: PageServer, imserve
 async def test_friend_flow_between_two_official_clients(
     browser: Browser, page_server: PageServer, imserver: Any
 ) -> None:
-    await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES + FRIEND_ROUTES)
     a_id, b_id = "alice", "bob"
     tokens = await _make_users(imserver.api_url, [a_id, b_id])
     a = await JsClient.start(browser, name=a_id, page_server=page_server)
@@ -176,7 +158,6 @@ async def test_notifications_reach_the_users_other_device(
     browser: Browser, page_server: PageServer, imserver: Any
 ) -> None:
     """Alice acts on Web (5); her second official client (Windows, 3) learns it by notification."""
-    await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES + FRIEND_ROUTES)
     a_id, b_id = "alice", "bob"
     tokens = await _make_users(imserver.api_url, [a_id, b_id])
     a_pc_token = await _user_token(imserver.api_url, a_id, PLATFORM_WINDOWS)
@@ -227,7 +208,6 @@ async def test_second_login_on_same_platform_kicks_the_first(
     offset = [0.0]
     settings = _settings(tmp_path, clock=lambda: time.time() + offset[0])
     async with imserver_server.run_imserver(settings, api_port=0, ws_port=0) as imserver:
-        await _xfail_unless_routes(imserver.api_url, LOGIN_SYNC_ROUTES)
         tokens = await _make_users(imserver.api_url, ["kim"])
         offset[0] = 2.0
         second_token = await _user_token(imserver.api_url, "kim", PLATFORM_WEB)
