@@ -81,21 +81,22 @@ async def _serve(args: argparse.Namespace) -> None:
         upstream_api=args.upstream_api,
         upstream_ws=args.upstream_ws,
     )
+    embedded = settings.embedded
     async with contextlib.AsyncExitStack() as stack:
-        if settings.embedded:
+        if embedded:
             api, ws = await stack.enter_async_context(_embedded_imserver(settings))
             settings.upstream_api, settings.upstream_ws = api, ws
         running = await stack.enter_async_context(
             serve_app(create_app(settings), settings.host, settings.port, log_level="warning")
         )
-        _banner(settings, running.url)
+        _banner(settings, running.url, embedded)
         await _wait_for_signal()
         print("shutting down", file=sys.stderr)
 
 
-def _banner(settings: BridgeSettings, url: str) -> None:
+def _banner(settings: BridgeSettings, url: str, embedded: bool) -> None:
     lines = [f"openim-bridge listening on {url}  (OpenAPI docs: {url}/docs)"]
-    if settings.embedded:
+    if embedded:
         lines += [
             f"embedded imserver: API {settings.upstream_api}  gateway {settings.upstream_ws}",
             "get a user token (admin secret openIM123):",

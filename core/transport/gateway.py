@@ -26,10 +26,13 @@ from core.errors import SdkError
 from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import EnvelopeError, WsReq, WsResp, decode_json_resp, encode_json_req
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
+from core.protocol.redact import redacting_logger
 
 __all__ = ["GatewayClient", "GatewayListener", "GatewayOptions"]
 
 log = logging.getLogger("openim.core.gateway")
+# websockets logs the request line (with `token=`) at DEBUG: redact it.
+_WS_LOG = redacting_logger("openim.core.gateway.ws")
 
 
 class GatewayListener(Protocol):
@@ -164,6 +167,7 @@ class GatewayClient:
                     ping_timeout=self._opt.ping_interval,
                     max_size=self._opt.max_frame,
                     compression=None,
+                    logger=_WS_LOG,
                 )
             except InvalidStatus as exc:
                 code, msg = _handshake_error(exc)

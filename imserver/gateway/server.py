@@ -21,6 +21,7 @@ from websockets.http11 import Request, Response
 
 from core.protocol.envelope import EnvelopeError, WsReq
 from core.protocol.errcodes import ErrCode
+from core.protocol.redact import redacting_logger
 from imserver.errors import ImError
 from imserver.gateway.connection import Connection, ConnState
 from imserver.gateway.handlers import HANDLERS, GatewayContext, handle_request
@@ -250,5 +251,7 @@ async def start_gateway(
         ping_interval=None,  # pings are per platform (Web only), started in handle()
         open_timeout=HANDSHAKE_TIMEOUT,
         server_header=None,
+        # websockets logs request lines (with `token=`) at DEBUG: redact them.
+        logger=redacting_logger("openim.imserver.gateway.ws"),
     )
     return GatewayServer(server)
