@@ -24,7 +24,9 @@ from core.errors import SdkError
 from core.events import CONN, Event, EventSink
 from core.modules.auth import AuthModule
 from core.modules.base import Module
+from core.modules.conversation import ConversationModule
 from core.modules.friend import FriendModule
+from core.modules.message import MessageModule
 from core.modules.user import UserModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
 from core.protocol.envelope import WsResp
@@ -53,6 +55,8 @@ class CoreConfig:
     ws_addr: str
     platform_id: int
     gateway: GatewayOptions = field(default_factory=GatewayOptions)
+    # Dirty checkpoints are written at most this often (and always on park/logout).
+    checkpoint_interval: float = 2.0
 
 
 class Core:
@@ -73,8 +77,9 @@ class Core:
         self._sink = sink
         self._store = store
         self._on_end = on_end
-        self._inbox: asyncio.Queue[tuple[MsgData, str]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._saver: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[None] | None = None
         self._dirty = False
@@ -82,7 +87,17 @@ class Core:
         self.auth = AuthModule(self)
         self.user = UserModule(self)
         self.friend = FriendModule(self)
-        self._modules: dict[str, Module] = {"auth": self.auth, "user": self.user, "friend": self.friend}
+        self.conversation = ConversationModule(self)
+        self.message = MessageModule(self)
+        # Sync order matters: conversations are filled in by the message sync.
+        self._modules: dict[str, Module] = {
+            "auth": self.auth,
+            "user": self.user,
+            "friend": self.friend,
+            "conversation": self.conversation,
+            "message": self.message,
+        }
+        self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 
     @property
     def platform_id(self) -> int:
@@ -116,11 +131,13 @@ class Core:
                     for name, module in self._modules.items():
                         module.restore(saved.get(name) or {})
             self._worker = asyncio.create_task(self._dispatch(), name=f"core-dispatch:{user_id}")
+            self._saver = asyncio.create_task(self._save_periodically(), name=f"core-saver:{user_id}")
             self.gateway = GatewayClient(
                 self.config.ws_addr, user_id, token, self.platform_id, self, self.config.gateway
             )
             await self.gateway.start(operation_id)
             await self._sync_all(operation_id)
+            await self.save_checkpoint()
         except BaseException:
             await self._stop(send_logout=False)
             self.status = LoginStatus.LOGOUT
@@ -151,12 +168,12 @@ class Core:
 
     async def _stop(self, send_logout: bool) -> None:
         current = asyncio.current_task()
-        for task in (self._resync, self._worker):
+        for task in (self._resync, self._worker, self._saver):
             if task is not None and task is not current:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._resync = self._worker = None
+        self._resync = self._worker = self._saver = None
         if self.gateway is not None:
             await self.gateway.close(send_logout=send_logout)
             self.gateway = None
@@ -167,14 +184,13 @@ class Core:
         """Run one registered SDK function; every function needs status LOGGED (5.1)."""
         if self.status != LoginStatus.LOGGED:
             raise SdkError(ErrCode.ResourceLoadNotCompleteError, detail="not logged in")
-        method = getattr(self._modules[fn.module], fn.method)
+        method = getattr(self._owners[fn.owner], fn.method)
         try:
             result = await method(params, operation_id)
         except SdkError as exc:
             if exc.code in TOKEN_ERRORS:
                 await self._token_error(exc.code, exc.msg, operation_id)
             raise
-        await self.save_checkpoint()
         return result
 
     # -- sync and pushes ---------------------------------------------------
@@ -184,21 +200,45 @@ class Core:
             await module.sync(operation_id)
 
     async def _dispatch(self) -> None:
-        """Apply pushed notifications one at a time, in arrival order."""
+        """Apply pushes in arrival order; conversation events once per batch."""
         while True:
-            msg, operation_id = await self._inbox.get()
-            ct = msg.contentType
+            batch = [await self._inbox.get()]
+            while not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            operation_id = batch[-1][2]
+            for conv_id, msg, op in batch:
+                try:
+                    if msg.seq == 0 and conv_id.startswith("n_"):
+                        await self.route_notification(msg, op)
+                    else:
+                        await self.message.on_pushed(conv_id, msg, op)
+                except SdkError as exc:
+                    if exc.code in TOKEN_ERRORS:
+                        await self._token_error(exc.code, exc.msg, op)
+                        return
+                    log.warning("push %s in %s failed for user=%s: %s", msg.contentType, conv_id, self.user_id, exc)
             try:
-                if 1200 < ct < 1299:
-                    await self.friend.on_notification(msg, operation_id)
-                if ct == ContentType.USER_INFO_UPDATED or ct == ContentType.FRIEND_INFO_UPDATED:
-                    await self.user.on_notification(msg, operation_id)
-                await self.save_checkpoint()
+                await self.conversation.flush(operation_id)
             except SdkError as exc:
-                if exc.code in TOKEN_ERRORS:
-                    await self._token_error(exc.code, exc.msg, operation_id)
-                    return
-                log.warning("notification %s failed for user=%s: %s", ct, self.user_id, exc)
+                log.warning("conversation flush failed for user=%s: %s", self.user_id, exc)
+
+    async def route_notification(self, msg: MsgData, operation_id: str) -> None:
+        """Notification content types to the module that owns them (openim-v3.md 5.10)."""
+        ct = msg.contentType
+        if 1200 < ct < 1299:
+            await self.friend.on_notification(msg, operation_id)
+        if ct in (ContentType.USER_INFO_UPDATED, ContentType.FRIEND_INFO_UPDATED):
+            await self.user.on_notification(msg, operation_id)
+        if ct in (ContentType.CONVERSATION_CHANGE, 1701):
+            await self.conversation.on_notification(msg, operation_id)
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.checkpoint_interval)
+            try:
+                await self.save_checkpoint()
+            except Exception:
+                log.exception("checkpoint save failed for user=%s", self.user_id)
 
     # -- GatewayListener -------------------------------------------------
 
@@ -229,9 +269,9 @@ class Core:
             return
         push = PushMessages.FromString(resp.data)
         for group in (push.notificationMsgs, push.msgs):
-            for pulled in group.values():
+            for conv_id, pulled in group.items():
                 for msg in pulled.Msgs:
-                    self._inbox.put_nowait((msg, resp.operation_id))
+                    self._inbox.put_nowait((conv_id, msg, resp.operation_id))
 
     async def on_kicked(self) -> None:
         await self._end(ErrCode.TokenKickedError, "OnKickedOffline", None, None)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "FriendCheckResult",
     "LocalBlack",
+    "LocalConversation",
     "LocalFriend",
     "LocalFriendRequest",
     "LocalUser",
@@ -154,3 +155,32 @@ def black_from_server(b: dict[str, Any]) -> LocalBlack:
 def request_from_server(r: dict[str, Any]) -> LocalFriendRequest:
     """sdkws.FriendRequest -> LocalFriendRequest (same keys plus attachedInfo)."""
     return LocalFriendRequest.model_validate({**r, "attachedInfo": ""})
+
+
+class LocalConversation(_Shape):
+    """openim-sdk-core LocalConversation; `latestMsg` is a JSON string of a MsgStruct, as in the SDK."""
+
+    conversationID: str
+    conversationType: int = 1
+    userID: str = ""
+    groupID: str = ""
+    showName: str = ""
+    faceURL: str = ""
+    recvMsgOpt: int = 0
+    unreadCount: int = 0
+    groupAtType: int = 0
+    latestMsg: str = ""
+    latestMsgSendTime: int = 0
+    draftText: str = ""
+    draftTextTime: int = 0
+    isPinned: bool = False
+    isPrivateChat: bool = False
+    burnDuration: int = 0
+    isNotInGroup: bool = False
+    updateUnreadCountTime: int = 0
+    attachedInfo: str = ""
+    ex: str = ""
+    maxSeq: int = 0
+    minSeq: int = 0
+    msgDestructTime: int = 0
+    isMsgDestruct: bool = False

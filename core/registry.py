@@ -34,6 +34,8 @@ class SdkFunction:
     # True when the function only reads local state: the bridge may answer it
     # without an idempotency record.
     read_only: bool
+    # The class that defines the method (a core maps it to its module object).
+    owner: str
 
     @property
     def rest_path(self) -> str:
@@ -53,7 +55,8 @@ def sdk_function(
         doc = (fn.__doc__ or name).strip().splitlines()[0]
         if name in _TABLE:
             raise RuntimeError(f"SDK function {name} declared twice")
-        _TABLE[name] = SdkFunction(name, module, fn.__name__, params, result, doc, read_only)
+        owner = fn.__qualname__.split(".")[0]
+        _TABLE[name] = SdkFunction(name, module, fn.__name__, params, result, doc, read_only, owner)
         return fn
 
     return register

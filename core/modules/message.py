@@ -1,0 +1,624 @@
+"""Messages and OnAdvancedMsgListener: send, receive in seq order, history, revoke, read.
+
+Sync model (openim-v3.md 2.5, 5.9, 7.1-7.2): every stored message has a
+per-conversation seq. The core remembers, per conversation, the highest seq it
+has delivered (`synced`, part of the checkpoint). A push whose seq leaves a gap
+first pulls the missing range (WS 1002); a seq at or below `synced` is a
+duplicate and is dropped; at login, reconnect and revival every conversation
+is pulled from `synced` to the server's max seq (WS 1006 / 1001). So each
+message reaches the listener once, in order, whatever happened to the socket.
+
+History is served from a small per-conversation cache backed by the upstream
+(WS 1002 ranges), so a session never holds a user's whole history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from typing import Any
+
+from pydantic import Field
+
+from core.errors import SdkError
+from core.modules.base import NoParams, Params, tips_of
+from core.modules.message_create import MessageCreateModule, new_client_msg_id
+from core.msgstruct import ELEM_FIELDS, MsgStruct, from_msgdata, to_msgdata
+from core.protocol import openim_pb2 as pb
+from core.protocol.constants import ContentType, ReqIdentifier, SessionType
+from core.protocol.errcodes import ErrCode
+from core.registry import sdk_function
+
+__all__ = ["MessageModule"]
+
+ADVANCED = "OnAdvancedMsgListener"
+_CACHE_PER_CONV = 200
+_INDEX_SIZE = 20_000
+_PULL_BATCH = 100
+_ONLINE_ONLY = {
+    "history": False,
+    "persistent": False,
+    "senderSync": False,
+    "conversationUpdate": False,
+    "senderConversationUpdate": False,
+    "unreadCount": False,
+    "offlinePush": False,
+}
+ConvID = Field(min_length=1, max_length=256)
+MsgID = Field(min_length=1, max_length=128)
+
+
+def _opt(m: pb.MsgData, key: str) -> bool:
+    """A missing option key means true (server Options.Is, openim-v3.md 4.3)."""
+    return m.options.get(key, True)
+
+
+class SendParams(Params):
+    message: MsgStruct
+    recvID: str = Field(default="", max_length=64)
+    groupID: str = Field(default="", max_length=64)
+    offlinePushInfo: dict[str, Any] | None = None
+    isOnlineOnly: bool = False
+
+
+class TypingParams(Params):
+    recvID: str = Field(min_length=1, max_length=64)
+    msgTip: str = Field(default="", max_length=1024)
+
+
+class ConvMsgParams(Params):
+    conversationID: str = ConvID
+    clientMsgID: str = MsgID
+
+
+class ConversationIDParams(Params):
+    conversationID: str = ConvID
+
+
+class HistoryParams(Params):
+    conversationID: str = ConvID
+    startClientMsgID: str = Field(default="", max_length=128, description="empty = from the newest message")
+    count: int = Field(default=20, ge=1, le=200)
+    viewType: int = Field(default=0, ge=0)
+
+
+class FindItem(Params):
+    conversationID: str = ConvID
+    clientMsgIDList: list[str] = Field(min_length=1, max_length=1000)
+
+
+class FindParams(Params):
+    findList: list[FindItem] = Field(min_length=1, max_length=100)
+
+
+class SearchParams(Params):
+    conversationID: str = Field(default="", max_length=256, description="empty = every conversation")
+    keywordList: list[str] = Field(default_factory=list, max_length=10)
+    keywordListMatchType: int = Field(default=0, ge=0, le=1)
+    senderUserIDList: list[str] = Field(default_factory=list, max_length=100)
+    messageTypeList: list[int] = Field(default_factory=list, max_length=50)
+    searchTimePosition: int = Field(default=0, ge=0)
+    searchTimePeriod: int = Field(default=0, ge=0)
+    pageIndex: int = Field(default=1, ge=1)
+    count: int = Field(default=20, ge=1, le=200)
+
+
+class MessageModule(MessageCreateModule):
+    def __init__(self, core: Any) -> None:
+        super().__init__(core)
+        self.synced: dict[str, int] = {}
+        self._baseline = False
+        self._cache: dict[str, OrderedDict[int, MsgStruct]] = {}
+        self._index: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._deleted: OrderedDict[str, None] = OrderedDict()
+        # One at a time: pushes, gap pulls and (re)sync all advance `synced`,
+        # and events must leave in seq order.
+        self._lock = asyncio.Lock()
+
+    # -- checkpoint ------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"synced": self.synced, "baseline": self._baseline, "deleted": list(self._deleted)}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.synced = {k: int(v) for k, v in (data.get("synced") or {}).items()}
+        self._baseline = bool(data.get("baseline"))
+        self._deleted = OrderedDict.fromkeys(data.get("deleted") or [])
+
+    # -- bounded local state -------------------------------------------
+
+    def _remember(self, conv_id: str, msg: MsgStruct) -> None:
+        if msg.seq:
+            cache = self._cache.setdefault(conv_id, OrderedDict())
+            cache[msg.seq] = msg
+            cache.move_to_end(msg.seq)
+            while len(cache) > _CACHE_PER_CONV:
+                cache.popitem(last=False)
+        self._index[msg.clientMsgID] = (conv_id, msg.seq)
+        self._index.move_to_end(msg.clientMsgID)
+        while len(self._index) > _INDEX_SIZE:
+            self._index.popitem(last=False)
+
+    @staticmethod
+    def _bounded_add(d: OrderedDict[str, None], key: str, size: int = _INDEX_SIZE) -> None:
+        d[key] = None
+        while len(d) > size:
+            d.popitem(last=False)
+
+    # -- transport -------------------------------------------------------
+
+    async def _ws(self, ident: ReqIdentifier, req: Any, operation_id: str) -> bytes:
+        gw = self.core.gateway
+        if gw is None:
+            raise SdkError(ErrCode.NetworkError, detail="not connected to the message gateway")
+        data: bytes = await gw.request(ident, req.SerializeToString(), operation_id)
+        return data
+
+    async def _pull(self, conv_id: str, begin: int, end: int, operation_id: str) -> list[pb.MsgData]:
+        """Every stored message of [begin, end] (placeholders included), ascending, in batches."""
+        out: list[pb.MsgData] = []
+        while begin <= end:
+            hi = min(end, begin + _PULL_BATCH - 1)
+            rng = pb.SeqRange(conversationID=conv_id, begin=begin, end=hi, num=hi - begin + 1)
+            req = pb.PullMessageBySeqsReq(userID=self.me, seqRanges=[rng], order=pb.PullOrderAsc)
+            resp = pb.PullMessageBySeqsResp.FromString(
+                await self._ws(ReqIdentifier.PULL_MSG_BY_RANGE, req, operation_id)
+            )
+            got = resp.msgs.get(conv_id) if conv_id in resp.msgs else resp.notificationMsgs.get(conv_id)
+            if got is not None:
+                out.extend(m for m in got.Msgs if begin <= m.seq <= hi)
+            begin = hi + 1
+        out.sort(key=lambda m: m.seq)
+        return out
+
+    # -- receiving ---------------------------------------------------------
+
+    async def on_pushed(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
+        """One pushed message of a seq-ordered conversation (chat or `n_`)."""
+        async with self._lock:
+            await self._on_pushed(conv_id, m, operation_id)
+
+    async def _on_pushed(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
+        if m.seq == 0:
+            await self._online_only(conv_id, m, operation_id)
+            return
+        done = self.synced.get(conv_id, 0)
+        if m.seq <= done:
+            self._confirm_own(conv_id, m)
+            return
+        if m.seq > done + 1:
+            for missing in await self._pull(conv_id, done + 1, m.seq - 1, operation_id):
+                await self._apply(conv_id, missing, operation_id, emit=True)
+        await self._apply(conv_id, m, operation_id, emit=True)
+
+    async def _apply(self, conv_id: str, m: pb.MsgData, operation_id: str, emit: bool) -> None:
+        if m.seq <= self.synced.get(conv_id, 0):
+            return
+        self.synced[conv_id] = m.seq
+        self.core.checkpoint_dirty()
+        if m.status == 4:  # deleted placeholder (openim-v3.md 2.5, 1002)
+            return
+        if conv_id.startswith("n_"):
+            await self._notification(conv_id, m, operation_id, emit)
+        else:
+            await self._chat_message(conv_id, m, operation_id, emit)
+
+    def _confirm_own(self, conv_id: str, m: pb.MsgData) -> None:
+        known = self._index.get(m.clientMsgID)
+        if known is not None and known[1] == 0:
+            self._remember(conv_id, from_msgdata(m))
+
+    async def _chat_message(self, conv_id: str, m: pb.MsgData, operation_id: str, emit: bool) -> None:
+        if m.clientMsgID in self._deleted:
+            return
+        msg = from_msgdata(m)
+        self._remember(conv_id, msg)
+        from_me = m.sendID == self.me
+        conv_module = self.core.conversation
+        if m.sessionType == SessionType.READ_GROUP:
+            conv = await conv_module.ensure(conv_id, m.sessionType, "", m.groupID or m.recvID)
+        else:
+            peer = m.recvID if from_me else m.sendID
+            conv = await conv_module.ensure(conv_id, m.sessionType, peer, "")
+        if _opt(m, "conversationUpdate") and (not from_me or _opt(m, "senderConversationUpdate")):
+            conv_module.message_arrived(conv, msg, from_me, counts_unread=not from_me and _opt(m, "unreadCount"))
+        own_echo = from_me and m.clientMsgID in self._sent
+        if emit and not own_echo:
+            await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
+
+    async def _online_only(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
+        if m.sendID == self.me and m.clientMsgID in self._sent:
+            return
+        await self.core.emit(ADVANCED, "OnRecvOnlineOnlyMessage", from_msgdata(m).out(), operation_id)
+
+    async def _notification(self, conv_id: str, m: pb.MsgData, operation_id: str, emit: bool) -> None:
+        ct = m.contentType
+        if ct == ContentType.MSG_REVOKE:
+            await self._revoked(tips_of(m), operation_id, emit)
+        elif ct == ContentType.HAS_READ_RECEIPT:
+            await self._read_receipt(tips_of(m), m.sendTime, operation_id, emit)
+        elif ct == ContentType.DELETE_MSGS:
+            self._deleted_seqs(tips_of(m))
+        else:
+            await self.core.route_notification(m, operation_id)
+
+    async def _revoked(self, tips: dict[str, Any], operation_id: str, emit: bool) -> None:
+        conv_id = str(tips.get("conversationID") or "")
+        seq = int(tips.get("seq") or 0)
+        cached = self._cache.get(conv_id, OrderedDict()).get(seq)
+        revoked = {
+            "revokerID": str(tips.get("revokerUserID") or ""),
+            "revokerRole": 0,
+            "clientMsgID": str(tips.get("clientMsgID") or ""),
+            "revokerNickname": "",
+            "revokeTime": int(tips.get("revokeTime") or 0),
+            "sourceMessageSendTime": cached.sendTime if cached else 0,
+            "sourceMessageSendID": cached.sendID if cached else "",
+            "sourceMessageSenderNickname": cached.senderNickname if cached else "",
+            "sessionType": int(tips.get("sesstionType") or tips.get("sessionType") or 0),
+            "seq": seq,
+            "ex": "",
+            "isAdminRevoke": bool(tips.get("isAdminRevoke")),
+        }
+        if cached is not None:
+            cached.contentType = ContentType.MSG_REVOKE
+            for name in ELEM_FIELDS.values():
+                setattr(cached, name, None)
+            cached.notificationElem = {"detail": json.dumps(revoked, separators=(",", ":"))}
+            conv = self.core.conversation.convs.get(conv_id)
+            if conv is not None and conv.latestMsgSendTime == cached.sendTime:
+                conv.latestMsg = json.dumps(cached.out(), separators=(",", ":"))
+                self.core.conversation.touch(conv_id)
+        if emit:
+            await self.core.emit(ADVANCED, "OnNewRecvMessageRevoked", revoked, operation_id)
+
+    async def _read_receipt(self, tips: dict[str, Any], at: int, operation_id: str, emit: bool) -> None:
+        conv_id = str(tips.get("conversationID") or "")
+        reader = str(tips.get("markAsReadUserID") or "")
+        has_read = int(tips.get("hasReadSeq") or 0)
+        if reader == self.me:  # read on another of my devices
+            self.core.conversation.set_read(conv_id, has_read)
+            return
+        seqs = [int(s) for s in tips.get("seqs") or []]
+        mine = [m for m in await self._by_seqs(conv_id, seqs, operation_id) if m.sendID == self.me]
+        for m in mine:
+            m.isRead = True
+        if emit and mine:
+            receipt = {
+                "groupID": "",
+                "userID": reader,
+                "msgIDList": [m.clientMsgID for m in mine],
+                "readTime": at,
+                "msgFrom": 100,
+                "contentType": int(ContentType.HAS_READ_RECEIPT),
+                "sessionType": int(SessionType.SINGLE),
+            }
+            await self.core.emit(ADVANCED, "OnRecvC2CReadReceipt", [receipt], operation_id)
+
+    def _deleted_seqs(self, tips: dict[str, Any]) -> None:
+        conv_id = str(tips.get("conversationID") or "")
+        cache = self._cache.get(conv_id)
+        for s in tips.get("seqs") or []:
+            if cache is not None:
+                cache.pop(int(s), None)
+
+    async def _by_seqs(self, conv_id: str, seqs: list[int], operation_id: str) -> list[MsgStruct]:
+        """Messages by seq: from the cache, the rest from the server (WS 1005)."""
+        cache = self._cache.get(conv_id, OrderedDict())
+        found = {s: cache[s] for s in seqs if s in cache}
+        missing = [s for s in seqs if s not in found]
+        if missing:
+            req = pb.GetSeqMessageReq(
+                userID=self.me, conversations=[pb.ConversationSeqs(conversationID=conv_id, seqs=missing)]
+            )
+            resp = pb.GetSeqMessageResp.FromString(
+                await self._ws(ReqIdentifier.PULL_MSG_BY_SEQ_LIST, req, operation_id)
+            )
+            for m in resp.msgs[conv_id].Msgs if conv_id in resp.msgs else []:
+                if m.status != 4:
+                    msg = from_msgdata(m)
+                    self._remember(conv_id, msg)
+                    found[m.seq] = msg
+        return [found[s] for s in seqs if s in found]
+
+    # -- sync --------------------------------------------------------------
+
+    async def sync(self, operation_id: str) -> None:
+        """Catch up every conversation from `synced` to the server's max seq."""
+        async with self._lock:
+            await self._sync(operation_id)
+
+    async def _sync(self, operation_id: str) -> None:
+        seq_resp = pb.GetConversationsHasReadAndMaxSeqResp.FromString(
+            await self._ws(
+                ReqIdentifier.GET_CONV_MAX_READ_SEQ,
+                pb.GetConversationsHasReadAndMaxSeqReq(userID=self.me),
+                operation_id,
+            )
+        )
+        await self.core.conversation.apply_server_seqs(
+            {c: (s.maxSeq, s.hasReadSeq) for c, s in seq_resp.seqs.items()}, operation_id
+        )
+        newest = pb.GetMaxSeqResp.FromString(
+            await self._ws(ReqIdentifier.GET_NEWEST_SEQ, pb.GetMaxSeqReq(userID=self.me), operation_id)
+        )
+        for conv_id, max_seq in sorted(newest.maxSeqs.items()):
+            done = self.synced.get(conv_id)
+            if done is None and not self._baseline:
+                # First login of this device: history is there to page through,
+                # not to replay as new events; show the newest as latestMsg.
+                self.synced[conv_id] = max_seq
+                if not conv_id.startswith("n_") and max_seq:
+                    for m in await self._pull(conv_id, max_seq, max_seq, operation_id):
+                        self.synced[conv_id] = m.seq - 1
+                        await self._apply(conv_id, m, operation_id, emit=False)
+                continue
+            if max_seq > (done or 0):
+                for m in await self._pull(conv_id, (done or 0) + 1, max_seq, operation_id):
+                    await self._apply(conv_id, m, operation_id, emit=True)
+        self._baseline = True
+        self.core.checkpoint_dirty()
+        await self.core.conversation.flush(operation_id)
+
+    # -- functions: sending ------------------------------------------------
+
+    @sdk_function("message", "SendMessage", SendParams, MsgStruct)
+    async def send_message(self, p: SendParams, operation_id: str) -> MsgStruct:
+        """Send a message made by a Create*Message function to `recvID` or `groupID`.
+
+        Retrying with the same message (same clientMsgID) does not send it twice.
+        """
+        return await self._send(p, operation_id)
+
+    @sdk_function("message", "SendMessageNotOss", SendParams, MsgStruct)
+    async def send_message_not_oss(self, p: SendParams, operation_id: str) -> MsgStruct:
+        """SendMessage for media that already has URLs (the bridge never uploads)."""
+        return await self._send(p, operation_id)
+
+    async def _send(self, p: SendParams, operation_id: str) -> MsgStruct:
+        if bool(p.recvID) == bool(p.groupID):
+            raise SdkError(ErrCode.SdkArgsError, detail="exactly one of recvID or groupID is required")
+        msg = p.message.model_copy(deep=True)
+        if msg.contentType not in ELEM_FIELDS or msg.contentType == ContentType.TYPING:
+            raise SdkError(ErrCode.SdkArgsError, detail=f"message.contentType {msg.contentType} cannot be sent")
+        if msg.elem() is None:
+            raise SdkError(ErrCode.SdkArgsError, detail=f"message.{ELEM_FIELDS[msg.contentType]} is required")
+        if not msg.clientMsgID:
+            msg.clientMsgID = new_client_msg_id(self.me)
+        msg.sendID = self.me
+        msg.senderPlatformID = self.core.platform_id
+        if p.groupID:
+            msg.sessionType, msg.groupID, msg.recvID = int(SessionType.READ_GROUP), p.groupID, ""
+            conv_id, peer, group = f"sg_{p.groupID}", "", p.groupID
+        else:
+            msg.sessionType, msg.recvID, msg.groupID = int(SessionType.SINGLE), p.recvID, ""
+            x, y = sorted((self.me, p.recvID))
+            conv_id, peer, group = f"si_{x}_{y}", p.recvID, ""
+        if p.offlinePushInfo:
+            msg.offlinePush = p.offlinePushInfo
+        data = to_msgdata(msg, _ONLINE_ONLY if p.isOnlineOnly else None)
+        self._bounded_add(self._sent, msg.clientMsgID)
+        resp = pb.SendMsgResp.FromString(await self._ws(ReqIdentifier.SEND_MSG, data, operation_id))
+        msg.serverMsgID, msg.sendTime, msg.status = resp.serverMsgID, resp.sendTime, 2
+        if not p.isOnlineOnly:
+            self._remember(conv_id, msg)
+            conv = await self.core.conversation.ensure(conv_id, msg.sessionType, peer, group)
+            self.core.conversation.message_arrived(conv, msg, from_me=True, counts_unread=False)
+            await self.core.conversation.flush(operation_id)
+        return msg
+
+    @sdk_function("message", "TypingStatusUpdate", TypingParams, None)
+    async def typing_status_update(self, p: TypingParams, operation_id: str) -> None:
+        """Tell `recvID` the user is typing (online only, never stored; contentType 113)."""
+        msg = self._new(ContentType.TYPING, {"msgTips": p.msgTip})
+        msg.sessionType, msg.recvID = int(SessionType.SINGLE), p.recvID
+        self._bounded_add(self._sent, msg.clientMsgID)
+        await self._ws(ReqIdentifier.SEND_MSG, to_msgdata(msg, _ONLINE_ONLY), operation_id)
+
+    # -- functions: reading ------------------------------------------------
+
+    def _seq_of(self, conv_id: str, client_msg_id: str) -> int:
+        known = self._index.get(client_msg_id)
+        if known is None or known[0] != conv_id or not known[1]:
+            raise SdkError(ErrCode.RecordNotFoundError, detail=f"message {client_msg_id} not found in {conv_id}")
+        return known[1]
+
+    async def _history(self, p: HistoryParams, forward: bool, operation_id: str) -> dict[str, Any]:
+        conv = self.core.conversation.convs.get(p.conversationID)
+        if conv is None:
+            raise SdkError(ErrCode.RecordNotFoundError, detail=f"conversation {p.conversationID} not found")
+        top = max(conv.maxSeq, self.synced.get(p.conversationID, 0))
+        if p.startClientMsgID:
+            start = self._seq_of(p.conversationID, p.startClientMsgID)
+        elif forward:
+            start = 0
+        else:
+            start = top + 1
+        if forward:
+            lo, hi = start + 1, min(top, start + p.count)
+        else:
+            lo, hi = max(1, start - p.count), start - 1
+        msgs: list[MsgStruct] = []
+        if lo <= hi:
+            cache = self._cache.get(p.conversationID, OrderedDict())
+            if all(s in cache for s in range(lo, hi + 1)):
+                msgs = [cache[s] for s in range(lo, hi + 1)]
+            else:
+                for m in await self._pull(p.conversationID, lo, hi, operation_id):
+                    if m.status != 4:
+                        msg = from_msgdata(m)
+                        self._remember(p.conversationID, msg)
+                        msgs.append(msg)
+        msgs = [m for m in msgs if m.clientMsgID not in self._deleted]
+        is_end = hi >= top if forward else lo <= max(1, conv.minSeq)
+        return {"messageList": [m.out() for m in msgs], "isEnd": is_end, "errCode": 0, "errMsg": ""}
+
+    @sdk_function("message", "GetAdvancedHistoryMessageList", HistoryParams, dict[str, Any])
+    async def get_advanced_history_message_list(self, p: HistoryParams, operation_id: str) -> dict[str, Any]:
+        """`count` messages before `startClientMsgID` (or the newest), oldest first."""
+        return await self._history(p, False, operation_id)
+
+    @sdk_function("message", "GetAdvancedHistoryMessageListReverse", HistoryParams, dict[str, Any])
+    async def get_advanced_history_message_list_reverse(self, p: HistoryParams, operation_id: str) -> dict[str, Any]:
+        """`count` messages after `startClientMsgID`, oldest first."""
+        return await self._history(p, True, operation_id)
+
+    @sdk_function("message", "FindMessageList", FindParams, dict[str, Any])
+    async def find_message_list(self, p: FindParams, operation_id: str) -> dict[str, Any]:
+        """Messages by clientMsgID, grouped by conversation."""
+        items = []
+        total = 0
+        for item in p.findList:
+            seqs = []
+            for cid in item.clientMsgIDList:
+                known = self._index.get(cid)
+                if known is not None and known[0] == item.conversationID and known[1]:
+                    seqs.append(known[1])
+            found = [
+                m
+                for m in await self._by_seqs(item.conversationID, seqs, operation_id)
+                if m.clientMsgID not in self._deleted
+            ]
+            conv = self.core.conversation.convs.get(item.conversationID)
+            total += len(found)
+            items.append(
+                {
+                    "conversationID": item.conversationID,
+                    "conversationType": conv.conversationType if conv else 0,
+                    "showName": conv.showName if conv else "",
+                    "faceURL": conv.faceURL if conv else "",
+                    "latestMsgSendTime": conv.latestMsgSendTime if conv else 0,
+                    "messageCount": len(found),
+                    "messageList": [m.out() for m in found],
+                }
+            )
+        return {"totalCount": total, "findResultItems": items}
+
+    @sdk_function("message", "SearchLocalMessages", SearchParams, dict[str, Any], read_only=True)
+    async def search_local_messages(self, p: SearchParams, operation_id: str) -> dict[str, Any]:
+        """Search the session's recent-message cache (not the whole server history)."""
+        words = [w.lower() for w in p.keywordList if w]
+        convs = [p.conversationID] if p.conversationID else list(self._cache)
+        hits: dict[str, list[MsgStruct]] = {}
+        for cid in convs:
+            for m in self._cache.get(cid, OrderedDict()).values():
+                if m.clientMsgID in self._deleted:
+                    continue
+                if p.senderUserIDList and m.sendID not in p.senderUserIDList:
+                    continue
+                if p.messageTypeList and m.contentType not in p.messageTypeList:
+                    continue
+                if p.searchTimePosition and p.searchTimePeriod:
+                    lo = (p.searchTimePosition - p.searchTimePeriod) * 1000
+                    if not lo <= m.sendTime <= p.searchTimePosition * 1000:
+                        continue
+                text = json.dumps(m.elem() or {}, ensure_ascii=False).lower()
+                match = [w in text for w in words]
+                if words and not (all(match) if p.keywordListMatchType else any(match)):
+                    continue
+                hits.setdefault(cid, []).append(m)
+        flat = [(cid, m) for cid, ms in hits.items() for m in ms]
+        page = flat[(p.pageIndex - 1) * p.count : p.pageIndex * p.count]
+        grouped: dict[str, list[MsgStruct]] = {}
+        for cid, m in page:
+            grouped.setdefault(cid, []).append(m)
+        items = []
+        for cid, ms in grouped.items():
+            conv = self.core.conversation.convs.get(cid)
+            items.append(
+                {
+                    "conversationID": cid,
+                    "conversationType": conv.conversationType if conv else 0,
+                    "showName": conv.showName if conv else "",
+                    "faceURL": conv.faceURL if conv else "",
+                    "messageCount": len(ms),
+                    "messageList": [m.out() for m in ms],
+                }
+            )
+        return {"totalCount": len(flat), "searchResultItems": items}
+
+    # -- functions: read, revoke, delete -----------------------------------
+
+    @sdk_function("message", "MarkConversationMessageAsRead", ConversationIDParams, None)
+    async def mark_conversation_message_as_read(self, p: ConversationIDParams, operation_id: str) -> None:
+        """Mark everything in a conversation read; the peer gets OnRecvC2CReadReceipt."""
+        conv = self.core.conversation.convs.get(p.conversationID)
+        if conv is None:
+            raise SdkError(ErrCode.RecordNotFoundError, detail=f"conversation {p.conversationID} not found")
+        has_read = self.core.conversation.has_read.get(p.conversationID, 0)
+        if conv.maxSeq <= has_read:
+            return
+        seqs: list[int] = []
+        if conv.conversationType == SessionType.SINGLE:
+            cache = self._cache.get(p.conversationID, OrderedDict())
+            seqs = [s for s in range(has_read + 1, conv.maxSeq + 1) if s not in cache or cache[s].sendID != self.me]
+        body = {"conversationID": p.conversationID, "userID": self.me, "hasReadSeq": conv.maxSeq, "seqs": seqs}
+        await self.core.api.post("/msg/mark_conversation_as_read", body, operation_id)
+        self.core.conversation.set_read(p.conversationID, conv.maxSeq)
+        await self.core.conversation.flush(operation_id)
+
+    @sdk_function("message", "RevokeMessage", ConvMsgParams, None)
+    async def revoke_message(self, p: ConvMsgParams, operation_id: str) -> None:
+        """Revoke a sent message; both sides get OnNewRecvMessageRevoked."""
+        seq = self._seq_of(p.conversationID, p.clientMsgID)
+        body = {"conversationID": p.conversationID, "seq": seq, "userID": self.me}
+        await self.core.api.post("/msg/revoke_msg", body, operation_id)
+
+    @sdk_function("message", "DeleteMessage", ConvMsgParams, None)
+    async def delete_message(self, p: ConvMsgParams, operation_id: str) -> None:
+        """Delete a message for the login user, on the server and here."""
+        seq = self._seq_of(p.conversationID, p.clientMsgID)
+        body = {"conversationID": p.conversationID, "seqs": [seq], "userID": self.me}
+        await self.core.api.post("/msg/delete_msgs", body, operation_id)
+        self._forget(p.conversationID, p.clientMsgID, seq)
+
+    @sdk_function("message", "DeleteMessageFromLocalStorage", ConvMsgParams, None)
+    async def delete_message_from_local_storage(self, p: ConvMsgParams, operation_id: str) -> None:
+        """Hide a message in this session only (the server keeps it)."""
+        seq = self._seq_of(p.conversationID, p.clientMsgID)
+        self._forget(p.conversationID, p.clientMsgID, seq)
+
+    def _forget(self, conv_id: str, client_msg_id: str, seq: int) -> None:
+        self._bounded_add(self._deleted, client_msg_id, 10_000)
+        self._cache.get(conv_id, OrderedDict()).pop(seq, None)
+        self.core.checkpoint_dirty()
+
+    def _clear_local(self, conv_ids: list[str]) -> None:
+        for cid in conv_ids:
+            self._cache.pop(cid, None)
+            conv = self.core.conversation.convs.get(cid)
+            if conv is not None:
+                conv.minSeq = conv.maxSeq + 1
+                conv.latestMsg, conv.unreadCount = "", 0
+                self.core.conversation.set_read(cid, conv.maxSeq)
+                self.core.conversation.touch(cid)
+
+    @sdk_function("message", "DeleteAllMsgFromLocal", NoParams, None)
+    async def delete_all_msg_from_local(self, p: NoParams, operation_id: str) -> None:
+        """Forget every message in this session (the server keeps them)."""
+        self._clear_local(list(self.core.conversation.convs))
+        await self.core.conversation.flush(operation_id)
+
+    @sdk_function("message", "DeleteAllMsgFromLocalAndSvr", NoParams, None)
+    async def delete_all_msg_from_local_and_svr(self, p: NoParams, operation_id: str) -> None:
+        """Clear every conversation's messages for the login user, on the server too."""
+        await self.core.api.post("/msg/user_clear_all_msg", {"userID": self.me}, operation_id)
+        self._clear_local(list(self.core.conversation.convs))
+        await self.core.conversation.flush(operation_id)
+
+    @sdk_function("conversation", "ClearConversationAndDeleteAllMsg", ConversationIDParams, None)
+    async def clear_conversation_and_delete_all_msg(self, p: ConversationIDParams, operation_id: str) -> None:
+        """Clear a conversation's messages for the login user (server and here)."""
+        await self.core.api.post(
+            "/msg/clear_conversation_msg", {"conversationIDs": [p.conversationID], "userID": self.me}, operation_id
+        )
+        self._clear_local([p.conversationID])
+        await self.core.conversation.flush(operation_id)
+
+    @sdk_function("conversation", "DeleteConversationAndDeleteAllMsg", ConversationIDParams, None)
+    async def delete_conversation_and_delete_all_msg(self, p: ConversationIDParams, operation_id: str) -> None:
+        """Clear a conversation's messages and take it off the list until a new message."""
+        await self.clear_conversation_and_delete_all_msg(p, operation_id)
+        self.core.conversation.hidden.add(p.conversationID)
