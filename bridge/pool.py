@@ -123,7 +123,9 @@ class SessionPool:
 
     # -- login / auth / logout --------------------------------------------
 
-    async def login(self, user_id: str, token: str, platform_id: int, operation_id: str) -> tuple[str, SessionHandle]:
+    async def login(
+        self, user_id: str, token: str, platform_id: int, operation_id: str, *, batch_messages: bool = False
+    ) -> tuple[str, SessionHandle]:
         if platform_id not in PLATFORM_NAMES or platform_id == ADMIN_PLATFORM_ID:
             raise BridgeError(400, ErrCode.ArgsError, f"platformID {platform_id} is not a user platform (1-9, 11)")
         session_token = new_session_token()
@@ -148,7 +150,9 @@ class SessionPool:
                     await self._revive_locked(handle, operation_id)
             await self._directory.add_token(handle.session_id, hash_token(session_token))
             return session_token, handle
-        record = SessionRecord(uuid.uuid4().hex, user_id, platform_id, token, self._clock())
+        record = SessionRecord(
+            uuid.uuid4().hex, user_id, platform_id, token, self._clock(), batch_messages=batch_messages
+        )
         handle = SessionHandle(record, last_used=self._clock())
         async with handle.lock:
             self._handles[record.session_id] = handle
@@ -263,7 +267,7 @@ class SessionPool:
         await self._make_room(handle)
         rec = handle.record
         core = Core(
-            CoreConfig(self._api_addr, self._ws_addr, rec.platform_id),
+            CoreConfig(self._api_addr, self._ws_addr, rec.platform_id, batch_messages=rec.batch_messages),
             http=self._http,
             sink=self._sink(handle),
             store=self._store,

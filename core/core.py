@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 
 from core.checkpoint import CheckpointStore
 from core.errors import SdkError
-from core.events import CONN, Event, EventSink
+from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink
 from core.modules.auth import AuthModule
 from core.modules.base import Module
 from core.modules.conversation import ConversationModule
@@ -57,6 +58,9 @@ class CoreConfig:
     gateway: GatewayOptions = field(default_factory=GatewayOptions)
     # Dirty checkpoints are written at most this often (and always on park/logout).
     checkpoint_interval: float = 2.0
+    # OnRecvNewMessages (one list per batch) instead of one OnRecvNewMessage each,
+    # as when an SDK app registers the batch listener (openim-v3.md 5.7).
+    batch_messages: bool = False
 
 
 class Core:
@@ -196,8 +200,18 @@ class Core:
     # -- sync and pushes ---------------------------------------------------
 
     async def _sync_all(self, operation_id: str) -> None:
-        for module in self._modules.values():
-            await module.sync(operation_id)
+        """Sync every module; OnSyncServerStart/Finish/Failed around it (5.9 step 3)."""
+        reinstalled = not self.message.has_baseline
+        await self.emit(CONVERSATION, "OnSyncServerStart", reinstalled, operation_id)
+        try:
+            for module in self._modules.values():
+                await module.sync(operation_id)
+            await self.message.flush_batch(operation_id)
+        except SdkError as exc:
+            if exc.code not in TOKEN_ERRORS:
+                await self.emit(CONVERSATION, "OnSyncServerFailed", reinstalled, operation_id)
+            raise
+        await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
     async def _dispatch(self) -> None:
         """Apply pushes in arrival order; conversation events once per batch."""
@@ -218,6 +232,7 @@ class Core:
                         return
                     log.warning("push %s in %s failed for user=%s: %s", msg.contentType, conv_id, self.user_id, exc)
             try:
+                await self.message.flush_batch(operation_id)
                 await self.conversation.flush(operation_id)
             except SdkError as exc:
                 log.warning("conversation flush failed for user=%s: %s", self.user_id, exc)
@@ -231,6 +246,9 @@ class Core:
             await self.user.on_notification(msg, operation_id)
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):
             await self.conversation.on_notification(msg, operation_id)
+        if ct == ContentType.BUSINESS:
+            detail = json.loads(msg.content or b"{}").get("detail", "")
+            await self.emit(CUSTOM_BUSINESS, "OnRecvCustomBusinessMessage", detail, operation_id)
 
     async def _save_periodically(self) -> None:
         while True:

@@ -6,12 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CONN", "FRIENDSHIP", "USER", "Event", "EventSink"]
+__all__ = ["ADVANCED_MSG", "CONN", "CONVERSATION", "CUSTOM_BUSINESS", "FRIENDSHIP", "USER", "Event", "EventSink"]
 
 # Listener names as the OpenIM SDKs name them (open-im-sdk src/constant/callback.ts).
 CONN = "OnConnListener"
 FRIENDSHIP = "OnFriendshipListener"
 USER = "OnUserListener"
+CONVERSATION = "OnConversationListener"
+ADVANCED_MSG = "OnAdvancedMsgListener"
+CUSTOM_BUSINESS = "OnCustomBusinessListener"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,9 @@ class LoginRequest(BaseModel):
     userID: str = Field(min_length=1, max_length=64)
     token: str = Field(min_length=1, max_length=4096, description="The user's OpenIM token")
     platformID: int = Field(ge=1, le=11, description="OpenIM platform ID (5 Web, 6 MiniWeb, ...; 10 Admin refused)")
+    batchMessages: bool = Field(
+        default=False, description="Deliver new messages as OnRecvNewMessages lists instead of OnRecvNewMessage"
+    )
 
 
 class LoginResult(BaseModel):
@@ -56,7 +59,9 @@ async def login(
     request: Request, body: LoginRequest, svc: Services = Depends(services), op: str = Depends(operation_id)
 ) -> dict[str, Any]:
     """Log in with an OpenIM user token: starts the user's core, or re-attaches to it."""
-    token, handle = await svc.pool.login(body.userID, body.token, body.platformID, op)
+    token, handle = await svc.pool.login(
+        body.userID, body.token, body.platformID, op, batch_messages=body.batchMessages
+    )
     request.state.user_id = body.userID
     result = LoginResult(
         sessionToken=token, sessionID=handle.session_id, userID=body.userID, platformID=body.platformID

@@ -33,6 +33,7 @@ class SessionRecord:
     upstream_token: str
     created_at: float
     ended_code: int | None = None  # errCode that ended the session, None while alive
+    batch_messages: bool = False  # deliver OnRecvNewMessages batches instead of OnRecvNewMessage
 
     def __repr__(self) -> str:  # never print the upstream token
         return f"SessionRecord({self.session_id!r}, user={self.user_id!r}, platform={self.platform_id})"

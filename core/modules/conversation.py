@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from core.errors import SdkError
+from core.events import CONVERSATION
 from core.models import LocalConversation
 from core.modules.base import Module, NoParams, Params
 from core.msgstruct import MsgStruct
@@ -26,7 +27,6 @@ from core.registry import sdk_function
 
 __all__ = ["ConversationModule", "conversation_id_for"]
 
-CONVERSATION = "OnConversationListener"
 ConvID = Field(min_length=1, max_length=256)
 
 

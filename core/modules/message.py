@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field
 
 from core.errors import SdkError
+from core.events import ADVANCED_MSG as ADVANCED
 from core.modules.base import NoParams, Params, tips_of
 from core.modules.message_create import MessageCreateModule, new_client_msg_id
 from core.msgstruct import ELEM_FIELDS, MsgStruct, from_msgdata, to_msgdata
@@ -32,7 +33,6 @@ from core.registry import sdk_function
 
 __all__ = ["MessageModule"]
 
-ADVANCED = "OnAdvancedMsgListener"
 _CACHE_PER_CONV = 200
 _INDEX_SIZE = 20_000
 _PULL_BATCH = 100
@@ -116,6 +116,7 @@ class MessageModule(MessageCreateModule):
         # One at a time: pushes, gap pulls and (re)sync all advance `synced`,
         # and events must leave in seq order.
         self._lock = asyncio.Lock()
+        self._batch: list[dict[str, Any]] = []
 
     # -- checkpoint ------------------------------------------------------
 
@@ -226,7 +227,20 @@ class MessageModule(MessageCreateModule):
             conv_module.message_arrived(conv, msg, from_me, counts_unread=not from_me and _opt(m, "unreadCount"))
         own_echo = from_me and m.clientMsgID in self._sent
         if emit and not own_echo:
-            await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
+            if self.core.config.batch_messages:
+                self._batch.append(msg.out())
+            else:
+                await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
+
+    @property
+    def has_baseline(self) -> bool:
+        return self._baseline
+
+    async def flush_batch(self, operation_id: str | None) -> None:
+        """Batch mode: the messages of one push batch or sync as one OnRecvNewMessages."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            await self.core.emit(ADVANCED, "OnRecvNewMessages", batch, operation_id)
 
     async def _online_only(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
         if m.sendID == self.me and m.clientMsgID in self._sent:

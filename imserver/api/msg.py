@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import MsgFrom, SessionType
+from core.protocol.constants import ContentType, MsgFrom, SessionType
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import GoRequest, Int32, Int64, require_fields
 from imserver.api.routing import Call, ImRouter
@@ -310,3 +310,35 @@ async def send_msg(call: Call, req: SendMsgReq) -> SendMsgResp:
     return SendMsgResp(
         serverMsgID=resp.serverMsgID, clientMsgID=resp.clientMsgID, sendTime=resp.sendTime, modify=modify
     )
+
+
+class BusinessNotificationReq(GoRequest):
+    key: str = ""
+    data: str = ""
+    sendUserID: str = ""
+    recvUserID: str = ""
+    sendMsg: bool = False
+
+    def check(self) -> None:
+        require_fields(key=self.key, sendUserID=self.sendUserID, recvUserID=self.recvUserID)
+
+
+class BusinessTips(WireModel):
+    key: str = ""
+    data: str = ""
+
+
+@router.post("/send_business_notification")
+async def send_business_notification(call: Call, req: BusinessNotificationReq) -> SendMsgResp:
+    """Admin-only custom notification, contentType 2001, detail `{"key","data"}`
+    (open-im-server internal/api/msg.go SendBusinessNotification)."""
+    call.require_admin()
+    msg = await call.ctx.notifier.send(
+        call.op.operation_id,
+        req.sendUserID,
+        req.recvUserID,
+        ContentType.BUSINESS,
+        BusinessTips(key=req.key, data=req.data),
+        send_message=req.sendMsg,
+    )
+    return SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)

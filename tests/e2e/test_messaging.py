@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from tests.support.clock import wait_until
+from tests.support.imadmin import admin_token, call
 from tests.support.stack import BridgeUser, Stack, run_stack
 
 
@@ -254,3 +256,36 @@ async def test_conversation_settings_and_other_device(stack: Stack) -> None:
     finally:
         await s_web.close()
         await s_a.close()
+
+
+async def test_batch_mode_sync_callbacks_and_business_notification(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a = await stack.login(a_id)
+    r = await stack.http.post(
+        f"{stack.bridge.url}/v1/login",
+        json={"userID": b_id, "token": await stack.token(b_id), "platformID": 5, "batchMessages": True},
+    )
+    data = r.json()["data"]
+    b = BridgeUser(stack, b_id, data["sessionToken"], data["sessionID"])
+    sb = await b.stream(last_event_id=0)
+    try:
+        (start,) = await sb.wait_for("OnSyncServerStart")
+        assert start.json["data"] is True, "first login of this device: reinstalled"
+        await sb.wait_for("OnSyncServerFinish")
+        for i in range(3):
+            await _send_text(a, b_id, f"b{i}")
+        batches = []
+        while sum(len(e.json["data"]) for e in batches) < 3:
+            batches = await sb.wait_for("OnRecvNewMessages", count=len(batches) + 1)
+        texts = [m["textElem"]["content"] for e in batches for m in e.json["data"]]
+        assert texts == ["b0", "b1", "b2"]
+        assert not sb.named("OnRecvNewMessage")
+
+        admin = await admin_token(stack.http, stack.api_url)
+        body = {"key": "order", "data": '{"id":7}', "sendUserID": a_id, "recvUserID": b_id}
+        await call(stack.http, stack.api_url, "/msg/send_business_notification", body, admin)
+        (biz,) = await sb.wait_for("OnRecvCustomBusinessMessage")
+        assert biz.json["listener"] == "OnCustomBusinessListener"
+        assert json.loads(biz.json["data"]) == {"key": "order", "data": '{"id":7}'}
+    finally:
+        await sb.close()
