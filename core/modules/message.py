@@ -117,6 +117,8 @@ class MessageModule(MessageCreateModule):
         # and events must leave in seq order.
         self._lock = asyncio.Lock()
         self._batch: list[dict[str, Any]] = []
+        # Own messages whose seq is not known yet (the server tells it by pushing our copy back).
+        self._seq_waiters: dict[str, asyncio.Future[int]] = {}
 
     # -- checkpoint ------------------------------------------------------
 
@@ -139,6 +141,9 @@ class MessageModule(MessageCreateModule):
                 cache.popitem(last=False)
         self._index[msg.clientMsgID] = (conv_id, msg.seq)
         self._index.move_to_end(msg.clientMsgID)
+        waiter = self._seq_waiters.pop(msg.clientMsgID, None) if msg.seq else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(msg.seq)
         while len(self._index) > _INDEX_SIZE:
             self._index.popitem(last=False)
 
@@ -417,6 +422,9 @@ class MessageModule(MessageCreateModule):
         resp = pb.SendMsgResp.FromString(await self._ws(ReqIdentifier.SEND_MSG, data, operation_id))
         msg.serverMsgID, msg.sendTime, msg.status = resp.serverMsgID, resp.sendTime, 2
         if not p.isOnlineOnly:
+            known = self._index.get(msg.clientMsgID)
+            if known is not None and known[1]:
+                msg.seq = known[1]  # our own copy was pushed back before the send answered
             self._remember(conv_id, msg)
             conv = await self.core.conversation.ensure(conv_id, msg.sessionType, peer, group)
             self.core.conversation.message_arrived(conv, msg, from_me=True, counts_unread=False)
@@ -433,11 +441,21 @@ class MessageModule(MessageCreateModule):
 
     # -- functions: reading ------------------------------------------------
 
-    def _seq_of(self, conv_id: str, client_msg_id: str) -> int:
+    async def _seq_of(self, conv_id: str, client_msg_id: str) -> int:
         known = self._index.get(client_msg_id)
-        if known is None or known[0] != conv_id or not known[1]:
+        if known is None or known[0] != conv_id:
             raise SdkError(ErrCode.RecordNotFoundError, detail=f"message {client_msg_id} not found in {conv_id}")
-        return known[1]
+        if known[1]:
+            return known[1]
+        # Just sent by us: its seq arrives with our copy's push; wait for it briefly.
+        waiter = self._seq_waiters.setdefault(client_msg_id, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), 5.0)
+        except TimeoutError as exc:
+            self._seq_waiters.pop(client_msg_id, None)
+            raise SdkError(
+                ErrCode.NetworkTimeoutError, detail=f"message {client_msg_id} has no seq yet (not stored?)"
+            ) from exc
 
     async def _history(self, p: HistoryParams, forward: bool, operation_id: str) -> dict[str, Any]:
         conv = self.core.conversation.convs.get(p.conversationID)
@@ -445,7 +463,7 @@ class MessageModule(MessageCreateModule):
             raise SdkError(ErrCode.RecordNotFoundError, detail=f"conversation {p.conversationID} not found")
         top = max(conv.maxSeq, self.synced.get(p.conversationID, 0))
         if p.startClientMsgID:
-            start = self._seq_of(p.conversationID, p.startClientMsgID)
+            start = await self._seq_of(p.conversationID, p.startClientMsgID)
         elif forward:
             start = 0
         else:
@@ -576,14 +594,14 @@ class MessageModule(MessageCreateModule):
     @sdk_function("message", "RevokeMessage", ConvMsgParams, None)
     async def revoke_message(self, p: ConvMsgParams, operation_id: str) -> None:
         """Revoke a sent message; both sides get OnNewRecvMessageRevoked."""
-        seq = self._seq_of(p.conversationID, p.clientMsgID)
+        seq = await self._seq_of(p.conversationID, p.clientMsgID)
         body = {"conversationID": p.conversationID, "seq": seq, "userID": self.me}
         await self.core.api.post("/msg/revoke_msg", body, operation_id)
 
     @sdk_function("message", "DeleteMessage", ConvMsgParams, None)
     async def delete_message(self, p: ConvMsgParams, operation_id: str) -> None:
         """Delete a message for the login user, on the server and here."""
-        seq = self._seq_of(p.conversationID, p.clientMsgID)
+        seq = await self._seq_of(p.conversationID, p.clientMsgID)
         body = {"conversationID": p.conversationID, "seqs": [seq], "userID": self.me}
         await self.core.api.post("/msg/delete_msgs", body, operation_id)
         self._forget(p.conversationID, p.clientMsgID, seq)
@@ -591,7 +609,7 @@ class MessageModule(MessageCreateModule):
     @sdk_function("message", "DeleteMessageFromLocalStorage", ConvMsgParams, None)
     async def delete_message_from_local_storage(self, p: ConvMsgParams, operation_id: str) -> None:
         """Hide a message in this session only (the server keeps it)."""
-        seq = self._seq_of(p.conversationID, p.clientMsgID)
+        seq = await self._seq_of(p.conversationID, p.clientMsgID)
         self._forget(p.conversationID, p.clientMsgID, seq)
 
     def _forget(self, conv_id: str, client_msg_id: str, seq: int) -> None:

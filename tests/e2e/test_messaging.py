@@ -289,3 +289,18 @@ async def test_batch_mode_sync_callbacks_and_business_notification(stack: Stack)
         assert json.loads(biz.json["data"]) == {"key": "order", "data": '{"id":7}'}
     finally:
         await sb.close()
+
+
+async def test_revoke_right_after_send(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    sb = await b.stream()
+    try:
+        for i in range(5):
+            sent = await _send_text(a, b_id, f"oops{i}")
+            conv = f"si_{min(a_id, b_id)}_{max(a_id, b_id)}"
+            await a.call("/v1/message/revoke_message", {"conversationID": conv, "clientMsgID": sent["clientMsgID"]})
+        revs = await sb.wait_for("OnNewRecvMessageRevoked", count=5)
+        assert [e.json["data"]["seq"] for e in revs] == [1, 2, 3, 4, 5]
+    finally:
+        await sb.close()
