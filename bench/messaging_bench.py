@@ -28,8 +28,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 
