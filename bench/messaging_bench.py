@@ -229,18 +229,21 @@ async def main(pairs: int, n: int, rounds: int) -> None:
             "--log-level",
             "warning",
         ]
-        async with _process(ims, f"{api}/auth/parse_token"), _process(brg, f"{bridge}/healthz"):
-            async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500)) as http:
-                r = await http.post(
-                    f"{api}/auth/get_admin_token",
-                    json={"secret": "openIM123", "userID": "imAdmin"},
-                    headers={"operationID": "bench"},
-                )
-                admin = r.json()["data"]["token"]
-                results: dict[str, list[tuple[list[float], float]]] = {"bridge": [], "baseline": []}
-                for _ in range(rounds):
-                    results["baseline"].append(await _baseline(api, ws, http, admin, pairs, n))
-                    results["bridge"].append(await _bridge(api, bridge, http, admin, pairs, n))
+        async with (
+            _process(ims, f"{api}/auth/parse_token"),
+            _process(brg, f"{bridge}/healthz"),
+            httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500)) as http,
+        ):
+            r = await http.post(
+                f"{api}/auth/get_admin_token",
+                json={"secret": "openIM123", "userID": "imAdmin"},
+                headers={"operationID": "bench"},
+            )
+            admin = r.json()["data"]["token"]
+            results: dict[str, list[tuple[list[float], float]]] = {"bridge": [], "baseline": []}
+            for _ in range(rounds):
+                results["baseline"].append(await _baseline(api, ws, http, admin, pairs, n))
+                results["bridge"].append(await _bridge(api, bridge, http, admin, pairs, n))
     summary: dict[str, dict[str, float]] = {}
     for path, runs in results.items():
         lat = [x for run in runs for x in run[0]]
