@@ -27,6 +27,7 @@ from core.modules.auth import AuthModule
 from core.modules.base import Module
 from core.modules.conversation import ConversationModule
 from core.modules.friend import FriendModule
+from core.modules.group import GroupModule
 from core.modules.message import MessageModule
 from core.modules.user import UserModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
@@ -91,6 +92,7 @@ class Core:
         self.auth = AuthModule(self)
         self.user = UserModule(self)
         self.friend = FriendModule(self)
+        self.group = GroupModule(self)
         self.conversation = ConversationModule(self)
         self.message = MessageModule(self)
         # Sync order matters: conversations are filled in by the message sync.
@@ -98,6 +100,7 @@ class Core:
             "auth": self.auth,
             "user": self.user,
             "friend": self.friend,
+            "group": self.group,
             "conversation": self.conversation,
             "message": self.message,
         }
@@ -244,6 +247,8 @@ class Core:
             await self.friend.on_notification(msg, operation_id)
         if ct in (ContentType.USER_INFO_UPDATED, ContentType.FRIEND_INFO_UPDATED):
             await self.user.on_notification(msg, operation_id)
+        if 1500 < ct < 1599:
+            await self.group.on_notification(msg, operation_id)
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):
             await self.conversation.on_notification(msg, operation_id)
         if ct == ContentType.BUSINESS:

@@ -16,11 +16,17 @@ __all__ = [
     "LocalConversation",
     "LocalFriend",
     "LocalFriendRequest",
+    "LocalGroup",
+    "LocalGroupMember",
+    "LocalGroupRequest",
     "LocalUser",
     "PublicUser",
     "SearchFriendItem",
     "black_from_server",
     "friend_from_server",
+    "group_from_server",
+    "group_request_from_server",
+    "member_from_server",
     "request_from_server",
     "user_from_server",
 ]
@@ -184,3 +190,107 @@ class LocalConversation(_Shape):
     minSeq: int = 0
     msgDestructTime: int = 0
     isMsgDestruct: bool = False
+
+
+class LocalGroup(_Shape):
+    groupID: str
+    groupName: str = ""
+    notification: str = ""
+    introduction: str = ""
+    faceURL: str = ""
+    createTime: int = 0
+    status: int = 0
+    creatorUserID: str = ""
+    groupType: int = 2
+    ownerUserID: str = ""
+    memberCount: int = 0
+    ex: str = ""
+    attachedInfo: str = ""
+    needVerification: int = 0
+    lookMemberInfo: int = 0
+    applyMemberFriend: int = 0
+    notificationUpdateTime: int = 0
+    notificationUserID: str = ""
+
+
+class LocalGroupMember(_Shape):
+    groupID: str
+    userID: str
+    nickname: str = ""
+    faceURL: str = ""
+    roleLevel: int = 20
+    joinTime: int = 0
+    joinSource: int = 0
+    inviterUserID: str = ""
+    muteEndTime: int = 0
+    operatorUserID: str = ""
+    ex: str = ""
+    attachedInfo: str = ""
+
+
+class LocalGroupRequest(_Shape):
+    groupID: str
+    groupName: str = ""
+    notification: str = ""
+    introduction: str = ""
+    groupFaceURL: str = ""
+    createTime: int = 0
+    status: int = 0
+    creatorUserID: str = ""
+    groupType: int = 2
+    ownerUserID: str = ""
+    memberCount: int = 0
+    userID: str
+    nickname: str = ""
+    userFaceURL: str = ""
+    handleResult: int = 0
+    reqMsg: str = ""
+    handledMsg: str = ""
+    reqTime: int = 0
+    handleUserID: str = ""
+    handledTime: int = 0
+    ex: str = ""
+    attachedInfo: str = ""
+    joinSource: int = 0
+    inviterUserID: str = ""
+
+
+def group_from_server(g: dict[str, Any]) -> LocalGroup:
+    """sdkws.GroupInfo -> LocalGroup (same keys)."""
+    return LocalGroup.model_validate({k: v for k, v in g.items() if v is not None})
+
+
+def member_from_server(m: dict[str, Any]) -> LocalGroupMember:
+    """sdkws.GroupMemberFullInfo -> LocalGroupMember."""
+    return LocalGroupMember.model_validate({k: v for k, v in m.items() if v is not None})
+
+
+def group_request_from_server(r: dict[str, Any]) -> LocalGroupRequest:
+    """sdkws.GroupRequest (nested userInfo / groupInfo) -> LocalGroupRequest."""
+    g = r.get("groupInfo") or {}
+    u = r.get("userInfo") or {}
+    return LocalGroupRequest(
+        groupID=_s(g, "groupID"),
+        groupName=_s(g, "groupName"),
+        notification=_s(g, "notification"),
+        introduction=_s(g, "introduction"),
+        groupFaceURL=_s(g, "faceURL"),
+        createTime=_i(g, "createTime"),
+        status=_i(g, "status"),
+        creatorUserID=_s(g, "creatorUserID"),
+        groupType=_i(g, "groupType") or 2,
+        ownerUserID=_s(g, "ownerUserID"),
+        memberCount=_i(g, "memberCount"),
+        userID=_s(u, "userID"),
+        nickname=_s(u, "nickname"),
+        userFaceURL=_s(u, "faceURL"),
+        handleResult=_i(r, "handleResult"),
+        reqMsg=_s(r, "reqMsg"),
+        handledMsg=_s(r, "handleMsg"),
+        reqTime=_i(r, "reqTime"),
+        handleUserID=_s(r, "handleUserID"),
+        handledTime=_i(r, "handleTime"),
+        ex=_s(r, "ex"),
+        joinSource=_i(r, "joinSource"),
+        inviterUserID=_s(r, "inviterUserID"),
+    )

@@ -42,6 +42,13 @@ def conversation_id_for(session_type: int, me: str, source_id: str) -> str:
     raise SdkError(ErrCode.SdkArgsError, detail=f"unsupported sessionType {session_type}")
 
 
+def _at_type(current: int, at_users: list[str], me: str) -> int:
+    """groupAtType after an @-message: 1 AtMe, 2 AtAll, 3 AtAllAtMe (openim-v3.md 4.3, 7.1 step 5)."""
+    at_me = me in at_users or current in (1, 3)
+    at_all = "AtAllTag" in at_users or current in (2, 3)
+    return 3 if at_me and at_all else 1 if at_me else 2 if at_all else current
+
+
 class ConversationIDParams(Params):
     conversationID: str = ConvID
 
@@ -129,6 +136,10 @@ class ConversationModule(Module):
         return conv
 
     async def _fill_names(self, convs: list[LocalConversation]) -> None:
+        for c in convs:
+            group = self.core.group.groups.get(c.groupID) if c.groupID else None
+            if group is not None:
+                c.showName, c.faceURL = group.groupName, group.faceURL
         users = [c.userID for c in convs if c.userID and not c.showName]
         if not users:
             return
@@ -152,6 +163,8 @@ class ConversationModule(Module):
         if not counts_unread and msg.seq:
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)
         self._recount(conv)
+        if msg.contentType == ContentType.AT_TEXT and not from_me and msg.atTextElem:
+            conv.groupAtType = _at_type(conv.groupAtType, msg.atTextElem.get("atUserList") or [], self.me)
         self.hidden.discard(conv.conversationID)
         if conv.conversationID not in self._new:
             self._changed.add(conv.conversationID)
@@ -347,6 +360,12 @@ class ConversationModule(Module):
         self._get(p.conversationID)
         self.hidden.add(p.conversationID)
         self.core.checkpoint_dirty()
+
+    @sdk_function("conversation", "ResetConversationGroupAtType", ConversationIDParams, None)
+    async def reset_conversation_group_at_type(self, p: ConversationIDParams, operation_id: str) -> None:
+        """Clear the @-mention mark of a group conversation (here and on the user's other devices)."""
+        self._get(p.conversationID).groupAtType = 0
+        await self._set(p.conversationID, "groupAtType", 0, operation_id)
 
     @sdk_function("conversation", "HideAllConversation", NoParams, None)
     async def hide_all_conversation(self, p: NoParams, operation_id: str) -> None:
