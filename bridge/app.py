@@ -20,6 +20,7 @@ from bridge.errors import install_error_handlers
 from bridge.eventlog import MemoryEventLog
 from bridge.idempotency import IdempotencyCache
 from bridge.middleware import BodyLimitMiddleware, OperationIDMiddleware
+from bridge.oimws import install_oimws
 from bridge.pool import SessionPool
 from bridge.routes import events, health, session
 from bridge.routes.deps import Services
@@ -86,6 +87,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.include_router(session.router)
     app.include_router(events.router)
     app.include_router(function_router(all_functions()))
+    install_oimws(app)  # /ws: the oimws-compatible WebSocket over the same registry and pool
     # Outermost first: operationID is set before the body limit may answer.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)

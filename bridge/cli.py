@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bridge.app import create_app
 from bridge.logs import configure_logging
+from bridge.oimws import oimws_app
 from bridge.server import serve_app
 from bridge.settings import BridgeSettings
 
@@ -41,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, help="data directory (default ./data, env BRIDGE_DATA_DIR)")
     serve.add_argument("--upstream-api", help="OpenIM HTTP API URL, e.g. http://openim:10002")
     serve.add_argument("--upstream-ws", help="OpenIM message gateway URL, e.g. ws://openim:10001")
+    serve.add_argument(
+        "--oimws-port",
+        type=int,
+        help="also serve the oimws-compatible WebSocket on this port, as oimws did on 10003 "
+        "(it is always on /ws of --port; env BRIDGE_OIMWS_PORT)",
+    )
     serve.add_argument("--log-level", default="info")
     ims = sub.add_parser("imserver", help="run only the compact OpenIM-compatible server")
     ims.add_argument("--host", default="127.0.0.1")
@@ -80,22 +87,31 @@ async def _serve(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         upstream_api=args.upstream_api,
         upstream_ws=args.upstream_ws,
+        oimws_port=args.oimws_port,
     )
     embedded = settings.embedded
     async with contextlib.AsyncExitStack() as stack:
         if embedded:
             api, ws = await stack.enter_async_context(_embedded_imserver(settings))
             settings.upstream_api, settings.upstream_ws = api, ws
-        running = await stack.enter_async_context(
-            serve_app(create_app(settings), settings.host, settings.port, log_level="warning")
-        )
-        _banner(settings, running.url, embedded)
+        app = create_app(settings)
+        running = await stack.enter_async_context(serve_app(app, settings.host, settings.port, log_level="warning"))
+        oimws_url = None
+        if settings.oimws_port:
+            # Entered after the bridge app, so it stops first and its sockets never outlive the pool.
+            oimws = await stack.enter_async_context(
+                serve_app(oimws_app(app), settings.host, settings.oimws_port, log_level="warning")
+            )
+            oimws_url = oimws.url.replace("http://", "ws://", 1)
+        _banner(settings, running.url, embedded, oimws_url)
         await _wait_for_signal()
         print("shutting down", file=sys.stderr)
 
 
-def _banner(settings: BridgeSettings, url: str, embedded: bool) -> None:
+def _banner(settings: BridgeSettings, url: str, embedded: bool, oimws_url: str | None = None) -> None:
     lines = [f"openim-bridge listening on {url}  (OpenAPI docs: {url}/docs)"]
+    ws_url = url.replace("http://", "ws://", 1)
+    lines.append(f"oimws WebSocket (open-im-sdk wsAddr): {ws_url}/ws" + (f"  and {oimws_url}" if oimws_url else ""))
     if embedded:
         lines += [
             f"embedded imserver: API {settings.upstream_api}  gateway {settings.upstream_ws}",

@@ -40,6 +40,11 @@ class BridgeSettings:
     sse_keepalive: float = 15.0
     sse_retry_ms: int = 3000
     poll_max_wait: float = 30.0
+    # oimws-compatible WebSocket (/ws): its own port too when non-zero (oimws used
+    # 10003); frames queued per connection before producers wait; largest request frame.
+    oimws_port: int = 0
+    oimws_send_queue: int = 256
+    oimws_max_frame_bytes: int = 1 << 20
     # Monotonic clock, injected by tests.
     clock: Callable[[], float] = time.monotonic
 
@@ -57,6 +62,8 @@ class BridgeSettings:
             raise ValueError("set both BRIDGE_UPSTREAM_API and BRIDGE_UPSTREAM_WS, or neither")
         if self.max_live_cores < 1:
             raise ValueError("max_live_cores must be at least 1")
+        if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
+            raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> BridgeSettings:

@@ -226,13 +226,14 @@ class GroupModule(Module):
                     g.memberCount = 0  # as the SDK reports a group it left (5.7)
             self.groups = fresh
             self._baseline["groups"] = True
-            await self._emit([] if quiet else changes, operation_id)
             for gid in list(self.members):
                 if gid not in fresh:
                     del self.members[gid]
+            # Members first, so a client reacting to OnJoinedGroupAdded finds them.
             for gid in fresh:
                 if gid not in self.members or (members_of and gid in members_of):
                     await self._sync_members_locked(gid, operation_id, quiet=gid not in self.members)
+            await self._emit([] if quiet else changes, operation_id)
             self._refresh_conversation_names()
 
     async def sync_members(self, group_id: str, operation_id: str) -> None:

@@ -10,6 +10,7 @@ const outdir = join(here, 'build');
 
 const entries = [
   { in: join(here, 'page', 'client-sdk-entry.js'), out: 'client-sdk' },
+  { in: join(here, 'page', 'open-im-sdk-entry.js'), out: 'open-im-sdk' },
 ];
 
 await mkdir(outdir, { recursive: true });

@@ -42,6 +42,9 @@ BUILD_DIR = INTEROP_DIR / "build"
 NODE_MODULES = INTEROP_DIR / "node_modules"
 CLIENT_SDK_PAGE = "/page/client-sdk.html"
 CLIENT_SDK_BUNDLE = BUILD_DIR / "client-sdk.js"
+# The oimws client (`open-im-sdk` 3.5.2): same `window.im` shape, so JsClient drives it too.
+OPEN_IM_SDK_PAGE = "/page/open-im-sdk.html"
+OPEN_IM_SDK_BUNDLE = BUILD_DIR / "open-im-sdk.js"
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -277,8 +280,12 @@ class JsClient:
         name: str = "js",
         page_server: PageServer | None = None,
         timeout: float = 15.0,
+        page_path: str = CLIENT_SDK_PAGE,
     ) -> JsClient:
-        """Open a fresh context + page on the SDK page host and wait until ``window.im`` is ready."""
+        """Open a fresh context + page on the SDK page host and wait until ``window.im`` is ready.
+
+        ``page_path``: ``CLIENT_SDK_PAGE`` (@openim/client-sdk) or ``OPEN_IM_SDK_PAGE`` (open-im-sdk).
+        """
         owns = page_server is None
         server = page_server or await PageServer().start()
         context = await browser.new_context()
@@ -287,7 +294,7 @@ class JsClient:
             client = cls(name, context, page, server, owns)
             page.on("console", client._on_console)
             page.on("pageerror", client._on_page_error)
-            await page.goto(server.origin + CLIENT_SDK_PAGE, timeout=timeout * 1000)
+            await page.goto(server.origin + page_path, timeout=timeout * 1000)
             await page.wait_for_function("() => window.im && window.im.ready === true", timeout=timeout * 1000)
         except BaseException:
             await context.close()
@@ -533,6 +540,27 @@ def bundle_problem() -> str | None:
             return f"bundle was built from {name} {built}, installed version differs"
     built_at = CLIENT_SDK_BUNDLE.stat().st_mtime
     for src in (PAGE_DIR / "client-sdk-entry.js", INTEROP_DIR / "build.mjs"):
+        if src.stat().st_mtime > built_at:
+            return f"bundle is older than {src.name}"
+    return None
+
+
+def open_im_sdk_bundle_problem() -> str | None:
+    """Why the open-im-sdk page host cannot run (None when its package and a fresh bundle are present)."""
+    pkg = NODE_MODULES / "open-im-sdk" / "package.json"
+    if not pkg.is_file():
+        return f"{pkg.relative_to(INTEROP_DIR.parent.parent)} is missing (npm packages not installed)"
+    version = json.loads(pkg.read_text())["version"]
+    if version != "3.5.2":
+        return f"open-im-sdk {version} installed, 3.5.2 expected"
+    if not OPEN_IM_SDK_BUNDLE.is_file():
+        return f"{OPEN_IM_SDK_BUNDLE.relative_to(INTEROP_DIR.parent.parent)} is not built"
+    stamp_file = BUILD_DIR / "stamp.json"
+    built = json.loads(stamp_file.read_text()).get("versions", {}) if stamp_file.is_file() else {}
+    if built.get("open-im-sdk") != version:
+        return "bundle was not built from the installed open-im-sdk"
+    built_at = OPEN_IM_SDK_BUNDLE.stat().st_mtime
+    for src in (PAGE_DIR / "open-im-sdk-entry.js", INTEROP_DIR / "build.mjs"):
         if src.stat().st_mtime > built_at:
             return f"bundle is older than {src.name}"
     return None
