@@ -124,8 +124,18 @@ class SessionPool:
     # -- login / auth / logout --------------------------------------------
 
     async def login(
-        self, user_id: str, token: str, platform_id: int, operation_id: str, *, batch_messages: bool = False
+        self,
+        user_id: str,
+        token: str,
+        platform_id: int,
+        operation_id: str,
+        *,
+        batch_messages: bool = False,
+        issue_token: bool = True,
     ) -> tuple[str, SessionHandle]:
+        """Start or re-attach the core of (user, platform); a new bridge session token
+        is minted unless `issue_token` is False (a WebSocket login holds its socket
+        instead of a bearer token)."""
         if platform_id not in PLATFORM_NAMES or platform_id == ADMIN_PLATFORM_ID:
             raise BridgeError(400, ErrCode.ArgsError, f"platformID {platform_id} is not a user platform (1-9, 11)")
         session_token = new_session_token()
@@ -148,8 +158,9 @@ class SessionPool:
                     await self._directory.update(handle.record)
                 else:
                     await self._revive_locked(handle, operation_id)
-            await self._directory.add_token(handle.session_id, hash_token(session_token))
-            return session_token, handle
+            if issue_token:
+                await self._directory.add_token(handle.session_id, hash_token(session_token))
+            return (session_token if issue_token else ""), handle
         record = SessionRecord(
             uuid.uuid4().hex, user_id, platform_id, token, self._clock(), batch_messages=batch_messages
         )
@@ -161,9 +172,11 @@ class SessionPool:
             except BaseException:
                 del self._handles[record.session_id]
                 raise
-        await self._directory.create(record, hash_token(session_token))
+        # A record without a usable token still needs one key; an unguessable one
+        # that was never handed out is as good as none.
+        await self._directory.create(record, hash_token(session_token if issue_token else new_session_token()))
         log.info("login user=%s platform=%s session=%s", user_id, platform_id, record.session_id[:8])
-        return session_token, handle
+        return (session_token if issue_token else ""), handle
 
     async def authenticate(self, session_token: str) -> SessionHandle:
         record = await self._directory.resolve(hash_token(session_token))

@@ -174,7 +174,9 @@ class Connection:
         svc = self._svc
         before = svc.settings.clock()
         try:
-            _, handle = await svc.pool.login(self._client.user_id, token, self._client.platform_id, req.operation_id)
+            _, handle = await svc.pool.login(
+                self._client.user_id, token, self._client.platform_id, req.operation_id, issue_token=False
+            )
         except (BridgeError, SdkError) as exc:
             await self._fail(req, exc.code, _text(exc.msg, exc.detail))
             return
