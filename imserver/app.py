@@ -12,7 +12,19 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from imserver.api import auth, conversation, friend, friend_black, group, jssdk, msg, user
+from imserver.api import (
+    auth,
+    conversation,
+    friend,
+    friend_black,
+    group,
+    group_member,
+    group_request,
+    group_sync,
+    jssdk,
+    msg,
+    user,
+)
 from imserver.api.context import ApiContext
 from imserver.api.cors import CorsMiddleware
 
@@ -24,6 +36,9 @@ _ROUTERS = (
     friend.router,
     friend_black.router,
     group.router,
+    group_member.router,
+    group_request.router,
+    group_sync.router,
     conversation.router,
     msg.router,
     jssdk.router,

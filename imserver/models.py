@@ -1,8 +1,9 @@
-"""Tables of the user/relation/auth side of imserver (all on `imserver.db.Base`).
+"""Tables of the user/relation/group/auth side of imserver (all on `imserver.db.Base`).
 
 Shapes follow OpenIM's storage models (openimsdk/open-im-server
 pkg/common/storage/model: user.go, friend.go, friend_request.go, black.go,
-version_log.go) with MongoDB documents turned into rows. Times are stored as
+version_log.go, group.go, group_member.go, group_request.go) with MongoDB
+documents turned into rows. Times are stored as
 Unix milliseconds taken from the injected settings clock; the wire converts
 them (some OpenIM responses use seconds, see services/sdkws.py).
 
@@ -21,6 +22,9 @@ __all__ = [
     "ConversationRow",
     "FriendRequestRow",
     "FriendRow",
+    "GroupMemberRow",
+    "GroupRequestRow",
+    "GroupRow",
     "TokenRow",
     "UserRow",
     "VersionEntryRow",
@@ -178,3 +182,76 @@ class ConversationRow(Base):
     latest_msg_destruct_time: Mapped[int] = mapped_column(BigInteger, default=0)
     is_msg_destruct: Mapped[bool] = mapped_column(Boolean, default=False)
     create_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class GroupRow(Base):
+    """A group (OpenIM model.Group); the owner is the member with role 100, not a column."""
+
+    __tablename__ = "im_groups"
+
+    group_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    group_name: Mapped[str] = mapped_column(Text, default="")
+    notification: Mapped[str] = mapped_column(Text, default="")
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    face_url: Mapped[str] = mapped_column(Text, default="")
+    create_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    ex: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    creator_user_id: Mapped[str] = mapped_column(_ID, default="")
+    group_type: Mapped[int] = mapped_column(Integer, default=0)
+    need_verification: Mapped[int] = mapped_column(Integer, default=0)
+    look_member_info: Mapped[int] = mapped_column(Integer, default=0)
+    apply_member_friend: Mapped[int] = mapped_column(Integer, default=0)
+    notification_update_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    notification_user_id: Mapped[str] = mapped_column(_ID, default="")
+
+
+class GroupMemberRow(Base):
+    """One member of a group (OpenIM model.GroupMember).
+
+    `nickname`/`face_url` are the group-specific ones (empty = the user's own,
+    filled in when read: PopulateGroupMember). `id` keeps join order, the
+    secondary sort key after role level (mgo/group_member.go memberSort).
+    """
+
+    __tablename__ = "im_group_members"
+    __table_args__ = (
+        UniqueConstraint("group_id", "user_id", name="uq_im_group_members_group_user"),
+        Index("ix_im_group_members_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(_ID)
+    user_id: Mapped[str] = mapped_column(_ID)
+    nickname: Mapped[str] = mapped_column(Text, default="")
+    face_url: Mapped[str] = mapped_column(Text, default="")
+    role_level: Mapped[int] = mapped_column(Integer, default=20)
+    join_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    join_source: Mapped[int] = mapped_column(Integer, default=0)
+    inviter_user_id: Mapped[str] = mapped_column(_ID, default="")
+    operator_user_id: Mapped[str] = mapped_column(_ID, default="")
+    mute_end_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    ex: Mapped[str] = mapped_column(Text, default="")
+
+
+class GroupRequestRow(Base):
+    """A request to join a group (OpenIM model.GroupRequest): one per (group, user), a new one replaces it."""
+
+    __tablename__ = "im_group_requests"
+    __table_args__ = (
+        UniqueConstraint("group_id", "user_id", name="uq_im_group_requests_group_user"),
+        Index("ix_im_group_requests_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(_ID)
+    user_id: Mapped[str] = mapped_column(_ID)
+    handle_result: Mapped[int] = mapped_column(Integer, default=0)
+    req_msg: Mapped[str] = mapped_column(Text, default="")
+    handled_msg: Mapped[str] = mapped_column(Text, default="")
+    req_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    handle_user_id: Mapped[str] = mapped_column(_ID, default="")
+    handled_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    join_source: Mapped[int] = mapped_column(Integer, default=0)
+    inviter_user_id: Mapped[str] = mapped_column(_ID, default="")
+    ex: Mapped[str] = mapped_column(Text, default="")

@@ -47,6 +47,7 @@ __all__ = [
     "conversation_id_of",
     "delete_for_user",
     "ensure_user_conversations",
+    "hide_history",
     "is_notification_conversation",
     "last_message",
     "load_messages",
@@ -57,6 +58,7 @@ __all__ = [
     "route_and_store",
     "seq_rows",
     "set_has_read_seq",
+    "set_user_max_seq",
     "set_user_min_seq",
     "store_and_push",
     "user_conversation_ids",
@@ -226,6 +228,33 @@ async def set_user_min_seq(session: AsyncSession, user_id: str, conversation_id:
         .where(UserConversationSeq.user_id == user_id, UserConversationSeq.conversation_id == conversation_id)
         .values(min_seq=seq)
     )
+
+
+async def set_user_max_seq(
+    session: AsyncSession, user_ids: Iterable[str], conversation_id: str, seq: int, now_ms: int
+) -> None:
+    """Cap what the users see at `seq` (0 = no cap): SetUserConversationsMaxSeq on leaving/joining a group."""
+    users = list(dict.fromkeys(user_ids))
+    await ensure_user_conversations(session, users, conversation_id, now_ms)
+    await session.execute(
+        update(UserConversationSeq)
+        .where(UserConversationSeq.user_id.in_(users), UserConversationSeq.conversation_id == conversation_id)
+        .values(max_seq=seq)
+    )
+
+
+async def hide_history(session: AsyncSession, user_ids: Iterable[str], conversation_id: str, now_ms: int) -> int:
+    """New group members see nothing before their join: minSeq = maxSeq + 1
+    (SetUserConversationsMinSeq, enableHistoryForNewMembers=false), and that hidden
+    past is not unread. Returns the conversation's max seq."""
+    users = list(dict.fromkeys(user_ids))
+    max_seq = (await max_seqs(session, [conversation_id])).get(conversation_id, 0)
+    await ensure_user_conversations(session, users, conversation_id, now_ms)
+    cond = (UserConversationSeq.user_id.in_(users), UserConversationSeq.conversation_id == conversation_id)
+    await session.execute(update(UserConversationSeq).where(*cond).values(min_seq=max_seq + 1))
+    unread = UserConversationSeq.has_read_seq < max_seq
+    await session.execute(update(UserConversationSeq).where(*cond, unread).values(has_read_seq=max_seq))
+    return max_seq
 
 
 async def delete_for_user(session: AsyncSession, user_id: str, conversation_id: str, seqs: Iterable[int]) -> None:

@@ -13,7 +13,11 @@ GetOptionsByNotification (openim-v3.md 4.2, 7.3):
   the per-type config; every configurable type is reliability 1: online only,
   seq 0, never stored;
 * the message goes to recvID, and to sendID too when senderSync is on and the
-  two differ (internal/push: "recvID, plus sendID when senderSync");
+  two differ (internal/push: "recvID, plus sendID when senderSync"); a group
+  notification (sessionType 3, recvID = groupID) goes to the `members` the
+  caller names: the group's members, plus users being removed (1504, 1508);
+* a call's `sendMessage` overrides the configured isSendMsg (WithSendMessage),
+  and some group types carry the sender's nickname/faceURL (WithRpcGetUserName);
 * delivery goes through `msgstore.store_and_push`, the same path as any
   message: a type with isSendMsg (1201) also lands as a normal, stored message
   in the chat conversation, and a reliability-2 type would be stored in n_.
@@ -28,7 +32,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.protocol import openim_pb2
 from core.protocol.constants import ContentType, MsgFrom, SessionType
 from imserver.msgstore import store_and_push
+from imserver.services.group_constants import GroupContentType as G
 from imserver.services.sdkws import WireModel, go_json_dumps, wire_json
 
 __all__ = [
@@ -91,6 +96,11 @@ def _cfg(is_send_msg: bool, offline_push: bool, text: str) -> NotificationConfig
     return NotificationConfig(is_send_msg, offline_push, text, text, text, ONLINE_ONLY)
 
 
+def _group_cfg(is_send_msg: bool, offline_push: bool, name: str) -> NotificationConfig:
+    """Group entries of notification.yml say "<name> title", "<name> desc", "<name> ext"."""
+    return NotificationConfig(is_send_msg, offline_push, f"{name} title", f"{name} desc", f"{name} ext", ONLINE_ONLY)
+
+
 # open-im-server config/notification.yml (3.8.3-patch) for the types imserver sends.
 NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
     ContentType.FRIEND_APPLICATION: _cfg(False, True, "Somebody applies to add you as a friend"),
@@ -107,6 +117,27 @@ NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
     ContentType.USER_INFO_UPDATED: _cfg(False, False, "userInfo updated"),
     ContentType.CONVERSATION_CHANGE: _cfg(False, False, "conversation changed"),
     CONVERSATION_PRIVATE_CHAT: _cfg(True, False, "burn after reading"),
+    # Group entries: isSendMsg per openim-v3.md 7.3; offline push only for the three request types.
+    G.GROUP_CREATED: _group_cfg(True, False, "create group"),
+    G.GROUP_INFO_SET: _group_cfg(False, False, "groupInfoSet"),
+    G.JOIN_GROUP_APPLICATION: _group_cfg(False, True, "joinGroupApplication"),
+    G.MEMBER_QUIT: _group_cfg(True, False, "memberQuit"),
+    G.GROUP_APPLICATION_ACCEPTED: _group_cfg(False, True, "groupApplicationAccepted"),
+    G.GROUP_APPLICATION_REJECTED: _group_cfg(False, True, "groupApplicationRejected"),
+    G.GROUP_OWNER_TRANSFERRED: _group_cfg(True, False, "groupOwnerTransferred"),
+    G.MEMBER_KICKED: _group_cfg(True, False, "memberKicked"),
+    G.MEMBER_INVITED: _group_cfg(True, False, "memberInvited"),
+    G.MEMBER_ENTER: _group_cfg(True, False, "memberEnter"),
+    G.GROUP_DISMISSED: _group_cfg(True, False, "groupDismissed"),
+    G.GROUP_MUTED: _group_cfg(True, False, "groupMuted"),
+    G.GROUP_CANCEL_MUTED: _group_cfg(True, False, "groupCancelMuted"),
+    G.GROUP_MEMBER_MUTED: _group_cfg(True, False, "groupMemberMuted"),
+    G.GROUP_MEMBER_CANCEL_MUTED: _group_cfg(True, False, "groupMemberCancelMuted"),
+    G.GROUP_MEMBER_INFO_SET: _group_cfg(False, False, "groupMemberInfoSet"),
+    # 1517/1518 (groupMemberSetToAdmin / groupMemberSetToOrdinaryUser) have no entry in
+    # notification.yml: the zero config, online only with an empty push text.
+    G.GROUP_INFO_SET_ANNOUNCEMENT: _group_cfg(True, False, "groupInfoSetAnnouncement"),
+    G.GROUP_INFO_SET_NAME: _group_cfg(True, False, "groupInfoSetName"),
     # Hard-coded in msg.go newContentTypeConf: stored in the n_ conversation, pullable.
     ContentType.MSG_REVOKE: NotificationConfig(reliability=STORED),
     ContentType.HAS_READ_RECEIPT: NotificationConfig(reliability=STORED),
@@ -120,7 +151,7 @@ def md5_msg_id(send_id: str) -> str:
     return hashlib.md5(seed.encode()).hexdigest()
 
 
-def _options(config: NotificationConfig) -> dict[str, bool]:
+def _options(config: NotificationConfig, send_message: bool | None = None) -> dict[str, bool]:
     options = {
         "isNotNotification": False,
         "isSendMsg": False,
@@ -134,13 +165,14 @@ def _options(config: NotificationConfig) -> dict[str, bool]:
         "senderConversationUpdate": False,
         "reactionFromCache": False,
     }
-    if config.is_send_msg:
+    is_send_msg = config.is_send_msg if send_message is None else send_message
+    if is_send_msg:
         options["unreadCount"] = True
     if config.offline_push:
         options["offlinePush"] = True
     if config.reliability == STORED:
         options["history"] = options["persistent"] = True
-    options["isSendMsg"] = config.is_send_msg
+    options["isSendMsg"] = is_send_msg
     return options
 
 
@@ -159,6 +191,10 @@ class Notifier:
         content_type: int,
         tips: WireModel,
         session_type: int = SessionType.SINGLE,
+        *,
+        send_message: bool | None = None,
+        sender_nickname: str = "",
+        sender_face_url: str = "",
     ) -> openim_pb2.MsgData:
         config = NOTIFICATION_CONFIG.get(content_type, NotificationConfig())
         if send_id == recv_id and content_type == ContentType.HAS_READ_RECEIPT:
@@ -171,6 +207,8 @@ class Notifier:
             groupID=recv_id if session_type == SessionType.READ_GROUP else "",
             clientMsgID=md5_msg_id(send_id),
             serverMsgID=md5_msg_id(send_id),
+            senderNickname=sender_nickname,
+            senderFaceURL=sender_face_url,
             sessionType=session_type,
             msgFrom=MsgFrom.SYSTEM,
             contentType=content_type,
@@ -179,7 +217,7 @@ class Notifier:
             createTime=now,
             offlinePushInfo=openim_pb2.OfflinePushInfo(title=config.title, desc=config.desc, ex=config.ext),
         )
-        msg.options.update(_options(config))
+        msg.options.update(_options(config, send_message))
         return msg
 
     async def send(
@@ -190,15 +228,30 @@ class Notifier:
         content_type: int,
         tips: WireModel,
         session_type: int = SessionType.SINGLE,
+        *,
+        members: Sequence[str] | None = None,
+        send_message: bool | None = None,
+        sender_nickname: str = "",
+        sender_face_url: str = "",
     ) -> openim_pb2.MsgData:
         """Build, store if reliable, and push one notification; failures are logged, never raised.
 
         OpenIM sends notifications from a queue after the RPC succeeded, so a
-        failed delivery never fails the call that caused it.
+        failed delivery never fails the call that caused it. `members` are the
+        recipients of a group notification (required for sessionType 3).
         """
-        msg = self.build(send_id, recv_id, content_type, tips, session_type)
+        msg = self.build(
+            send_id,
+            recv_id,
+            content_type,
+            tips,
+            session_type,
+            send_message=send_message,
+            sender_nickname=sender_nickname,
+            sender_face_url=sender_face_url,
+        )
         try:
-            await store_and_push(self._sessionmaker, self._pusher, msg, operation_id, self._now_ms())
+            await store_and_push(self._sessionmaker, self._pusher, msg, operation_id, self._now_ms(), members)
         except Exception:
             logger.exception(
                 "notification delivery failed",

@@ -143,6 +143,7 @@ async def run_imserver(
             settings.host,
             settings.ws_port if ws_port is None else ws_port,
             is_blocked=ctx.blacks.is_blocked,
+            group_chat=ctx.group_chat,
         )
         stack.push_async_callback(gateway.close)
         host = _url_host(settings.host)

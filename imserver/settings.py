@@ -32,6 +32,10 @@ class ImServerSettings:
     ws_max_conn_num: int = 100000
     ws_read_timeout: float = 30.0
     ws_ping_interval: float = 27.0
+    # openim-rpc-group.yml enableHistoryForNewMembers. OpenIM ships `true` (a new member
+    # pulls the group's whole history); imserver defaults to False: a member who joins
+    # sees the group chat from the join on (issue 4; openim-v3.md 8 left this open).
+    group_history_for_new_members: bool = False
     # Injected wall clock (seconds since epoch) so tests can expire tokens.
     clock: Callable[[], float] = time.time
 

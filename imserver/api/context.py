@@ -11,6 +11,12 @@ from imserver.services.blacks import BlackService
 from imserver.services.conversations import ConversationService
 from imserver.services.friend_requests import FriendRequestService
 from imserver.services.friends import FriendService
+from imserver.services.group_chat import GroupChatService
+from imserver.services.group_members import GroupMemberService
+from imserver.services.group_notify import GroupNotifier
+from imserver.services.group_requests import GroupRequestService
+from imserver.services.group_sync import GroupSyncService
+from imserver.services.groups import GroupService
 from imserver.services.jssdk import JsSdkService
 from imserver.services.messages import MessageService
 from imserver.services.presence import PresenceService
@@ -38,6 +44,11 @@ class ApiContext:
     conversations: ConversationService
     messages: MessageService
     jssdk: JsSdkService
+    groups: GroupService
+    group_members: GroupMemberService
+    group_requests: GroupRequestService
+    group_sync: GroupSyncService
+    group_chat: GroupChatService
 
     @classmethod
     def build(
@@ -53,7 +64,12 @@ class ApiContext:
         deps = (settings, sessionmaker, versions, notifier, users)
         blacks = BlackService(*deps)
         conversations = ConversationService(settings, sessionmaker, versions, notifier)
-        messages = MessageService(settings, sessionmaker, notifier, conversations, hub, blacks.is_blocked)
+        group_chat = GroupChatService(settings, sessionmaker, conversations)
+        messages = MessageService(settings, sessionmaker, notifier, conversations, hub, blacks.is_blocked, group_chat)
+        group_notify = GroupNotifier(settings, sessionmaker, notifier)
+        group_deps = (settings, sessionmaker, versions, group_notify, users)
+        group_members = GroupMemberService(*group_deps, conversations)
+        users.on_profile_change(group_members.user_profile_changed)
         return cls(
             settings=settings,
             sessionmaker=sessionmaker,
@@ -69,4 +85,9 @@ class ApiContext:
             conversations=conversations,
             messages=messages,
             jssdk=JsSdkService(sessionmaker, conversations),
+            groups=GroupService(*group_deps, conversations),
+            group_members=group_members,
+            group_requests=GroupRequestService(*group_deps, group_members),
+            group_sync=GroupSyncService(sessionmaker, versions),
+            group_chat=group_chat,
         )

@@ -10,6 +10,7 @@ from imserver.api.request import GoRequest, Int64
 from imserver.api.routing import Call, ImRouter
 from imserver.services.jssdk import ConversationMsg
 from imserver.services.sdkws import Conversation, FriendInfoOnly, UserInfo, WireModel, msg_data_json
+from imserver.services.sdkws_group import GroupInfo
 
 __all__ = ["router"]
 
@@ -31,7 +32,7 @@ class ConversationMsgWire(WireModel):
     lastMsg: dict[str, Any] | None = None
     user: UserInfo | None = None
     friend: FriendInfoOnly | None = None
-    group: dict[str, Any] | None = None
+    group: GroupInfo | None = None
     maxSeq: int = 0
     readSeq: int = 0
 
@@ -52,6 +53,7 @@ def _answer(call: Call, unread: int, items: list[ConversationMsg]) -> Conversati
                 lastMsg=msg_data_json(i.last_msg),
                 user=i.user,
                 friend=i.friend,
+                group=i.group,
                 maxSeq=i.max_seq,
                 readSeq=i.read_seq,
             )

@@ -29,6 +29,7 @@ __all__ = ["decode_request", "encode_response"]
 
 _F = descriptor_pb2.FieldDescriptorProto
 _STR, _I32, _I64, _BOOL, _MSG = _F.TYPE_STRING, _F.TYPE_INT32, _F.TYPE_INT64, _F.TYPE_BOOL, _F.TYPE_MESSAGE
+_U32 = _F.TYPE_UINT32
 
 _MESSAGES: dict[str, list[tuple[str, int, int] | tuple[str, int, int, str] | tuple[str, int, int, str, bool]]] = {
     "UserInfo": [
@@ -39,8 +40,13 @@ _MESSAGES: dict[str, list[tuple[str, int, int] | tuple[str, int, int, str] | tup
         ("ownerUserID", 1, _STR), ("friendUserID", 2, _STR), ("remark", 3, _STR), ("createTime", 4, _I64),
         ("addSource", 5, _I32), ("operatorUserID", 6, _STR), ("ex", 7, _STR), ("isPinned", 8, _BOOL),
     ],
-    # sdkws.GroupInfo: imserver has no groups, the field is never set.
-    "GroupInfo": [("groupID", 1, _STR)],
+    "GroupInfo": [
+        ("groupID", 1, _STR), ("groupName", 2, _STR), ("notification", 3, _STR), ("introduction", 4, _STR),
+        ("faceURL", 5, _STR), ("ownerUserID", 6, _STR), ("createTime", 7, _I64), ("memberCount", 8, _U32),
+        ("ex", 9, _STR), ("status", 10, _I32), ("creatorUserID", 11, _STR), ("groupType", 12, _I32),
+        ("needVerification", 13, _I32), ("lookMemberInfo", 14, _I32), ("applyMemberFriend", 15, _I32),
+        ("notificationUpdateTime", 16, _I64), ("notificationUserID", 17, _STR),
+    ],
     "Conversation": [
         ("ownerUserID", 1, _STR), ("conversationID", 2, _STR), ("recvMsgOpt", 3, _I32),
         ("conversationType", 4, _I32), ("userID", 5, _STR), ("groupID", 6, _STR), ("isPinned", 7, _BOOL),
@@ -116,7 +122,13 @@ def encode_response(unread_count: int, items: Sequence[ConversationMsg]) -> byte
     response = _RESPONSE(unreadCount=unread_count)
     for item in items:
         entry = response.conversations.add()  # type: ignore[attr-defined]
-        for key, value in (("conversation", item.conversation), ("user", item.user), ("friend", item.friend)):
+        values = (
+            ("conversation", item.conversation),
+            ("user", item.user),
+            ("friend", item.friend),
+            ("group", item.group),
+        )
+        for key, value in values:
             if value is not None:
                 getattr(entry, key).CopyFrom(type(getattr(entry, key))(**value.model_dump()))
         entry.lastMsg.CopyFrom(_MSG_DATA.FromString(item.last_msg.SerializeToString()))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from imserver.gateway.handshake import TokenClaims, TokenVerifier
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import IsBlocked, never_blocked
+from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.gateway.server import GatewayServer, start_gateway
 
 __all__ = [
+    "NO_GROUP_CHAT",
     "GatewayServer",
+    "GroupChat",
     "Hub",
     "IsBlocked",
     "TokenClaims",

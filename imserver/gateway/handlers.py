@@ -25,7 +25,7 @@ from imserver.errors import ImError
 from imserver.gateway import sync
 from imserver.gateway.connection import Connection
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import IsBlocked, send_message
+from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, send_message
 from imserver.settings import ImServerSettings
 
 __all__ = ["HANDLERS", "GatewayContext", "Reply", "handle_request"]
@@ -41,6 +41,7 @@ class GatewayContext:
     hub: Hub
     sessionmaker: async_sessionmaker[AsyncSession]
     is_blocked: IsBlocked
+    group_chat: GroupChat = NO_GROUP_CHAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ async def _send_msg(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
         settings=ctx.settings,
         sessionmaker=ctx.sessionmaker,
         is_blocked=ctx.is_blocked,
+        group_chat=ctx.group_chat,
     )
 
     async def push() -> None:

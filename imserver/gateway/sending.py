@@ -4,6 +4,11 @@ open-im-server internal/rpc/msg/send.go (SendMsg per sessionType), verify.go
 (encapsulateMsgData, messageVerification, GetMsgID) and msgtransfer (seq and
 storage, via `imserver.msgstore.route_and_store`). The push runs after the answer
 is queued, as OpenIM answers once the message is on its queue.
+
+Group messages (sessionType 3) ask the `GroupChat` port who may send and who
+receives (verify.go), and after the push let it mark @-mentions (send.go
+setConversationAtInfo, which OpenIM also runs after queueing). A gateway started
+without groups answers them 1205 GroupTypeNotSupport.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +30,16 @@ from imserver.errors import ImError
 from imserver.msgstore import Delivery, Pusher, push_deliveries, route_and_store
 from imserver.settings import ImServerSettings
 
-__all__ = ["IsBlocked", "SendOutcome", "encapsulate", "never_blocked", "new_server_msg_id", "send_message"]
+__all__ = [
+    "NO_GROUP_CHAT",
+    "GroupChat",
+    "IsBlocked",
+    "SendOutcome",
+    "encapsulate",
+    "never_blocked",
+    "new_server_msg_id",
+    "send_message",
+]
 
 IsBlocked = Callable[[str, str], Awaitable[bool]]
 """is_blocked(owner, other): has `owner` blacklisted `other`?"""
@@ -53,6 +69,37 @@ _OFF: dict[int, tuple[str, ...]] = {
 
 async def never_blocked(owner: str, other: str) -> bool:
     return False
+
+
+class GroupChat(Protocol):
+    """What sending needs from the groups (imserver.services.group_chat.GroupChatService)."""
+
+    async def recipients(self, msg: pb.MsgData) -> list[str]:
+        """Verify the sender of a group message; answer the group's current members."""
+
+    async def after_send(self, msg: pb.MsgData, operation_id: str) -> None:
+        """Work after the push (mark @-mentions)."""
+
+    async def member_ids(self, group_id: str) -> list[str]: ...
+
+    async def member_roles(self, group_id: str, user_ids: Sequence[str]) -> dict[str, int]: ...
+
+
+class _NoGroupChat:
+    async def recipients(self, msg: pb.MsgData) -> list[str]:
+        raise ImError(ErrCode.GroupTypeNotSupport, "this gateway has no groups")
+
+    async def after_send(self, msg: pb.MsgData, operation_id: str) -> None:
+        return None
+
+    async def member_ids(self, group_id: str) -> list[str]:
+        return []
+
+    async def member_roles(self, group_id: str, user_ids: Sequence[str]) -> dict[str, int]:
+        return {}
+
+
+NO_GROUP_CHAT: GroupChat = _NoGroupChat()
 
 
 def new_server_msg_id(send_id: str, now: float) -> str:
@@ -87,9 +134,12 @@ async def _verify(msg: pb.MsgData, settings: ImServerSettings, is_blocked: IsBlo
 class SendOutcome:
     resp: pb.SendMsgResp
     deliveries: list[Delivery]
+    followup: Callable[[str], Awaitable[None]] | None = None
 
     async def push(self, pusher: Pusher, operation_id: str) -> None:
         await push_deliveries(pusher, self.deliveries, operation_id)
+        if self.followup is not None:
+            await self.followup(operation_id)
 
 
 async def send_message(
@@ -99,6 +149,7 @@ async def send_message(
     settings: ImServerSettings,
     sessionmaker: async_sessionmaker[AsyncSession],
     is_blocked: IsBlocked,
+    group_chat: GroupChat = NO_GROUP_CHAT,
 ) -> SendOutcome:
     """Accept one message from `sender`; a resent clientMsgID answers the first result."""
     if msg.sendID != sender and sender not in settings.admin_user_ids:
@@ -108,13 +159,22 @@ async def send_message(
             if not msg.recvID:
                 raise ImError(ErrCode.ArgsError, "recvID is empty")
         case SessionType.READ_GROUP:
-            raise ImError(ErrCode.GroupTypeNotSupport, "group messages are not supported yet")
+            if not msg.groupID:
+                raise ImError(ErrCode.ArgsError, "groupID is empty")
         case _:
             raise ImError(ErrCode.ArgsError, "unknown sessionType")
     encapsulate(msg, settings)
+    members: list[str] | None = None
     if msg.sessionType == SessionType.SINGLE:
         await _verify(msg, settings, is_blocked)
-    deliveries = await route_and_store(sessionmaker, msg, settings.now_ms())
-    first = deliveries[0].msg
-    resp = pb.SendMsgResp(serverMsgID=first.serverMsgID, clientMsgID=first.clientMsgID, sendTime=first.sendTime)
-    return SendOutcome(resp, deliveries)
+    elif msg.sessionType == SessionType.READ_GROUP:
+        members = await group_chat.recipients(msg)
+    deliveries = await route_and_store(sessionmaker, msg, settings.now_ms(), members)
+    first = deliveries[0]
+    resp = pb.SendMsgResp(
+        serverMsgID=first.msg.serverMsgID, clientMsgID=first.msg.clientMsgID, sendTime=first.msg.sendTime
+    )
+    followup = None
+    if members is not None and not first.duplicate:
+        followup = partial(group_chat.after_send, first.msg)
+    return SendOutcome(resp, deliveries, followup)

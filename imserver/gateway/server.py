@@ -29,7 +29,7 @@ from imserver.gateway.handshake import ConnArgs, TokenVerifier, authenticate, er
 from imserver.gateway.handshake import wants_text_response as _wants_text
 from imserver.gateway.heartbeat import WEB_PLATFORM_ID, HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import IsBlocked, never_blocked
+from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.settings import ImServerSettings
 
 __all__ = ["MAX_MESSAGE_SIZE", "GatewayServer", "start_gateway"]
@@ -237,9 +237,10 @@ async def start_gateway(
     port: int,
     *,
     is_blocked: IsBlocked = never_blocked,
+    group_chat: GroupChat = NO_GROUP_CHAT,
 ) -> GatewayServer:
     """Listen on host:port (0 = ephemeral) in the running loop; `hub` is shared with the API."""
-    gateway = _Gateway(GatewayContext(settings, hub, sessionmaker, is_blocked), tokens)
+    gateway = _Gateway(GatewayContext(settings, hub, sessionmaker, is_blocked, group_chat), tokens)
     server = await serve(
         gateway.handle,
         host,

@@ -158,6 +158,29 @@ class ConversationService:
         await session.flush()
         await self._versions.incr(session, CONVERSATIONS, owner, [conversation_id], VersionState.UPDATE)
 
+    async def set_max_seq(self, op: Operator, owners: Sequence[str], conversation_id: str, seq: int) -> None:
+        """SetConversationMaxSeq: cap (or with 0 uncap) what the owners see of a group chat.
+
+        Leaving a group caps at the current max seq, joining uncaps
+        (group.go deleteMemberAndSetConversationSeq / setMemberJoinSeq); the
+        owners' conversation rows are created if missing (CreateGroupChatConversations)
+        and each owner gets a 1300 ConversationChangeNotification (conversation.go).
+        """
+        owners = list(dict.fromkeys(owners))
+        if not owners:
+            return
+        async with self._sessionmaker.begin() as session:
+            await msgstore.set_user_max_seq(session, owners, conversation_id, seq, self._settings.now_ms())
+            for owner in owners:
+                row = await self._ensure(session, owner, conversation_id)
+                if row.max_seq != seq:
+                    row.max_seq = seq
+                    await session.flush()
+                    await self._versions.incr(session, CONVERSATIONS, owner, [conversation_id], VersionState.UPDATE)
+        for owner in owners:
+            tips = ConversationUpdateTips(userID=owner, conversationIDList=[conversation_id])
+            await self._notifier.send(op.operation_id, owner, owner, ContentType.CONVERSATION_CHANGE, tips)
+
     async def set(
         self,
         op: Operator,

@@ -3,6 +3,7 @@
 The owner is always the token's user (jssdk.go overwrites ownerUserID with the
 operator). Only conversations whose newest message is visible are listed;
 unreadCount sums maxSeq - readSeq over the considered conversations.
+Single chats carry the peer (`user`, `friend`), group chats the group (`group`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from imserver.services.common import load_users
 from imserver.services.conversations import ConversationService
 from imserver.services.convert import user_info
 from imserver.services.friendship import friend_rows
+from imserver.services.group_store import group_infos
 from imserver.services.sdkws import Conversation, FriendInfoOnly, UserInfo
+from imserver.services.sdkws_group import GroupInfo
 
 __all__ = ["ConversationMsg", "JsSdkService"]
 
@@ -33,6 +36,7 @@ class ConversationMsg:
     last_msg: pb.MsgData
     user: UserInfo | None
     friend: FriendInfoOnly | None
+    group: GroupInfo | None
     max_seq: int
     read_seq: int
 
@@ -64,6 +68,7 @@ class JsSdkService:
             peers = [c.userID for c in conversations if not c.groupID]
             users = await load_users(session, peers)
             friends = {f.friend_user_id: f for f in await friend_rows(session, owner, peers)}
+            groups = {g.groupID: g for g in await group_infos(session, [c.groupID for c in conversations if c.groupID])}
         unread = sum(max(s.maxSeq - s.hasReadSeq, 0) for s in seqs.seqs.values())
         listed = [c for c in conversations if c.conversationID in last.msgs]
         # jssdk sort.go: pinned first, then by the newest message's send time.
@@ -91,6 +96,7 @@ class JsSdkService:
                     )
                     if friend is not None
                     else None,
+                    group=groups.get(c.groupID) if c.groupID else None,
                     max_seq=entry.maxSeq if entry else 0,
                     read_seq=entry.hasReadSeq if entry else 0,
                 )

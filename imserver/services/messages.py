@@ -4,8 +4,9 @@ Port of open-im-server internal/rpc/msg/{as_read.go, revoke.go, delete.go}
 (openim-v3.md 7.2). Notifications: 2200 HasReadReceipt (to the peer for
 single chats, else to oneself), 2101 revoke (sender -> original recvID, the
 original's session type), 2102 delete and 1703 clear only with sync flags.
-Group chats are not stored by imserver yet, so revoking works for single
-chats only.
+Notifications into a group chat (revoke, and clear/delete synced to others)
+reach the group's current members. Revoking in a group: one's own message,
+or as owner anyone's, or as admin an ordinary member's (revoke.go).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from imserver.models import UserRow
 from imserver.notify import CLEAR_CONVERSATION, Notifier, Pusher
 from imserver.services.common import Operator
 from imserver.services.conversations import ConversationService, describe
+from imserver.services.group_constants import RoleLevel
 from imserver.services.sdkws import ClearConversationTips, DeleteMsgsTips, MarkAsReadTips, RevokeMsgTips
 from imserver.settings import ImServerSettings
 
@@ -40,6 +42,7 @@ class MessageService:
         conversations: ConversationService,
         pusher: Pusher,
         is_blocked: sending.IsBlocked,
+        group_chat: sending.GroupChat = sending.NO_GROUP_CHAT,
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
@@ -47,6 +50,7 @@ class MessageService:
         self._conversations = conversations
         self._pusher = pusher
         self._is_blocked = is_blocked
+        self._group_chat = group_chat
 
     async def send(self, op: Operator, msg: pb.MsgData) -> pb.SendMsgResp:
         """/msg/send_msg: the message takes the gateway's 1003 path (verify, store, push)."""
@@ -56,6 +60,7 @@ class MessageService:
             settings=self._settings,
             sessionmaker=self._sessionmaker,
             is_blocked=self._is_blocked,
+            group_chat=self._group_chat,
         )
         await outcome.push(self._pusher, op.operation_id)
         return outcome.resp
@@ -79,22 +84,26 @@ class MessageService:
 
     async def revoke(self, op: Operator, user_id: str, conversation_id: str, seq: int) -> None:
         now = self._settings.now_ms()
-        async with self._sessionmaker.begin() as session:
+        async with self._sessionmaker() as session:
             user = await session.get(UserRow, user_id)
             if user is None:
                 raise ImError(ErrCode.UserIDNotFoundError, f"user {user_id} not found")
             [msg] = await msgstore.load_messages(session, user_id, conversation_id, [seq])
-            if not msg.clientMsgID and msg.status == msgstore.MSG_STATUS_HAS_DELETED:
-                raise ImError(ErrCode.RecordNotFoundError, "msg not found")
-            if msg.contentType == ContentType.MSG_REVOKE:
-                raise ImError(ErrCode.MsgAlreadyRevoke, "msg already revoke")
-            role = 0
-            if not op.is_admin:
-                if msg.sessionType != SessionType.SINGLE:
-                    raise ImError(ErrCode.ServerInternalError, f"msg sessionType {msg.sessionType} not supported")
+        if not msg.clientMsgID and msg.status == msgstore.MSG_STATUS_HAS_DELETED:
+            raise ImError(ErrCode.RecordNotFoundError, "msg not found")
+        if msg.contentType == ContentType.MSG_REVOKE:
+            raise ImError(ErrCode.MsgAlreadyRevoke, "msg already revoke")
+        role = 0
+        if not op.is_admin:
+            if msg.sessionType == SessionType.READ_GROUP:
+                role = await self._group_revoker_role(msg, user_id)
+            elif msg.sessionType == SessionType.SINGLE:
                 if op.user_id != msg.sendID:
                     raise ImError(ErrCode.NoPermissionError, f"ownerUserID {msg.sendID}")
                 role = user.app_manger_level
+            else:
+                raise ImError(ErrCode.ServerInternalError, f"msg sessionType {msg.sessionType} not supported")
+        async with self._sessionmaker.begin() as session:
             await msgstore.mark_revoked(
                 session,
                 conversation_id,
@@ -114,7 +123,15 @@ class MessageService:
             isAdminRevoke=op.is_admin,
         )
         recv = msg.groupID if msg.sessionType == SessionType.READ_GROUP else msg.recvID
-        await self._notifier.send(op.operation_id, user_id, recv, ContentType.MSG_REVOKE, tips, msg.sessionType)
+        await self._notifier.send(
+            op.operation_id,
+            user_id,
+            recv,
+            ContentType.MSG_REVOKE,
+            tips,
+            msg.sessionType,
+            members=await self._members(msg.sessionType, recv),
+        )
 
     async def mark_msgs_as_read(self, op: Operator, user_id: str, conversation_id: str, seqs: Sequence[int]) -> None:
         if not seqs:
@@ -176,8 +193,10 @@ class MessageService:
                 conversation = owned[conversation_id]
                 tips = ClearConversationTips(userID=user_id, conversationIDs=[conversation_id])
                 recv = conversation.groupID or conversation.userID
+                kind = conversation.conversationType
+                members = await self._members(kind, recv)
                 await self._notifier.send(
-                    op.operation_id, user_id, recv, CLEAR_CONVERSATION, tips, conversation.conversationType
+                    op.operation_id, user_id, recv, CLEAR_CONVERSATION, tips, kind, members=members
                 )
         elif sync_self:
             tips = ClearConversationTips(userID=user_id, conversationIDs=existing or None)
@@ -202,12 +221,34 @@ class MessageService:
                         msgstore.StoredMsg.conversation_id == conversation_id, msgstore.StoredMsg.seq.in_(list(seqs))
                     )
                 )
-            await self._notifier.send(op.operation_id, user_id, peer, ContentType.DELETE_MSGS, tips, kind)
+            members = await self._members(kind, peer)
+            await self._notifier.send(
+                op.operation_id, user_id, peer, ContentType.DELETE_MSGS, tips, kind, members=members
+            )
             return
         async with self._sessionmaker.begin() as session:
             await msgstore.delete_for_user(session, user_id, conversation_id, seqs)
         if sync_self:
             await self._notifier.send(op.operation_id, user_id, user_id, ContentType.DELETE_MSGS, tips)
+
+    async def _members(self, session_type: int, recv: str) -> list[str] | None:
+        """Recipients of a notification into a group chat: its current members."""
+        if session_type != SessionType.READ_GROUP:
+            return None
+        return await self._group_chat.member_ids(recv)
+
+    async def _group_revoker_role(self, msg: pb.MsgData, user_id: str) -> int:
+        """revoke.go ReadGroupChatType: own message, or owner any, or admin an ordinary member's."""
+        roles = await self._group_chat.member_roles(msg.groupID, list(dict.fromkeys([user_id, msg.sendID])))
+        if user_id != msg.sendID:
+            mine = roles.get(user_id, 0)
+            sender = roles.get(msg.sendID)
+            if mine == RoleLevel.ADMIN:
+                if sender is not None and sender != RoleLevel.ORDINARY:
+                    raise ImError(ErrCode.NoPermissionError, "no permission")
+            elif mine != RoleLevel.OWNER:
+                raise ImError(ErrCode.NoPermissionError, "no permission")
+        return roles.get(user_id, 0)
 
     async def _conversation(self, session: AsyncSession, user_id: str, conversation_id: str) -> tuple[int, str]:
         """(conversationType, peer or groupID) of one of the user's conversations, else 1004."""

@@ -11,7 +11,7 @@ imserver asks the reverse question (who lists this user).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -28,7 +28,9 @@ from imserver.services.sdkws import UserInfo, UserInfoUpdatedTips
 from imserver.services.versions import FRIENDS, VersionLogs, VersionState
 from imserver.settings import ImServerSettings
 
-__all__ = ["APP_NOTIFICATION_ADMIN", "UserChanges", "UserService"]
+__all__ = ["APP_NOTIFICATION_ADMIN", "ProfileHook", "UserChanges", "UserService"]
+
+ProfileHook = Callable[[Operator, str], Awaitable[None]]
 
 # constant.AppNotificationAdmin: admins are created with it; get_user_token refuses >= it.
 APP_NOTIFICATION_ADMIN = 3
@@ -69,6 +71,12 @@ class UserService:
         self._sessionmaker = sessionmaker
         self._versions = versions
         self._notifier = notifier
+        self._profile_hooks: list[ProfileHook] = []
+
+    def on_profile_change(self, hook: ProfileHook) -> None:
+        """Run `hook(op, userID)` after a user's nickname or faceURL changed (user.go
+        NotificationUserInfoUpdate also tells the group service, which lives apart)."""
+        self._profile_hooks.append(hook)
 
     async def ensure_admins(self) -> None:
         """Create every imAdminUserID as a user (user.go Start: nickname = userID, level 3)."""
@@ -162,6 +170,9 @@ class UserService:
         await self._notifier.send(op.operation_id, op.user_id, user_id, ContentType.USER_INFO_UPDATED, tips)
         for owner in watchers:
             await self._notifier.send(op.operation_id, op.user_id, owner, ContentType.FRIEND_INFO_UPDATED, tips)
+        if after != before:
+            for hook in self._profile_hooks:
+                await hook(op, user_id)
 
     async def all_user_ids(self, page: Page | None) -> tuple[int, list[str]]:
         base = select(UserRow.user_id).order_by(UserRow.create_time, UserRow.user_id)
