@@ -221,9 +221,17 @@ class GroupModule(Module):
             fresh = {g.groupID: g for g in map(group_from_server, items) if g.status != DISMISSED}
             quiet = not self._baseline["groups"]
             changes = _diff(self.groups, fresh, "OnJoinedGroupAdded", "OnJoinedGroupDeleted", "OnGroupInfoChanged")
+            gone = [g.groupID for callback, g in changes if callback == "OnJoinedGroupDeleted"]
+            dismissed = await self._dismissed(gone, operation_id) if gone and not quiet else {}
+            with_dismissals: list[tuple[str, Any]] = []
             for callback, g in changes:
                 if callback == "OnJoinedGroupDeleted":
+                    if g.groupID in dismissed:
+                        # Detected by sync, whatever told us (1511 or a later revival), as the SDK does (5.7).
+                        with_dismissals.append(("OnGroupDismissed", dismissed[g.groupID]))
                     g.memberCount = 0  # as the SDK reports a group it left (5.7)
+                with_dismissals.append((callback, g))
+            changes = with_dismissals
             self.groups = fresh
             self._baseline["groups"] = True
             for gid in list(self.members):
@@ -235,6 +243,11 @@ class GroupModule(Module):
                     await self._sync_members_locked(gid, operation_id, quiet=gid not in self.members)
             await self._emit([] if quiet else changes, operation_id)
             self._refresh_conversation_names()
+
+    async def _dismissed(self, group_ids: list[str], operation_id: str) -> dict[str, LocalGroup]:
+        data = await self.core.api.post("/group/get_groups_info", {"groupIDs": group_ids}, operation_id) or {}
+        groups = map(group_from_server, data.get("groupInfos") or [])
+        return {g.groupID: g for g in groups if g.status == DISMISSED}
 
     async def sync_members(self, group_id: str, operation_id: str) -> None:
         async with self._lock:
@@ -297,17 +310,12 @@ class GroupModule(Module):
         ct = msg.contentType
         tips = tips_of(msg)
         gid = str((tips.get("group") or {}).get("groupID") or msg.groupID or "")
-        was_member = gid in self.groups
         if ct in (1503, 1505, 1506):
             await self.sync_requests(operation_id)
         if ct in (1501, 1502, 1504, 1505, 1507, 1508, 1509, 1510, 1511, 1514, 1515, 1519, 1520):
             await self.sync_groups(operation_id, members_of={gid} if gid else None)
         elif ct in (1512, 1513, 1516, 1517, 1518) and gid:
             await self.sync_members(gid, operation_id)
-        if ct == 1511 and was_member:
-            # After the sync, so the joined-group list already agrees with the event.
-            dismissed = group_from_server(tips.get("group") or {}).model_dump()
-            await self.core.emit(GROUP, "OnGroupDismissed", dismissed, operation_id)
         await self.core.conversation.flush(operation_id)
 
     # -- helpers ----------------------------------------------------------
