@@ -17,7 +17,6 @@ import httpx
 from fastapi import FastAPI
 
 from bridge.errors import install_error_handlers
-from bridge.eventlog import MemoryEventLog
 from bridge.idempotency import IdempotencyCache
 from bridge.middleware import BodyLimitMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
@@ -25,8 +24,8 @@ from bridge.pool import SessionPool
 from bridge.routes import events, health, session
 from bridge.routes.deps import Services
 from bridge.routes.functions import function_router
-from bridge.sessions import MemorySessionDirectory
 from bridge.settings import BridgeSettings
+from bridge.stores import open_stores
 from core.checkpoint import CheckpointStore, create_checkpoint_tables, make_engine
 from core.registry import all_functions
 
@@ -47,14 +46,17 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         engine = make_engine(settings.resolved_database_url())
         await create_checkpoint_tables(engine)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http:
-            log = MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock)
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
+            open_stores(settings) as stores,  # in memory, or in Redis with BRIDGE_REDIS_URL
+        ):
+            log = stores.events
             pool = SessionPool(
                 settings,
                 http=http,
                 store=CheckpointStore(engine),
                 events=log,
-                directory=MemorySessionDirectory(settings.ended_session_memory, settings.clock),
+                directory=stores.directory,
                 api_addr=settings.upstream_api or "",
                 ws_addr=settings.upstream_ws or "",
             )
@@ -73,7 +75,6 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 for task in list(background):
                     task.cancel()
                 await pool.aclose()
-                await log.aclose()
                 await engine.dispose()
 
     app = FastAPI(

@@ -316,6 +316,8 @@ class SessionPool:
         if handle.closed:
             return
         handle.closed = True
+        # The memory directory ends this very record; a Redis one ends its own copy.
+        handle.record.ended_code = code
         await self._directory.end(handle.session_id, code)
         reason = _END_REASONS.get(code, "tokenInvalid")
         data: dict[str, Any] = {"reason": reason, "errCode": int(code)}

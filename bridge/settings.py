@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -10,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["BridgeSettings"]
+
+
+def _default_node_id() -> str:
+    """Unique per process, readable in logs: host, pid, and a random tail for pid reuse."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(slots=True)
@@ -45,6 +52,11 @@ class BridgeSettings:
     oimws_port: int = 0
     oimws_send_queue: int = 256
     oimws_max_frame_bytes: int = 1 << 20
+    # Cluster mode (DESIGN.md): set -> session directory and event logs in Redis,
+    # shared by every node; keys under redis_prefix; node_id names this node.
+    redis_url: str | None = None
+    redis_prefix: str = "oimb:"
+    node_id: str = field(default_factory=_default_node_id)
     # Monotonic clock, injected by tests.
     clock: Callable[[], float] = time.monotonic
 
@@ -62,6 +74,8 @@ class BridgeSettings:
             raise ValueError("set both BRIDGE_UPSTREAM_API and BRIDGE_UPSTREAM_WS, or neither")
         if self.max_live_cores < 1:
             raise ValueError("max_live_cores must be at least 1")
+        if not self.node_id or any(c.isspace() for c in self.node_id):
+            raise ValueError(f"node_id must be non-empty without spaces, got {self.node_id!r}")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

@@ -1,4 +1,4 @@
-"""Contract suite for bridge.eventlog backends (memory now; redis joins BACKENDS).
+"""Contract suite for bridge.eventlog backends: memory and redis, the same tests.
 
 Time is injected (a fake clock for retention by age); waits use deadlines on
 what is awaited, never sleeps (STYLE.md).
@@ -7,12 +7,18 @@ what is awaited, never sleeps (STYLE.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
+from bridge.errors import BridgeError
 from bridge.eventlog import EventLog, MemoryEventLog, ReadResult, StoredEvent
+from bridge.eventlog.redis import RedisEventLog
+from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
+from tests.support.redis import REDIS_URL, RedisSpace, dead_redis_url, eventually, redis_space
 
 DEADLINE = 2.0  # generous bound on anything that should happen "at once"
 LONG = 30.0  # a wait that must be cut short by something else
@@ -42,23 +48,44 @@ def _memory_factory(
     return MemoryEventLog(max_events=max_events, max_age=max_age, clock=clock)
 
 
-# A redis backend adds ("redis", its factory) here; the tests below are the contract.
-BACKENDS: list[tuple[str, LogFactory]] = [("memory", _memory_factory)]
-
-
-@pytest.fixture(params=[factory for _, factory in BACKENDS], ids=[name for name, _ in BACKENDS])
-async def make_log(request: pytest.FixtureRequest) -> AsyncIterator[LogFactory]:
-    factory: LogFactory = request.param
-    made: list[EventLog] = []
-
+def _redis_factory(space: RedisSpace) -> LogFactory:
     def make(*, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None) -> EventLog:
-        log = factory(max_events=max_events, max_age=max_age, clock=clock)
-        made.append(log)
-        return log
+        if clock is None:
+            return RedisEventLog(space.client, prefix=space.prefix, max_events=max_events, max_age=max_age)
+        return RedisEventLog(space.client, prefix=space.prefix, max_events=max_events, max_age=max_age, clock=clock)
 
-    yield make
-    for log in made:
-        await log.aclose()
+    return make
+
+
+# The contract runs against every backend; redis needs the machine's Redis
+# (skipped locally without it, a failure in CI: tests/support/redis.py).
+BACKENDS = [pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services)]
+
+
+@contextlib.asynccontextmanager
+async def _backend(name: str) -> AsyncIterator[LogFactory]:
+    if name == "memory":
+        yield _memory_factory
+        return
+    async with redis_space() as space:
+        yield _redis_factory(space)
+
+
+@pytest.fixture(params=BACKENDS)
+async def make_log(request: pytest.FixtureRequest) -> AsyncIterator[LogFactory]:
+    made: list[EventLog] = []
+    async with _backend(request.param) as factory:
+
+        def make(
+            *, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None
+        ) -> EventLog:
+            log = factory(max_events=max_events, max_age=max_age, clock=clock)
+            made.append(log)
+            return log
+
+        yield make
+        for log in made:
+            await log.aclose()
 
 
 @pytest.fixture
@@ -320,3 +347,187 @@ def test_memory_rejects_bad_bounds() -> None:
         MemoryEventLog(max_events=0)
     with pytest.raises(ValueError, match="max_age"):
         MemoryEventLog(max_age=0)
+
+
+# --- redis backend specifics -------------------------------------------------
+
+
+@pytest.fixture
+async def space() -> AsyncIterator[RedisSpace]:
+    async with redis_space() as space:
+        yield space
+
+
+@contextlib.asynccontextmanager
+async def redis_logs(space: RedisSpace, count: int, **kwargs: Any) -> AsyncIterator[list[RedisEventLog]]:
+    """``count`` logs on one prefix: as many bridge nodes sharing one Redis."""
+    logs = [RedisEventLog(space.client, prefix=space.prefix, **kwargs) for _ in range(count)]
+    try:
+        yield logs
+    finally:
+        for log in logs:
+            await log.aclose()
+
+
+@pytest.mark.services
+async def test_redis_layout_one_stream_per_session_with_id_as_entry_id(space: RedisSpace) -> None:
+    async with redis_logs(space, 1) as (log,):
+        await log.append("s1", "OnFriendAdded", '{"a":1}')
+        await log.append("s1", "callResult", '{"b":2}')
+        key = f"{space.prefix}ev:s1"
+        assert log.key("s1") == key
+        assert [(eid, fields["e"], fields["d"]) for eid, fields in await space.stream(key)] == [
+            ("1-0", "OnFriendAdded", '{"a":1}'),
+            ("2-0", "callResult", '{"b":2}'),
+        ]
+        assert 0 < await space.client.pttl(key) <= 7 * 24 * 3600 * 1000  # a forgotten session expires
+        await log.drop("s1")
+        assert not await space.client.exists(key)
+        assert await space.keys() == [f"{space.prefix}evctl"]  # the drop notice for other nodes
+
+
+@pytest.mark.services
+async def test_redis_counts_what_retention_dropped(space: RedisSpace) -> None:
+    clock = FakeClock()
+    async with redis_logs(space, 1, max_events=3, max_age=30.0, clock=clock) as (log,):
+        await fill(log, "a", 5)
+        assert log.dropped == 2
+        clock.now += 31
+        await log.read_after("a", 0)
+        assert log.dropped == 5
+        assert await space.client.xlen(log.key("a")) == 0
+        assert await log.last_id("a") == 5
+
+
+@pytest.mark.services
+async def test_redis_two_nodes_share_ids_and_wake_each_other(space: RedisSpace) -> None:
+    async with redis_logs(space, 2) as (node1, node2):
+        appended = await asyncio.gather(
+            *(node.append("s", "OnTest", "{}") for node in (node1, node2) for _ in range(25))
+        )
+        assert sorted(ev.id for ev in appended) == list(range(1, 51))
+        waiter = await _parked_waiter(node1, "s", 50)
+        stored = await node2.append("s", "OnRecvNewMessage", "{}")
+        assert (await asyncio.wait_for(waiter, DEADLINE)) == ReadResult([stored], False)
+        # A drop on one node ends the waits on the other (via the drop stream).
+        waiter = await _parked_waiter(node1, "s", 51)
+        await eventually(lambda: node1._watcher.waiting == 1, "the waiter to block")
+        await node2.drop("s")
+        assert (await asyncio.wait_for(waiter, DEADLINE)) == ReadResult([], False)
+
+
+@pytest.mark.services
+async def test_redis_clock_skew_keeps_append_times_ordered(space: RedisSpace) -> None:
+    ahead, behind = FakeClock(), FakeClock()
+    behind.now -= 100
+    async with redis_logs(space, 1, clock=ahead) as (fast,), redis_logs(space, 1, clock=behind) as (slow,):
+        await fast.append("s", "OnTest", "1")
+        await slow.append("s", "OnTest", "2")
+        times = [float(fields["t"]) for _, fields in await space.stream(fast.key("s"))]
+        assert times == [ahead.now, ahead.now]  # age trimming stays a prefix
+
+
+@pytest.mark.services
+async def test_redis_blocking_reads_use_a_bounded_number_of_connections(space: RedisSpace) -> None:
+    async with redis_logs(space, 1, streams_per_reader=2, max_readers=2) as (log,):
+        sessions = [f"s{n}" for n in range(7)]
+        waiters = [await _parked_waiter(log, s, 0) for s in sessions]
+
+        # Every waiter is registered once its task has read the (empty) log.
+        await eventually(lambda: log._watcher.waiting == len(sessions), "every waiter to register")
+        assert log.readers == 2
+        stored = [await log.append(s, "OnTest", "{}") for s in sessions]
+        results = await asyncio.wait_for(asyncio.gather(*waiters), DEADLINE)
+        assert results == [ReadResult([ev], False) for ev in stored]
+
+
+@pytest.mark.services
+async def test_redis_outage_is_a_503_not_a_crash() -> None:
+    client = create_redis(dead_redis_url())
+    log = RedisEventLog(client, prefix="unreachable:")
+    try:
+        for call in (
+            log.append("s", "OnTest", "{}"),
+            log.read_after("s", 0),
+            log.wait_after("s", 0, 1.0),
+            log.last_id("s"),
+            log.drop("s"),
+        ):
+            with pytest.raises(BridgeError) as caught:
+                await asyncio.wait_for(call, DEADLINE)
+            assert caught.value.status == 503
+            assert caught.value.code == REDIS_UNAVAILABLE_CODE
+            assert "Redis unavailable" in caught.value.detail
+            assert caught.value.headers == {"Retry-After": "1"}
+    finally:
+        await log.aclose()
+        await client.aclose()
+
+
+def test_redis_rejects_bad_bounds() -> None:
+    client = create_redis(dead_redis_url())
+    with pytest.raises(ValueError, match="max_events"):
+        RedisEventLog(client, max_events=0)
+    with pytest.raises(ValueError, match="idle_ttl"):
+        RedisEventLog(client, max_age=60, idle_ttl=30)
+
+
+@pytest.mark.services
+async def test_redis_readers_on_two_nodes_miss_nothing_under_concurrent_appends(space: RedisSpace) -> None:
+    """Lost wake-ups would hang a reader here: many readers per node, appends from both nodes."""
+    count = 200
+    async with redis_logs(space, 2) as nodes:
+
+        async def reader(log: EventLog, start: int) -> list[int]:
+            seen: list[int] = []
+            cursor = start
+            while cursor < count:
+                result = await log.wait_after("s", cursor, LONG, limit=7)
+                assert not result.reset
+                seen += [ev.id for ev in result.events]
+                cursor = seen[-1] if seen else cursor
+            return seen
+
+        await fill(nodes[0], "s", 4)
+        readers = [asyncio.create_task(reader(log, start)) for log in nodes for start in (0, 0, 3)]
+
+        async def writer(log: EventLog) -> None:
+            for n in range((count - 4) // 2):
+                await log.append("s", "OnTest", str(n))
+                if n % 10 == 0:
+                    await asyncio.sleep(0)  # let readers park between bursts
+
+        await asyncio.gather(*(writer(log) for log in nodes))
+        results = await asyncio.wait_for(asyncio.gather(*readers), 10.0)
+        for (_, start), seen in zip([(log, s) for log in nodes for s in (0, 0, 3)], results, strict=True):
+            assert seen == list(range(start + 1, count + 1))
+
+
+@pytest.mark.services
+async def test_redis_recovers_from_killed_connections(space: RedisSpace) -> None:
+    """As after a Redis restart: the blocking reader and the pooled connections come back by themselves."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    client = create_redis(REDIS_URL, client_name=name)
+    log = RedisEventLog(client, prefix=space.prefix)
+
+    async def ours() -> list[dict[str, Any]]:
+        return [c for c in await space.client.client_list() if c.get("name") == name]
+
+    async def reader_blocked() -> bool:
+        return any(c.get("cmd") == "xread" and "b" in c.get("flags", "") for c in await ours())
+
+    try:
+        await fill(log, "s", 1)
+        waiter = await _parked_waiter(log, "s", 1)
+        await eventually(reader_blocked, "the reader to block in XREAD")
+        for conn in await ours():  # every connection this node has, the blocked one included
+            await space.client.client_kill_filter(_id=str(conn["id"]))
+        stored = await log.append("s", "OnTest", "{}")  # a dead pooled connection is retried once
+        assert (await asyncio.wait_for(waiter, DEADLINE)) == ReadResult([stored], False)
+        waiter = await _parked_waiter(log, "s", 2)
+        await eventually(reader_blocked, "the reader to block again")
+        stored = await log.append("s", "OnTest", "{}")
+        assert (await asyncio.wait_for(waiter, DEADLINE)) == ReadResult([stored], False)
+    finally:
+        await log.aclose()
+        await client.aclose()

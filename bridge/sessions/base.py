@@ -5,6 +5,15 @@ SHA-256 is stored, so a leaked directory cannot be replayed (shared/DESIGN.md).
 An ended session (logout, kicked, token expired) is remembered for a while
 with the errCode that ended it, so a late call gets 401 with that code instead
 of a bare "unknown session".
+
+In cluster mode a session's core runs on exactly one node, its *owner*, which
+holds a lease it must renew (DESIGN.md "Embedded default and cluster mode",
+issue #6). Each acquisition hands out a *fence*: an integer that grows with
+every new owner of that session, so a node that stalled past its lease can be
+told apart from the current owner and refused (renew, release, and anything
+later checked against the fence). Backends: ``memory.py`` (embedded mode, one
+node; the contract's fake) and ``redis.py``; ``tests/test_sessions.py`` runs
+the same suite against both.
 """
 
 from __future__ import annotations
@@ -63,6 +72,29 @@ class SessionDirectory(ABC):
 
     @abstractmethod
     async def live_count(self) -> int: ...
+
+    # -- owner leases ---------------------------------------------------------
+
+    @abstractmethod
+    async def acquire(self, session_id: str, node_id: str) -> int | None:
+        """Become the session's owner: its new fence, or None if another node holds the lease.
+
+        A node that already holds the lease gets its current fence back and the
+        lease extended. Fences of a session only grow, across owners and
+        releases, so a higher fence always means a later owner.
+        """
+
+    @abstractmethod
+    async def renew(self, session_id: str, node_id: str, fence: int) -> bool:
+        """Extend the lease if ``node_id`` still holds it under ``fence``; False once it lapsed or moved."""
+
+    @abstractmethod
+    async def release(self, session_id: str, node_id: str, fence: int) -> bool:
+        """Give the lease up (drain, logout) if still held under ``fence``; False otherwise."""
+
+    @abstractmethod
+    async def owner(self, session_id: str) -> tuple[str, int] | None:
+        """``(node_id, fence)`` of the current lease holder, None if the lease is free."""
 
     async def aclose(self) -> None:
         return None

@@ -1,45 +1,92 @@
-"""In-process session directory (embedded mode, and the test fake of the contract)."""
+"""In-process session directory (embedded mode, and the test fake of the contract).
+
+Embedded mode has one node, so its leases always end up with that node; they
+are still real leases (expiry on the injected clock, fences that only grow),
+so the contract suite checks the same rules here as against Redis and code
+written for cluster mode runs unchanged on one node.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bridge.sessions.base import SessionDirectory, SessionRecord
 
 __all__ = ["MemorySessionDirectory"]
 
 
+@dataclass(slots=True)
+class _Lease:
+    node_id: str
+    fence: int
+    expires_at: float
+
+
 class MemorySessionDirectory(SessionDirectory):
-    def __init__(self, ended_ttl: float = 24 * 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ended_ttl: float = 24 * 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")
         self._records: dict[str, SessionRecord] = {}
         self._tokens: dict[str, str] = {}  # token hash -> session id
+        self._tokens_of: dict[str, set[str]] = {}  # session id -> its token hashes
         self._by_user: dict[tuple[str, int], str] = {}
-        self._ended_at: dict[str, float] = {}
+        self._ended_at: dict[str, float] = {}  # in the order sessions ended
+        self._leases: dict[str, _Lease] = {}
+        self._fences: dict[str, int] = {}  # last fence handed out, per session
         self._ttl = ended_ttl
         self._clock = clock
+        self.lease_seconds = lease_seconds
+
+    # -- records ---------------------------------------------------------------
+
+    def _expired(self, session_id: str, now: float) -> bool:
+        at = self._ended_at.get(session_id)
+        return at is not None and now - at > self._ttl
+
+    def _forget(self, session_id: str) -> None:
+        self._ended_at.pop(session_id, None)
+        self._records.pop(session_id, None)
+        self._fences.pop(session_id, None)
+        for token_hash in self._tokens_of.pop(session_id, set()):
+            self._tokens.pop(token_hash, None)
 
     def _forget_expired(self) -> None:
+        # Sessions end in time order and share one TTL: the expired ones lead.
         now = self._clock()
-        for sid in [s for s, at in self._ended_at.items() if now - at > self._ttl]:
-            del self._ended_at[sid]
-            self._records.pop(sid, None)
-            for h in [h for h, s in self._tokens.items() if s == sid]:
-                del self._tokens[h]
+        while self._ended_at:
+            sid = next(iter(self._ended_at))
+            if not self._expired(sid, now):
+                break
+            self._forget(sid)
 
     async def create(self, record: SessionRecord, token_hash: str) -> None:
         self._forget_expired()
         self._records[record.session_id] = record
         self._tokens[token_hash] = record.session_id
+        self._tokens_of.setdefault(record.session_id, set()).add(token_hash)
         self._by_user[(record.user_id, record.platform_id)] = record.session_id
 
     async def add_token(self, session_id: str, token_hash: str) -> None:
         if session_id in self._records:
             self._tokens[token_hash] = session_id
+            self._tokens_of.setdefault(session_id, set()).add(token_hash)
 
     async def resolve(self, token_hash: str) -> SessionRecord | None:
         sid = self._tokens.get(token_hash)
-        return self._records.get(sid) if sid else None
+        if sid is None:
+            return None
+        if self._expired(sid, self._clock()):
+            self._forget(sid)
+            return None
+        return self._records.get(sid)
 
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
         sid = self._by_user.get((user_id, platform_id))
@@ -47,7 +94,8 @@ class MemorySessionDirectory(SessionDirectory):
         return rec if rec is not None and rec.ended_code is None else None
 
     async def update(self, record: SessionRecord) -> None:
-        if record.session_id in self._records:
+        current = self._records.get(record.session_id)
+        if current is not None and current.ended_code is None:  # an ended session stays ended
             self._records[record.session_id] = record
 
     async def end(self, session_id: str, code: int) -> None:
@@ -59,7 +107,47 @@ class MemorySessionDirectory(SessionDirectory):
         key = (rec.user_id, rec.platform_id)
         if self._by_user.get(key) == session_id:
             del self._by_user[key]
+        self._ended_at.pop(session_id, None)  # re-insert: keep the dict in end order
         self._ended_at[session_id] = self._clock()
 
     async def live_count(self) -> int:
         return len(self._by_user)
+
+    # -- leases ----------------------------------------------------------------
+
+    def _held(self, session_id: str) -> _Lease | None:
+        lease = self._leases.get(session_id)
+        if lease is not None and self._clock() >= lease.expires_at:
+            del self._leases[session_id]
+            return None
+        return lease
+
+    async def acquire(self, session_id: str, node_id: str) -> int | None:
+        lease = self._held(session_id)
+        expires_at = self._clock() + self.lease_seconds
+        if lease is not None:
+            if lease.node_id != node_id:
+                return None
+            lease.expires_at = expires_at
+            return lease.fence
+        fence = self._fences[session_id] = self._fences.get(session_id, 0) + 1
+        self._leases[session_id] = _Lease(node_id, fence, expires_at)
+        return fence
+
+    async def renew(self, session_id: str, node_id: str, fence: int) -> bool:
+        lease = self._held(session_id)
+        if lease is None or (lease.node_id, lease.fence) != (node_id, fence):
+            return False
+        lease.expires_at = self._clock() + self.lease_seconds
+        return True
+
+    async def release(self, session_id: str, node_id: str, fence: int) -> bool:
+        lease = self._held(session_id)
+        if lease is None or (lease.node_id, lease.fence) != (node_id, fence):
+            return False
+        del self._leases[session_id]
+        return True
+
+    async def owner(self, session_id: str) -> tuple[str, int] | None:
+        lease = self._held(session_id)
+        return None if lease is None else (lease.node_id, lease.fence)

@@ -1,0 +1,292 @@
+"""Event logs as Redis Streams: cluster mode's backend (DESIGN.md "Events", issue #6).
+
+Any node can append to, serve and resume any session's log, so a stream opened
+on node 1 and resumed on node 2 with ``Last-Event-ID`` misses nothing.
+
+Layout (``prefix`` defaults to ``oimb:``):
+
+- ``{prefix}ev:{session_id}``: the session's Stream. Entry ``<n>-0`` is event
+  ``n`` (fields ``e`` event name, ``d`` JSON data, ``t`` append time), so the
+  SSE id *is* the stream id: resuming after ``n`` is ``XRANGE (n+1)-0 +`` and a
+  blocking wait is ``XREAD ... <n>-0``, with no lookup table.
+- ``{prefix}evctl``: a short shared Stream of drops, so waiters on other nodes
+  learn that a log was dropped (see ``_watcher.py``).
+- ``{prefix}evkick:{instance}:{n}``: one tiny Stream per blocking reader of a
+  node, to make it re-read its set of streams (``_watcher.py``); expires when
+  unused.
+
+Ids: an append is one Lua script (atomic on the Redis primary, whichever node
+runs it): ``n = last-generated-id + 1``, then ``XADD <n>-0``. The stream's
+``last-generated-id`` survives trimming, so ids keep growing after retention
+empties the stream; XADD itself refuses an id that is not larger, so two nodes
+can never hand out the same one. ``DEL`` (drop) restarts ids at 1, as the
+contract says.
+
+Retention: exact ``XTRIM MAXLEN max_events`` and age. Ages use the *caller's*
+clock (``t`` is passed in, wall time by default so nodes agree to NTP
+accuracy, injectable so tests move time by hand); ``t`` is kept non-decreasing
+along the stream (a node whose clock lags stores the previous entry's ``t``), so
+age trimming is always a prefix: scan from the head, ``XTRIM MINID`` up to
+the first young entry. Like memory.py, age is applied at append *and* at read.
+A stream with no append for ``idle_ttl`` seconds (default a week, at least
+``max_age``) expires (Redis ``PEXPIRE``, server time), so a session nobody
+ends cannot leak; its ids then restart, which a client holding an old cursor
+sees as ``reset`` ("cursor newer than the log").
+
+Reads and appends are Lua scripts too (one round trip each; a read may trim
+by age, so it is a write and goes to the primary). Blocking waits share a few
+connections per node, see ``_watcher.py``.
+
+Redis outages surface as :class:`~bridge.errors.BridgeError` 503 (``redis_client``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bridge.redis_client import redis_errors
+
+from ._watcher import StreamWatcher, entry_number, text
+from .base import DEFAULT_READ_LIMIT, EventLog, ReadResult, StoredEvent
+
+__all__ = ["RedisEventLog"]
+
+#: A log nobody appended to for this long is deleted (default ``idle_ttl``).
+_IDLE_TTL = 7 * 24 * 3600.0
+
+# Shared helpers, prepended to each script. Inside Lua, replies are RESP2: XINFO
+# STREAM is a flat [name, value, ...] list and an empty first-entry is false.
+_LUA_LIB = """
+local function info(key)
+  if redis.call('EXISTS', key) == 0 then return nil end
+  local raw = redis.call('XINFO', 'STREAM', key)
+  local m = {}
+  for i = 1, #raw, 2 do m[raw[i]] = raw[i + 1] end
+  return m
+end
+local function num(id) return tonumber(string.match(id, '^(%d+)')) end
+local function field(fields, name)
+  for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
+  return nil
+end
+-- Drop entries older than cutoff from the head; t never decreases along the stream.
+local function trim_age(key, cutoff)
+  -- Usually the head is young: look at one entry before scanning batches.
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
+  if #first == 0 or tonumber(field(first[1][2], 't')) >= cutoff then return 0 end
+  local removed = 0
+  while true do
+    local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 128)
+    if #head == 0 then return removed end
+    for _, entry in ipairs(head) do
+      if tonumber(field(entry[2], 't')) >= cutoff then
+        return removed + redis.call('XTRIM', key, 'MINID', entry[1])
+      end
+    end
+    removed = removed + redis.call('XTRIM', key, 'MINID', string.format('%d-0', num(head[#head][1]) + 1))
+  end
+end
+"""
+
+# KEYS: stream. ARGV: event, data, now, cutoff, max_events, idle_ttl_ms.
+# Returns {id, entries removed by retention}.
+_APPEND = (
+    _LUA_LIB
+    + """
+local key, t = KEYS[1], ARGV[3]
+local last = 0
+local m = info(key)
+if m then
+  last = num(m['last-generated-id'])
+  local tail = m['last-entry']
+  if tail then
+    local prev = field(tail[2], 't')
+    if tonumber(prev) > tonumber(t) then t = prev end
+  end
+end
+local id = last + 1
+redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], 't', t)
+local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_age(key, tonumber(ARGV[4]))
+redis.call('PEXPIRE', key, ARGV[6])
+return {id, removed}
+"""
+)
+
+# KEYS: stream. ARGV: after, limit, cutoff. Returns {removed, reset (0/1), entries}.
+_READ = (
+    _LUA_LIB
+    + """
+local key, after = KEYS[1], tonumber(ARGV[1])
+if redis.call('EXISTS', key) == 0 then return {0, after > 0 and 1 or 0, {}} end
+local removed = trim_age(key, tonumber(ARGV[3]))
+local m = info(key)
+local last = num(m['last-generated-id'])
+local floor = last  -- newest id retention dropped
+if m['first-entry'] then floor = num(m['first-entry'][1]) - 1 end
+local reset, start = 0, after
+if after > last or after < floor then reset, start = 1, floor end
+local entries = redis.call('XRANGE', key, string.format('%d-0', start + 1), '+', 'COUNT', ARGV[2])
+return {removed, reset, entries}
+"""
+)
+
+# KEYS: stream. Returns the last id handed out, 0 for no log.
+_LAST_ID = (
+    _LUA_LIB
+    + """
+local m = info(KEYS[1])
+if not m then return 0 end
+return num(m['last-generated-id'])
+"""
+)
+
+# KEYS: stream, control stream. ARGV: watcher instance. Drops the log, tells other nodes.
+_DROP = """
+if redis.call('DEL', KEYS[1]) == 1 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'key', KEYS[1], 'by', ARGV[1])
+end
+return 0
+"""
+
+
+class RedisEventLog(EventLog):
+    """Per-session event logs in Redis Streams, shared by every bridge node.
+
+    ``max_events`` / ``max_age`` bound each log as in memory.py; ``dropped``
+    counts the events retention trimmed *on this node* (a cluster total is the
+    sum over nodes in ``/metrics``). ``block``, ``streams_per_reader`` and
+    ``max_readers`` size the blocking readers (``_watcher.py``): this node
+    holds at most ``max_readers`` pooled connections for waiting.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "oimb:",
+        max_events: int = 10000,
+        max_age: float = 3600.0,
+        idle_ttl: float | None = None,
+        clock: Callable[[], float] = time.time,
+        block: float = 2.0,
+        streams_per_reader: int = 256,
+        max_readers: int = 8,
+    ) -> None:
+        if max_events < 1:
+            raise ValueError(f"max_events must be >= 1, got {max_events}")
+        if max_age <= 0:
+            raise ValueError(f"max_age must be > 0, got {max_age}")
+        if idle_ttl is None:
+            idle_ttl = max(_IDLE_TTL, max_age)
+        if idle_ttl < max_age:
+            raise ValueError(f"idle_ttl must be >= max_age ({max_age}), got {idle_ttl}")
+        self.max_events = max_events
+        self.max_age = max_age
+        self.prefix = prefix
+        self.dropped = 0
+        self._redis = redis
+        self._clock = clock
+        self._idle_ttl_ms = int(idle_ttl * 1000)
+        self._append = redis.register_script(_APPEND)
+        self._read_script = redis.register_script(_READ)
+        self._last_id = redis.register_script(_LAST_ID)
+        self._drop = redis.register_script(_DROP)
+        self._watcher = StreamWatcher(
+            redis,
+            prefix=prefix,
+            block=block,
+            streams_per_reader=streams_per_reader,
+            max_readers=max_readers,
+        )
+        self._closed = False
+
+    def key(self, session_id: str) -> str:
+        """The Redis key of a session's stream."""
+        return f"{self.prefix}ev:{session_id}"
+
+    @property
+    def readers(self) -> int:
+        """Connections this node currently holds for blocking reads."""
+        return self._watcher.reader_count
+
+    async def append(self, session_id: str, event: str, data: str) -> StoredEvent:
+        now = self._clock()
+        args: list[str | int] = [event, data, repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
+        async with redis_errors("append event"):
+            new_id, removed = await self._append(keys=[self.key(session_id)], args=args)
+        self.dropped += int(removed)
+        return StoredEvent(int(new_id), event, data)
+
+    async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
+        _check_limit(limit)
+        return await self._read(session_id, after, limit)
+
+    # ASYNC109 (timeout parameter): the contract's own timeout, see base.py.
+    async def wait_after(
+        self,
+        session_id: str,
+        after: int,
+        timeout: float,
+        limit: int = DEFAULT_READ_LIMIT,
+    ) -> ReadResult:
+        _check_limit(limit)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        if timeout <= 0 or self._closed:
+            return await self._read(session_id, after, limit)
+        # Register before the first read (one read per wait, not two): in an SSE
+        # loop the stream's watch is usually still there, so this costs no I/O.
+        async with self._watcher.watch(self.key(session_id), after) as watch:
+            while True:
+                # Take the wake-up before reading: an append after the read wakes it.
+                wakeup = watch.wakeup
+                if watch.gone:
+                    return ReadResult([], False)  # dropped or closed while we waited
+                result = await self._read(session_id, after, limit)
+                remaining = deadline - loop.time()
+                if result.events or result.reset or remaining <= 0:
+                    return result
+                try:
+                    async with asyncio.timeout(remaining):
+                        await wakeup.wait()
+                except TimeoutError:
+                    return await self._read(session_id, after, limit)
+
+    async def last_id(self, session_id: str) -> int:
+        async with redis_errors("read event log"):
+            return int(await self._last_id(keys=[self.key(session_id)]))
+
+    async def drop(self, session_id: str) -> None:
+        key = self.key(session_id)
+        async with redis_errors("drop event log"):
+            await self._drop(keys=[key, self._watcher.control_key], args=[self._watcher.instance])
+        self._watcher.forget(key)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._watcher.aclose()
+
+    async def _read(self, session_id: str, after: int, limit: int) -> ReadResult:
+        cutoff = self._clock() - self.max_age
+        async with redis_errors("read event log"):
+            removed, reset, entries = await self._read_script(
+                keys=[self.key(session_id)], args=[after, limit, repr(cutoff)]
+            )
+        self.dropped += int(removed)
+        return ReadResult([_stored(entry) for entry in entries], bool(reset))
+
+
+def _stored(entry: Any) -> StoredEvent:
+    entry_id, fields = entry
+    values = {text(name): value for name, value in zip(fields[::2], fields[1::2], strict=True)}
+    return StoredEvent(entry_number(entry_id), text(values["e"]), text(values["d"]))
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")

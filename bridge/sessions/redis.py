@@ -1,0 +1,302 @@
+"""The session directory and owner leases in Redis: cluster mode's backend (issue #6).
+
+Every node sees every session, so a call can land anywhere and still find its
+record, and exactly one node at a time owns (runs the core of) a session.
+
+Layout (``prefix`` defaults to ``oimb:``; ``sid`` is the session id):
+
+- ``{prefix}s:{sid}``: hash, the :class:`SessionRecord`, one field per
+  dataclass field, JSON-encoded (so a field added to the record needs no change
+  here; a field this version does not know is ignored), plus ``_ended_at``
+  once ended.
+- ``{prefix}s:{sid}:tokens``: set of the session's token hashes, so ``end``
+  can expire them all.
+- ``{prefix}tok:{token_hash}``: string, the session id (``resolve``).
+- ``{prefix}live``: hash ``"{platformID}:{userID}" -> sid`` of live sessions
+  (``find``; ``HLEN`` is ``live_count``). Platform first: it is a number, so
+  the split is unambiguous whatever the user id contains.
+- ``{prefix}lease:{sid}``: string ``"{fence} {node_id}"`` with a ``PX`` expiry
+  of ``lease_seconds``: the owner lease.
+- ``{prefix}fence:{sid}``: counter, the last fence handed out.
+
+Live records have no TTL (they end by logout, kick or token expiry); ``end``
+gives the record, its tokens and its fence counter ``ended_ttl`` (Redis time),
+and ``resolve`` also hides an ended record older than ``ended_ttl`` on the
+injected clock (wall time, comparable across nodes), so tests move time by hand.
+
+Leases use Redis's clock only: the lease key's expiry is the single truth of
+"has the lease lapsed", whatever the nodes' clocks say. Acquire, renew and
+release are Lua scripts, so check-and-set is atomic: a node whose lease lapsed
+and was taken over holds a smaller fence, and its renew or release compares
+``"{fence} {node_id}"`` and fails. Fences come from ``INCR`` on a counter that
+outlives the lease, so they only grow.
+
+Multi-key scripts name keys computed from the prefix, so this backend needs a
+single Redis (with replicas/Sentinel), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import MISSING, fields
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bridge.redis_client import redis_errors
+from bridge.sessions.base import SessionDirectory, SessionRecord
+
+__all__ = ["RedisSessionDirectory"]
+
+_FIELDS = {f.name: f for f in fields(SessionRecord)}
+
+# KEYS: record, tokens, token key, live. ARGV: sid, token hash, live field, then record field/value pairs.
+_CREATE = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('PERSIST', KEYS[2])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: record, tokens, token key. ARGV: sid, token hash.
+_ADD_TOKEN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return 1
+"""
+
+# KEYS: token key. ARGV: record key prefix. Returns the record hash (flat), or nil.
+_RESOLVE = """
+local sid = redis.call('GET', KEYS[1])
+if not sid then return nil end
+return redis.call('HGETALL', ARGV[1] .. sid)
+"""
+
+# KEYS: live. ARGV: live field, record key prefix.
+_FIND = """
+local sid = redis.call('HGET', KEYS[1], ARGV[1])
+if not sid then return nil end
+return redis.call('HGETALL', ARGV[2] .. sid)
+"""
+
+# KEYS: record. ARGV: record field/value pairs. An ended session stays ended.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], '_ended_at') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+# KEYS: record, tokens, live, fence. ARGV: sid, code (JSON), ended_at, ttl ms, token key prefix.
+_END = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local user = cjson.decode(redis.call('HGET', KEYS[1], 'user_id'))
+local platform = cjson.decode(redis.call('HGET', KEYS[1], 'platform_id'))
+local live_field = string.format('%d:%s', platform, user)
+redis.call('HSET', KEYS[1], 'ended_code', ARGV[2], 'upstream_token', '""', '_ended_at', ARGV[3])
+if redis.call('HGET', KEYS[3], live_field) == ARGV[1] then redis.call('HDEL', KEYS[3], live_field) end
+for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('PEXPIRE', ARGV[5] .. h, ARGV[4]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+return 1
+"""
+
+# KEYS: lease, fence. ARGV: node id, lease ms. Returns the fence, or nil if another node holds it.
+_ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local sp = string.find(cur, ' ', 1, true)
+  if string.sub(cur, sp + 1) ~= ARGV[1] then return nil end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(string.sub(cur, 1, sp - 1))
+end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], string.format('%d %s', fence, ARGV[1]), 'PX', ARGV[2])
+return fence
+"""
+
+# KEYS: lease. ARGV: "{fence} {node_id}", lease ms (renew) - compare-and-set on the holder.
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+class RedisSessionDirectory(SessionDirectory):
+    """Session records, token and user indexes, and owner leases in one Redis.
+
+    ``node_id`` names this node (``BridgeSettings.node_id``); the lease methods
+    take a node id explicitly so one directory object can act for any node
+    (tests, and a node checking who owns a session).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "oimb:",
+        node_id: str,
+        lease_seconds: float = 30.0,
+        ended_ttl: float = 24 * 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if lease_seconds <= 0 or ended_ttl <= 0:
+            raise ValueError("lease_seconds and ended_ttl must be > 0")
+        self._redis = redis
+        self.prefix = prefix
+        self.node_id = node_id
+        self.lease_seconds = lease_seconds
+        self._lease_ms = max(int(lease_seconds * 1000), 1)
+        self._ttl = ended_ttl
+        self._ttl_ms = max(int(ended_ttl * 1000), 1)
+        self._clock = clock
+        register = redis.register_script
+        self._create, self._add_token, self._resolve = register(_CREATE), register(_ADD_TOKEN), register(_RESOLVE)
+        self._find, self._update, self._end = register(_FIND), register(_UPDATE), register(_END)
+        self._acquire, self._renew, self._release = register(_ACQUIRE), register(_RENEW), register(_RELEASE)
+
+    # -- keys ------------------------------------------------------------------
+
+    def record_key(self, session_id: str) -> str:
+        return f"{self.prefix}s:{session_id}"
+
+    def _tokens_key(self, session_id: str) -> str:
+        return f"{self.prefix}s:{session_id}:tokens"
+
+    def _token_key(self, token_hash: str) -> str:
+        return f"{self.prefix}tok:{token_hash}"
+
+    def lease_key(self, session_id: str) -> str:
+        return f"{self.prefix}lease:{session_id}"
+
+    @property
+    def _live(self) -> str:
+        return f"{self.prefix}live"
+
+    # -- records ---------------------------------------------------------------
+
+    async def create(self, record: SessionRecord, token_hash: str) -> None:
+        sid = record.session_id
+        keys = [self.record_key(sid), self._tokens_key(sid), self._token_key(token_hash), self._live]
+        async with redis_errors("create session"):
+            await self._create(keys=keys, args=[sid, token_hash, _live_field(record), *_encode(record)])
+
+    async def add_token(self, session_id: str, token_hash: str) -> None:
+        keys = [self.record_key(session_id), self._tokens_key(session_id), self._token_key(token_hash)]
+        async with redis_errors("add session token"):
+            await self._add_token(keys=keys, args=[session_id, token_hash])
+
+    async def resolve(self, token_hash: str) -> SessionRecord | None:
+        async with redis_errors("resolve session"):
+            raw = await self._resolve(keys=[self._token_key(token_hash)], args=[self.record_key("")])
+        return self._decode(raw)
+
+    async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
+        async with redis_errors("find session"):
+            raw = await self._find(keys=[self._live], args=[f"{platform_id}:{user_id}", self.record_key("")])
+        record = self._decode(raw)
+        return record if record is not None and record.ended_code is None else None
+
+    async def update(self, record: SessionRecord) -> None:
+        async with redis_errors("update session"):
+            await self._update(keys=[self.record_key(record.session_id)], args=_encode(record, alive_only=True))
+
+    async def end(self, session_id: str, code: int) -> None:
+        keys = [self.record_key(session_id), self._tokens_key(session_id), self._live, self._fence_key(session_id)]
+        args: list[str | int] = [session_id, json.dumps(code), repr(self._clock()), self._ttl_ms, self._token_key("")]
+        async with redis_errors("end session"):
+            await self._end(keys=keys, args=args)
+
+    async def live_count(self) -> int:
+        async with redis_errors("count sessions"):
+            return int(await self._redis.hlen(self._live))
+
+    # -- leases ----------------------------------------------------------------
+
+    def _fence_key(self, session_id: str) -> str:
+        return f"{self.prefix}fence:{session_id}"
+
+    async def acquire(self, session_id: str, node_id: str) -> int | None:
+        _check_node_id(node_id)
+        keys = [self.lease_key(session_id), self._fence_key(session_id)]
+        async with redis_errors("acquire session lease"):
+            fence = await self._acquire(keys=keys, args=[node_id, self._lease_ms])
+        return None if fence is None else int(fence)
+
+    async def renew(self, session_id: str, node_id: str, fence: int) -> bool:
+        async with redis_errors("renew session lease"):
+            done = await self._renew(keys=[self.lease_key(session_id)], args=[f"{fence} {node_id}", self._lease_ms])
+        return bool(done)
+
+    async def release(self, session_id: str, node_id: str, fence: int) -> bool:
+        async with redis_errors("release session lease"):
+            done = await self._release(keys=[self.lease_key(session_id)], args=[f"{fence} {node_id}"])
+        return bool(done)
+
+    async def owner(self, session_id: str) -> tuple[str, int] | None:
+        async with redis_errors("read session lease"):
+            raw = await self._redis.get(self.lease_key(session_id))
+        if raw is None:
+            return None
+        fence, _, node_id = _text(raw).partition(" ")
+        return node_id, int(fence)
+
+    # -- codec -----------------------------------------------------------------
+
+    def _decode(self, raw: Any) -> SessionRecord | None:
+        if not raw:
+            return None
+        flat = [_text(item) for item in raw]
+        stored = dict(zip(flat[::2], flat[1::2], strict=True))
+        ended_at = stored.get("_ended_at")
+        if ended_at is not None and self._clock() - float(ended_at) > self._ttl:
+            return None  # Redis drops it soon (PEXPIRE); on our clock it is gone already
+        values = {name: json.loads(value) for name, value in stored.items() if name in _FIELDS}
+        missing = [
+            name
+            for name, f in _FIELDS.items()
+            if name not in values and f.default is MISSING and f.default_factory is MISSING
+        ]
+        if missing:
+            return None  # a half-written or foreign hash is no session
+        return SessionRecord(**values)
+
+
+def _encode(record: SessionRecord, *, alive_only: bool = False) -> list[str]:
+    """Field/value pairs of the record, each value JSON (HSET arguments)."""
+    pairs: list[str] = []
+    for name in _FIELDS:
+        if alive_only and name == "ended_code":
+            continue  # only `end` ends a session
+        pairs += [name, json.dumps(getattr(record, name))]
+    return pairs
+
+
+def _live_field(record: SessionRecord) -> str:
+    return f"{record.platform_id}:{record.user_id}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _check_node_id(node_id: str) -> None:
+    if not node_id or " " in node_id:
+        raise ValueError(f"node_id must be non-empty without spaces, got {node_id!r}")

@@ -1,0 +1,68 @@
+"""The session directory and event log the bridge runs on: in memory, or in Redis.
+
+DESIGN.md "Embedded default and cluster mode": with no configuration both
+live in this process's memory; ``BRIDGE_REDIS_URL`` moves both to Redis, so
+several bridge nodes share one session space and any node serves any stream.
+The lifespan opens them here and gets them closed in the right order (the
+stores before the Redis pool they use).
+
+Redis backends run on wall time (``time.time``), not ``settings.clock``: the
+times they store (event append times, when a session ended) are compared by
+other nodes, and monotonic clocks of different hosts have nothing in common.
+Lease expiry is Redis's own clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from bridge.eventlog import EventLog, MemoryEventLog
+from bridge.eventlog.redis import RedisEventLog
+from bridge.redis_client import create_redis
+from bridge.sessions import MemorySessionDirectory, SessionDirectory
+from bridge.sessions.redis import RedisSessionDirectory
+from bridge.settings import BridgeSettings
+
+__all__ = ["Stores", "open_stores"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    events: EventLog
+    directory: SessionDirectory
+    redis: Redis | None  # the process's Redis pool in cluster mode
+
+
+@contextlib.asynccontextmanager
+async def open_stores(settings: BridgeSettings) -> AsyncIterator[Stores]:
+    """Open the backends ``settings`` asks for; close them (and the pool) on exit."""
+    redis = None
+    if settings.redis_url:
+        redis = create_redis(settings.redis_url, client_name=f"openim-bridge:{settings.node_id}")
+    stores = Stores(*_backends(settings, redis), redis)
+    try:
+        yield stores
+    finally:
+        try:
+            await stores.events.aclose()
+            await stores.directory.aclose()
+        finally:
+            if redis is not None:
+                await redis.aclose()
+
+
+def _backends(settings: BridgeSettings, redis: Redis | None) -> tuple[EventLog, SessionDirectory]:
+    if redis is None:
+        return (
+            MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock),
+            MemorySessionDirectory(settings.ended_session_memory, settings.clock),
+        )
+    prefix = settings.redis_prefix
+    return (
+        RedisEventLog(redis, prefix=prefix, max_events=settings.event_max, max_age=settings.event_max_age),
+        RedisSessionDirectory(redis, prefix=prefix, node_id=settings.node_id, ended_ttl=settings.ended_session_memory),
+    )

@@ -1,0 +1,308 @@
+"""Contract suite for bridge.sessions backends: memory and redis, the same tests.
+
+Record expiry runs on an injected clock. Lease expiry is Redis's own clock in
+the redis backend (the one arbiter all nodes share), so there the suite lets
+real time pass with short leases and condition waits on the lease key's TTL,
+never sleeps; the memory backend moves its fake clock instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from bridge.errors import BridgeError
+from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
+from bridge.sessions import MemorySessionDirectory, SessionDirectory, SessionRecord
+from bridge.sessions.redis import RedisSessionDirectory
+from tests.support.redis import RedisSpace, dead_redis_url, eventually, redis_space
+
+ENDED_TTL = 60.0
+LEASE = 1.0  # long enough that "still held" checks have margin, short enough to lapse quickly
+A, B = "node-a", "node-b"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Harness:
+    """A directory, its clock, and how to let part of a lease run out."""
+
+    directory: SessionDirectory
+    clock: FakeClock
+    elapse: Callable[[str, float], Awaitable[None]]  # (session id, fraction of the lease)
+
+
+@contextlib.asynccontextmanager
+async def _memory() -> AsyncIterator[Harness]:
+    clock = FakeClock()
+    directory = MemorySessionDirectory(ENDED_TTL, clock, lease_seconds=LEASE)
+
+    async def elapse(session_id: str, fraction: float) -> None:
+        clock.now += fraction * LEASE
+
+    yield Harness(directory, clock, elapse)
+
+
+@contextlib.asynccontextmanager
+async def _redis() -> AsyncIterator[Harness]:
+    async with redis_space() as space:
+        clock = FakeClock()
+        directory = RedisSessionDirectory(
+            space.client, prefix=space.prefix, node_id=A, lease_seconds=LEASE, ended_ttl=ENDED_TTL, clock=clock
+        )
+
+        async def elapse(session_id: str, fraction: float) -> None:
+            key = directory.lease_key(session_id)
+            left_ms = (1 - fraction) * LEASE * 1000
+
+            async def run_out() -> bool:
+                ttl = int(await space.client.pttl(key))
+                return ttl == -2 if fraction >= 1 else ttl <= left_ms
+
+            await eventually(run_out, f"{fraction:.0%} of the lease on {key} to pass")
+
+        yield Harness(directory, clock, elapse)
+        await directory.aclose()
+
+
+@pytest.fixture(params=[pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services)])
+async def h(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    async with _memory() if request.param == "memory" else _redis() as harness:
+        yield harness
+
+
+def record(sid: str = "s1", user: str = "u1", platform: int = 5, **changes: Any) -> SessionRecord:
+    return replace(SessionRecord(sid, user, platform, "upstream-token", 1234.5), **changes)
+
+
+# --- records -----------------------------------------------------------------
+
+
+async def test_create_then_resolve_and_find(h: Harness) -> None:
+    d = h.directory
+    rec = record(batch_messages=True)
+    await d.create(rec, "hash1")
+    assert await d.resolve("hash1") == rec
+    assert await d.find("u1", 5) == rec
+    assert await d.find("u1", 6) is None
+    assert await d.find("u2", 5) is None
+    assert await d.resolve("nope") is None
+    assert await d.live_count() == 1
+
+
+async def test_user_ids_with_separators_are_kept_apart(h: Harness) -> None:
+    d = h.directory
+    await d.create(record("s1", user="a:1", platform=5), "h1")
+    await d.create(record("s2", user="a", platform=1), "h2")
+    assert (rec := await d.find("a:1", 5)) is not None and rec.session_id == "s1"
+    assert (rec := await d.find("a", 1)) is not None and rec.session_id == "s2"
+    assert await d.find("1:a", 5) is None
+
+
+async def test_add_token_points_at_the_same_session(h: Harness) -> None:
+    d = h.directory
+    await d.create(record(), "hash1")
+    await d.add_token("s1", "hash2")
+    assert await d.resolve("hash2") == await d.resolve("hash1") == record()
+    await d.add_token("unknown", "hash3")
+    assert await d.resolve("hash3") is None
+
+
+async def test_update_changes_a_live_record_only(h: Harness) -> None:
+    d = h.directory
+    await d.create(record(), "hash1")
+    await d.update(record(upstream_token="fresh"))
+    assert (rec := await d.resolve("hash1")) is not None and rec.upstream_token == "fresh"
+    await d.update(record("unknown"))
+    assert await d.resolve("nothing") is None
+    await d.end("s1", 1506)
+    await d.update(record(upstream_token="again"))
+    assert (rec := await d.resolve("hash1")) is not None
+    assert rec.ended_code == 1506 and rec.upstream_token == ""
+
+
+async def test_end_keeps_the_code_and_frees_the_user_slot(h: Harness) -> None:
+    d = h.directory
+    await d.create(record(), "hash1")
+    await d.add_token("s1", "hash2")
+    await d.end("s1", 1501)
+    assert await d.find("u1", 5) is None
+    assert await d.live_count() == 0
+    for token_hash in ("hash1", "hash2"):
+        rec = await d.resolve(token_hash)
+        assert rec is not None
+        assert (rec.session_id, rec.ended_code, rec.upstream_token) == ("s1", 1501, "")
+    await d.end("unknown", 1501)  # harmless
+
+
+async def test_a_new_login_takes_the_user_slot(h: Harness) -> None:
+    d = h.directory
+    await d.create(record("s1"), "hash1")
+    await d.create(record("s2"), "hash2")
+    assert (rec := await d.find("u1", 5)) is not None and rec.session_id == "s2"
+    await d.end("s1", 10101)  # the old one ending does not free the new one's slot
+    assert (rec := await d.find("u1", 5)) is not None and rec.session_id == "s2"
+    assert await d.live_count() == 1
+
+
+async def test_ended_sessions_are_forgotten_after_the_ttl(h: Harness) -> None:
+    d = h.directory
+    await d.create(record(), "hash1")
+    await d.add_token("s1", "hash2")
+    await d.end("s1", 1506)
+    h.clock.now += ENDED_TTL
+    assert (rec := await d.resolve("hash1")) is not None and rec.ended_code == 1506
+    h.clock.now += 1
+    assert await d.resolve("hash1") is None
+    assert await d.resolve("hash2") is None
+    await d.create(record("s2"), "hash3")  # live sessions are not affected by the clock
+    h.clock.now += 10 * ENDED_TTL
+    assert await d.resolve("hash3") == record("s2")
+
+
+# --- leases ------------------------------------------------------------------
+
+
+async def test_acquire_makes_one_owner(h: Harness) -> None:
+    d = h.directory
+    assert await d.owner("s1") is None
+    fence = await d.acquire("s1", A)
+    assert fence is not None and fence >= 1
+    assert await d.owner("s1") == (A, fence)
+    assert await d.acquire("s1", B) is None
+    assert await d.acquire("s1", A) == fence  # the holder asking again keeps its fence
+    assert await d.owner("s1") == (A, fence)
+    assert await d.acquire("s2", B) is not None  # leases are per session
+
+
+async def test_renew_and_release_need_the_holder_and_its_fence(h: Harness) -> None:
+    d = h.directory
+    fence = await d.acquire("s1", A)
+    assert fence is not None
+    assert await d.renew("s1", A, fence)
+    assert not await d.renew("s1", B, fence)
+    assert not await d.renew("s1", A, fence + 1)
+    assert not await d.release("s1", B, fence)
+    assert not await d.release("s1", A, fence - 1)
+    assert await d.owner("s1") == (A, fence)
+    assert await d.release("s1", A, fence)
+    assert await d.owner("s1") is None
+    assert not await d.renew("s1", A, fence)  # released is released
+    assert not await d.release("s1", A, fence)
+    second = await d.acquire("s1", B)
+    assert second is not None and second > fence  # fences only grow
+
+
+async def test_renew_keeps_the_lease(h: Harness) -> None:
+    d = h.directory
+    fence = await d.acquire("s1", A)
+    assert fence is not None
+    await h.elapse("s1", 0.6)
+    assert await d.renew("s1", A, fence)
+    await h.elapse("s1", 0.6)  # 1.2 leases since acquire, 0.6 since renew
+    assert await d.owner("s1") == (A, fence)
+    assert await d.acquire("s1", B) is None
+
+
+async def test_a_lapsed_lease_moves_on_and_fences_the_old_owner(h: Harness) -> None:
+    d = h.directory
+    old = await d.acquire("s1", A)
+    assert old is not None
+    await h.elapse("s1", 1.01)
+    assert await d.owner("s1") is None
+    new = await d.acquire("s1", B)
+    assert new is not None and new > old
+    # Node A wakes up from a long pause: it is no longer the owner and cannot act as one.
+    assert not await d.renew("s1", A, old)
+    assert not await d.release("s1", A, old)
+    assert await d.acquire("s1", A) is None
+    assert await d.owner("s1") == (B, new)
+
+
+async def test_concurrent_acquires_make_exactly_one_owner(h: Harness) -> None:
+    d = h.directory
+    nodes = [f"node-{n}" for n in range(20)]
+    fences = await asyncio.gather(*(d.acquire("s1", node) for node in nodes))
+    winners = [(node, fence) for node, fence in zip(nodes, fences, strict=True) if fence is not None]
+    assert len(winners) == 1
+    assert await d.owner("s1") == winners[0]
+
+
+# --- redis backend specifics -------------------------------------------------
+
+
+@pytest.fixture
+async def space() -> AsyncIterator[RedisSpace]:
+    async with redis_space() as space:
+        yield space
+
+
+@pytest.mark.services
+async def test_redis_layout(space: RedisSpace) -> None:
+    d = RedisSessionDirectory(space.client, prefix=space.prefix, node_id=A, lease_seconds=LEASE)
+    await d.create(record(), "hash1")
+    fence = await d.acquire("s1", A)
+    p = space.prefix
+    assert await space.keys() == sorted(
+        [f"{p}s:s1", f"{p}s:s1:tokens", f"{p}tok:hash1", f"{p}live", f"{p}lease:s1", f"{p}fence:s1"]
+    )
+    assert await space.client.hget(f"{p}live", "5:u1") == b"s1"
+    assert await space.client.get(f"{p}lease:s1") == f"{fence} {A}".encode()
+    assert 0 < await space.client.pttl(f"{p}lease:s1") <= LEASE * 1000
+    assert await space.client.pttl(f"{p}s:s1") == -1  # live records do not expire
+
+
+@pytest.mark.services
+async def test_redis_ended_sessions_expire_in_redis_too(space: RedisSpace) -> None:
+    d = RedisSessionDirectory(space.client, prefix=space.prefix, node_id=A, ended_ttl=0.2)
+    await d.create(record(), "hash1")
+    fence = await d.acquire("s1", A)
+    assert fence is not None and await d.release("s1", A, fence)
+    await d.end("s1", 1506)
+
+    async def gone() -> bool:
+        return not await space.keys()
+
+    await eventually(gone, "the ended session's record, tokens and fence counter to expire")
+    assert await d.resolve("hash1") is None
+
+
+@pytest.mark.services
+async def test_redis_ignores_record_fields_it_does_not_know(space: RedisSpace) -> None:
+    d = RedisSessionDirectory(space.client, prefix=space.prefix, node_id=A)
+    await d.create(record(), "hash1")
+    await space.client.hset(f"{space.prefix}s:s1", "from_a_newer_version", '"x"')
+    assert await d.resolve("hash1") == record()
+
+
+async def test_redis_outage_is_a_503_not_a_crash() -> None:
+    client = create_redis(dead_redis_url())
+    d = RedisSessionDirectory(client, node_id=A)
+    try:
+        for call in (d.resolve("hash1"), d.create(record(), "hash1"), d.acquire("s1", A), d.owner("s1")):
+            with pytest.raises(BridgeError) as caught:
+                await asyncio.wait_for(call, 5.0)
+            assert (caught.value.status, caught.value.code) == (503, REDIS_UNAVAILABLE_CODE)
+            assert "Redis unavailable" in caught.value.detail
+    finally:
+        await client.aclose()
+
+
+async def test_node_ids_cannot_hold_the_separator() -> None:
+    client = create_redis(dead_redis_url())
+    d = RedisSessionDirectory(client, node_id=A)
+    with pytest.raises(ValueError, match="node_id"):
+        await d.acquire("s1", "two words")
+    await client.aclose()

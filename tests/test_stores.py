@@ -1,0 +1,54 @@
+"""Which stores the bridge runs on: memory by default, Redis with BRIDGE_REDIS_URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.eventlog import MemoryEventLog
+from bridge.eventlog.redis import RedisEventLog
+from bridge.sessions import MemorySessionDirectory
+from bridge.sessions.redis import RedisSessionDirectory
+from bridge.settings import BridgeSettings
+from bridge.stores import open_stores
+from tests.support.redis import REDIS_URL, eventually, redis_space
+
+
+def test_settings_read_cluster_mode_from_env() -> None:
+    env = {"BRIDGE_REDIS_URL": "redis://r:6379/2", "BRIDGE_REDIS_PREFIX": "prod:", "BRIDGE_NODE_ID": "node-7"}
+    settings = BridgeSettings.from_env(env)
+    assert (settings.redis_url, settings.redis_prefix, settings.node_id) == ("redis://r:6379/2", "prod:", "node-7")
+    assert BridgeSettings.from_env({}).redis_url is None
+
+
+def test_default_node_ids_are_unique_and_usable() -> None:
+    first, second = BridgeSettings().node_id, BridgeSettings().node_id
+    assert first != second
+    assert first and not any(c.isspace() for c in first)
+    with pytest.raises(ValueError, match="node_id"):
+        BridgeSettings(node_id="two words").validate()
+
+
+async def test_embedded_mode_keeps_everything_in_memory() -> None:
+    async with open_stores(BridgeSettings()) as stores:
+        assert isinstance(stores.events, MemoryEventLog)
+        assert isinstance(stores.directory, MemorySessionDirectory)
+        assert stores.redis is None
+
+
+@pytest.mark.services
+async def test_redis_url_switches_both_stores_to_one_redis_pool() -> None:
+    async with redis_space() as space:
+        settings = BridgeSettings(redis_url=REDIS_URL, redis_prefix=space.prefix, node_id="node-1")
+        async with open_stores(settings) as stores:
+            assert isinstance(stores.events, RedisEventLog)
+            assert isinstance(stores.directory, RedisSessionDirectory)
+            assert stores.directory.node_id == "node-1"
+            await stores.events.append("s", "OnTest", "{}")
+            assert await space.keys() == [f"{space.prefix}ev:s"]
+            names = [c.get("name") for c in await space.client.client_list()]
+            assert "openim-bridge:node-1" in names
+
+        async def pool_closed() -> bool:
+            return "openim-bridge:node-1" not in [c.get("name") for c in await space.client.client_list()]
+
+        await eventually(pool_closed, "the node's connections to close with the app")
