@@ -12,7 +12,7 @@ from core.protocol.openim_pb2 import MsgData
 if TYPE_CHECKING:
     from core.core import Core
 
-__all__ = ["Module", "NoParams", "Params", "tips_of"]
+__all__ = ["Module", "NoParams", "Params", "diff_by_key", "tips_of"]
 
 
 class Params(BaseModel):
@@ -55,3 +55,16 @@ def tips_of(msg: MsgData) -> dict[str, Any]:
     except (ValueError, AttributeError):
         return {}
     return tips if isinstance(tips, dict) else {}
+
+
+def diff_by_key(
+    old: dict[str, Any], new: dict[str, Any], added: str, deleted: str, changed: str | None
+) -> list[tuple[str, Any]]:
+    """Listener callbacks that turn `old` into `new`: deletions first, then additions and changes."""
+    out: list[tuple[str, Any]] = [(deleted, v) for k, v in old.items() if k not in new]
+    for k, v in new.items():
+        if k not in old:
+            out.append((added, v))
+        elif changed and old[k] != v:
+            out.append((changed, v))
+    return out

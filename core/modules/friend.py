@@ -26,7 +26,7 @@ from core.models import (
     friend_from_server,
     request_from_server,
 )
-from core.modules.base import Module, NoParams, Params, tips_of
+from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.protocol.constants import ContentType, HandleResult
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
@@ -111,6 +111,9 @@ _RELATION_SYNC: dict[int, tuple[str, ...]] = {
 }
 
 
+_FRIEND_CALLBACKS = ("OnFriendAdded", "OnFriendDeleted", "OnFriendInfoChanged")
+
+
 def _req_key(r: LocalFriendRequest) -> str:
     return f"{r.fromUserID}\x00{r.toUserID}"
 
@@ -177,7 +180,7 @@ class FriendModule(Module):
             data = await self.core.api.post("/friend/get_designated_friends", body, operation_id) or {}
             fresh = {f.userID: f for f in map(friend_from_server, data.get("friendsInfo") or [])}
             old = {user_id: self.friends[user_id]} if user_id in self.friends else {}
-            changes = _diff(old, fresh)
+            changes = diff_by_key(old, fresh, *_FRIEND_CALLBACKS)
             self.friends.pop(user_id, None)
             self.friends.update(fresh)
             await self._emit_all(changes, "friends", operation_id)
@@ -191,7 +194,7 @@ class FriendModule(Module):
             if delta.get("full") or not self._baseline["friends"]:
                 items = await api.page_all("/friend/get_friend_list", {"userID": self.me}, "friendsInfo", operation_id)
                 fresh = [friend_from_server(f) for f in items]
-                changes = _diff(self.friends, {f.userID: f for f in fresh})
+                changes = diff_by_key(self.friends, {f.userID: f for f in fresh}, *_FRIEND_CALLBACKS)
                 self.friends = {f.userID: f for f in fresh}
             else:
                 changes = []
@@ -215,7 +218,7 @@ class FriendModule(Module):
         async with self._locks["blacks"]:
             items = await self.core.api.page_all("/friend/get_black_list", {"userID": self.me}, "blacks", operation_id)
             fresh = {b.userID: b for b in map(black_from_server, items)}
-            changes = _diff(self.blacks, fresh, added="OnBlackAdded", deleted="OnBlackDeleted", changed=None)
+            changes = diff_by_key(self.blacks, fresh, "OnBlackAdded", "OnBlackDeleted", None)
             self.blacks = fresh
             await self._emit_all(changes, "blacks", operation_id)
 
@@ -401,19 +404,3 @@ class FriendModule(Module):
     async def get_black_list(self, params: NoParams, operation_id: str) -> list[LocalBlack]:
         """The login user's blacklist."""
         return list(self.blacks.values())
-
-
-def _diff(
-    old: dict[str, Any],
-    new: dict[str, Any],
-    added: str = "OnFriendAdded",
-    deleted: str = "OnFriendDeleted",
-    changed: str | None = "OnFriendInfoChanged",
-) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = [(deleted, v) for k, v in old.items() if k not in new]
-    for k, v in new.items():
-        if k not in old:
-            out.append((added, v))
-        elif changed and old[k] != v:
-            out.append((changed, v))
-    return out

@@ -23,7 +23,7 @@ from core.models import (
     group_request_from_server,
     member_from_server,
 )
-from core.modules.base import Module, NoParams, Params, tips_of
+from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
@@ -159,16 +159,6 @@ def _req_key(r: LocalGroupRequest) -> str:
     return f"{r.groupID}\x00{r.userID}"
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any], added: str, deleted: str, changed: str) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = [(deleted, v) for k, v in old.items() if k not in new]
-    for k, v in new.items():
-        if k not in old:
-            out.append((added, v))
-        elif old[k] != v:
-            out.append((changed, v))
-    return out
-
-
 class GroupModule(Module):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
@@ -220,7 +210,9 @@ class GroupModule(Module):
             )
             fresh = {g.groupID: g for g in map(group_from_server, items) if g.status != DISMISSED}
             quiet = not self._baseline["groups"]
-            changes = _diff(self.groups, fresh, "OnJoinedGroupAdded", "OnJoinedGroupDeleted", "OnGroupInfoChanged")
+            changes = diff_by_key(
+                self.groups, fresh, "OnJoinedGroupAdded", "OnJoinedGroupDeleted", "OnGroupInfoChanged"
+            )
             gone = [g.groupID for callback, g in changes if callback == "OnJoinedGroupDeleted"]
             dismissed = await self._dismissed(gone, operation_id) if gone and not quiet else {}
             with_dismissals: list[tuple[str, Any]] = []
@@ -263,7 +255,7 @@ class GroupModule(Module):
         self.members[group_id] = fresh
         if not quiet:
             await self._emit(
-                _diff(old, fresh, "OnGroupMemberAdded", "OnGroupMemberDeleted", "OnGroupMemberInfoChanged"),
+                diff_by_key(old, fresh, "OnGroupMemberAdded", "OnGroupMemberDeleted", "OnGroupMemberInfoChanged"),
                 operation_id,
             )
 
