@@ -14,11 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, delete, select
+from sqlalchemy import BigInteger, Insert, Integer, String, Text, and_, delete, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["CheckpointStore", "create_checkpoint_tables", "make_engine"]
+from core.migrations import migrate
+
+__all__ = ["CheckpointStore", "make_engine", "metadata", "migrate"]
 
 
 class _Base(DeclarativeBase):
@@ -26,12 +29,19 @@ class _Base(DeclarativeBase):
 
 
 class _Checkpoint(_Base):
+    # The schema is owned by core/migrations; this mapping must match its head.
     __tablename__ = "core_checkpoints"
 
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[int] = mapped_column(Integer)
+    # Owner fence of the writer; NULL for rows written without one.
+    fence: Mapped[int | None] = mapped_column(BigInteger)
+
+
+metadata = _Base.metadata
+_table = metadata.tables[_Checkpoint.__tablename__]
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -45,13 +55,32 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True)
 
 
-async def create_checkpoint_tables(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_Base.metadata.create_all)
+def _upsert(dialect: str, values: dict[str, Any], fence: int | None) -> Insert:
+    """One INSERT .. ON CONFLICT DO UPDATE statement, so the fence check and the
+    write are atomic: a concurrent writer's row is re-checked under its row lock
+    (PostgreSQL) or the database write lock (SQLite)."""
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        stmt = postgresql.insert(_table).values(values)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(_table).values(values)
+    else:
+        raise ValueError(f"checkpoints support SQLite and PostgreSQL, not {dialect}")
+    update = {"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at}
+    if fence is None:  # unfenced: write, keep the stored fence
+        return stmt.on_conflict_do_update(index_elements=list(_table.primary_key), set_=update)
+    update["fence"] = stmt.excluded.fence
+    return stmt.on_conflict_do_update(
+        index_elements=list(_table.primary_key),
+        set_=update,
+        where=or_(_table.c.fence.is_(None), _table.c.fence <= stmt.excluded.fence),
+    )
 
 
 class CheckpointStore:
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def load(self, user_id: str, platform_id: int) -> dict[str, Any] | None:
@@ -59,21 +88,35 @@ class CheckpointStore:
             row = await s.get(_Checkpoint, (user_id, platform_id))
             return json.loads(row.data) if row else None
 
-    async def save(self, user_id: str, platform_id: int, data: dict[str, Any]) -> None:
-        text = json.dumps(data, separators=(",", ":"))
-        async with self._sessions() as s, s.begin():
-            row = await s.get(_Checkpoint, (user_id, platform_id))
-            if row is None:
-                s.add(_Checkpoint(user_id=user_id, platform_id=platform_id, data=text, updated_at=int(time.time())))
-            else:
-                row.data = text
-                row.updated_at = int(time.time())
+    async def save(self, user_id: str, platform_id: int, data: dict[str, Any], *, fence: int | None = None) -> bool:
+        """Write the checkpoint; with `fence`, only over a row whose fence is NULL
+        or not greater (a stale owner must not overwrite its successor's row).
+        False when refused."""
+        values = {
+            "user_id": user_id,
+            "platform_id": platform_id,
+            "data": json.dumps(data, separators=(",", ":")),
+            "updated_at": int(time.time()),
+            "fence": fence,
+        }
+        async with self._engine.begin() as conn:
+            result = await conn.execute(_upsert(self._dialect, values, fence))
+            return bool(result.rowcount)
 
-    async def delete(self, user_id: str, platform_id: int) -> None:
-        async with self._sessions() as s, s.begin():
-            await s.execute(
-                delete(_Checkpoint).where(_Checkpoint.user_id == user_id, _Checkpoint.platform_id == platform_id)
-            )
+    async def delete(self, user_id: str, platform_id: int, *, fence: int | None = None) -> bool:
+        """Delete the checkpoint; with `fence`, refused (False) while the stored
+        row carries a greater fence. Deleting an absent row succeeds."""
+        key = and_(_table.c.user_id == user_id, _table.c.platform_id == platform_id)
+        async with self._engine.begin() as conn:
+            if fence is None:
+                await conn.execute(delete(_table).where(key))
+                return True
+            allowed = or_(_table.c.fence.is_(None), _table.c.fence <= fence)
+            if (await conn.execute(delete(_table).where(key, allowed))).rowcount:
+                return True
+            # Nothing deleted: refused only if a newer owner's row is there.
+            newer = select(exists().where(key, _table.c.fence > fence))
+            return not (await conn.execute(newer)).scalar()
 
     async def count(self) -> int:
         async with self._sessions() as s:
