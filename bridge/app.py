@@ -17,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from bridge.errors import install_error_handlers
+from bridge.forward import ForwardingMiddleware
 from bridge.idempotency import IdempotencyCache
 from bridge.middleware import BodyLimitMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
@@ -26,10 +27,10 @@ from bridge.routes.deps import Services
 from bridge.routes.functions import function_router
 from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
-from core.checkpoint import CheckpointStore, create_checkpoint_tables, make_engine
+from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.registry import all_functions
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "drain"]
 
 VERSION = "0.1.0"
 
@@ -44,7 +45,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url())
-        await create_checkpoint_tables(engine)
+        await migrate(engine)  # Alembic, under an advisory lock on PostgreSQL
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
@@ -65,7 +66,12 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 settings,
                 pool,
                 log,
-                IdempotencyCache(settings.idempotency_window, clock=settings.clock),
+                IdempotencyCache(
+                    settings.idempotency_window,
+                    clock=settings.clock,
+                    redis=stores.redis,  # cluster mode: outcomes shared by every node
+                    prefix=settings.redis_prefix,
+                ),
                 background,
             )
             pool.start()
@@ -89,7 +95,16 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.include_router(events.router)
     app.include_router(function_router(all_functions()))
     install_oimws(app)  # /ws: the oimws-compatible WebSocket over the same registry and pool
-    # Outermost first: operationID is set before the body limit may answer.
+    # Outermost last: operationID is set before the body limit may answer, and
+    # forwarding (innermost) replays a body the limit has already passed.
+    app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)
     return app
+
+
+async def drain(app: FastAPI) -> None:
+    """Graceful stop before the server closes (SIGTERM): see SessionPool.drain."""
+    services: Services | None = getattr(app.state, "services", None)
+    if services is not None:
+        await services.pool.drain(services.settings.drain_seconds)

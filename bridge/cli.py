@@ -16,10 +16,10 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from bridge.app import create_app
+from bridge.app import create_app, drain
 from bridge.logs import configure_logging
 from bridge.oimws import oimws_app
-from bridge.server import serve_app
+from bridge.server import advertised_url, bind, serve_app
 from bridge.settings import BridgeSettings
 
 __all__ = ["main", "openapi_document"]
@@ -47,6 +47,17 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="also serve the oimws-compatible WebSocket on this port, as oimws did on 10003 "
         "(it is always on /ws of --port; env BRIDGE_OIMWS_PORT)",
+    )
+    serve.add_argument(
+        "--database-url", help="checkpoint database (default SQLite under --data-dir, env BRIDGE_DATABASE_URL)"
+    )
+    serve.add_argument("--redis-url", help="cluster mode: sessions and event logs in Redis (env BRIDGE_REDIS_URL)")
+    serve.add_argument(
+        "--node-id", help="this node's name in cluster mode (default host-pid-random, env BRIDGE_NODE_ID)"
+    )
+    serve.add_argument(
+        "--advertise-url",
+        help="URL other nodes forward calls to (default the bound address, env BRIDGE_ADVERTISE_URL)",
     )
     serve.add_argument("--log-level", default="info")
     ims = sub.add_parser("imserver", help="run only the compact OpenIM-compatible server")
@@ -88,14 +99,22 @@ async def _serve(args: argparse.Namespace) -> None:
         upstream_api=args.upstream_api,
         upstream_ws=args.upstream_ws,
         oimws_port=args.oimws_port,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        node_id=args.node_id,
+        advertise_url=args.advertise_url,
     )
     embedded = settings.embedded
     async with contextlib.AsyncExitStack() as stack:
         if embedded:
             api, ws = await stack.enter_async_context(_embedded_imserver(settings))
             settings.upstream_api, settings.upstream_ws = api, ws
+        # Bound before the app exists: with --port 0 the advertised URL needs the real port.
+        sock = bind(settings.host, settings.port)
+        stack.callback(sock.close)
+        settings.advertise_url = settings.advertise_url or advertised_url(sock)
         app = create_app(settings)
-        running = await stack.enter_async_context(serve_app(app, settings.host, settings.port, log_level="warning"))
+        running = await stack.enter_async_context(serve_app(app, log_level="warning", sock=sock))
         oimws_url = None
         if settings.oimws_port:
             # Entered after the bridge app, so it stops first and its sockets never outlive the pool.
@@ -105,6 +124,8 @@ async def _serve(args: argparse.Namespace) -> None:
             oimws_url = oimws.url.replace("http://", "ws://", 1)
         _banner(settings, running.url, embedded, oimws_url)
         await _wait_for_signal()
+        print("draining", file=sys.stderr, flush=True)
+        await drain(app)
         print("shutting down", file=sys.stderr)
 
 

@@ -17,7 +17,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import SdkError
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 
-__all__ = ["PROBLEM_SCHEMA", "BridgeError", "install_error_handlers", "problem", "status_for"]
+__all__ = [
+    "OWNER_HEADER",
+    "PROBLEM_SCHEMA",
+    "BridgeError",
+    "NotOwnerError",
+    "install_error_handlers",
+    "problem",
+    "status_for",
+]
 
 log = logging.getLogger("openim.bridge")
 
@@ -32,6 +40,28 @@ class BridgeError(Exception):
         self.msg = msg or _name(code)
         self.detail = detail
         self.headers = headers or {}
+
+
+#: Response header naming the node that owns a session (with status 421).
+OWNER_HEADER = "X-Bridge-Owner"
+
+
+class NotOwnerError(BridgeError):
+    """The session's core runs on another node (cluster mode).
+
+    421 Misdirected Request: the forwarding middleware (bridge/forward.py)
+    catches it and replays the request at the owner; a client sees it only
+    if forwarding is impossible, and then as 503 with Retry-After.
+    """
+
+    def __init__(self, node_id: str) -> None:
+        super().__init__(
+            421,
+            ErrCode.ServerInternalError,
+            f"session is served by bridge node {node_id}",
+            headers={OWNER_HEADER: node_id},
+        )
+        self.node_id = node_id
 
 
 def _name(code: int) -> str:

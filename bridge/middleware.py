@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.protocol.errcodes import ErrCode
 
-__all__ = ["BodyLimitMiddleware", "OperationIDMiddleware", "current_operation_id"]
+__all__ = ["BodyLimitMiddleware", "OperationIDMiddleware", "current_operation_id", "header", "send_problem"]
 
 current_operation_id: ContextVar[str | None] = ContextVar("operation_id", default=None)
 
@@ -24,22 +24,31 @@ current_operation_id: ContextVar[str | None] = ContextVar("operation_id", defaul
 _VALID_OP = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
-async def _send_problem(send: Send, status: int, detail: str, op: str | None) -> None:
+async def send_problem(
+    send: Send,
+    status: int,
+    detail: str,
+    op: str | None,
+    code: ErrCode = ErrCode.ArgsError,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer problem+json from ASGI middleware (outside FastAPI's error handlers)."""
     body = json.dumps(
         {
             "type": "about:blank",
-            "title": "ArgsError",
+            "title": code.name,
             "status": status,
-            "errCode": int(ErrCode.ArgsError),
-            "errMsg": "ArgsError",
+            "errCode": int(code),
+            "errMsg": code.name,
             "detail": detail,
             "operationID": op,
         }
     ).encode()
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    raw_headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if op:
-        headers.append((b"operationid", op.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        raw_headers.append((b"operationid", op.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -53,9 +62,9 @@ class OperationIDMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = _header(scope, b"operationid")
+        raw = header(scope, b"operationid")
         if raw is not None and not _VALID_OP.fullmatch(raw):
-            await _send_problem(
+            await send_problem(
                 send, 400, "operationID header must be 1-128 characters of [A-Za-z0-9._:-]", uuid.uuid4().hex
             )
             return
@@ -89,9 +98,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         op = scope.get("state", {}).get("operation_id")
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+            await send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
             return
         seen = 0
         too_big = False
@@ -118,10 +127,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+                await send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
         except Exception:
             if too_big and not started:
-                await _send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+                await send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
             else:
                 raise
 
@@ -130,7 +139,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             decoded: Any = value.decode("latin-1")

@@ -8,6 +8,18 @@
   can be, the caller gets 503 with Retry-After;
 - a core that ends itself (kicked, token expired) ends its session: the event
   is logged, then `sessionClosed`, and later calls get 401 with the errCode.
+
+Ownership (cluster mode, issue #6; in embedded mode the same code runs on the
+memory directory with one node): a live core holds its session's lease, which
+a background task renews every ``lease_seconds / 3``. Parking releases it, so a
+parked session is anyone's to revive. A node asked about a session it does
+not run *adopts* it when the lease is free (its core comes back from the
+checkpoint, positioned after the last message its event log marks as
+delivered), and raises :class:`NotOwnerError` when a live owner elsewhere
+holds it, for the request to be forwarded there. Every write a core makes as
+owner carries its fence: event appends are refused once the lease moved on,
+checkpoint saves once a newer fence wrote, and a node that finds its lease
+gone drops the core without a word (the new owner speaks for the session).
 """
 
 from __future__ import annotations
@@ -23,8 +35,8 @@ from typing import Any
 
 import httpx
 
-from bridge.errors import BridgeError, status_for
-from bridge.eventlog import EventLog
+from bridge.errors import BridgeError, NotOwnerError, status_for
+from bridge.eventlog import EventLog, Fence, FencedOut
 from bridge.sessions import SessionDirectory, SessionRecord, hash_token, new_session_token
 from bridge.settings import BridgeSettings
 from bridge.sse import SESSION_CLOSED_EVENT
@@ -54,6 +66,7 @@ class SessionHandle:
     streams: int = 0
     busy: int = 0
     closed: bool = False
+    fence: int | None = None  # the owner lease's fence while this node runs the core
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -88,27 +101,75 @@ class SessionPool:
         self._ws_addr = ws_addr
         self._handles: dict[str, SessionHandle] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
         self._clock = settings.clock
         self._tasks: set[asyncio.Future[Any]] = set()
+        self.node_id = settings.node_id
         self.parked_total = 0
         self.revived_total = 0
+        self.adopted_total = 0
+        self.lost_total = 0
+        # Drain (SIGTERM): no new sessions; open streams end; `drained` once idle.
+        self.draining = False
+        self.drain_started = asyncio.Event()
+        self._in_flight = 0
+        self._idle_calls = asyncio.Event()
+        self._idle_calls.set()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The process's shared HTTP client (upstream calls, forwarding)."""
+        return self._http
+
+    @property
+    def directory(self) -> SessionDirectory:
+        return self._directory
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
 
     # -- lifecycle -------------------------------------------------------
 
     def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="pool-sweeper")
+        self._keeper = asyncio.create_task(self._keep_leases_forever(), name="pool-leases")
 
     async def aclose(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._keeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._park_all()
+        with contextlib.suppress(BridgeError):
+            await self._directory.unregister_node(self.node_id)
+
+    async def _park_all(self) -> None:
+        """Park every live core: checkpoints saved, leases handed back."""
         for handle in list(self._handles.values()):
             async with handle.lock:
                 if handle.core is not None:
+                    core, handle.core = handle.core, None
                     with contextlib.suppress(Exception):
-                        await handle.core.park()
-                    handle.core = None
+                        await core.park()
+                await self._release(handle)
+
+    async def drain(self, timeout: float) -> None:
+        """SIGTERM: refuse new sessions, end open streams, let in-flight calls
+        finish (up to `timeout` s), then park every core and release its lease
+        so other nodes take the sessions over at once."""
+        self.draining = True
+        self.drain_started.set()
+        log.info("draining: %d calls in flight, %d live cores", self._in_flight, self.live_cores)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle_calls.wait()
+        except TimeoutError:
+            log.warning("drain: %d calls still running after %.0f s", self._in_flight, timeout)
+        await self._park_all()
+        with contextlib.suppress(BridgeError):
+            await self._directory.unregister_node(self.node_id)
 
     @property
     def live_cores(self) -> int:
@@ -138,9 +199,12 @@ class SessionPool:
         instead of a bearer token)."""
         if platform_id not in PLATFORM_NAMES or platform_id == ADMIN_PLATFORM_ID:
             raise BridgeError(400, ErrCode.ArgsError, f"platformID {platform_id} is not a user platform (1-9, 11)")
+        self._refuse_if_draining()
         session_token = new_session_token()
         existing = await self._directory.find(user_id, platform_id)
-        handle = self._handles.get(existing.session_id) if existing else None
+        handle = None
+        if existing is not None:
+            handle = self._handles.get(existing.session_id) or await self._adopt(existing)
         if handle is not None:
             async with handle.lock:
                 if handle.record.upstream_token != token:
@@ -187,11 +251,52 @@ class SessionPool:
             reason = _END_REASONS.get(code, "tokenInvalid")
             raise BridgeError(401, code, f"session ended: {reason}")
         handle = self._handles.get(record.session_id)
-        if handle is None:
-            raise BridgeError(401, ErrCode.TokenNotExistError, "session is not known on this node")
+        return handle if handle is not None else await self._adopt(record)
+
+    async def _adopt(self, record: SessionRecord) -> SessionHandle:
+        """A handle here for a session this node does not run yet; its core starts on first use.
+
+        Raises :class:`NotOwnerError` while another node's lease holds it.
+        """
+        owner = await self._directory.owner(record.session_id)
+        if owner is not None and owner[0] != self.node_id:
+            raise NotOwnerError(owner[0])
+        self._refuse_if_draining()
+        handle = self._handles.get(record.session_id)
+        if handle is None:  # (checked again: another request may have adopted it meanwhile)
+            handle = self._handles[record.session_id] = SessionHandle(record, last_used=self._clock())
+            self.adopted_total += 1
         return handle
 
+    def _refuse_if_draining(self) -> None:
+        if self.draining:
+            raise BridgeError(
+                503, ErrCode.ServerInternalError, "this bridge node is shutting down", headers={"Retry-After": "1"}
+            )
+
+    async def ensure_running(self, handle: SessionHandle, operation_id: str) -> None:
+        """Make sure the session's core runs somewhere (streams need no local core).
+
+        Revives it here unless another node's lease holds it.
+        """
+        if handle.core is not None or handle.closed:
+            return
+        try:
+            async with self.use(handle, operation_id):
+                pass
+        except NotOwnerError:
+            pass
+
+    async def require_local(self, handle: SessionHandle) -> None:
+        """Raise NotOwnerError when another node runs this session (its state lives there)."""
+        if handle.core is None:
+            owner = await self._directory.owner(handle.session_id)
+            if owner is not None and owner[0] != self.node_id:
+                raise NotOwnerError(owner[0])
+
     async def logout(self, handle: SessionHandle, operation_id: str) -> None:
+        async with self.use(handle, operation_id):  # owner only: forwarded if another node runs it
+            pass
         async with handle.lock:
             if handle.core is not None:
                 with contextlib.suppress(SdkError):
@@ -205,12 +310,15 @@ class SessionPool:
     async def use(self, handle: SessionHandle, operation_id: str) -> AsyncIterator[Core]:
         """Hold the session busy (not parkable) and yield its live core, reviving it."""
         handle.busy += 1
+        self._in_flight += 1
+        self._idle_calls.clear()
         try:
             if handle.core is None:
                 async with handle.lock:
                     if handle.closed:
                         raise BridgeError(401, handle.record.ended_code or ErrCode.TokenNotExistError, "session ended")
                     if handle.core is None:
+                        self._refuse_if_draining()
                         await self._revive_locked(handle, operation_id)
             core = handle.core
             if core is None or handle.closed:
@@ -220,6 +328,9 @@ class SessionPool:
         finally:
             handle.busy -= 1
             handle.last_used = self._clock()
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle_calls.set()
 
     def stream_opened(self, handle: SessionHandle) -> None:
         handle.streams += 1
@@ -248,7 +359,10 @@ class SessionPool:
             if handle.core is None or handle.streams or handle.busy:
                 return 0
             core, handle.core = handle.core, None
-            await core.park()
+            try:
+                await core.park()
+            finally:
+                await self._release(handle)
         self.parked_total += 1
         log.info("parked session=%s user=%s", handle.session_id[:8], handle.record.user_id)
         return 1
@@ -278,6 +392,33 @@ class SessionPool:
         if handle.core is not None:
             return
         await self._make_room(handle)
+        fence = await self._directory.acquire(handle.session_id, self.node_id)
+        if fence is None:
+            owner = await self._directory.owner(handle.session_id)
+            if owner is not None and owner[0] != self.node_id:
+                self._forget_handle(handle)  # the owner elsewhere holds the truth now
+                raise NotOwnerError(owner[0])
+            raise BridgeError(
+                503, ErrCode.ServerInternalError, "session is changing hands", headers={"Retry-After": "1"}
+            )
+        handle.fence = fence
+        try:
+            await self._start_core(handle, operation_id, fresh)
+        except BaseException:
+            await self._release(handle)
+            raise
+        if not fresh:
+            self.revived_total += 1
+
+    async def _start_core(self, handle: SessionHandle, operation_id: str, fresh: bool) -> None:
+        delivered: dict[str, int] = {}
+        if not fresh:
+            # Another node may have run it since: its latest record (upstream
+            # token) and how far its events got are in the shared stores.
+            latest = await self._directory.find(handle.record.user_id, handle.record.platform_id)
+            if latest is not None and latest.session_id == handle.session_id:
+                handle.record.upstream_token = latest.upstream_token
+            delivered = await self._events.delivered(handle.session_id)
         rec = handle.record
         core = Core(
             CoreConfig(self._api_addr, self._ws_addr, rec.platform_id, batch_messages=rec.batch_messages),
@@ -286,9 +427,11 @@ class SessionPool:
             store=self._store,
             on_end=lambda code: self._core_ended(handle, code),
         )
+        core.fence = handle.fence
         try:
             await asyncio.wait_for(
-                core.login(rec.user_id, rec.upstream_token, operation_id), self._settings.login_timeout
+                core.login(rec.user_id, rec.upstream_token, operation_id, delivered=delivered),
+                self._settings.login_timeout,
             )
         except TimeoutError as exc:
             raise BridgeError(504, ErrCode.NetworkTimeoutError, "upstream login timed out") from exc
@@ -302,8 +445,68 @@ class SessionPool:
             raise BridgeError(status_for(exc.code), exc.code, exc.detail or exc.msg, msg=exc.msg) from exc
         handle.core = core
         handle.last_used = self._clock()
-        if not fresh:
-            self.revived_total += 1
+
+    # -- leases --------------------------------------------------------------
+
+    async def _release(self, handle: SessionHandle) -> None:
+        fence, handle.fence = handle.fence, None
+        if fence is not None:
+            with contextlib.suppress(BridgeError):  # Redis down: the lease lapses by itself
+                await self._directory.release(handle.session_id, self.node_id, fence)
+
+    def _forget_handle(self, handle: SessionHandle) -> None:
+        if self._handles.get(handle.session_id) is handle and handle.core is None and not handle.streams:
+            del self._handles[handle.session_id]
+
+    async def _lost(self, handle: SessionHandle, fence: int | None) -> None:
+        """Our lease under `fence` is gone: another node may run the session now.
+
+        Drop the core without saving or announcing anything; its last
+        checkpoint and the log's delivery marks are where the next owner starts.
+        """
+        async with handle.lock:
+            if handle.fence != fence or handle.core is None:
+                return
+            core, handle.core, handle.fence = handle.core, None, None
+            core.fence = -1  # any save still in flight is refused by the store
+            await core.abandon()
+        self.lost_total += 1
+        self._forget_handle(handle)
+        log.warning("lost the lease of session=%s user=%s", handle.session_id[:8], handle.record.user_id)
+
+    async def keep_leases(self) -> None:
+        """Renew the leases of live cores; revive sessions that have an open
+        stream here but no owner anywhere (a parked or orphaned session whose
+        client only listens must still get its events)."""
+        await self._directory.register_node(
+            self.node_id, self._settings.advertise_url or "", self._settings.lease_seconds * 2
+        )
+        owned: list[tuple[SessionHandle, int]] = [
+            (h, h.fence) for h in list(self._handles.values()) if h.core is not None and h.fence is not None
+        ]
+        renewed = await self._directory.renew_many(self.node_id, [(h.session_id, f) for h, f in owned])
+        for (handle, fence), ok in zip(owned, renewed, strict=True):
+            if not ok:
+                await self._lost(handle, fence)
+        for handle in list(self._handles.values()):
+            if handle.core is None and handle.streams and not handle.closed and not self.draining:
+                self._spawn(self._keep_running(handle))
+
+    async def _keep_running(self, handle: SessionHandle) -> None:
+        try:
+            await self.ensure_running(handle, "stream-keeper")
+        except (BridgeError, SdkError) as exc:  # retried next round; a dead token ends the session
+            log.info("could not revive session=%s for its stream: %s", handle.session_id[:8], exc)
+
+    async def _keep_leases_forever(self) -> None:
+        while True:
+            try:
+                await self.keep_leases()
+            except BridgeError as exc:  # Redis unavailable: keep the cores, try again
+                log.warning("lease renewal failed: %s", exc.detail)
+            except Exception:
+                log.exception("lease renewal failed")
+            await asyncio.sleep(self._settings.lease_seconds / 3)
 
     # -- ending ------------------------------------------------------------
 
@@ -315,15 +518,30 @@ class SessionPool:
     async def _close_session(self, handle: SessionHandle, code: int, operation_id: str | None) -> None:
         if handle.closed:
             return
-        handle.closed = True
-        # The memory directory ends this very record; a Redis one ends its own copy.
-        handle.record.ended_code = code
-        await self._directory.end(handle.session_id, code)
         reason = _END_REASONS.get(code, "tokenInvalid")
         data: dict[str, Any] = {"reason": reason, "errCode": int(code)}
         if operation_id:
             data["operationID"] = operation_id
-        await self._events.append(handle.session_id, SESSION_CLOSED_EVENT, json.dumps(data))
+        fence = handle.fence
+        try:
+            # Fenced: a node that lost the session (and was kicked by the new
+            # owner's connection) must not end it for everyone.
+            await self._events.append(
+                handle.session_id, SESSION_CLOSED_EVENT, json.dumps(data), fence=self._fence(handle)
+            )
+        except FencedOut:
+            handle.fence = None
+            self._forget_handle(handle)
+            log.info("session=%s moved to another node; not ending it", handle.session_id[:8])
+            return
+        handle.closed = True
+        # The memory directory ends this very record; a Redis one ends its own copy.
+        handle.record.ended_code = code
+        await self._directory.end(handle.session_id, code)
+        handle.fence = None
+        if fence is not None:
+            with contextlib.suppress(BridgeError):
+                await self._directory.release(handle.session_id, self.node_id, fence)
         self._handles.pop(handle.session_id, None)
         # Streams still open read sessionClosed and end; the log goes later so a
         # client resuming a moment late still finds the final events.
@@ -336,6 +554,14 @@ class SessionPool:
             handle.record.user_id,
             reason,
         )
+
+    async def stores_ready(self) -> bool:
+        """The session directory answers (a Redis round trip in cluster mode)."""
+        try:
+            await self._directory.live_count()
+        except BridgeError:
+            return False
+        return True
 
     async def upstream_ready(self) -> bool:
         """The upstream API answers (any OpenIM envelope, even an error, counts)."""
@@ -357,14 +583,42 @@ class SessionPool:
 
     # -- events ------------------------------------------------------------
 
-    def _sink(self, handle: SessionHandle) -> Any:
-        events = self._events
-        session_id = handle.session_id
+    def _fence(self, handle: SessionHandle) -> Fence | None:
+        return None if handle.fence is None else Fence(self.node_id, handle.fence)
 
+    def _sink(self, handle: SessionHandle) -> Any:
         async def sink(ev: Event) -> None:
-            await events.append(session_id, ev.callback, json.dumps(ev.to_json_obj(), separators=(",", ":")))
+            data = json.dumps(ev.to_json_obj(), separators=(",", ":"))
+            await self._append_retrying(handle, ev.callback, data, ev.marks, handle.fence)
 
         return sink
 
+    async def _append_retrying(
+        self, handle: SessionHandle, event: str, data: str, marks: Any, fence: int | None
+    ) -> None:
+        """Append as owner; while Redis is unavailable, wait for it (the core's
+        dispatch waits too, so nothing is skipped); a lost lease drops the core."""
+        delay = 0.1
+        while True:
+            try:
+                await self._events.append(
+                    handle.session_id,
+                    event,
+                    data,
+                    marks=marks,
+                    fence=None if fence is None else Fence(self.node_id, fence),
+                )
+                return
+            except FencedOut:
+                self._spawn(self._lost(handle, fence))
+                return
+            except BridgeError as exc:
+                if handle.fence != fence:
+                    return  # parked or lost meanwhile: the next owner delivers it
+                log.warning("event append failed, retrying in %.1f s: %s", delay, exc.detail)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
     async def append_event(self, handle: SessionHandle, event: str, data: dict[str, Any]) -> None:
-        await self._events.append(handle.session_id, event, json.dumps(data, separators=(",", ":")))
+        text = json.dumps(data, separators=(",", ":"))
+        await self._events.append(handle.session_id, event, text, fence=self._fence(handle))

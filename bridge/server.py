@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["RunningServer", "serve_app"]
+__all__ = ["RunningServer", "advertised_url", "bind", "serve_app"]
 
 
 @dataclass(slots=True)
@@ -41,6 +41,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def advertised_url(sock: socket.socket) -> str:
+    """How other hosts reach a server on ``sock``: its address, or this host's name for a wildcard bind."""
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @contextlib.asynccontextmanager
 async def serve_app(
     app: ASGIApp,
@@ -49,8 +57,12 @@ async def serve_app(
     *,
     startup_timeout: float = 30.0,
     log_level: str = "warning",
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[RunningServer]:
-    sock = bind(host, port)
+    """Serve ``app`` on ``sock`` (bound by the caller, who needed the port first) or on ``host:port``."""
+    if sock is None:
+        sock = bind(host, port)
+    host = sock.getsockname()[0]
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     # The host process owns signals; an embedded server must not take them.

@@ -57,6 +57,14 @@ class BridgeSettings:
     redis_url: str | None = None
     redis_prefix: str = "oimb:"
     node_id: str = field(default_factory=_default_node_id)
+    # The owner of a session renews its lease every lease_seconds/3; a node that
+    # dies holds its sessions at most this long before another node takes over.
+    lease_seconds: float = 15.0
+    # Where other nodes reach this one to forward calls for sessions it owns;
+    # None -> the bound address (http://host:port, the host name for 0.0.0.0).
+    advertise_url: str | None = None
+    # SIGTERM: stop taking sessions, end streams, wait this long for in-flight calls.
+    drain_seconds: float = 20.0
     # Monotonic clock, injected by tests.
     clock: Callable[[], float] = time.monotonic
 
@@ -76,6 +84,8 @@ class BridgeSettings:
             raise ValueError("max_live_cores must be at least 1")
         if not self.node_id or any(c.isspace() for c in self.node_id):
             raise ValueError(f"node_id must be non-empty without spaces, got {self.node_id!r}")
+        if self.lease_seconds <= 0 or self.drain_seconds < 0:
+            raise ValueError("lease_seconds must be > 0 and drain_seconds >= 0")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

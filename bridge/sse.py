@@ -11,11 +11,13 @@ in a ``StreamingResponse`` (DESIGN.md "Events").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from typing import Any
 
-from .eventlog import EventLog, StoredEvent
+from .eventlog import EventLog, ReadResult, StoredEvent
 
 __all__ = [
     "KEEPALIVE_COMMENT",
@@ -98,6 +100,7 @@ async def event_stream(
     keepalive: float = 15.0,
     retry_ms: int = 3000,
     is_closed: Callable[[], bool],
+    stop: asyncio.Event | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """Yield the SSE bytes of one connection to a session's events.
 
@@ -110,8 +113,12 @@ async def event_stream(
     ``is_closed()`` and nothing is left to send; closing is noticed at the
     next append, :meth:`EventLog.drop` or keep-alive tick.
 
-    Cancellation-safe: it starts no tasks; every wait is an ``await`` on the
-    log, so cancelling the consumer or closing the generator ends it cleanly.
+    ``stop`` (the node is draining) ends the stream at once, without
+    ``sessionClosed``: the client reconnects with its last id, on another node.
+
+    Cancellation-safe: every wait is an ``await`` on the log (raced against
+    ``stop`` when given), so cancelling the consumer or closing the generator
+    ends it cleanly.
     Typed as an ``AsyncGenerator`` (an ``AsyncIterator`` that also has
     ``aclose()``) so a consumer can close it deterministically.
     """
@@ -129,7 +136,12 @@ async def event_stream(
             if not result.events:
                 return
         else:
-            result = await log.wait_after(session_id, cursor, max(quiet_until - loop.time(), 0.0))
+            waited = await _wait_unless_stopped(
+                log.wait_after(session_id, cursor, max(quiet_until - loop.time(), 0.0)), stop
+            )
+            if waited is None:
+                return
+            result = waited
         if result.reset:
             boundary = await _reset_boundary(log, session_id, result.events)
             reason = "expired" if cursor < boundary else "unknown"
@@ -149,6 +161,28 @@ async def event_stream(
                 return
             yield encode_comment(KEEPALIVE_COMMENT)
             quiet_until = loop.time() + keepalive
+
+
+async def _wait_unless_stopped(wait: Coroutine[Any, Any, ReadResult], stop: asyncio.Event | None) -> ReadResult | None:
+    """``await wait``, or None as soon as ``stop`` is set (the wait is cancelled)."""
+    if stop is None:
+        return await wait
+    if stop.is_set():
+        wait.close()
+        return None
+    read = asyncio.ensure_future(wait)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((read, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (read, stopped):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if read.done() and not read.cancelled():
+        return read.result()
+    return None
 
 
 async def _reset_boundary(log: EventLog, session_id: str, events: list[StoredEvent]) -> int:

@@ -59,10 +59,21 @@ def _backends(settings: BridgeSettings, redis: Redis | None) -> tuple[EventLog, 
     if redis is None:
         return (
             MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock),
-            MemorySessionDirectory(settings.ended_session_memory, settings.clock),
+            MemorySessionDirectory(settings.ended_session_memory, settings.clock, lease_seconds=settings.lease_seconds),
         )
     prefix = settings.redis_prefix
-    return (
-        RedisEventLog(redis, prefix=prefix, max_events=settings.event_max, max_age=settings.event_max_age),
-        RedisSessionDirectory(redis, prefix=prefix, node_id=settings.node_id, ended_ttl=settings.ended_session_memory),
+    directory = RedisSessionDirectory(
+        redis,
+        prefix=prefix,
+        node_id=settings.node_id,
+        lease_seconds=settings.lease_seconds,
+        ended_ttl=settings.ended_session_memory,
     )
+    events = RedisEventLog(
+        redis,
+        prefix=prefix,
+        max_events=settings.event_max,
+        max_age=settings.event_max_age,
+        lease_key=directory.lease_key,  # fenced appends check the directory's lease
+    )
+    return events, directory

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from core.checkpoint import CheckpointStore
 from core.errors import SdkError
-from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink
+from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink, applying
 from core.modules.auth import AuthModule
 from core.modules.base import Module
 from core.modules.conversation import ConversationModule
@@ -89,6 +89,9 @@ class Core:
         self._ending: asyncio.Task[None] | None = None
         self._dirty = False
         self._save_lock = asyncio.Lock()
+        # The writer generation its checkpoints carry (the bridge's owner fence):
+        # a stale core's save is refused by the store, never overwrites a newer one.
+        self.fence: int | None = None
         self.auth = AuthModule(self)
         self.user = UserModule(self)
         self.friend = FriendModule(self)
@@ -112,19 +115,35 @@ class Core:
 
     # -- events ----------------------------------------------------------
 
-    async def emit(self, listener: str, callback: str, data: Any, operation_id: str | None) -> None:
-        await self._sink(Event(listener, callback, data, operation_id))
+    async def emit(
+        self,
+        listener: str,
+        callback: str,
+        data: Any,
+        operation_id: str | None,
+        marks: tuple[tuple[str, int], ...] | None = None,
+    ) -> None:
+        """Fire a callback; it carries the message being applied (see `applying`) unless `marks` says otherwise."""
+        if marks is None:
+            current = applying.get()
+            marks = () if current is None else (current,)
+        await self._sink(Event(listener, callback, data, operation_id, marks))
 
     def checkpoint_dirty(self) -> None:
         self._dirty = True
 
     # -- login / logout --------------------------------------------------
 
-    async def login(self, user_id: str, token: str, operation_id: str) -> None:
+    async def login(
+        self, user_id: str, token: str, operation_id: str, *, delivered: dict[str, int] | None = None
+    ) -> None:
         """Connect, sync from the checkpoint, and become LOGGED.
 
         Unlike the Go SDK (which answers before the socket is up), the first
         handshake is awaited so a bad token fails the login with its errCode.
+        `delivered` (conversationID -> seq, from the event log's marks) raises
+        the checkpoint's sync positions: what was already delivered is not
+        delivered again, even if the checkpoint predates it.
         """
         if self.status != LoginStatus.LOGOUT:
             raise SdkError(ErrCode.LoginRepeatError, detail="already logged in")
@@ -137,6 +156,8 @@ class Core:
                 if saved and saved.get("v") == _CHECKPOINT_VERSION:
                     for name, module in self._modules.items():
                         module.restore(saved.get(name) or {})
+            if delivered:
+                self.message.skip_delivered(delivered)
             self._worker = asyncio.create_task(self._dispatch(), name=f"core-dispatch:{user_id}")
             self._saver = asyncio.create_task(self._save_periodically(), name=f"core-saver:{user_id}")
             self.gateway = GatewayClient(
@@ -164,6 +185,11 @@ class Core:
         await self._stop(send_logout=False)
         self.status = LoginStatus.LOGOUT
 
+    async def abandon(self) -> None:
+        """Stop at once without saving or telling the server: another owner took over."""
+        await self._stop(send_logout=False)
+        self.status = LoginStatus.LOGOUT
+
     async def save_checkpoint(self, force: bool = False) -> None:
         if self._store is None or not self.user_id or not (self._dirty or force):
             return
@@ -171,7 +197,8 @@ class Core:
             self._dirty = False
             data: dict[str, Any] = {"v": _CHECKPOINT_VERSION}
             data.update({name: m.snapshot() for name, m in self._modules.items()})
-            await self._store.save(self.user_id, self.platform_id, data)
+            if not await self._store.save(self.user_id, self.platform_id, data, fence=self.fence):
+                log.warning("checkpoint of user=%s not saved: fence %s is stale", self.user_id, self.fence)
 
     async def _stop(self, send_logout: bool) -> None:
         current = asyncio.current_task()

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ADVANCED_MSG", "CONN", "CONVERSATION", "CUSTOM_BUSINESS", "FRIENDSHIP", "USER", "Event", "EventSink"]
+__all__ = [
+    "ADVANCED_MSG",
+    "CONN",
+    "CONVERSATION",
+    "CUSTOM_BUSINESS",
+    "FRIENDSHIP",
+    "USER",
+    "Event",
+    "EventSink",
+    "applying",
+]
 
 # Listener names as the OpenIM SDKs name them (open-im-sdk src/constant/callback.ts).
 CONN = "OnConnListener"
@@ -29,6 +40,10 @@ class Event:
     callback: str
     data: Any
     operation_id: str | None = None
+    # (conversationID, seq) of the messages this event delivers: a log that
+    # records them knows how far delivery got, so a core revived elsewhere after
+    # a crash resumes there instead of from its last checkpoint (no repeats).
+    marks: tuple[tuple[str, int], ...] = ()
 
     def to_json_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"listener": self.listener, "callback": self.callback}
@@ -40,3 +55,8 @@ class Event:
 
 # Awaited in emission order; a core never emits two events concurrently.
 EventSink = Callable[[Event], Awaitable[None]]
+
+#: The (conversationID, seq) the current task is applying: events it fires carry
+#: it as their mark (Event.marks). A context variable, so a call running in
+#: another task meanwhile never borrows the dispatch task's mark.
+applying: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("applying", default=None)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pytest
 
 from bridge.errors import BridgeError
-from bridge.eventlog import EventLog, MemoryEventLog, ReadResult, StoredEvent
+from bridge.eventlog import EventLog, Fence, FencedOut, MemoryEventLog, ReadResult, StoredEvent
 from bridge.eventlog.redis import RedisEventLog
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
 from tests.support.redis import REDIS_URL, RedisSpace, dead_redis_url, eventually, redis_space
@@ -323,6 +323,18 @@ async def test_fan_out_every_reader_gets_every_event(log: EventLog) -> None:
 # --- memory backend specifics ------------------------------------------------
 
 
+async def test_marks_record_the_highest_seq_per_conversation(log: EventLog) -> None:
+    assert await log.delivered("s") == {}
+    await log.append("s", "OnRecvNewMessage", "{}", marks=[("si_a_b", 3)])
+    await log.append("s", "OnRecvNewMessages", "[]", marks=[("si_a_b", 5), ("sg_g", 2)])
+    await log.append("s", "OnRecvNewMessage", "{}", marks=[("si_a_b", 4)])  # never goes back
+    await log.append("s", "OnConversationChanged", "[]")
+    assert await log.delivered("s") == {"si_a_b": 5, "sg_g": 2}
+    assert await log.delivered("other") == {}
+    await log.drop("s")
+    assert await log.delivered("s") == {}
+
+
 async def test_memory_counts_dropped_events() -> None:
     clock = FakeClock()
     log = MemoryEventLog(max_events=3, max_age=30.0, clock=clock)
@@ -384,6 +396,34 @@ async def test_redis_layout_one_stream_per_session_with_id_as_entry_id(space: Re
         await log.drop("s1")
         assert not await space.client.exists(key)
         assert await space.keys() == [f"{space.prefix}evctl"]  # the drop notice for other nodes
+
+        await log.append("s2", "OnRecvNewMessage", "{}", marks=[("c", 9)])
+        assert await space.client.hgetall(log.marks_key("s2")) == {b"c": b"9"}
+        assert await space.client.pttl(log.marks_key("s2")) > 0  # expires with its log
+
+
+@pytest.mark.services
+async def test_redis_fenced_append_needs_the_lease(space: RedisSpace) -> None:
+    lease_key = f"{space.prefix}lease:s"
+    log = RedisEventLog(space.client, prefix=space.prefix, lease_key=lambda sid: f"{space.prefix}lease:{sid}")
+    try:
+        await space.client.set(lease_key, "7 node-a")
+        stored = await log.append("s", "OnTest", "{}", marks=[("c", 1)], fence=Fence("node-a", 7))
+        assert stored.id == 1
+        for stale in (Fence("node-a", 6), Fence("node-b", 7)):
+            with pytest.raises(FencedOut):
+                await log.append("s", "OnKickedOffline", "{}", marks=[("c", 2)], fence=stale)
+        await space.client.delete(lease_key)  # lapsed
+        with pytest.raises(FencedOut):
+            await log.append("s", "OnTest", "{}", fence=Fence("node-a", 7))
+        # Nothing of the refused appends got in: neither the event nor its mark.
+        assert ids(await log.read_after("s", 0)) == [1]
+        assert await log.delivered("s") == {"c": 1}
+        assert (await log.append("s", "unfenced", "{}")).id == 2
+        with pytest.raises(ValueError, match="lease_key"):
+            await RedisEventLog(space.client, prefix=space.prefix).append("s", "x", "{}", fence=Fence("a", 1))
+    finally:
+        await log.aclose()
 
 
 @pytest.mark.services

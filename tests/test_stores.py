@@ -38,17 +38,18 @@ async def test_embedded_mode_keeps_everything_in_memory() -> None:
 @pytest.mark.services
 async def test_redis_url_switches_both_stores_to_one_redis_pool() -> None:
     async with redis_space() as space:
-        settings = BridgeSettings(redis_url=REDIS_URL, redis_prefix=space.prefix, node_id="node-1")
+        node = f"node-{space.prefix.strip(':').rsplit(':', 1)[-1]}"  # unique: other tests' nodes share this Redis
+        settings = BridgeSettings(redis_url=REDIS_URL, redis_prefix=space.prefix, node_id=node)
         async with open_stores(settings) as stores:
             assert isinstance(stores.events, RedisEventLog)
             assert isinstance(stores.directory, RedisSessionDirectory)
-            assert stores.directory.node_id == "node-1"
+            assert stores.directory.node_id == node
             await stores.events.append("s", "OnTest", "{}")
             assert await space.keys() == [f"{space.prefix}ev:s"]
             names = [c.get("name") for c in await space.client.client_list()]
-            assert "openim-bridge:node-1" in names
+            assert f"openim-bridge:{node}" in names
 
         async def pool_closed() -> bool:
-            return "openim-bridge:node-1" not in [c.get("name") for c in await space.client.client_list()]
+            return f"openim-bridge:{node}" not in [c.get("name") for c in await space.client.client_list()]
 
         await eventually(pool_closed, "the node's connections to close with the app")

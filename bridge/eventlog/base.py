@@ -11,9 +11,13 @@ same contract suite runs against both (STYLE.md, after litestar channels/backend
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_READ_LIMIT", "EventLog", "ReadResult", "StoredEvent"]
+__all__ = ["DEFAULT_READ_LIMIT", "EventLog", "Fence", "FencedOut", "Mark", "ReadResult", "StoredEvent"]
+
+#: ``(conversationID, seq)``: the message an event delivers (core.events.Event.marks).
+Mark = tuple[str, int]
 
 #: How many events one read returns at most; a backlog is drained in batches so
 #: one slow resume cannot build an unbounded response in memory.
@@ -52,6 +56,23 @@ class ReadResult:
     reset: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The writer an append claims to be: the session's owner node under its lease fence.
+
+    Cluster mode (issue #6): a node that stalled past its lease and was taken
+    over must not publish as owner, so a fenced append is refused unless the
+    lease is still ``(node_id, fence)``, checked atomically with the append.
+    """
+
+    node_id: str
+    fence: int
+
+
+class FencedOut(Exception):
+    """A fenced append was refused: the session's lease is no longer the writer's."""
+
+
 class EventLog(ABC):
     """A bounded, per-session, append-only log with blocking reads.
 
@@ -60,8 +81,28 @@ class EventLog(ABC):
     """
 
     @abstractmethod
-    async def append(self, session_id: str, event: str, data: str) -> StoredEvent:
-        """Store one event under the session's next id and wake its waiters."""
+    async def append(
+        self,
+        session_id: str,
+        event: str,
+        data: str,
+        *,
+        marks: Sequence[Mark] = (),
+        fence: Fence | None = None,
+    ) -> StoredEvent:
+        """Store one event under the session's next id and wake its waiters.
+
+        ``marks`` are recorded with the event, atomically: :meth:`delivered`
+        then says how far each conversation has been delivered, which is what
+        a node taking a session over resumes from, so no message is delivered
+        twice or lost across a crash. With ``fence``, raises :class:`FencedOut`
+        unless the writer still holds the session's lease (a one-node backend
+        has no other writer and may skip the check).
+        """
+
+    @abstractmethod
+    async def delivered(self, session_id: str) -> dict[str, int]:
+        """The highest seq marked per conversation in this session's log (empty if none)."""
 
     @abstractmethod
     async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
@@ -91,7 +132,7 @@ class EventLog(ABC):
 
     @abstractmethod
     async def drop(self, session_id: str) -> None:
-        """Forget the session's log (logout) and wake its waiters so they return."""
+        """Forget the session's log and its marks (logout) and wake its waiters so they return."""
 
     @abstractmethod
     async def aclose(self) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 
-from .base import DEFAULT_READ_LIMIT, EventLog, ReadResult, StoredEvent
+from .base import DEFAULT_READ_LIMIT, EventLog, Fence, Mark, ReadResult, StoredEvent
 
 __all__ = ["MemoryEventLog"]
 
@@ -27,13 +27,14 @@ class _SessionLog:
     ``i - floor - 1`` and a read is a slice, not a scan.
     """
 
-    __slots__ = ("entries", "floor", "last_id", "waiters", "wakeup")
+    __slots__ = ("delivered", "entries", "floor", "last_id", "waiters", "wakeup")
 
     def __init__(self) -> None:
         # (append time on the injected clock, event)
         self.entries: deque[tuple[float, StoredEvent]] = deque()
         self.floor = 0  # id of the newest event retention dropped (0: none)
         self.last_id = 0
+        self.delivered: dict[str, int] = {}  # highest marked seq per conversation
         self.waiters = 0
         self.wakeup = asyncio.Event()
 
@@ -68,10 +69,21 @@ class MemoryEventLog(EventLog):
         self._clock = clock
         self._sessions: dict[str, _SessionLog] = {}
 
-    async def append(self, session_id: str, event: str, data: str) -> StoredEvent:
+    async def append(
+        self,
+        session_id: str,
+        event: str,
+        data: str,
+        *,
+        marks: Sequence[Mark] = (),
+        fence: Fence | None = None,  # one process, one writer: nothing to check
+    ) -> StoredEvent:
         log = self._sessions.get(session_id)
         if log is None:
             log = self._sessions[session_id] = _SessionLog()
+        for conv_id, seq in marks:
+            if seq > log.delivered.get(conv_id, 0):
+                log.delivered[conv_id] = seq
         log.last_id += 1
         stored = StoredEvent(log.last_id, event, data)
         log.entries.append((self._clock(), stored))
@@ -130,6 +142,10 @@ class MemoryEventLog(EventLog):
     async def last_id(self, session_id: str) -> int:
         log = self._sessions.get(session_id)
         return 0 if log is None else log.last_id
+
+    async def delivered(self, session_id: str) -> dict[str, int]:
+        log = self._sessions.get(session_id)
+        return {} if log is None else dict(log.delivered)
 
     async def drop(self, session_id: str) -> None:
         log = self._sessions.pop(session_id, None)

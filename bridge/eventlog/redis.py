@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -52,7 +52,7 @@ from redis.asyncio import Redis
 from bridge.redis_client import redis_errors
 
 from ._watcher import StreamWatcher, entry_number, text
-from .base import DEFAULT_READ_LIMIT, EventLog, ReadResult, StoredEvent
+from .base import DEFAULT_READ_LIMIT, EventLog, Fence, FencedOut, Mark, ReadResult, StoredEvent
 
 __all__ = ["RedisEventLog"]
 
@@ -93,11 +93,13 @@ local function trim_age(key, cutoff)
 end
 """
 
-# KEYS: stream. ARGV: event, data, now, cutoff, max_events, idle_ttl_ms.
-# Returns {id, entries removed by retention}.
+# KEYS: stream, marks hash[, lease]. ARGV: event, data, now, cutoff, max_events,
+# idle_ttl_ms, expected lease value, then conversationID/seq mark pairs.
+# Returns {id, entries removed by retention}, or {-1, 0} when the lease is not the writer's.
 _APPEND = (
     _LUA_LIB
     + """
+if #KEYS > 2 and redis.call('GET', KEYS[3]) ~= ARGV[7] then return {-1, 0} end
 local key, t = KEYS[1], ARGV[3]
 local last = 0
 local m = info(key)
@@ -113,6 +115,12 @@ local id = last + 1
 redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], 't', t)
 local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_age(key, tonumber(ARGV[4]))
 redis.call('PEXPIRE', key, ARGV[6])
+for i = 8, #ARGV, 2 do
+  if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+end
+if #ARGV > 7 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 return {id, removed}
 """
 )
@@ -145,8 +153,9 @@ return num(m['last-generated-id'])
 """
 )
 
-# KEYS: stream, control stream. ARGV: watcher instance. Drops the log, tells other nodes.
+# KEYS: stream, control stream, marks hash. ARGV: watcher instance. Drops the log, tells other nodes.
 _DROP = """
+redis.call('DEL', KEYS[3])
 if redis.call('DEL', KEYS[1]) == 1 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'key', KEYS[1], 'by', ARGV[1])
 end
@@ -173,6 +182,7 @@ class RedisEventLog(EventLog):
         max_age: float = 3600.0,
         idle_ttl: float | None = None,
         clock: Callable[[], float] = time.time,
+        lease_key: Callable[[str], str] | None = None,
         block: float = 2.0,
         streams_per_reader: int = 256,
         max_readers: int = 8,
@@ -191,6 +201,7 @@ class RedisEventLog(EventLog):
         self.dropped = 0
         self._redis = redis
         self._clock = clock
+        self._lease_key = lease_key
         self._idle_ttl_ms = int(idle_ttl * 1000)
         self._append = redis.register_script(_APPEND)
         self._read_script = redis.register_script(_READ)
@@ -209,18 +220,47 @@ class RedisEventLog(EventLog):
         """The Redis key of a session's stream."""
         return f"{self.prefix}ev:{session_id}"
 
+    def marks_key(self, session_id: str) -> str:
+        """The Redis hash of a session's delivery marks (conversationID -> seq)."""
+        return f"{self.prefix}ev:{session_id}:seq"
+
     @property
     def readers(self) -> int:
         """Connections this node currently holds for blocking reads."""
         return self._watcher.reader_count
 
-    async def append(self, session_id: str, event: str, data: str) -> StoredEvent:
+    async def append(
+        self,
+        session_id: str,
+        event: str,
+        data: str,
+        *,
+        marks: Sequence[Mark] = (),
+        fence: Fence | None = None,
+    ) -> StoredEvent:
         now = self._clock()
+        keys = [self.key(session_id), self.marks_key(session_id)]
+        expected = ""
+        if fence is not None:
+            if self._lease_key is None:
+                raise ValueError("a fenced append needs the lease_key the directory uses")
+            keys.append(self._lease_key(session_id))
+            expected = f"{fence.fence} {fence.node_id}"
         args: list[str | int] = [event, data, repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
+        args.append(expected)
+        for conv_id, seq in marks:
+            args += [conv_id, seq]
         async with redis_errors("append event"):
-            new_id, removed = await self._append(keys=[self.key(session_id)], args=args)
+            new_id, removed = await self._append(keys=keys, args=args)
+        if int(new_id) < 0:
+            raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
         self.dropped += int(removed)
         return StoredEvent(int(new_id), event, data)
+
+    async def delivered(self, session_id: str) -> dict[str, int]:
+        async with redis_errors("read delivery marks"):
+            raw = await self._redis.hgetall(self.marks_key(session_id))
+        return {text(k): int(v) for k, v in raw.items()}
 
     async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
         _check_limit(limit)
@@ -264,7 +304,9 @@ class RedisEventLog(EventLog):
     async def drop(self, session_id: str) -> None:
         key = self.key(session_id)
         async with redis_errors("drop event log"):
-            await self._drop(keys=[key, self._watcher.control_key], args=[self._watcher.instance])
+            await self._drop(
+                keys=[key, self._watcher.control_key, self.marks_key(session_id)], args=[self._watcher.instance]
+            )
         self._watcher.forget(key)
 
     async def aclose(self) -> None:

@@ -25,6 +25,7 @@ class Services:
     events: EventLog
     idempotency: IdempotencyCache
     background: set[Any]
+    metrics: Any = None  # the node's Prometheus registry, made on first scrape
 
 
 def services(request: Request) -> Services:

@@ -52,8 +52,14 @@ async def stream_events(
     `Last-Event-ID`; an id older than the log's retention gets a `reset` event.
     """
     after = _cursor(request)
-    async with svc.pool.use(handle, op):  # revive a parked core before streaming
-        svc.pool.stream_opened(handle)
+    # Counted first: a stream keeps its handle here even when another node runs
+    # the core, so this node revives it should that node park it or die.
+    svc.pool.stream_opened(handle)
+    try:
+        await svc.pool.ensure_running(handle, op)  # the log is shared: any owner will do
+    except BaseException:
+        svc.pool.stream_closed(handle)
+        raise
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -64,6 +70,7 @@ async def stream_events(
                 keepalive=svc.settings.sse_keepalive,
                 retry_ms=svc.settings.sse_retry_ms,
                 is_closed=lambda: handle.closed,
+                stop=svc.pool.drain_started,
             ):
                 yield chunk
         finally:
@@ -102,8 +109,12 @@ async def poll_events(
 ) -> dict[str, Any]:
     """Long-poll fallback for clients that cannot stream."""
     wait = min(wait, svc.settings.poll_max_wait)
-    async with svc.pool.use(handle, op):
+    svc.pool.stream_opened(handle)  # a waiting poll counts as a listener: not parked under it
+    try:
+        await svc.pool.ensure_running(handle, op)
         result = await svc.events.wait_after(handle.session_id, after, wait, limit)
+    finally:
+        svc.pool.stream_closed(handle)
     events = [PolledEvent(id=e.id, event=e.event, data=json.loads(e.data)) for e in result.events]
     last = events[-1].id if events else max(after, 0)
     data = PollResult(events=events, reset=result.reset, lastEventID=last, closed=handle.closed)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from bridge.metrics import metrics_text, registry_for
 from bridge.routes.deps import Services, services
 
 __all__ = ["router"]
@@ -22,12 +24,23 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", operation_id="readyz")
 async def readyz(svc: Services = Depends(services)) -> Any:
-    """Ready to take sessions: the upstream OpenIM API answers."""
+    """Ready to take sessions: not draining, the session stores (Redis in
+    cluster mode) and the upstream OpenIM API answer."""
     pool = svc.pool
-    ok = await pool.upstream_ready()
-    body = {
-        "status": "ok" if ok else "upstream unreachable",
-        "liveCores": pool.live_cores,
-        "sessions": pool.sessions,
-    }
-    return JSONResponse(body, status_code=200 if ok else 503)
+    status = "ok"
+    if pool.draining:
+        status = "draining"
+    elif not await pool.stores_ready():
+        status = "session store unreachable"
+    elif not await pool.upstream_ready():
+        status = "upstream unreachable"
+    body = {"status": status, "node": pool.node_id, "liveCores": pool.live_cores, "sessions": pool.sessions}
+    return JSONResponse(body, status_code=200 if status == "ok" else 503)
+
+
+@router.get("/metrics", operation_id="metrics", response_class=Response)
+async def metrics(svc: Services = Depends(services)) -> Response:
+    """Prometheus metrics of this node (cores, sessions, calls in flight, leases, replays)."""
+    if svc.metrics is None:
+        svc.metrics = registry_for(svc)
+    return Response(metrics_text(svc.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -92,4 +92,5 @@ async def session_info(
     op: str = Depends(operation_id),
 ) -> dict[str, Any]:
     """This session's state (does not revive a parked core)."""
+    await svc.pool.require_local(handle)  # another node runs it: answered there
     return {"operationID": op, "data": _info(handle, await svc.events.last_id(handle.session_id))}

@@ -11,7 +11,9 @@ holds a lease it must renew (DESIGN.md "Embedded default and cluster mode",
 issue #6). Each acquisition hands out a *fence*: an integer that grows with
 every new owner of that session, so a node that stalled past its lease can be
 told apart from the current owner and refused (renew, release, and anything
-later checked against the fence). Backends: ``memory.py`` (embedded mode, one
+later checked against the fence). Fences grow across all sessions, so they
+also order writers of state that outlives a session (a user's checkpoint).
+Nodes register the URL that calls for their sessions are forwarded to. Backends: ``memory.py`` (embedded mode, one
 node; the contract's fake) and ``redis.py``; ``tests/test_sessions.py`` runs
 the same suite against both.
 """
@@ -88,6 +90,10 @@ class SessionDirectory(ABC):
     async def renew(self, session_id: str, node_id: str, fence: int) -> bool:
         """Extend the lease if ``node_id`` still holds it under ``fence``; False once it lapsed or moved."""
 
+    async def renew_many(self, node_id: str, leases: list[tuple[str, int]]) -> list[bool]:
+        """:meth:`renew` for many ``(session_id, fence)`` at once (a backend may batch the round trips)."""
+        return [await self.renew(session_id, node_id, fence) for session_id, fence in leases]
+
     @abstractmethod
     async def release(self, session_id: str, node_id: str, fence: int) -> bool:
         """Give the lease up (drain, logout) if still held under ``fence``; False otherwise."""
@@ -95,6 +101,19 @@ class SessionDirectory(ABC):
     @abstractmethod
     async def owner(self, session_id: str) -> tuple[str, int] | None:
         """``(node_id, fence)`` of the current lease holder, None if the lease is free."""
+
+    # -- nodes -----------------------------------------------------------------
+
+    @abstractmethod
+    async def register_node(self, node_id: str, url: str, ttl: float) -> None:
+        """Publish where ``node_id`` takes forwarded calls, for ``ttl`` seconds (renewed while alive)."""
+
+    @abstractmethod
+    async def unregister_node(self, node_id: str) -> None: ...
+
+    @abstractmethod
+    async def node_url(self, node_id: str) -> str | None:
+        """The URL ``node_id`` registered, None if it never did or stopped renewing."""
 
     async def aclose(self) -> None:
         return None

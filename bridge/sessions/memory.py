@@ -40,7 +40,8 @@ class MemorySessionDirectory(SessionDirectory):
         self._by_user: dict[tuple[str, int], str] = {}
         self._ended_at: dict[str, float] = {}  # in the order sessions ended
         self._leases: dict[str, _Lease] = {}
-        self._fences: dict[str, int] = {}  # last fence handed out, per session
+        self._last_fence = 0  # fences grow across all sessions (base.py)
+        self._nodes: dict[str, tuple[str, float]] = {}  # node id -> (url, expires at)
         self._ttl = ended_ttl
         self._clock = clock
         self.lease_seconds = lease_seconds
@@ -54,7 +55,6 @@ class MemorySessionDirectory(SessionDirectory):
     def _forget(self, session_id: str) -> None:
         self._ended_at.pop(session_id, None)
         self._records.pop(session_id, None)
-        self._fences.pop(session_id, None)
         for token_hash in self._tokens_of.pop(session_id, set()):
             self._tokens.pop(token_hash, None)
 
@@ -130,7 +130,8 @@ class MemorySessionDirectory(SessionDirectory):
                 return None
             lease.expires_at = expires_at
             return lease.fence
-        fence = self._fences[session_id] = self._fences.get(session_id, 0) + 1
+        self._last_fence += 1
+        fence = self._last_fence
         self._leases[session_id] = _Lease(node_id, fence, expires_at)
         return fence
 
@@ -151,3 +152,15 @@ class MemorySessionDirectory(SessionDirectory):
     async def owner(self, session_id: str) -> tuple[str, int] | None:
         lease = self._held(session_id)
         return None if lease is None else (lease.node_id, lease.fence)
+
+    # -- nodes -----------------------------------------------------------------
+
+    async def register_node(self, node_id: str, url: str, ttl: float) -> None:
+        self._nodes[node_id] = (url, self._clock() + ttl)
+
+    async def unregister_node(self, node_id: str) -> None:
+        self._nodes.pop(node_id, None)
+
+    async def node_url(self, node_id: str) -> str | None:
+        entry = self._nodes.get(node_id)
+        return entry[0] if entry is not None and self._clock() < entry[1] else None

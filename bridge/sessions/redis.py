@@ -17,10 +17,14 @@ Layout (``prefix`` defaults to ``oimb:``; ``sid`` is the session id):
   the split is unambiguous whatever the user id contains.
 - ``{prefix}lease:{sid}``: string ``"{fence} {node_id}"`` with a ``PX`` expiry
   of ``lease_seconds``: the owner lease.
-- ``{prefix}fence:{sid}``: counter, the last fence handed out.
+- ``{prefix}fence``: counter, the last fence handed out, for all sessions: a
+  fence is then also a global writer generation, which the checkpoint store
+  compares (a user's checkpoint outlives each of its sessions).
+- ``{prefix}node:{node_id}``: string, the URL other nodes forward calls to,
+  with a ``PX`` expiry the node keeps renewing (``register_node``).
 
 Live records have no TTL (they end by logout, kick or token expiry); ``end``
-gives the record, its tokens and its fence counter ``ended_ttl`` (Redis time),
+gives the record and its tokens ``ended_ttl`` (Redis time),
 and ``resolve`` also hides an ended record older than ``ended_ttl`` on the
 injected clock (wall time, comparable across nodes), so tests move time by hand.
 
@@ -97,7 +101,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# KEYS: record, tokens, live, fence. ARGV: sid, code (JSON), ended_at, ttl ms, token key prefix.
+# KEYS: record, tokens, live. ARGV: sid, code (JSON), ended_at, ttl ms, token key prefix.
 _END = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local user = cjson.decode(redis.call('HGET', KEYS[1], 'user_id'))
@@ -108,7 +112,6 @@ if redis.call('HGET', KEYS[3], live_field) == ARGV[1] then redis.call('HDEL', KE
 for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('PEXPIRE', ARGV[5] .. h, ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
 return 1
 """
 
@@ -219,7 +222,7 @@ class RedisSessionDirectory(SessionDirectory):
             await self._update(keys=[self.record_key(record.session_id)], args=_encode(record, alive_only=True))
 
     async def end(self, session_id: str, code: int) -> None:
-        keys = [self.record_key(session_id), self._tokens_key(session_id), self._live, self._fence_key(session_id)]
+        keys = [self.record_key(session_id), self._tokens_key(session_id), self._live]
         args: list[str | int] = [session_id, json.dumps(code), repr(self._clock()), self._ttl_ms, self._token_key("")]
         async with redis_errors("end session"):
             await self._end(keys=keys, args=args)
@@ -230,12 +233,13 @@ class RedisSessionDirectory(SessionDirectory):
 
     # -- leases ----------------------------------------------------------------
 
-    def _fence_key(self, session_id: str) -> str:
-        return f"{self.prefix}fence:{session_id}"
+    @property
+    def _fence_key(self) -> str:
+        return f"{self.prefix}fence"
 
     async def acquire(self, session_id: str, node_id: str) -> int | None:
         _check_node_id(node_id)
-        keys = [self.lease_key(session_id), self._fence_key(session_id)]
+        keys = [self.lease_key(session_id), self._fence_key]
         async with redis_errors("acquire session lease"):
             fence = await self._acquire(keys=keys, args=[node_id, self._lease_ms])
         return None if fence is None else int(fence)
@@ -244,6 +248,18 @@ class RedisSessionDirectory(SessionDirectory):
         async with redis_errors("renew session lease"):
             done = await self._renew(keys=[self.lease_key(session_id)], args=[f"{fence} {node_id}", self._lease_ms])
         return bool(done)
+
+    async def renew_many(self, node_id: str, leases: list[tuple[str, int]]) -> list[bool]:
+        """One pipelined round trip per 500 leases, however many cores the node runs."""
+        done: list[bool] = []
+        for start in range(0, len(leases), 500):
+            async with redis_errors("renew session leases"), self._redis.pipeline(transaction=False) as pipe:
+                for session_id, fence in leases[start : start + 500]:
+                    await self._renew(
+                        keys=[self.lease_key(session_id)], args=[f"{fence} {node_id}", self._lease_ms], client=pipe
+                    )
+                done += [bool(r) for r in await pipe.execute()]
+        return done
 
     async def release(self, session_id: str, node_id: str, fence: int) -> bool:
         async with redis_errors("release session lease"):
@@ -257,6 +273,24 @@ class RedisSessionDirectory(SessionDirectory):
             return None
         fence, _, node_id = _text(raw).partition(" ")
         return node_id, int(fence)
+
+    # -- nodes -----------------------------------------------------------------
+
+    def _node_key(self, node_id: str) -> str:
+        return f"{self.prefix}node:{node_id}"
+
+    async def register_node(self, node_id: str, url: str, ttl: float) -> None:
+        async with redis_errors("register node"):
+            await self._redis.set(self._node_key(node_id), url, px=max(int(ttl * 1000), 1))
+
+    async def unregister_node(self, node_id: str) -> None:
+        async with redis_errors("unregister node"):
+            await self._redis.delete(self._node_key(node_id))
+
+    async def node_url(self, node_id: str) -> str | None:
+        async with redis_errors("read node address"):
+            raw = await self._redis.get(self._node_key(node_id))
+        return None if raw is None else _text(raw)
 
     # -- codec -----------------------------------------------------------------
 

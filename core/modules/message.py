@@ -23,6 +23,7 @@ from pydantic import Field
 
 from core.errors import SdkError
 from core.events import ADVANCED_MSG as ADVANCED
+from core.events import applying
 from core.modules.base import NoParams, Params, tips_of
 from core.modules.message_create import MessageCreateModule, new_client_msg_id
 from core.msgstruct import ELEM_FIELDS, MsgStruct, from_msgdata, to_msgdata
@@ -117,6 +118,7 @@ class MessageModule(MessageCreateModule):
         # and events must leave in seq order.
         self._lock = asyncio.Lock()
         self._batch: list[dict[str, Any]] = []
+        self._batch_marks: dict[str, int] = {}  # highest seq per conversation in _batch
         # Own messages whose seq is not known yet (the server tells it by pushing our copy back).
         self._seq_waiters: dict[str, asyncio.Future[int]] = {}
 
@@ -129,6 +131,12 @@ class MessageModule(MessageCreateModule):
         self.synced = {k: int(v) for k, v in (data.get("synced") or {}).items()}
         self._baseline = bool(data.get("baseline"))
         self._deleted = OrderedDict.fromkeys(data.get("deleted") or [])
+
+    def skip_delivered(self, delivered: dict[str, int]) -> None:
+        """Count seqs up to `delivered` as applied: their events were delivered already."""
+        for conv_id, seq in delivered.items():
+            if seq > self.synced.get(conv_id, 0):
+                self.synced[conv_id] = seq
 
     # -- bounded local state -------------------------------------------
 
@@ -206,10 +214,14 @@ class MessageModule(MessageCreateModule):
         self.core.checkpoint_dirty()
         if m.status == 4:  # deleted placeholder (openim-v3.md 2.5, 1002)
             return
-        if conv_id.startswith("n_"):
-            await self._notification(conv_id, m, operation_id, emit)
-        else:
-            await self._chat_message(conv_id, m, operation_id, emit)
+        token = applying.set((conv_id, m.seq))  # events fired now deliver this seq
+        try:
+            if conv_id.startswith("n_"):
+                await self._notification(conv_id, m, operation_id, emit)
+            else:
+                await self._chat_message(conv_id, m, operation_id, emit)
+        finally:
+            applying.reset(token)
 
     def _confirm_own(self, conv_id: str, m: pb.MsgData) -> None:
         known = self._index.get(m.clientMsgID)
@@ -234,6 +246,7 @@ class MessageModule(MessageCreateModule):
         if emit and not own_echo:
             if self.core.config.batch_messages:
                 self._batch.append(msg.out())
+                self._batch_marks[conv_id] = m.seq
             else:
                 await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
 
@@ -245,7 +258,8 @@ class MessageModule(MessageCreateModule):
         """Batch mode: the messages of one push batch or sync as one OnRecvNewMessages."""
         if self._batch:
             batch, self._batch = self._batch, []
-            await self.core.emit(ADVANCED, "OnRecvNewMessages", batch, operation_id)
+            marks, self._batch_marks = tuple(self._batch_marks.items()), {}
+            await self.core.emit(ADVANCED, "OnRecvNewMessages", batch, operation_id, marks)
 
     async def _online_only(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
         if m.sendID == self.me and m.clientMsgID in self._sent:

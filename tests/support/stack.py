@@ -13,7 +13,7 @@ import httpx
 
 from bridge.app import create_app
 from bridge.pool import SessionPool
-from bridge.server import serve_app
+from bridge.server import advertised_url, bind, serve_app
 from bridge.settings import BridgeSettings
 from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
@@ -106,9 +106,14 @@ async def run_bridge(
 ) -> AsyncIterator[Bridge]:
     settings = BridgeSettings(upstream_api=api_url, upstream_ws=ws_url, data_dir=data_dir, clock=clock)
     settings = replace(settings, **overrides)
+    sock = bind("127.0.0.1", 0)  # bound first: other nodes forward to its advertised URL
+    settings.advertise_url = settings.advertise_url or advertised_url(sock)
     app = create_app(settings)
-    async with serve_app(app) as running:
-        yield Bridge(running.url, app, settings)
+    try:
+        async with serve_app(app, sock=sock) as running:
+            yield Bridge(running.url, app, settings)
+    finally:
+        sock.close()
 
 
 @contextlib.asynccontextmanager

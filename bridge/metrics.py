@@ -1,0 +1,60 @@
+"""`/metrics`: the node's state in Prometheus text format, read at scrape time.
+
+No module globals (DESIGN.md): each app gets its own registry, and a collector
+reads the pool, event log and idempotency cache when Prometheus scrapes, so
+nothing is counted twice and the hot paths carry no metric calls of their own.
+Counters are per node; Prometheus sums them over a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["metrics_text", "registry_for"]
+
+
+class _BridgeCollector(Collector):
+    def __init__(self, services: Any) -> None:
+        self._svc = services
+
+    def collect(self) -> Iterator[Metric]:
+        pool = self._svc.pool
+        gauges = {
+            "openim_bridge_live_cores": ("SDK cores running on this node", pool.live_cores),
+            "openim_bridge_sessions": ("sessions this node holds (live or parked)", pool.sessions),
+            "openim_bridge_calls_in_flight": ("SDK calls running on this node", pool.in_flight),
+            "openim_bridge_draining": ("1 while this node drains after SIGTERM", int(pool.draining)),
+        }
+        for name, (text, value) in gauges.items():
+            yield GaugeMetricFamily(name, text, value=value)
+        counters = {
+            "openim_bridge_parked": ("cores parked (idle or to make room)", pool.parked_total),
+            "openim_bridge_revived": ("parked cores started again from their checkpoint", pool.revived_total),
+            "openim_bridge_adopted": ("sessions this node took up from the shared directory", pool.adopted_total),
+            "openim_bridge_leases_lost": ("cores dropped because their lease moved to another node", pool.lost_total),
+            "openim_bridge_idempotent_replays": (
+                "retried calls answered from a recorded outcome",
+                self._svc.idempotency.replays,
+            ),
+            "openim_bridge_events_dropped": (
+                "events removed by log retention on this node",
+                getattr(self._svc.events, "dropped", 0),
+            ),
+        }
+        for name, (text, value) in counters.items():
+            yield CounterMetricFamily(name, text, value=value)
+
+
+def registry_for(services: Any) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_BridgeCollector(services))
+    return registry
+
+
+def metrics_text(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
