@@ -256,14 +256,13 @@ class SessionPool:
     async def _adopt(self, record: SessionRecord) -> SessionHandle:
         """A handle here for a session this node does not run yet; its core starts on first use.
 
-        Raises :class:`NotOwnerError` while another node's lease holds it.
+        Whether another node runs it is asked only then (:meth:`use` raises
+        :class:`NotOwnerError`): a stream needs no core here and must never be
+        forwarded, so authenticating alone must not fail on ownership.
         """
-        owner = await self._directory.owner(record.session_id)
-        if owner is not None and owner[0] != self.node_id:
-            raise NotOwnerError(owner[0])
         self._refuse_if_draining()
         handle = self._handles.get(record.session_id)
-        if handle is None:  # (checked again: another request may have adopted it meanwhile)
+        if handle is None:
             handle = self._handles[record.session_id] = SessionHandle(record, last_used=self._clock())
             self.adopted_total += 1
         return handle
