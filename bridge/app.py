@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware
 from bridge.idempotency import IdempotencyCache
-from bridge.middleware import BodyLimitMiddleware, OperationIDMiddleware
+from bridge.middleware import BodyLimitMiddleware, JsonBodyMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
 from bridge.pool import SessionPool
 from bridge.routes import events, health, session
@@ -98,6 +98,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     # Outermost last: operationID is set before the body limit may answer, and
     # forwarding (innermost) replays a body the limit has already passed.
     app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0)
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)
     return app

@@ -15,7 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.protocol.errcodes import ErrCode
 
-__all__ = ["BodyLimitMiddleware", "OperationIDMiddleware", "current_operation_id", "header", "send_problem"]
+__all__ = [
+    "BodyLimitMiddleware",
+    "JsonBodyMiddleware",
+    "OperationIDMiddleware",
+    "current_operation_id",
+    "header",
+    "send_problem",
+]
 
 current_operation_id: ContextVar[str | None] = ContextVar("operation_id", default=None)
 
@@ -84,6 +91,24 @@ class OperationIDMiddleware:
             await self.app(scope, receive, send_with_op)
         finally:
             current_operation_id.reset(token)
+
+
+class JsonBodyMiddleware:
+    """Read a POST body as JSON whatever its content type says, as OpenIM's own
+    server does (gin's ShouldBindJSON): `curl -d '{...}'` sends form encoding,
+    and low-code tools often send text/plain. A body that is not JSON still
+    gets the 400 naming the parse error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+            if ctype in ("", "application/x-www-form-urlencoded", "text/plain"):
+                headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -63,7 +63,17 @@ async def serve_app(
     if sock is None:
         sock = bind(host, port)
     host = sock.getsockname()[0]
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+    # Keep idle client connections longer than a reverse proxy does (nginx and
+    # ingress-nginx keep theirs up to 60 s): else the proxy may write a request
+    # into a connection we are closing and the client sees a 502.
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=75,
+    )
     server = uvicorn.Server(config)
     # The host process owns signals; an embedded server must not take them.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -49,6 +50,20 @@ async def test_invalid_json(stack: Stack, user: BridgeUser) -> None:
         content=b"{not json",
         headers={**user.auth, "content-type": "application/json"},
     )
+    _problem(r, 400, 1001)
+
+
+@pytest.mark.parametrize("ctype", [None, "application/x-www-form-urlencoded", "text/plain; charset=utf-8"])
+async def test_json_body_whatever_the_content_type_says(stack: Stack, user: BridgeUser, ctype: str | None) -> None:
+    """curl -d sends form encoding, low-code tools text/plain: the body is still read as JSON (as OpenIM does)."""
+    headers = dict(user.auth)
+    if ctype:
+        headers["content-type"] = ctype
+    url = f"{stack.bridge.url}/v1/user/get_users_info"
+    r = await stack.http.post(url, content=json.dumps({"userIDs": [user.user_id]}).encode(), headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"][0]["userID"] == user.user_id
+    r = await stack.http.post(url, content=b"userIDs=x", headers=headers)
     _problem(r, 400, 1001)
 
 
