@@ -294,8 +294,7 @@ class SessionPool:
                 raise NotOwnerError(owner[0])
 
     async def logout(self, handle: SessionHandle, operation_id: str) -> None:
-        async with self.use(handle, operation_id):  # owner only: forwarded if another node runs it
-            pass
+        await self.require_local(handle)  # another node runs it: forwarded there
         async with handle.lock:
             if handle.core is not None:
                 with contextlib.suppress(SdkError):

@@ -28,7 +28,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, NotOwnerError
 from bridge.oimws import argmap
 from bridge.oimws.catalog import CLIENT_SIDE, INIT_SDK, LOGIN, LOGOUT, OPEN_IM_SDK_NAMES
 from bridge.oimws.outbox import OimwsStats, Outbox
@@ -174,9 +174,7 @@ class Connection:
         svc = self._svc
         before = svc.settings.clock()
         try:
-            _, handle = await svc.pool.login(
-                self._client.user_id, token, self._client.platform_id, req.operation_id, issue_token=False
-            )
+            handle = await self._pool_login(token, req.operation_id)
         except (BridgeError, SdkError) as exc:
             await self._fail(req, exc.code, _text(exc.msg, exc.detail))
             return
@@ -187,6 +185,29 @@ class Connection:
         await self._outbox.put(result_frame(LOGIN, req.operation_id, None))
         self._pump_task = asyncio.create_task(self._pump.run(), name="oimws-pump")
         log.info("oimws login user=%s platform=%s", self._client.user_id, self._client.platform_id)
+
+    async def _pool_login(self, token: str, operation_id: str) -> SessionHandle:
+        """Log in; while another node's lease holds this (user, platform), wait for it.
+
+        A socket has no bearer token to forward calls with, so its session must
+        run on this node. The usual case is a reconnect after the owner node
+        died: its lease lapses within `lease_seconds`, then this node takes it.
+        An owner that stays alive (the same device also logged in over REST on
+        another node) keeps it, and the login fails naming that node.
+        """
+        svc = self._svc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + svc.settings.lease_seconds * 1.5
+        while True:
+            try:
+                _, handle = await svc.pool.login(
+                    self._client.user_id, token, self._client.platform_id, operation_id, issue_token=False
+                )
+                return handle
+            except NotOwnerError:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.25)  # a lease lapses on Redis's clock; nothing to wait on here
 
     async def _first_cursor(self, handle: SessionHandle, fresh: bool) -> int:
         """Resume a reconnect where it stopped; a new session from its start; else from now."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.oimws.client import OimwsClient, ws_url
 from tests.support.clock import MovableClock, wait_until
 from tests.support.redis import REDIS_URL, RedisSpace, redis_space
 from tests.support.stack import Bridge, BridgeUser, Stack, run_bridge, run_stack
@@ -202,6 +203,29 @@ async def wait_for_count(read: Callable[[], Awaitable[list[str]]], n: int, timeo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out with {len(got)} of {n}: {got}")
         await asyncio.sleep(0.02)
+
+
+async def test_a_socket_login_waits_for_a_dead_owners_lease_to_lapse(nodes: TwoNodes) -> None:
+    """oimws: a socket reconnecting to another node after its owner died logs in there."""
+    (a_id,) = await nodes.stack.new_users(1)
+    token = await nodes.stack.token(a_id)
+    first = await OimwsClient.open(ws_url(nodes.node1.url), a_id, token=token)
+    try:
+        assert (await first.login(token)).err_code == 0
+    finally:
+        await first.close()
+    (sid,) = [h.session_id for h in nodes.node1.pool._handles.values() if h.record.user_id == a_id]
+    # The owner "dies": its lease now names a node that will never renew it.
+    await nodes.space.client.set(f"{nodes.space.prefix}lease:{sid}", "999999999 ghost-node", px=1500)
+    second = await OimwsClient.open(ws_url(nodes.node2.url), a_id, token=token)
+    try:
+        answer = await second.login(token)
+        assert answer.err_code == 0, answer
+        lease = await nodes.lease(sid)
+        assert lease is not None and lease[1] == nodes.node2.settings.node_id
+        assert (await second.call("GetSelfUserInfo"))["userID"] == a_id
+    finally:
+        await second.close()
 
 
 async def test_metrics_show_each_nodes_part(nodes: TwoNodes) -> None:
