@@ -427,6 +427,30 @@ async def test_redis_fenced_append_needs_the_lease(space: RedisSpace) -> None:
 
 
 @pytest.mark.services
+async def test_redis_ids_continue_after_an_idle_log_expired(space: RedisSpace) -> None:
+    """A week-idle stream expires; an old cursor must then get reset, not a silent gap."""
+    log = RedisEventLog(space.client, prefix=space.prefix, max_age=0.1, idle_ttl=0.2)
+    try:
+        await fill(log, "s", 3)
+
+        async def expired() -> bool:
+            return not await space.client.exists(log.key("s"))
+
+        await eventually(expired, "the idle stream to expire")
+        assert await log.last_id("s") == 3  # a fresh stream starts after what clients saw
+        assert await log.read_after("s", 3) == ReadResult([], False)  # saw everything: nothing missed
+        assert (await log.read_after("s", 1)).reset  # events 2-3 are gone
+        assert (await log.append("s", "OnTest", "{}")).id == 4
+        again = await log.read_after("s", 1)
+        assert again.reset and ids(again) == [4]
+        assert await log.read_after("s", 3) == ReadResult([again.events[0]], False)
+        await log.drop("s")  # a dropped log (logout) starts over, as the contract says
+        assert await log.last_id("s") == 0 and (await log.append("s", "x", "{}")).id == 1
+    finally:
+        await log.aclose()
+
+
+@pytest.mark.services
 async def test_redis_counts_what_retention_dropped(space: RedisSpace) -> None:
     clock = FakeClock()
     async with redis_logs(space, 1, max_events=3, max_age=30.0, clock=clock) as (log,):

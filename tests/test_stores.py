@@ -45,7 +45,7 @@ async def test_redis_url_switches_both_stores_to_one_redis_pool() -> None:
             assert isinstance(stores.directory, RedisSessionDirectory)
             assert stores.directory.node_id == node
             await stores.events.append("s", "OnTest", "{}")
-            assert await space.keys() == [f"{space.prefix}ev:s"]
+            assert await space.keys() == [f"{space.prefix}ev:s", f"{space.prefix}ev:s:last"]
             names = [c.get("name") for c in await space.client.client_list()]
             assert f"openim-bridge:{node}" in names
 

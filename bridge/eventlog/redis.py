@@ -30,8 +30,12 @@ age trimming is always a prefix: scan from the head, ``XTRIM MINID`` up to
 the first young entry. Like memory.py, age is applied at append *and* at read.
 A stream with no append for ``idle_ttl`` seconds (default a week, at least
 ``max_age``) expires (Redis ``PEXPIRE``, server time), so a session nobody
-ends cannot leak; its ids then restart, which a client holding an old cursor
-sees as ``reset`` ("cursor newer than the log").
+ends cannot leak. Its last id outlives it in ``{prefix}ev:{session_id}:last``
+(90 days, OpenIM's default token lifetime, after which the session cannot
+live on anyway): a later append continues the numbering, so a client holding
+a cursor from before the expiry gets ``reset``, never a wrong "nothing
+missed". ``{prefix}ev:{session_id}:seq`` holds the delivery marks
+(conversationID -> seq, see ``EventLog.append``), expiring with the stream.
 
 Reads and appends are Lua scripts too (one round trip each; a read may trim
 by age, so it is a write and goes to the primary). Blocking waits share a few
@@ -58,6 +62,8 @@ __all__ = ["RedisEventLog"]
 
 #: A log nobody appended to for this long is deleted (default ``idle_ttl``).
 _IDLE_TTL = 7 * 24 * 3600.0
+#: How long a log's last id is remembered after its last append (OpenIM's default token lifetime).
+_LAST_ID_TTL = 90 * 24 * 3600.0
 
 # Shared helpers, prepended to each script. Inside Lua, replies are RESP2: XINFO
 # STREAM is a flat [name, value, ...] list and an empty first-entry is false.
@@ -93,15 +99,15 @@ local function trim_age(key, cutoff)
 end
 """
 
-# KEYS: stream, marks hash[, lease]. ARGV: event, data, now, cutoff, max_events,
-# idle_ttl_ms, expected lease value, then conversationID/seq mark pairs.
+# KEYS: stream, marks hash, last id[, lease]. ARGV: event, data, now, cutoff, max_events,
+# idle_ttl_ms, expected lease value, last-id ttl ms, then conversationID/seq mark pairs.
 # Returns {id, entries removed by retention}, or {-1, 0} when the lease is not the writer's.
 _APPEND = (
     _LUA_LIB
     + """
-if #KEYS > 2 and redis.call('GET', KEYS[3]) ~= ARGV[7] then return {-1, 0} end
+if #KEYS > 3 and redis.call('GET', KEYS[4]) ~= ARGV[7] then return {-1, 0} end
 local key, t = KEYS[1], ARGV[3]
-local last = 0
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')  -- survives an expired stream
 local m = info(key)
 if m then
   last = num(m['last-generated-id'])
@@ -115,22 +121,27 @@ local id = last + 1
 redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], 't', t)
 local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_age(key, tonumber(ARGV[4]))
 redis.call('PEXPIRE', key, ARGV[6])
-for i = 8, #ARGV, 2 do
+redis.call('SET', KEYS[3], id, 'PX', ARGV[8])
+for i = 9, #ARGV, 2 do
   if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') then
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   end
 end
-if #ARGV > 7 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+if #ARGV > 8 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 return {id, removed}
 """
 )
 
-# KEYS: stream. ARGV: after, limit, cutoff. Returns {removed, reset (0/1), entries}.
+# KEYS: stream, last id. ARGV: after, limit, cutoff. Returns {removed, reset (0/1), entries}.
 _READ = (
     _LUA_LIB
     + """
 local key, after = KEYS[1], tonumber(ARGV[1])
-if redis.call('EXISTS', key) == 0 then return {0, after > 0 and 1 or 0, {}} end
+if redis.call('EXISTS', key) == 0 then
+  -- Expired or never written: only a cursor at the last id missed nothing.
+  local gone = tonumber(redis.call('GET', KEYS[2]) or '0')
+  return {0, after ~= gone and 1 or 0, {}}
+end
 local removed = trim_age(key, tonumber(ARGV[3]))
 local m = info(key)
 local last = num(m['last-generated-id'])
@@ -143,19 +154,19 @@ return {removed, reset, entries}
 """
 )
 
-# KEYS: stream. Returns the last id handed out, 0 for no log.
+# KEYS: stream, last id. Returns the last id handed out, 0 for no log.
 _LAST_ID = (
     _LUA_LIB
     + """
 local m = info(KEYS[1])
-if not m then return 0 end
+if not m then return tonumber(redis.call('GET', KEYS[2]) or '0') end
 return num(m['last-generated-id'])
 """
 )
 
-# KEYS: stream, control stream, marks hash. ARGV: watcher instance. Drops the log, tells other nodes.
+# KEYS: stream, control stream, marks hash, last id. ARGV: watcher instance. Drops the log, tells other nodes.
 _DROP = """
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4])
 if redis.call('DEL', KEYS[1]) == 1 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'key', KEYS[1], 'by', ARGV[1])
 end
@@ -203,6 +214,7 @@ class RedisEventLog(EventLog):
         self._clock = clock
         self._lease_key = lease_key
         self._idle_ttl_ms = int(idle_ttl * 1000)
+        self._last_ttl_ms = int(max(_LAST_ID_TTL, idle_ttl) * 1000)
         self._append = redis.register_script(_APPEND)
         self._read_script = redis.register_script(_READ)
         self._last_id = redis.register_script(_LAST_ID)
@@ -219,6 +231,10 @@ class RedisEventLog(EventLog):
     def key(self, session_id: str) -> str:
         """The Redis key of a session's stream."""
         return f"{self.prefix}ev:{session_id}"
+
+    def last_key(self, session_id: str) -> str:
+        """The Redis key remembering a session's last event id past the stream's expiry."""
+        return f"{self.prefix}ev:{session_id}:last"
 
     def marks_key(self, session_id: str) -> str:
         """The Redis hash of a session's delivery marks (conversationID -> seq)."""
@@ -239,7 +255,7 @@ class RedisEventLog(EventLog):
         fence: Fence | None = None,
     ) -> StoredEvent:
         now = self._clock()
-        keys = [self.key(session_id), self.marks_key(session_id)]
+        keys = [self.key(session_id), self.marks_key(session_id), self.last_key(session_id)]
         expected = ""
         if fence is not None:
             if self._lease_key is None:
@@ -247,7 +263,7 @@ class RedisEventLog(EventLog):
             keys.append(self._lease_key(session_id))
             expected = f"{fence.fence} {fence.node_id}"
         args: list[str | int] = [event, data, repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
-        args.append(expected)
+        args += [expected, self._last_ttl_ms]
         for conv_id, seq in marks:
             args += [conv_id, seq]
         async with redis_errors("append event"):
@@ -299,13 +315,14 @@ class RedisEventLog(EventLog):
 
     async def last_id(self, session_id: str) -> int:
         async with redis_errors("read event log"):
-            return int(await self._last_id(keys=[self.key(session_id)]))
+            return int(await self._last_id(keys=[self.key(session_id), self.last_key(session_id)]))
 
     async def drop(self, session_id: str) -> None:
         key = self.key(session_id)
         async with redis_errors("drop event log"):
             await self._drop(
-                keys=[key, self._watcher.control_key, self.marks_key(session_id)], args=[self._watcher.instance]
+                keys=[key, self._watcher.control_key, self.marks_key(session_id), self.last_key(session_id)],
+                args=[self._watcher.instance],
             )
         self._watcher.forget(key)
 
@@ -317,7 +334,7 @@ class RedisEventLog(EventLog):
         cutoff = self._clock() - self.max_age
         async with redis_errors("read event log"):
             removed, reset, entries = await self._read_script(
-                keys=[self.key(session_id)], args=[after, limit, repr(cutoff)]
+                keys=[self.key(session_id), self.last_key(session_id)], args=[after, limit, repr(cutoff)]
             )
         self.dropped += int(removed)
         return ReadResult([_stored(entry) for entry in entries], bool(reset))
