@@ -47,7 +47,7 @@ class Harness:
 @contextlib.asynccontextmanager
 async def _memory() -> AsyncIterator[Harness]:
     clock = FakeClock()
-    directory = MemorySessionDirectory(ENDED_TTL, clock, lease_seconds=LEASE)
+    directory = MemorySessionDirectory(ENDED_TTL, clock, lease_seconds=LEASE, lease_clock=clock)
 
     async def elapse(session_id: str, fraction: float) -> None:
         clock.now += fraction * LEASE

@@ -1,7 +1,7 @@
 """In-process session directory (embedded mode, and the test fake of the contract).
 
 Embedded mode has one node, so its leases always end up with that node; they
-are still real leases (expiry on the injected clock, fences that only grow),
+are still real leases (expiry on `lease_clock`, fences that only grow),
 so the contract suite checks the same rules here as against Redis and code
 written for cluster mode runs unchanged on one node.
 """
@@ -31,6 +31,7 @@ class MemorySessionDirectory(SessionDirectory):
         clock: Callable[[], float] = time.monotonic,
         *,
         lease_seconds: float = 30.0,
+        lease_clock: Callable[[], float] | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")
@@ -44,6 +45,9 @@ class MemorySessionDirectory(SessionDirectory):
         self._nodes: dict[str, tuple[str, float]] = {}  # node id -> (url, expires at)
         self._ttl = ended_ttl
         self._clock = clock
+        # Leases run on their own clock: tests move `clock` to age ended
+        # sessions and idle cores, and that must not look like a stalled owner.
+        self._lease_clock = lease_clock or time.monotonic
         self.lease_seconds = lease_seconds
 
     # -- records ---------------------------------------------------------------
@@ -117,14 +121,14 @@ class MemorySessionDirectory(SessionDirectory):
 
     def _held(self, session_id: str) -> _Lease | None:
         lease = self._leases.get(session_id)
-        if lease is not None and self._clock() >= lease.expires_at:
+        if lease is not None and self._lease_clock() >= lease.expires_at:
             del self._leases[session_id]
             return None
         return lease
 
     async def acquire(self, session_id: str, node_id: str) -> int | None:
         lease = self._held(session_id)
-        expires_at = self._clock() + self.lease_seconds
+        expires_at = self._lease_clock() + self.lease_seconds
         if lease is not None:
             if lease.node_id != node_id:
                 return None
@@ -139,7 +143,7 @@ class MemorySessionDirectory(SessionDirectory):
         lease = self._held(session_id)
         if lease is None or (lease.node_id, lease.fence) != (node_id, fence):
             return False
-        lease.expires_at = self._clock() + self.lease_seconds
+        lease.expires_at = self._lease_clock() + self.lease_seconds
         return True
 
     async def release(self, session_id: str, node_id: str, fence: int) -> bool:
@@ -156,11 +160,11 @@ class MemorySessionDirectory(SessionDirectory):
     # -- nodes -----------------------------------------------------------------
 
     async def register_node(self, node_id: str, url: str, ttl: float) -> None:
-        self._nodes[node_id] = (url, self._clock() + ttl)
+        self._nodes[node_id] = (url, self._lease_clock() + ttl)
 
     async def unregister_node(self, node_id: str) -> None:
         self._nodes.pop(node_id, None)
 
     async def node_url(self, node_id: str) -> str | None:
         entry = self._nodes.get(node_id)
-        return entry[0] if entry is not None and self._clock() < entry[1] else None
+        return entry[0] if entry is not None and self._lease_clock() < entry[1] else None
