@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware
@@ -44,10 +45,9 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.resolved_database_url())
-        await migrate(engine)  # Alembic, under an advisory lock on PostgreSQL
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         async with (
+            _engine(settings) as engine,
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
             open_stores(settings) as stores,  # in memory, or in Redis with BRIDGE_REDIS_URL
         ):
@@ -81,7 +81,6 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 for task in list(background):
                     task.cancel()
                 await pool.aclose()
-                await engine.dispose()
 
     app = FastAPI(
         title="openim-bridge",
@@ -102,6 +101,17 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _engine(settings: BridgeSettings) -> AsyncIterator[AsyncEngine]:
+    """The checkpoint database, migrated to the current schema; disposed however the app ends."""
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        await migrate(engine)  # Alembic, under an advisory lock on PostgreSQL
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 async def drain(app: FastAPI) -> None:
