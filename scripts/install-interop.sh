@@ -3,7 +3,10 @@
 # `interop`) need, idempotently:
 #   1. Chromium at /usr/bin/chromium (Debian package `chromium`; needs root),
 #   2. the pinned npm packages in tests/interop (npm ci from package-lock.json),
-#   3. the browser bundle tests/interop/build/client-sdk.js (esbuild, pinned).
+#   3. the browser bundle tests/interop/build/client-sdk.js (esbuild, pinned);
+# and, first, nginx at /usr/sbin/nginx (Debian package `nginx-light`; needs root)
+# for the proxy tests (tests/cluster/test_proxy.py: deploy/nginx/bridge.conf in
+# front of real bridge nodes).
 # Works on a fresh Debian 12 with Python 3.11, Node 20 and npm. Re-running only
 # redoes what is missing or stale.
 set -euo pipefail
@@ -13,6 +16,40 @@ INTEROP="$ROOT/tests/interop"
 CHROMIUM=/usr/bin/chromium
 
 log() { printf '[install-interop] %s\n' "$*"; }
+
+# --- nginx (proxy tests) ---------------------------------------------------------
+NGINX=/usr/sbin/nginx
+if [ -x "$NGINX" ]; then
+  log "nginx present: $("$NGINX" -v 2>&1)"
+elif [ "$(id -u)" -eq 0 ]; then
+  log "installing nginx-light with apt-get"
+  # The package would start a system nginx on port 80 (the tests run their own):
+  # deny service starts during the install, unless a policy exists (Docker images).
+  policy=/usr/sbin/policy-rc.d own_policy=
+  if [ ! -e "$policy" ]; then
+    own_policy=1
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+  fi
+  if ! out=$(DEBIAN_FRONTEND=noninteractive apt-get update -qq 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light 2>&1); then
+    printf '%s\n' "$out" >&2
+    log "ERROR: apt-get install nginx-light failed"
+    exit 1
+  fi
+  if [ -n "$own_policy" ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
+  log "nginx installed: $("$NGINX" -v 2>&1)"
+else
+  log "$NGINX is missing and this script is not running as root; the proxy tests"
+  log "(tests/cluster/test_proxy.py) need it. Run as root:  apt-get install -y nginx-light"
+  if [ -n "${CI:-}" ]; then
+    exit 1
+  fi
+fi
 
 # --- 1. Chromium ---------------------------------------------------------------
 if [ -x "$CHROMIUM" ]; then

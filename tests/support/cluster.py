@@ -146,7 +146,7 @@ def _child_env(**bridge: str) -> dict[str, str]:
 
 
 @dataclass
-class _Process:
+class ChildProcess:
     """One child process whose output goes to ``log``."""
 
     name: str
@@ -237,7 +237,7 @@ class _Process:
 
 
 @dataclass
-class ImServerProcess(_Process):
+class ImServerProcess(ChildProcess):
     """``openim-bridge imserver`` on ports 0, SQLite under ``data_dir``."""
 
     data_dir: Path = field(default_factory=Path)
@@ -253,7 +253,7 @@ class ImServerProcess(_Process):
 
 
 @dataclass
-class NodeProcess(_Process):
+class NodeProcess(ChildProcess):
     """One bridge node: ``openim-bridge serve`` in cluster mode."""
 
     number: int = 0
@@ -650,7 +650,7 @@ class PrivateRedis:
 
     dir: Path
     port: int = field(default_factory=stable_port)
-    proc: _Process | None = None
+    proc: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -666,7 +666,7 @@ class PrivateRedis:
             _skip_or_fail("redis-server is not on PATH (apt-get install redis-server)")
         self.dir.mkdir(parents=True, exist_ok=True)
         if self.proc is None:
-            self.proc = _Process("redis-server", self.dir / "redis-server.log")
+            self.proc = ChildProcess("redis-server", self.dir / "redis-server.log")
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)]
         await self.proc._spawn(args, dict(os.environ))
