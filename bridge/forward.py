@@ -36,7 +36,7 @@ FORWARDED_HEADER = "X-Bridge-Forwarded-By"
 _OWNER = OWNER_HEADER.lower().encode()
 # Hop-by-hop and framing headers: the forwarding client and server set their own.
 _SKIP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"te", b"upgrade"}
-_SKIP_RESPONSE = _SKIP | {b"content-encoding", b"date", b"server"}
+_SKIP_RESPONSE = {b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server"}
 
 
 class ForwardingMiddleware:
@@ -103,19 +103,23 @@ class ForwardingMiddleware:
         if op:
             headers.append((b"operationid", op.encode()))
         headers.append((FORWARDED_HEADER.lower().encode(), pool.node_id.encode()))
+        request = pool.http.build_request(scope["method"], target, content=body, headers=headers, timeout=self.timeout)
         try:
-            resp = await pool.http.request(scope["method"], target, content=body, headers=headers, timeout=self.timeout)
+            resp = await pool.http.send(request, stream=True)
         except httpx.HTTPError as exc:
             log.warning("forward to node %s failed: %s", owner, type(exc).__name__)
             await _unavailable(send, op, f"{unavailable} cannot be reached ({type(exc).__name__}); retry")
             return
-        out: list[tuple[bytes, bytes]] = [
-            (k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _SKIP_RESPONSE
-        ]
-        content = resp.content
-        out.append((b"content-length", str(len(content)).encode()))
-        await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
-        await send({"type": "http.response.body", "body": content})
+        try:
+            # Relayed as it comes (raw bytes under the owner's own framing
+            # headers): an answer that streams must not be held until it ends.
+            out = [(k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _SKIP_RESPONSE]
+            await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
+            async for chunk in resp.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await resp.aclose()
 
 
 async def _unavailable(send: Send, op: Any, detail: str) -> None:
