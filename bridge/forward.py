@@ -19,6 +19,7 @@ Retry-After and retries, by then the lease has moved or lapsed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -40,9 +41,12 @@ _SKIP_RESPONSE = {b"connection", b"keep-alive", b"transfer-encoding", b"date", b
 
 
 class ForwardingMiddleware:
-    def __init__(self, app: ASGIApp, timeout: float) -> None:
+    def __init__(self, app: ASGIApp, timeout: float, url_ttl: float = 5.0) -> None:
         self.app = app
         self.timeout = timeout
+        # node id -> (URL, until): one directory read per node every few seconds, not per call.
+        self._urls: dict[str, tuple[str, float]] = {}
+        self._url_ttl = url_ttl
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,7 +92,7 @@ class ForwardingMiddleware:
             await _unavailable(send, op, "session is moving between bridge nodes; retry")
             return
         try:
-            url = await pool.directory.node_url(owner)
+            url = await self._node_url(pool.directory, owner)
         except Exception as exc:  # BridgeError 503 (Redis down)
             await _unavailable(send, op, getattr(exc, "detail", str(exc)))
             return
@@ -107,6 +111,7 @@ class ForwardingMiddleware:
         try:
             resp = await pool.http.send(request, stream=True)
         except httpx.HTTPError as exc:
+            self._urls.pop(owner, None)  # it may have come back elsewhere
             log.warning("forward to node %s failed: %s", owner, type(exc).__name__)
             await _unavailable(send, op, f"{unavailable} cannot be reached ({type(exc).__name__}); retry")
             return
@@ -120,6 +125,16 @@ class ForwardingMiddleware:
             await send({"type": "http.response.body", "body": b""})
         finally:
             await resp.aclose()
+
+    async def _node_url(self, directory: Any, node_id: str) -> str | None:
+        cached = self._urls.get(node_id)
+        now = time.monotonic()
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        url: str | None = await directory.node_url(node_id)
+        if url:
+            self._urls[node_id] = (url, now + self._url_ttl)
+        return url
 
 
 async def _unavailable(send: Send, op: Any, detail: str) -> None:

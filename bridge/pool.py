@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -115,6 +116,11 @@ class SessionPool:
         self._in_flight = 0
         self._idle_calls = asyncio.Event()
         self._idle_calls.set()
+        # Sessions seen running on another node lately: session id -> (node id,
+        # until, monotonic). Calls for them go straight to forwarding, without a
+        # lease attempt and an owner lookup each; kept a third of a lease, so a
+        # dead owner's sessions are tried here again soon after its lease lapses.
+        self._elsewhere: dict[str, tuple[str, float]] = {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -289,9 +295,26 @@ class SessionPool:
     async def require_local(self, handle: SessionHandle) -> None:
         """Raise NotOwnerError when another node runs this session (its state lives there)."""
         if handle.core is None:
+            await self._raise_if_elsewhere(handle)
+
+    def _seen_elsewhere(self, session_id: str) -> str | None:
+        entry = self._elsewhere.get(session_id)
+        if entry is not None and time.monotonic() < entry[1]:
+            return entry[0]
+        self._elsewhere.pop(session_id, None)
+        return None
+
+    async def _raise_if_elsewhere(self, handle: SessionHandle) -> None:
+        """NotOwnerError if another node holds the session's lease (remembered a while)."""
+        node = self._seen_elsewhere(handle.session_id)
+        if node is None:
             owner = await self._directory.owner(handle.session_id)
-            if owner is not None and owner[0] != self.node_id:
-                raise NotOwnerError(owner[0])
+            if owner is None or owner[0] == self.node_id:
+                return
+            node = owner[0]
+            self._elsewhere[handle.session_id] = (node, time.monotonic() + self._settings.lease_seconds / 3)
+        self._forget_handle(handle)  # the owner elsewhere holds the truth now
+        raise NotOwnerError(node)
 
     async def logout(self, handle: SessionHandle, operation_id: str) -> None:
         await self.require_local(handle)  # another node runs it: forwarded there
@@ -389,18 +412,18 @@ class SessionPool:
         """Start the core of `handle` (lock held): a new login, or a revival from the checkpoint."""
         if handle.core is not None:
             return
-        await self._make_room(handle)
+        if not fresh and self._seen_elsewhere(handle.session_id) is not None:
+            await self._raise_if_elsewhere(handle)
         fence = await self._directory.acquire(handle.session_id, self.node_id)
         if fence is None:
-            owner = await self._directory.owner(handle.session_id)
-            if owner is not None and owner[0] != self.node_id:
-                self._forget_handle(handle)  # the owner elsewhere holds the truth now
-                raise NotOwnerError(owner[0])
+            await self._raise_if_elsewhere(handle)
             raise BridgeError(
                 503, ErrCode.ServerInternalError, "session is changing hands", headers={"Retry-After": "1"}
             )
+        self._elsewhere.pop(handle.session_id, None)
         handle.fence = fence
         try:
+            await self._make_room(handle)
             await self._start_core(handle, operation_id, fresh)
         except BaseException:
             await self._release(handle)
@@ -479,6 +502,8 @@ class SessionPool:
         await self._directory.register_node(
             self.node_id, self._settings.advertise_url or "", self._settings.lease_seconds * 2
         )
+        for session_id in list(self._elsewhere):
+            self._seen_elsewhere(session_id)  # drops what has expired
         owned: list[tuple[SessionHandle, int]] = [
             (h, h.fence) for h in list(self._handles.values()) if h.core is not None and h.fence is not None
         ]
