@@ -19,6 +19,23 @@ def _default_node_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def _check_url(name: str, url: str | None, schemes: tuple[str, ...]) -> None:
+    if url is None:
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in schemes or not rest.strip("/"):
+        raise ValueError(f"{name} must be a {' or '.join(s + '://' for s in schemes)} URL, got {_safe(url)!r}")
+
+
+def _safe(url: str) -> str:
+    """The URL without its password (never echo a secret into logs or terminals)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+    return url
+
+
 @dataclass(slots=True)
 class BridgeSettings:
     host: str = "127.0.0.1"
@@ -86,6 +103,12 @@ class BridgeSettings:
             raise ValueError(f"node_id must be non-empty without spaces, got {self.node_id!r}")
         if self.lease_seconds <= 0 or self.drain_seconds < 0:
             raise ValueError("lease_seconds must be > 0 and drain_seconds >= 0")
+        # Caught here with the variable's name, not as a traceback from deep in start-up.
+        _check_url("BRIDGE_UPSTREAM_API", self.upstream_api, ("http", "https"))
+        _check_url("BRIDGE_UPSTREAM_WS", self.upstream_ws, ("ws", "wss"))
+        _check_url("BRIDGE_ADVERTISE_URL", self.advertise_url, ("http", "https"))
+        _check_url("BRIDGE_REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+        _check_url("BRIDGE_DATABASE_URL", self.database_url, ("postgresql+asyncpg", "sqlite+aiosqlite"))
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

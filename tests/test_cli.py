@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.imadmin import register_users, user_token
 
@@ -93,3 +94,25 @@ async def test_openapi_command_and_bad_flags() -> None:
     )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and b"BRIDGE_UPSTREAM_WS" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "named"),
+    [
+        ("--redis-url", "localhost:6379", "BRIDGE_REDIS_URL"),
+        ("--database-url", "postgresql://bridge:s3cret@db/bridge", "BRIDGE_DATABASE_URL"),
+        ("--advertise-url", "10.0.0.5:10008", "BRIDGE_ADVERTISE_URL"),
+        ("--upstream-api", "openim:10002", "BRIDGE_UPSTREAM_API"),
+    ],
+)
+async def test_bad_urls_are_named_not_a_traceback(flag: str, value: str, named: str) -> None:
+    args = {"--upstream-api": "http://openim:10002", "--upstream-ws": "ws://openim:10001", flag: value}
+    argv = [item for pair in args.items() for item in pair]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "serve", *argv, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    assert proc.returncode == 2, text
+    assert named in text and "Traceback" not in text
+    assert "s3cret" not in text  # a password in a bad URL is not echoed
