@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import BridgeError, NotOwnerError, status_for
 from bridge.eventlog import EventLog, Fence, FencedOut
@@ -48,9 +49,19 @@ from core.events import CONN, Event
 from core.protocol.constants import ADMIN_PLATFORM_ID, PLATFORM_NAMES
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 
-__all__ = ["SessionHandle", "SessionPool"]
+__all__ = ["SessionHandle", "SessionPool", "checkpoint_unavailable"]
 
 log = logging.getLogger("openim.bridge.pool")
+
+def checkpoint_unavailable(exc: BaseException) -> BridgeError:
+    """The client-facing error when the checkpoint database cannot be reached (like Redis's, 503)."""
+    return BridgeError(
+        503,
+        ErrCode.ServerInternalError,
+        f"checkpoint database unavailable: {type(exc).__name__}; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
 
 _END_REASONS: dict[int, str] = {
     ErrCode.TokenKickedError: "kicked",
@@ -320,9 +331,13 @@ class SessionPool:
         await self.require_local(handle)  # another node runs it: forwarded there
         async with handle.lock:
             if handle.core is not None:
-                with contextlib.suppress(SdkError):
-                    await handle.core.logout(operation_id)
-                handle.core = None
+                core, handle.core = handle.core, None
+                try:
+                    await core.logout(operation_id)
+                except SdkError:
+                    pass  # the gateway is gone: the session ends all the same
+                except (SQLAlchemyError, OSError) as exc:
+                    log.warning("logout of session=%s kept no checkpoint: %s", handle.session_id[:8], exc)
         await self._close_session(handle, ErrCode.LoginOutError, operation_id)
 
     # -- use ---------------------------------------------------------------
@@ -456,6 +471,8 @@ class SessionPool:
             )
         except TimeoutError as exc:
             raise BridgeError(504, ErrCode.NetworkTimeoutError, "upstream login timed out") from exc
+        except (SQLAlchemyError, OSError) as exc:  # the checkpoint store (the gateway's errors are SdkErrors)
+            raise checkpoint_unavailable(exc) from exc
         except SdkError as exc:
             if exc.code in TOKEN_ERRORS and not fresh:
                 # The upstream token died while parked: end the session the way a

@@ -174,16 +174,26 @@ class Core:
         await self.save_checkpoint()
 
     async def logout(self, operation_id: str) -> None:
-        """Log out: tell the gateway (2003), stop every loop, keep the checkpoint."""
-        await self.save_checkpoint()
-        await self._stop(send_logout=True)
-        self.status = LoginStatus.LOGOUT
+        """Log out: tell the gateway (2003), stop every loop, keep the checkpoint.
+
+        Stops even when the checkpoint cannot be saved (the error is raised after).
+        """
+        try:
+            await self.save_checkpoint()
+        finally:
+            await self._stop(send_logout=True)
+            self.status = LoginStatus.LOGOUT
 
     async def park(self) -> None:
-        """Disconnect and persist the checkpoint; a later `login` resumes from it."""
-        await self.save_checkpoint(force=True)
-        await self._stop(send_logout=False)
-        self.status = LoginStatus.LOGOUT
+        """Disconnect and persist the checkpoint; a later `login` resumes from it.
+
+        Disconnects even when the checkpoint cannot be saved (the error is raised after).
+        """
+        try:
+            await self.save_checkpoint(force=True)
+        finally:
+            await self._stop(send_logout=False)
+            self.status = LoginStatus.LOGOUT
 
     async def abandon(self) -> None:
         """Stop at once without saving or telling the server: another owner took over."""
