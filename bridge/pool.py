@@ -30,7 +30,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 __all__ = ["SessionHandle", "SessionPool", "checkpoint_unavailable"]
 
 log = logging.getLogger("openim.bridge.pool")
+
 
 def checkpoint_unavailable(exc: BaseException) -> BridgeError:
     """The client-facing error when the checkpoint database cannot be reached (like Redis's, 503)."""
@@ -462,6 +463,7 @@ class SessionPool:
             sink=self._sink(handle),
             store=self._store,
             on_end=lambda code: self._core_ended(handle, code),
+            mark_sink=self._mark_sink(handle),
         )
         core.fence = handle.fence
         try:
@@ -629,25 +631,28 @@ class SessionPool:
     def _sink(self, handle: SessionHandle) -> Any:
         async def sink(ev: Event) -> None:
             data = json.dumps(ev.to_json_obj(), separators=(",", ":"))
-            await self._append_retrying(handle, ev.callback, data, ev.marks, handle.fence)
+            await self._as_owner(
+                handle,
+                lambda fence: self._events.append(handle.session_id, ev.callback, data, marks=ev.marks, fence=fence),
+            )
 
         return sink
 
-    async def _append_retrying(
-        self, handle: SessionHandle, event: str, data: str, marks: Any, fence: int | None
-    ) -> None:
-        """Append as owner; while Redis is unavailable, wait for it (the core's
-        dispatch waits too, so nothing is skipped); a lost lease drops the core."""
+    def _mark_sink(self, handle: SessionHandle) -> Any:
+        async def mark(marks: tuple[tuple[str, int], ...]) -> None:
+            await self._as_owner(handle, lambda fence: self._events.mark(handle.session_id, marks, fence=fence))
+
+        return mark
+
+    async def _as_owner(self, handle: SessionHandle, write: Callable[[Fence | None], Awaitable[Any]]) -> None:
+        """Write to the session's log as its owner; while Redis is unavailable,
+        wait for it (the core's dispatch waits too, so nothing is skipped); a
+        lost lease drops the core."""
+        fence = handle.fence
         delay = 0.1
         while True:
             try:
-                await self._events.append(
-                    handle.session_id,
-                    event,
-                    data,
-                    marks=marks,
-                    fence=None if fence is None else Fence(self.node_id, fence),
-                )
+                await write(None if fence is None else Fence(self.node_id, fence))
                 return
             except FencedOut:
                 self._spawn(self._lost(handle, fence))
@@ -655,7 +660,7 @@ class SessionPool:
             except BridgeError as exc:
                 if handle.fence != fence:
                     return  # parked or lost meanwhile: the next owner delivers it
-                log.warning("event append failed, retrying in %.1f s: %s", delay, exc.detail)
+                log.warning("event log write failed, retrying in %.1f s: %s", delay, exc.detail)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

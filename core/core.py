@@ -38,9 +38,12 @@ from core.registry import SdkFunction
 from core.transport.api import ApiClient
 from core.transport.gateway import GatewayClient, GatewayOptions
 
-__all__ = ["Core", "CoreConfig", "EndHandler", "token_error_callback"]
+__all__ = ["Core", "CoreConfig", "EndHandler", "MarkSink", "token_error_callback"]
 
 log = logging.getLogger("openim.core")
+
+# Receives (conversationID, seq) progress that no event carries (Event.marks covers the rest).
+MarkSink = Callable[[tuple[tuple[str, int], ...]], Awaitable[None]]
 
 # Called once when the core ends on its own (kicked, token expired or invalid):
 # errCode 1506 kicked, 1501 expired, other 150x invalid.
@@ -73,6 +76,7 @@ class Core:
         sink: EventSink,
         store: CheckpointStore | None = None,
         on_end: EndHandler | None = None,
+        mark_sink: MarkSink | None = None,
     ) -> None:
         self.config = config
         self.status = LoginStatus.LOGOUT
@@ -82,6 +86,7 @@ class Core:
         self._sink = sink
         self._store = store
         self._on_end = on_end
+        self._mark_sink = mark_sink
         self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._saver: asyncio.Task[None] | None = None
@@ -128,6 +133,12 @@ class Core:
             current = applying.get()
             marks = () if current is None else (current,)
         await self._sink(Event(listener, callback, data, operation_id, marks))
+
+    async def mark_delivered(self, marks: tuple[tuple[str, int], ...]) -> None:
+        """Record delivery progress no event carries (our own messages coming back),
+        so a core revived elsewhere does not deliver them to us as new."""
+        if self._mark_sink is not None:
+            await self._mark_sink(marks)
 
     def checkpoint_dirty(self) -> None:
         self._dirty = True

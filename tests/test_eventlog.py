@@ -330,6 +330,9 @@ async def test_marks_record_the_highest_seq_per_conversation(log: EventLog) -> N
     await log.append("s", "OnRecvNewMessage", "{}", marks=[("si_a_b", 4)])  # never goes back
     await log.append("s", "OnConversationChanged", "[]")
     assert await log.delivered("s") == {"si_a_b": 5, "sg_g": 2}
+    await log.mark("s", [("si_a_b", 7), ("sg_g", 1)])  # a silent delivery (our own message back)
+    assert await log.delivered("s") == {"si_a_b": 7, "sg_g": 2}
+    assert ids(await log.read_after("s", 0)) == [1, 2, 3, 4]  # marks alone add no event
     assert await log.delivered("other") == {}
     await log.drop("s")
     assert await log.delivered("s") == {}
@@ -416,10 +419,15 @@ async def test_redis_fenced_append_needs_the_lease(space: RedisSpace) -> None:
         await space.client.delete(lease_key)  # lapsed
         with pytest.raises(FencedOut):
             await log.append("s", "OnTest", "{}", fence=Fence("node-a", 7))
-        # Nothing of the refused appends got in: neither the event nor its mark.
+        with pytest.raises(FencedOut):
+            await log.mark("s", [("c", 3)], fence=Fence("node-a", 7))
+        # Nothing of the refused writes got in: neither the event nor its mark.
         assert ids(await log.read_after("s", 0)) == [1]
         assert await log.delivered("s") == {"c": 1}
         assert (await log.append("s", "unfenced", "{}")).id == 2
+        await space.client.set(lease_key, "8 node-a")
+        await log.mark("s", [("c", 1)], fence=Fence("node-a", 8))  # never lowers a mark
+        assert await log.delivered("s") == {"c": 1}
         with pytest.raises(ValueError, match="lease_key"):
             await RedisEventLog(space.client, prefix=space.prefix).append("s", "x", "{}", fence=Fence("a", 1))
     finally:

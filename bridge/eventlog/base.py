@@ -101,6 +101,13 @@ class EventLog(ABC):
         """
 
     @abstractmethod
+    async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
+        """Record marks without an event (a message delivered silently: the sender's own copy).
+
+        Fenced like :meth:`append`.
+        """
+
+    @abstractmethod
     async def delivered(self, session_id: str) -> dict[str, int]:
         """The highest seq marked per conversation in this session's log (empty if none)."""
 

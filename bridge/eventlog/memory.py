@@ -78,12 +78,8 @@ class MemoryEventLog(EventLog):
         marks: Sequence[Mark] = (),
         fence: Fence | None = None,  # one process, one writer: nothing to check
     ) -> StoredEvent:
-        log = self._sessions.get(session_id)
-        if log is None:
-            log = self._sessions[session_id] = _SessionLog()
-        for conv_id, seq in marks:
-            if seq > log.delivered.get(conv_id, 0):
-                log.delivered[conv_id] = seq
+        log = self._log(session_id)
+        _raise_marks(log, marks)
         log.last_id += 1
         stored = StoredEvent(log.last_id, event, data)
         log.entries.append((self._clock(), stored))
@@ -143,6 +139,15 @@ class MemoryEventLog(EventLog):
         log = self._sessions.get(session_id)
         return 0 if log is None else log.last_id
 
+    async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
+        _raise_marks(self._log(session_id), marks)
+
+    def _log(self, session_id: str) -> _SessionLog:
+        log = self._sessions.get(session_id)
+        if log is None:
+            log = self._sessions[session_id] = _SessionLog()
+        return log
+
     async def delivered(self, session_id: str) -> dict[str, int]:
         log = self._sessions.get(session_id)
         return {} if log is None else dict(log.delivered)
@@ -175,6 +180,12 @@ class MemoryEventLog(EventLog):
         while entries and (len(entries) > self.max_events or entries[0][0] < oldest_kept):
             log.floor = entries.popleft()[1].id
             self.dropped += 1
+
+
+def _raise_marks(log: _SessionLog, marks: Sequence[Mark]) -> None:
+    for conv_id, seq in marks:
+        if seq > log.delivered.get(conv_id, 0):
+            log.delivered[conv_id] = seq
 
 
 def _check_limit(limit: int) -> None:

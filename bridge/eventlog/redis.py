@@ -80,6 +80,15 @@ local function field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
 end
+-- Raise the delivery marks in hash `key` to the conversationID/seq pairs of ARGV from `first`.
+local function raise_marks(key, first, ttl)
+  for i = first, #ARGV, 2 do
+    if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', key, ARGV[i]) or '0') then
+      redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+    end
+  end
+  if #ARGV >= first then redis.call('PEXPIRE', key, ttl) end
+end
 -- Drop entries older than cutoff from the head; t never decreases along the stream.
 local function trim_age(key, cutoff)
   -- Usually the head is young: look at one entry before scanning batches.
@@ -122,13 +131,19 @@ redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], '
 local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_age(key, tonumber(ARGV[4]))
 redis.call('PEXPIRE', key, ARGV[6])
 redis.call('SET', KEYS[3], id, 'PX', ARGV[8])
-for i = 9, #ARGV, 2 do
-  if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  end
-end
-if #ARGV > 8 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+raise_marks(KEYS[2], 9, ARGV[6])
 return {id, removed}
+"""
+)
+
+# KEYS: marks hash[, lease]. ARGV: expected lease value, ttl ms, then conversationID/seq pairs.
+# Returns 0, or -1 when the lease is not the writer's.
+_MARK = (
+    _LUA_LIB
+    + """
+if #KEYS > 1 and redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+raise_marks(KEYS[1], 3, ARGV[2])
+return 0
 """
 )
 
@@ -216,6 +231,7 @@ class RedisEventLog(EventLog):
         self._idle_ttl_ms = int(idle_ttl * 1000)
         self._last_ttl_ms = int(max(_LAST_ID_TTL, idle_ttl) * 1000)
         self._append = redis.register_script(_APPEND)
+        self._mark = redis.register_script(_MARK)
         self._read_script = redis.register_script(_READ)
         self._last_id = redis.register_script(_LAST_ID)
         self._drop = redis.register_script(_DROP)
@@ -258,9 +274,7 @@ class RedisEventLog(EventLog):
         keys = [self.key(session_id), self.marks_key(session_id), self.last_key(session_id)]
         expected = ""
         if fence is not None:
-            if self._lease_key is None:
-                raise ValueError("a fenced append needs the lease_key the directory uses")
-            keys.append(self._lease_key(session_id))
+            keys.append(self._fence_key(session_id))
             expected = f"{fence.fence} {fence.node_id}"
         args: list[str | int] = [event, data, repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
         args += [expected, self._last_ttl_ms]
@@ -272,6 +286,24 @@ class RedisEventLog(EventLog):
             raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
         self.dropped += int(removed)
         return StoredEvent(int(new_id), event, data)
+
+    async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
+        keys = [self.marks_key(session_id)]
+        args: list[str | int] = ["", self._idle_ttl_ms]
+        if fence is not None:
+            keys.append(self._fence_key(session_id))
+            args[0] = f"{fence.fence} {fence.node_id}"
+        for conv_id, seq in marks:
+            args += [conv_id, seq]
+        async with redis_errors("record delivery marks"):
+            done = await self._mark(keys=keys, args=args)
+        if int(done) < 0:
+            raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
+
+    def _fence_key(self, session_id: str) -> str:
+        if self._lease_key is None:
+            raise ValueError("a fenced write needs the lease_key the directory uses")
+        return self._lease_key(session_id)
 
     async def delivered(self, session_id: str) -> dict[str, int]:
         async with redis_errors("read delivery marks"):

@@ -243,7 +243,9 @@ class MessageModule(MessageCreateModule):
         if _opt(m, "conversationUpdate") and (not from_me or _opt(m, "senderConversationUpdate")):
             conv_module.message_arrived(conv, msg, from_me, counts_unread=not from_me and _opt(m, "unreadCount"))
         own_echo = from_me and m.clientMsgID in self._sent
-        if emit and not own_echo:
+        if emit and own_echo:
+            await self.core.mark_delivered(((conv_id, m.seq),))  # no event, but delivered all the same
+        elif emit:
             if self.core.config.batch_messages:
                 self._batch.append(msg.out())
                 self._batch_marks[conv_id] = m.seq

@@ -192,6 +192,46 @@ async def test_a_core_revived_after_a_crash_resumes_after_what_the_log_delivered
     assert texts == ["before-0", "before-1", "before-2", "after-0", "after-1"]
 
 
+async def test_a_senders_own_messages_do_not_come_back_after_a_crash(nodes: TwoNodes) -> None:
+    """Own messages are delivered silently (no event); their marks still count on revival."""
+    a_id, b_id = await nodes.stack.new_users(2)
+    a = await nodes.stack.login(a_id)
+    store = nodes.node1.pool._store
+    stale = await store.load(a_id, 5)  # A's checkpoint before it sent anything
+    assert stale is not None
+    for i in range(3):
+        await send_text(nodes, nodes.node1, a, b_id, f"mine-{i}")
+    events = nodes.node1.app.state.services.events
+    conv = f"si_{min(a_id, b_id)}_{max(a_id, b_id)}"
+
+    async def marked() -> list[str]:
+        return [str(seq) for c, seq in (await events.delivered(a.session_id)).items() if c == conv]
+
+    await wait_for_count(marked, 1)
+    assert await events.delivered(a.session_id) == {conv: 3}
+
+    # Crash A's owner with its checkpoint from before the sends.
+    handle = nodes.node1.pool.handle(a.session_id)
+    assert handle is not None and handle.core is not None
+    await handle.core.abandon()
+    handle.core, handle.fence = None, None
+    nodes.node1.pool._handles.pop(a.session_id)
+    await nodes.space.client.delete(f"{nodes.space.prefix}lease:{a.session_id}")
+    await store.save(a_id, 5, stale)
+
+    before = await events.last_id(a.session_id)
+    r = await nodes.on(nodes.node2, a, "/v1/user/get_self_user_info")  # node 2 revives A
+    assert r.status_code == 200, r.text
+    await send_text(nodes, nodes.node2, a, b_id, "after")  # its echo is the last thing A's core applies
+
+    async def marked_after() -> list[str]:
+        return [str(seq) for c, seq in (await events.delivered(a.session_id)).items() if c == conv and seq == 4]
+
+    await wait_for_count(marked_after, 1)
+    later = (await events.read_after(a.session_id, before)).events
+    assert [e for e in later if e.event == "OnRecvNewMessage"] == []
+
+
 def _content(data: str) -> str:
     return str(json.loads(data)["data"]["textElem"]["content"])
 
