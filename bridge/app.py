@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.errors import install_error_handlers
-from bridge.forward import ForwardingMiddleware
+from bridge.forward import ForwardingMiddleware, ForwardStats
 from bridge.idempotency import IdempotencyCache
 from bridge.middleware import BodyLimitMiddleware, JsonBodyMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
@@ -96,7 +96,8 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     install_oimws(app)  # /ws: the oimws-compatible WebSocket over the same registry and pool
     # Outermost last: operationID is set before the body limit may answer, and
     # forwarding (innermost) replays a body the limit has already passed.
-    app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0)
+    app.state.forward_stats = ForwardStats()
+    app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)

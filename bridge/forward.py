@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ from bridge.errors import OWNER_HEADER
 from bridge.middleware import header, send_problem
 from core.protocol.errcodes import ErrCode
 
-__all__ = ["FORWARDED_HEADER", "ForwardingMiddleware"]
+__all__ = ["FORWARDED_HEADER", "ForwardStats", "ForwardingMiddleware"]
 
 log = logging.getLogger("openim.bridge.forward")
 
@@ -40,10 +41,19 @@ _SKIP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"content-
 _SKIP_RESPONSE = {b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server"}
 
 
+@dataclass(slots=True)
+class ForwardStats:
+    """Counters for /metrics: requests relayed to an owner, and those that could not be."""
+
+    forwarded: int = 0
+    failed: int = 0
+
+
 class ForwardingMiddleware:
-    def __init__(self, app: ASGIApp, timeout: float, url_ttl: float = 5.0) -> None:
+    def __init__(self, app: ASGIApp, timeout: float, stats: ForwardStats, url_ttl: float = 5.0) -> None:
         self.app = app
         self.timeout = timeout
+        self.stats = stats
         # node id -> (URL, until): one directory read per node every few seconds, not per call.
         self._urls: dict[str, tuple[str, float]] = {}
         self._url_ttl = url_ttl
@@ -84,21 +94,28 @@ class ForwardingMiddleware:
         await self._forward(scope, b"".join(chunks), owner, send)
 
     async def _forward(self, scope: Scope, body: bytes, owner: str, send: Send) -> None:
+        if await self._relay(scope, body, owner, send):
+            self.stats.forwarded += 1
+        else:
+            self.stats.failed += 1
+
+    async def _relay(self, scope: Scope, body: bytes, owner: str, send: Send) -> bool:
+        """Replay the request at `owner`; False when it had to answer 503 instead."""
         state = scope.get("state", {})
         op = state.get("operation_id")
         pool = scope["app"].state.services.pool
         unavailable = f"session is served by bridge node {owner}, which"
         if header(scope, FORWARDED_HEADER.lower().encode()) is not None:
             await _unavailable(send, op, "session is moving between bridge nodes; retry")
-            return
+            return False
         try:
             url = await self._node_url(pool.directory, owner)
         except Exception as exc:  # BridgeError 503 (Redis down)
             await _unavailable(send, op, getattr(exc, "detail", str(exc)))
-            return
+            return False
         if not url:
             await _unavailable(send, op, f"{unavailable} is not registered (stopped?); retry")
-            return
+            return False
         target = url.rstrip("/") + scope.get("root_path", "") + scope["path"]
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
@@ -114,7 +131,7 @@ class ForwardingMiddleware:
             self._urls.pop(owner, None)  # it may have come back elsewhere
             log.warning("forward to node %s failed: %s", owner, type(exc).__name__)
             await _unavailable(send, op, f"{unavailable} cannot be reached ({type(exc).__name__}); retry")
-            return
+            return False
         try:
             # Relayed as it comes (raw bytes under the owner's own framing
             # headers): an answer that streams must not be held until it ends.
@@ -125,6 +142,7 @@ class ForwardingMiddleware:
             await send({"type": "http.response.body", "body": b""})
         finally:
             await resp.aclose()
+        return True
 
     async def _node_url(self, directory: Any, node_id: str) -> str | None:
         cached = self._urls.get(node_id)

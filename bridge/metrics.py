@@ -19,8 +19,9 @@ __all__ = ["metrics_text", "registry_for"]
 
 
 class _BridgeCollector(Collector):
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Any, forward: Any) -> None:
         self._svc = services
+        self._forward = forward
 
     def collect(self) -> Iterator[Metric]:
         pool = self._svc.pool
@@ -41,6 +42,14 @@ class _BridgeCollector(Collector):
                 "retried calls answered from a recorded outcome",
                 self._svc.idempotency.replays,
             ),
+            "openim_bridge_forwarded": (
+                "requests relayed to the node that runs their session",
+                self._forward.forwarded,
+            ),
+            "openim_bridge_forward_failed": (
+                "requests for another node's session answered 503 (owner unreachable)",
+                self._forward.failed,
+            ),
             "openim_bridge_events_dropped": (
                 "events removed by log retention on this node",
                 getattr(self._svc.events, "dropped", 0),
@@ -50,9 +59,9 @@ class _BridgeCollector(Collector):
             yield CounterMetricFamily(name, text, value=value)
 
 
-def registry_for(services: Any) -> CollectorRegistry:
+def registry_for(services: Any, forward: Any) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_BridgeCollector(services))
+    registry.register(_BridgeCollector(services, forward))
     return registry
 
 

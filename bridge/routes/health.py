@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -39,8 +39,8 @@ async def readyz(svc: Services = Depends(services)) -> Any:
 
 
 @router.get("/metrics", operation_id="metrics", response_class=Response)
-async def metrics(svc: Services = Depends(services)) -> Response:
-    """Prometheus metrics of this node (cores, sessions, calls in flight, leases, replays)."""
+async def metrics(request: Request, svc: Services = Depends(services)) -> Response:
+    """Prometheus metrics of this node (cores, sessions, calls in flight, leases, forwarding, replays)."""
     if svc.metrics is None:
-        svc.metrics = registry_for(svc)
+        svc.metrics = registry_for(svc, request.app.state.forward_stats)
     return Response(metrics_text(svc.metrics), media_type=CONTENT_TYPE_LATEST)

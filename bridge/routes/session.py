@@ -39,16 +39,18 @@ class SessionInfo(BaseModel):
     userID: str
     platformID: int
     state: str = Field(description="live, parked or ended")
+    node: str | None = Field(description="The bridge node running the session's core (live only)")
     openStreams: int
     lastEventID: int
 
 
-def _info(handle: SessionHandle, last_event_id: int) -> dict[str, Any]:
+def _info(handle: SessionHandle, last_event_id: int, node_id: str) -> dict[str, Any]:
     return SessionInfo(
         sessionID=handle.session_id,
         userID=handle.record.user_id,
         platformID=handle.record.platform_id,
         state=handle.state,
+        node=node_id if handle.state == "live" else None,
         openStreams=handle.streams,
         lastEventID=last_event_id,
     ).model_dump()
@@ -93,4 +95,5 @@ async def session_info(
 ) -> dict[str, Any]:
     """This session's state (does not revive a parked core)."""
     await svc.pool.require_local(handle)  # another node runs it: answered there
-    return {"operationID": op, "data": _info(handle, await svc.events.last_id(handle.session_id))}
+    info = _info(handle, await svc.events.last_id(handle.session_id), svc.pool.node_id)
+    return {"operationID": op, "data": info}

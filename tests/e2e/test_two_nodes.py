@@ -105,6 +105,7 @@ async def test_a_call_on_the_other_node_is_forwarded_to_the_owner(nodes: TwoNode
 
     r = await nodes.stack.http.get(f"{nodes.node2.url}/v1/session", headers=a.auth)
     assert r.status_code == 200 and r.json()["data"]["state"] == "live"  # the owner's view
+    assert r.json()["data"]["node"] == nodes.node1.settings.node_id
 
     # Bad input is the owner's answer too, word for word.
     r = await nodes.on(nodes.node2, a, "/v1/friend/add_friend", {"toUserID": 5})
@@ -283,3 +284,5 @@ async def test_metrics_show_each_nodes_part(nodes: TwoNodes) -> None:
     assert scraped["n2"]["openim_bridge_adopted_total"] >= 2
     assert scraped["n2"]["openim_bridge_live_cores"] == nodes.node2.pool.live_cores
     assert scraped["n1"]["openim_bridge_draining"] == 0
+    assert scraped["n2"]["openim_bridge_forwarded_total"] >= 2  # node 2 relayed to node 1 above
+    assert scraped["n2"]["openim_bridge_forward_failed_total"] == 0
