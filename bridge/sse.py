@@ -29,6 +29,7 @@ __all__ = [
     "encode_retry",
     "event_stream",
     "parse_last_event_id",
+    "wait_unless_stopped",
 ]
 
 #: Sent when a cursor fell off the log: the client must re-fetch state.
@@ -136,7 +137,7 @@ async def event_stream(
             if not result.events:
                 return
         else:
-            waited = await _wait_unless_stopped(
+            waited = await wait_unless_stopped(
                 log.wait_after(session_id, cursor, max(quiet_until - loop.time(), 0.0)), stop
             )
             if waited is None:
@@ -163,7 +164,7 @@ async def event_stream(
             quiet_until = loop.time() + keepalive
 
 
-async def _wait_unless_stopped(wait: Coroutine[Any, Any, ReadResult], stop: asyncio.Event | None) -> ReadResult | None:
+async def wait_unless_stopped(wait: Coroutine[Any, Any, ReadResult], stop: asyncio.Event | None) -> ReadResult | None:
     """``await wait``, or None as soon as ``stop`` is set (the wait is cancelled)."""
     if stop is None:
         return await wait

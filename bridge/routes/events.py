@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from bridge.errors import BridgeError
+from bridge.eventlog import ReadResult
 from bridge.pool import SessionHandle
 from bridge.routes.deps import Services, operation_id, services, session_from_header_or_query
 from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
-from bridge.sse import event_stream, parse_last_event_id
+from bridge.sse import event_stream, parse_last_event_id, wait_unless_stopped
 from core.protocol.errcodes import ErrCode
 
 __all__ = ["router"]
@@ -112,7 +113,9 @@ async def poll_events(
     svc.pool.stream_opened(handle)  # a waiting poll counts as a listener: not parked under it
     try:
         await svc.pool.ensure_running(handle, op)
-        result = await svc.events.wait_after(handle.session_id, after, wait, limit)
+        waiting = svc.events.wait_after(handle.session_id, after, wait, limit)
+        # Draining: answer now (nothing new) so the client polls again, elsewhere.
+        result = await wait_unless_stopped(waiting, svc.pool.drain_started) or ReadResult([], False)
     finally:
         svc.pool.stream_closed(handle)
     events = [PolledEvent(id=e.id, event=e.event, data=json.loads(e.data)) for e in result.events]
