@@ -315,3 +315,20 @@ async def test_renew_many_is_renew_for_each(h: Harness) -> None:
     assert await d.renew_many(A, [("s1", f1), ("s2", f2 + 1), ("s3", 1)]) == [True, False, False]
     assert await d.renew_many(B, [("s1", f1)]) == [False]
     assert await d.renew_many(A, []) == []
+
+
+async def test_memory_fences_outgrow_an_earlier_process() -> None:
+    """Checkpoints keep the fence of their writer; a restarted node must not hand out lower ones."""
+    before = await MemorySessionDirectory(ENDED_TTL).acquire("s1", A)
+    after = await MemorySessionDirectory(ENDED_TTL).acquire("s1", A)  # the next process
+    assert before is not None and after is not None and after > before
+
+
+@pytest.mark.services
+async def test_redis_fences_outgrow_a_lost_counter(space: RedisSpace) -> None:
+    d = RedisSessionDirectory(space.client, prefix=space.prefix, node_id=A, lease_seconds=LEASE)
+    first = await d.acquire("s1", A)
+    assert first is not None and await d.release("s1", A, first)
+    await space.client.delete(f"{space.prefix}fence")  # flushed, or restored from an old backup
+    second = await d.acquire("s1", A)
+    assert second is not None and second > first

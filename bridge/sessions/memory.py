@@ -41,7 +41,9 @@ class MemorySessionDirectory(SessionDirectory):
         self._by_user: dict[tuple[str, int], str] = {}
         self._ended_at: dict[str, float] = {}  # in the order sessions ended
         self._leases: dict[str, _Lease] = {}
-        self._last_fence = 0  # fences grow across all sessions (base.py)
+        # Fences grow across all sessions (base.py) and across restarts: they
+        # start at the wall clock in microseconds, above any stored checkpoint's.
+        self._last_fence = time.time_ns() // 1000
         self._nodes: dict[str, tuple[str, float]] = {}  # node id -> (url, expires at)
         self._ttl = ended_ttl
         self._clock = clock

@@ -19,7 +19,9 @@ Layout (``prefix`` defaults to ``oimb:``; ``sid`` is the session id):
   of ``lease_seconds``: the owner lease.
 - ``{prefix}fence``: counter, the last fence handed out, for all sessions: a
   fence is then also a global writer generation, which the checkpoint store
-  compares (a user's checkpoint outlives each of its sessions).
+  compares (a user's checkpoint outlives each of its sessions). It starts at
+  Redis's clock in microseconds, so a flushed or lost counter never hands out
+  fences below those already stored with checkpoints.
 - ``{prefix}node:{node_id}``: string, the URL other nodes forward calls to,
   with a ``PX`` expiry the node keeps renewing (``register_node``).
 
@@ -123,6 +125,12 @@ if cur then
   if string.sub(cur, sp + 1) ~= ARGV[1] then return nil end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return tonumber(string.sub(cur, 1, sp - 1))
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  -- A new (or flushed) counter starts at Redis's clock in microseconds: fences
+  -- stay above every one handed out before, which checkpoints still carry.
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2])))
 end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], string.format('%d %s', fence, ARGV[1]), 'PX', ARGV[2])
