@@ -25,6 +25,9 @@ Python 3.11 swallows a cancellation that arrives just as the send completes
 then run on as if nothing happened. ``asyncio.timeout`` (3.11.3+) has no
 such race, so the pool has no socket timeout and :func:`redis_errors` bounds
 each call instead.
+
+High availability is Redis Sentinel: ``redis+sentinel://`` URLs, see
+``bridge/redis_sentinel.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -41,6 +45,7 @@ from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bridge.errors import BridgeError
+from bridge.redis_sentinel import SENTINEL_SCHEMES, parse_sentinel_url, sentinel_redis
 from core.protocol.errcodes import ErrCode
 
 __all__ = ["OPERATION_TIMEOUT", "REDIS_UNAVAILABLE_CODE", "create_redis", "redis_errors", "unavailable"]
@@ -56,25 +61,33 @@ REDIS_UNAVAILABLE_CODE = ErrCode.ServerInternalError
 #: Errors that mean "Redis cannot answer right now", not "we sent a bad command":
 #: connection refused/reset, timeouts, no free pooled connection (ConnectionError),
 #: a replica still loading (BusyLoadingError, a ConnectionError), and writes that
-#: reached a replica during a failover (ReadOnlyError).
+#: reached a replica during a failover (ReadOnlyError). With Sentinel, "no primary
+#: known" (MasterNotFoundError) and "the previous master is now a slave" are
+#: ConnectionErrors too.
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 
 
 def create_redis(url: str, *, max_connections: int = 64, client_name: str | None = None) -> Redis:
-    """The process's Redis client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
+    """The process's Redis client for ``url``: ``redis://``, ``rediss://``, ``unix://``,
+    or Sentinel's ``redis+sentinel://``, ``rediss+sentinel://`` (bridge/redis_sentinel.py).
 
     ``client_name`` is set on every connection (``CLIENT LIST`` shows which
     node holds which connections).
     """
+    common: dict[str, Any] = {
+        "client_name": client_name,
+        "socket_timeout": None,  # see the module docstring: redis_errors bounds each call
+        "socket_connect_timeout": 2.0,
+        "retry": Retry(NoBackoff(), 1),
+    }
+    if url.partition("://")[0].lower() in SENTINEL_SCHEMES:
+        return sentinel_redis(parse_sentinel_url(url), max_connections, common)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        client_name=client_name,
         timeout=2.0,  # waiting for a free pooled connection
-        socket_timeout=None,  # see the module docstring: redis_errors bounds each call
-        socket_connect_timeout=2.0,
         health_check_interval=30,
-        retry=Retry(NoBackoff(), 1),
+        **common,
     )
     return Redis.from_pool(pool)
 

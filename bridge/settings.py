@@ -107,7 +107,8 @@ class BridgeSettings:
         _check_url("BRIDGE_UPSTREAM_API", self.upstream_api, ("http", "https"))
         _check_url("BRIDGE_UPSTREAM_WS", self.upstream_ws, ("ws", "wss"))
         _check_url("BRIDGE_ADVERTISE_URL", self.advertise_url, ("http", "https"))
-        _check_url("BRIDGE_REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+        redis_schemes = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+        _check_url("BRIDGE_REDIS_URL", self.redis_url, redis_schemes)
         _check_url("BRIDGE_DATABASE_URL", self.database_url, ("postgresql+asyncpg", "sqlite+aiosqlite"))
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
