@@ -77,6 +77,17 @@ async def nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TwoNo
             yield TwoNodes(stack, node2, space)
 
 
+async def crash_owner(nodes: TwoNodes, session_id: str) -> None:
+    """What a kill -9 of node 1 does to one session: its core stops without
+    saving (the checkpoint may be older than the log) and its lease lapses."""
+    handle = nodes.node1.pool.handle(session_id)
+    assert handle is not None and handle.core is not None
+    await handle.core.abandon()
+    handle.core, handle.fence = None, None
+    nodes.node1.pool._handles.pop(session_id)
+    await nodes.space.client.delete(f"{nodes.space.prefix}lease:{session_id}")
+
+
 def text_message(text: str) -> dict[str, Any]:
     return {"text": text}
 
@@ -174,14 +185,7 @@ async def test_a_core_revived_after_a_crash_resumes_after_what_the_log_delivered
     marks = await events.delivered(b.session_id)
     assert list(marks.values()) == [3]
 
-    # "Crash" B's owner: drop its core without saving (the checkpoint may be
-    # older than the log) and let its lease go, as a kill -9 would.
-    handle = nodes.node1.pool.handle(b.session_id)
-    assert handle is not None and handle.core is not None
-    await handle.core.abandon()
-    handle.core, handle.fence = None, None
-    nodes.node1.pool._handles.pop(b.session_id)
-    await nodes.space.client.delete(f"{nodes.space.prefix}lease:{b.session_id}")
+    await crash_owner(nodes, b.session_id)
     await nodes.node1.pool._store.delete(b_id, 5)  # worst case: no checkpoint at all survived
 
     for i in range(2):
@@ -211,14 +215,8 @@ async def test_a_senders_own_messages_do_not_come_back_after_a_crash(nodes: TwoN
     await wait_for_count(marked, 1)
     assert await events.delivered(a.session_id) == {conv: 3}
 
-    # Crash A's owner with its checkpoint from before the sends.
-    handle = nodes.node1.pool.handle(a.session_id)
-    assert handle is not None and handle.core is not None
-    await handle.core.abandon()
-    handle.core, handle.fence = None, None
-    nodes.node1.pool._handles.pop(a.session_id)
-    await nodes.space.client.delete(f"{nodes.space.prefix}lease:{a.session_id}")
-    await store.save(a_id, 5, stale)
+    await crash_owner(nodes, a.session_id)
+    await store.save(a_id, 5, stale)  # and its checkpoint from before the sends
 
     before = await events.last_id(a.session_id)
     r = await nodes.on(nodes.node2, a, "/v1/user/get_self_user_info")  # node 2 revives A
