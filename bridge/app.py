@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bridge.calls import CallService
+from bridge.core_factory import UpstreamCoreFactory
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware, ForwardStats
 from bridge.idempotency import IdempotencyCache
+from bridge.leases import SessionLeases
+from bridge.logins import Logins
 from bridge.middleware import BodyLimitMiddleware, JsonBodyMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
 from bridge.pool import SessionPool
@@ -28,6 +31,7 @@ from bridge.routes.deps import Services
 from bridge.routes.functions import function_router
 from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
+from bridge.upstream import Upstream
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.registry import all_functions
 
@@ -51,35 +55,45 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
             open_stores(settings) as stores,  # in memory, or in Redis with BRIDGE_REDIS_URL
         ):
-            log = stores.events
+            api, ws = settings.upstream_api or "", settings.upstream_ws or ""
+            checkpoints = CheckpointStore(engine)
+            leases = SessionLeases(
+                stores.directory,
+                settings.node_id,
+                lease_seconds=settings.lease_seconds,
+                advertise_url=settings.advertise_url or "",
+            )
             pool = SessionPool(
                 settings,
-                http=http,
-                store=CheckpointStore(engine),
-                events=log,
                 directory=stores.directory,
-                api_addr=settings.upstream_api or "",
-                ws_addr=settings.upstream_ws or "",
+                events=stores.events,
+                leases=leases,
+                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints),
             )
-            background: set[Any] = set()
+            idempotency = IdempotencyCache(
+                settings.idempotency_window,
+                clock=settings.clock,
+                redis=stores.redis,  # cluster mode: outcomes shared by every node
+                prefix=settings.redis_prefix,
+            )
+            upstream = Upstream(http, api)
+            calls = CallService(pool, idempotency)
             app.state.services = Services(
                 settings,
                 pool,
-                log,
-                IdempotencyCache(
-                    settings.idempotency_window,
-                    clock=settings.clock,
-                    redis=stores.redis,  # cluster mode: outcomes shared by every node
-                    prefix=settings.redis_prefix,
-                ),
-                background,
+                stores.events,
+                idempotency,
+                Logins(settings, pool, stores.directory, upstream),
+                calls,
+                upstream,
+                http,
+                checkpoints,
             )
             pool.start()
             try:
                 yield
             finally:
-                for task in list(background):
-                    task.cancel()
+                await calls.aclose()
                 await pool.aclose()
 
     app = FastAPI(

@@ -103,7 +103,8 @@ class ForwardingMiddleware:
         """Replay the request at `owner`; False when it had to answer 503 instead."""
         state = scope.get("state", {})
         op = state.get("operation_id")
-        pool = scope["app"].state.services.pool
+        services = scope["app"].state.services
+        pool, http = services.pool, services.http
         unavailable = f"session is served by bridge node {owner}, which"
         if header(scope, FORWARDED_HEADER.lower().encode()) is not None:
             await _unavailable(send, op, "session is moving between bridge nodes; retry")
@@ -124,9 +125,9 @@ class ForwardingMiddleware:
         if op:
             headers.append((b"operationid", op.encode()))
         headers.append((FORWARDED_HEADER.lower().encode(), pool.node_id.encode()))
-        request = pool.http.build_request(scope["method"], target, content=body, headers=headers, timeout=self.timeout)
+        request = http.build_request(scope["method"], target, content=body, headers=headers, timeout=self.timeout)
         try:
-            resp = await pool.http.send(request, stream=True)
+            resp = await http.send(request, stream=True)
         except httpx.HTTPError as exc:
             self._urls.pop(owner, None)  # it may have come back elsewhere
             log.warning("forward to node %s failed: %s", owner, type(exc).__name__)

@@ -34,10 +34,13 @@ class _BridgeCollector(Collector):
         for name, (text, value) in gauges.items():
             yield GaugeMetricFamily(name, text, value=value)
         counters = {
-            "openim_bridge_parked": ("cores parked (idle or to make room)", pool.parked_total),
+            "openim_bridge_parked": ("cores parked (idle or to make room)", pool.parking.parked_total),
             "openim_bridge_revived": ("parked cores started again from their checkpoint", pool.revived_total),
             "openim_bridge_adopted": ("sessions this node took up from the shared directory", pool.adopted_total),
-            "openim_bridge_leases_lost": ("cores dropped because their lease moved to another node", pool.lost_total),
+            "openim_bridge_leases_lost": (
+                "cores dropped because their lease moved or their events could not be logged",
+                pool.dropper.dropped_total,
+            ),
             "openim_bridge_idempotent_replays": (
                 "retried calls answered from a recorded outcome",
                 self._svc.idempotency.replays,

@@ -53,6 +53,12 @@ class BridgeSettings:
     sweep_interval: float = 5.0
     max_live_cores: int = 10_000
     login_timeout: float = 15.0
+    # The upstream's administrator user IDs (OpenIM share.yml imAdminUserID): no session for them.
+    admin_user_ids: tuple[str, ...] = ("imAdmin",)
+    # Valid bridge tokens one session keeps; each login mints one, the oldest is revoked past this.
+    max_tokens_per_session: int = 8
+    # Open SSE streams, waiting long-polls and oimws sockets per session and node (429 past it).
+    max_streams_per_session: int = 8
     ended_session_memory: float = 24 * 3600.0
     ended_log_grace: float = 300.0
     # Calls
@@ -61,6 +67,9 @@ class BridgeSettings:
     # Events
     event_max: int = 10_000
     event_max_age: float = 24 * 3600.0
+    # How long a core waits for an unwritable event log (Redis down) before it is
+    # dropped and revived later from its checkpoint (bridge/event_writer.py).
+    event_write_timeout: float = 30.0
     sse_keepalive: float = 15.0
     sse_retry_ms: int = 3000
     poll_max_wait: float = 30.0
@@ -110,6 +119,8 @@ class BridgeSettings:
         redis_schemes = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
         _check_url("BRIDGE_REDIS_URL", self.redis_url, redis_schemes)
         _check_url("BRIDGE_DATABASE_URL", self.database_url, ("postgresql+asyncpg", "sqlite+aiosqlite"))
+        if self.max_tokens_per_session < 1 or self.max_streams_per_session < 1:
+            raise ValueError("max_tokens_per_session and max_streams_per_session must be at least 1")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 
@@ -124,7 +135,9 @@ class BridgeSettings:
             if raw is None or f.name == "clock":
                 continue
             current = getattr(base, f.name)
-            if isinstance(current, bool):
+            if isinstance(current, tuple):
+                values[f.name] = tuple(item.strip() for item in raw.split(",") if item.strip())
+            elif isinstance(current, bool):
                 values[f.name] = raw.lower() in ("1", "true", "yes")
             elif isinstance(current, int):
                 values[f.name] = int(raw)

@@ -59,7 +59,12 @@ def _backends(settings: BridgeSettings, redis: Redis | None) -> tuple[EventLog, 
     if redis is None:
         return (
             MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock),
-            MemorySessionDirectory(settings.ended_session_memory, settings.clock, lease_seconds=settings.lease_seconds),
+            MemorySessionDirectory(
+                settings.ended_session_memory,
+                settings.clock,
+                lease_seconds=settings.lease_seconds,
+                max_tokens=settings.max_tokens_per_session,
+            ),
         )
     prefix = settings.redis_prefix
     directory = RedisSessionDirectory(
@@ -68,6 +73,7 @@ def _backends(settings: BridgeSettings, redis: Redis | None) -> tuple[EventLog, 
         node_id=settings.node_id,
         lease_seconds=settings.lease_seconds,
         ended_ttl=settings.ended_session_memory,
+        max_tokens=settings.max_tokens_per_session,
     )
     events = RedisEventLog(
         redis,

@@ -9,16 +9,20 @@ under the data directory by default, PostgreSQL in production.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, Insert, Integer, String, Text, and_, delete, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.errors import CheckpointUnavailable
 from core.migrations import migrate
 
 __all__ = ["CheckpointStore", "make_engine", "metadata", "migrate"]
@@ -77,6 +81,16 @@ def _upsert(dialect: str, values: dict[str, Any], fence: int | None) -> Insert:
     )
 
 
+@contextlib.contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    """The database's and its driver's errors as CheckpointUnavailable (a refused
+    connection is an OSError from asyncpg, anything else SQLAlchemy's)."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise CheckpointUnavailable(f"{what}: {type(exc).__name__}") from exc
+
+
 class CheckpointStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -84,9 +98,10 @@ class CheckpointStore:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def load(self, user_id: str, platform_id: int) -> dict[str, Any] | None:
-        async with self._sessions() as s:
-            row = await s.get(_Checkpoint, (user_id, platform_id))
-            return json.loads(row.data) if row else None
+        with _unavailable("load checkpoint"):
+            async with self._sessions() as s:
+                row = await s.get(_Checkpoint, (user_id, platform_id))
+        return json.loads(row.data) if row else None
 
     async def save(self, user_id: str, platform_id: int, data: dict[str, Any], *, fence: int | None = None) -> bool:
         """Write the checkpoint; with `fence`, only over a row whose fence is NULL
@@ -99,24 +114,26 @@ class CheckpointStore:
             "updated_at": int(time.time()),
             "fence": fence,
         }
-        async with self._engine.begin() as conn:
-            result = await conn.execute(_upsert(self._dialect, values, fence))
-            return bool(result.rowcount)
+        with _unavailable("save checkpoint"):
+            async with self._engine.begin() as conn:
+                result = await conn.execute(_upsert(self._dialect, values, fence))
+        return bool(result.rowcount)
 
     async def delete(self, user_id: str, platform_id: int, *, fence: int | None = None) -> bool:
         """Delete the checkpoint; with `fence`, refused (False) while the stored
         row carries a greater fence. Deleting an absent row succeeds."""
         key = and_(_table.c.user_id == user_id, _table.c.platform_id == platform_id)
-        async with self._engine.begin() as conn:
-            if fence is None:
-                await conn.execute(delete(_table).where(key))
-                return True
-            allowed = or_(_table.c.fence.is_(None), _table.c.fence <= fence)
-            if (await conn.execute(delete(_table).where(key, allowed))).rowcount:
-                return True
-            # Nothing deleted: refused only if a newer owner's row is there.
-            newer = select(exists().where(key, _table.c.fence > fence))
-            return not (await conn.execute(newer)).scalar()
+        with _unavailable("delete checkpoint"):
+            async with self._engine.begin() as conn:
+                if fence is None:
+                    await conn.execute(delete(_table).where(key))
+                    return True
+                allowed = or_(_table.c.fence.is_(None), _table.c.fence <= fence)
+                if (await conn.execute(delete(_table).where(key, allowed))).rowcount:
+                    return True
+                # Nothing deleted: refused only if a newer owner's row is there.
+                newer = select(exists().where(key, _table.c.fence > fence))
+                return not (await conn.execute(newer)).scalar()
 
     async def count(self) -> int:
         async with self._sessions() as s:

@@ -97,6 +97,7 @@ class Core:
         # The writer generation its checkpoints carry (the bridge's owner fence):
         # a stale core's save is refused by the store, never overwrites a newer one.
         self.fence: int | None = None
+        self._checkpoints_held = False
         self.auth = AuthModule(self)
         self.user = UserModule(self)
         self.friend = FriendModule(self)
@@ -211,8 +212,13 @@ class Core:
         await self._stop(send_logout=False)
         self.status = LoginStatus.LOGOUT
 
+    def hold_checkpoints(self) -> None:
+        """Write no checkpoint any more: this core no longer speaks for its session
+        (another node took it over, or its events could not be logged)."""
+        self._checkpoints_held = True
+
     async def save_checkpoint(self, force: bool = False) -> None:
-        if self._store is None or not self.user_id or not (self._dirty or force):
+        if self._store is None or not self.user_id or self._checkpoints_held or not (self._dirty or force):
             return
         async with self._save_lock:
             self._dirty = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.protocol.errcodes import ErrCode
 
-__all__ = ["SdkError"]
+__all__ = ["CheckpointUnavailable", "SdkError"]
 
 
 class SdkError(Exception):
@@ -24,3 +24,11 @@ class SdkError(Exception):
         self.code = code
         self.msg = msg
         self.detail = detail
+
+
+class CheckpointUnavailable(Exception):
+    """The checkpoint database cannot be read or written (its driver's error is the cause).
+
+    Raised by core.checkpoint.CheckpointStore in place of SQLAlchemy's and the
+    drivers' own errors, so callers handle one core error, not a library's.
+    """

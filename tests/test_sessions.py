@@ -120,6 +120,21 @@ async def test_add_token_points_at_the_same_session(h: Harness) -> None:
     assert await d.resolve("hash3") is None
 
 
+async def test_a_session_keeps_only_its_newest_tokens(h: Harness) -> None:
+    d = h.directory
+    keep = 8  # both backends' default max_tokens
+    await d.create(record(), "hash0")
+    for n in range(1, keep + 2):
+        await d.add_token("s1", f"hash{n}")
+    assert await d.resolve("hash0") is None and await d.resolve("hash1") is None  # the oldest two revoked
+    for n in range(2, keep + 2):
+        assert await d.resolve(f"hash{n}") == record()
+    await d.add_token("s1", "hash5")  # an existing token is no new one
+    assert await d.resolve("hash2") == record()
+    await d.end("s1", 1506)
+    assert (rec := await d.resolve(f"hash{keep + 1}")) is not None and rec.ended_code == 1506
+
+
 async def test_update_changes_a_live_record_only(h: Harness) -> None:
     d = h.directory
     await d.create(record(), "hash1")
@@ -256,7 +271,7 @@ async def test_redis_layout(space: RedisSpace) -> None:
     fence = await d.acquire("s1", A)
     p = space.prefix
     assert await space.keys() == sorted(
-        [f"{p}s:s1", f"{p}s:s1:tokens", f"{p}tok:hash1", f"{p}live", f"{p}lease:s1", f"{p}fence"]
+        [f"{p}s:s1", f"{p}s:s1:toks", f"{p}tok:hash1", f"{p}live", f"{p}lease:s1", f"{p}fence"]
     )
     assert await space.client.hget(f"{p}live", "5:u1") == b"s1"
     assert await space.client.get(f"{p}lease:s1") == f"{fence} {A}".encode()

@@ -7,49 +7,10 @@ back (a fresh exception of the same type with the same fields, so the HTTP
 answer is the same) and the call does not run again. The same operationID on
 another function is refused (409 ArgsError).
 
-Two layers:
-
-- in flight, in this process: a retry that arrives while the first call still
-  runs on this node waits for it (``_flights``). The flight is taken *before*
-  the store is consulted and given up only once the outcome is recorded, so on
-  one node a key is never looked up and run by two tasks at once;
-- finished, in an :class:`OutcomeStore`: :class:`MemoryOutcomes` (embedded
-  mode, bounded, on the injected clock) or, in cluster mode,
-  :class:`RedisOutcomes`, shared by every node: when the node that owned a
-  session dies and another takes over, the client's retry there replays the
-  recorded outcome instead of running the call again.
-
-Decisions:
-
-- *No "running" claims in Redis.* A claim would only matter if a retry that
-  finds another node's claim waited instead of running. But a claim cannot
-  tell a slow node from a dead one (after ``kill -9`` it stays until it
-  expires), so waiting would stall exactly the retry-after-crash that cluster
-  mode exists for; and a session's calls are served by its owner node, whose
-  flight table already coalesces them, so another node's claim means that node
-  lost the session, and the retry runs either way. A claim by this node is
-  known from the flight table without Redis. Claims would cost a write per
-  call and change no decision, so only finished outcomes are written.
-  Consequence: a call that was running when its node crashed runs again on
-  the new owner; exactly-once then rests on the upstream's own idempotency
-  (SendMessage's clientMsgID, which OpenIM and our imserver dedupe); where
-  the upstream has none, the call may take effect twice.
-- *A store outage before running fails the call* (503 from ``redis_errors``,
-  with Retry-After) instead of running it unchecked: a retry must never run a
-  call twice, and the client retries shortly with the same operationID.
-- *A store outage after running is logged, not raised*: the call ran, so the
-  caller gets its result (or its error); only a later retry on another node
-  could then run it again.
-- *What is recorded*: results, :class:`BridgeError` and :class:`SdkError` as
-  they are; any other exception (a bug) as the catch-all handler's 500
-  "internal error", which is what the client saw. Not recorded, because they
-  say the call did not run here, so a retry must run it: cancellation (the
-  caller went away first), 421 (:class:`~bridge.errors.NotOwnerError`: the
-  session is served by another node, where the forwarded call is checked
-  again under the same key), and any error with a ``Retry-After`` header
-  (pool full, Redis outage: replaying those would turn "retry in a second"
-  into "fails for the whole window"). Such an error goes to its own caller
-  only; retries waiting on the flight start over, and one of them runs.
+In flight on this node, a retry waits for the first call; finished outcomes
+live in an :class:`OutcomeStore` (memory, or Redis in cluster mode). The
+design record (why no "running" claims in Redis, what is and is not
+recorded, store outages) is in docs/architecture.md, "Idempotency".
 """
 
 from __future__ import annotations
@@ -64,15 +25,39 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bridge.errors import BridgeError
+from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 
 from .base import Outcome, OutcomeStore, RecordedError
 from .memory import MemoryOutcomes
 from .redis import RedisOutcomes
 
-__all__ = ["IdempotencyCache", "MemoryOutcomes", "Outcome", "OutcomeStore", "RecordedError", "RedisOutcomes"]
+__all__ = [
+    "IdempotencyCache",
+    "MemoryOutcomes",
+    "Outcome",
+    "OutcomeStore",
+    "Ran",
+    "RecordedError",
+    "RedisOutcomes",
+]
 
 log = logging.getLogger("openim.bridge.idempotency")
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """How :meth:`IdempotencyCache.ran` ended: a result or an error, run now or replayed."""
+
+    replayed: bool
+    result: Any = None
+    error: Exception | None = None
+
+    def unwrap(self) -> Any:
+        """The result, or raise the error (the original exception when it ran now)."""
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 @dataclass(slots=True)
@@ -117,6 +102,10 @@ class IdempotencyCache:
 
     async def run(self, session_id: str, operation_id: str, path: str, fn: Callable[[], Awaitable[Any]]) -> Any:
         """``fn()``'s result, or the recorded outcome of an earlier call with this operationID."""
+        return (await self.ran(session_id, operation_id, path, fn)).unwrap()
+
+    async def ran(self, session_id: str, operation_id: str, path: str, fn: Callable[[], Awaitable[Any]]) -> Ran:
+        """Like :meth:`run`, but the outcome is returned (not raised) and says whether it was a replay."""
         key = (session_id, operation_id)
         while (flight := self._flights.get(key)) is not None:
             _check_path(flight.path, path, operation_id)
@@ -144,17 +133,28 @@ class IdempotencyCache:
                 self._settle(key, flight, None)
             else:
                 await self._finish(key, flight, Outcome(path, error=RecordedError.of(exc)))
-            raise
+            return Ran(False, error=exc)
         except BaseException:  # cancelled: forget the call, so a retry runs it
             self._settle(key, flight, None)
             raise
         await self._finish(key, flight, Outcome(path, result))
-        return result
+        return Ran(False, result)
 
-    def _replay(self, outcome: Outcome, path: str, operation_id: str) -> Any:
+    async def recorded_path(self, session_id: str, operation_id: str) -> str | None:
+        """The function an operationID was used for (in flight here, or recorded), None if unused."""
+        flight = self._flights.get((session_id, operation_id))
+        if flight is not None:
+            return flight.path
+        recorded = await self.store.get(session_id, operation_id)
+        return None if recorded is None else recorded.path
+
+    def _replay(self, outcome: Outcome, path: str, operation_id: str) -> Ran:
         _check_path(outcome.path, path, operation_id)
         self.replays += 1
-        return outcome.replay()
+        try:
+            return Ran(True, outcome.replay())
+        except (BridgeError, SdkError) as exc:
+            return Ran(True, error=exc)
 
     def _settle(self, key: tuple[str, str], flight: _Flight, outcome: Outcome | None) -> None:
         if self._flights.get(key) is flight:

@@ -23,9 +23,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
 from bridge.errors import BridgeError, NotOwnerError
@@ -35,8 +33,8 @@ from bridge.oimws.outbox import OimwsStats, Outbox
 from bridge.oimws.pump import EventPump
 from bridge.oimws.resume import ResumeCursors
 from bridge.oimws.wire import FrameError, Request, error_frame, parse_request, result_frame
-from bridge.pool import SessionHandle
 from bridge.routes.deps import Services
+from bridge.session_handle import SessionHandle
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 from core.registry import SdkFunction
@@ -56,6 +54,7 @@ class ClientInfo:
     user_id: str
     platform_id: int
     connect_id: str | None  # the connect operationID: same on open-im-sdk's reconnects
+    address: str | None = None  # the client's address, for the log of refused logins
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +199,13 @@ class Connection:
         deadline = loop.time() + svc.settings.lease_seconds * 1.5
         while True:
             try:
-                _, handle = await svc.pool.login(
-                    self._client.user_id, token, self._client.platform_id, operation_id, issue_token=False
+                _, handle = await svc.logins.login(
+                    self._client.user_id,
+                    token,
+                    self._client.platform_id,
+                    operation_id,
+                    issue_token=False,
+                    client=self._client.address,
                 )
                 return handle
             except NotOwnerError:
@@ -261,24 +265,15 @@ class Connection:
             self._slots.release()
 
     async def _outcome(self, req: Request, fn: SdkFunction, params: BaseModel, handle: SessionHandle) -> str:
-        svc, op = self._svc, req.operation_id
-
-        async def run() -> Any:
-            async with svc.pool.use(handle, op) as core:
-                result = await core.call(fn, params, op)
-            return jsonable_encoder(result)
-
+        # oimws frames always carry the client's operationID: retries run once, as over REST.
         try:
-            if fn.read_only:
-                result = await run()
-            else:
-                result = await svc.idempotency.run(handle.session_id, op, fn.rest_path, run)
+            result = await self._svc.calls.run(handle, fn, params, req.operation_id, op_given=True)
         except (SdkError, BridgeError) as exc:
-            return error_frame(req.func, op, exc.code, _text(exc.msg, exc.detail))
+            return error_frame(req.func, req.operation_id, exc.code, _text(exc.msg, exc.detail))
         except Exception:
             log.exception("oimws call %s failed", req.func)
-            return error_frame(req.func, op, ErrCode.UnknownCode, "internal error")
-        return result_frame(req.func, op, result)
+            return error_frame(req.func, req.operation_id, ErrCode.UnknownCode, "internal error")
+        return result_frame(req.func, req.operation_id, result)
 
 
 def _text(msg: str, detail: str) -> str:

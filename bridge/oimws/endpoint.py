@@ -12,6 +12,7 @@ where oimws checked it: by the upstream, when the client sends `Login`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,10 @@ def parse_connect(query: QueryParams) -> tuple[ClientInfo, str]:
     return ClientInfo(user_id, platform, connect_id), connect_id or ""
 
 
+def _address(ws: WebSocket) -> str | None:
+    return ws.client.host if ws.client else None
+
+
 def install_oimws(app: FastAPI) -> None:
     """Add the `/ws` route to the bridge app (its services come from the app's lifespan)."""
     app.state.oimws = OimwsState(all_functions())
@@ -95,6 +100,7 @@ async def _serve(app: FastAPI, ws: WebSocket) -> None:
     except ConnectError as exc:
         await _deny(ws, str(exc))
         return
+    client = dataclasses.replace(client, address=_address(ws))
     svc: Services = app.state.services
     state: OimwsState = app.state.oimws
     current_user_id.set(client.user_id)

@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi import Request
 
+from bridge.calls import CallService
 from bridge.errors import BridgeError
 from bridge.eventlog import EventLog
 from bridge.idempotency import IdempotencyCache
+from bridge.logins import Logins
 from bridge.logs import current_user_id
-from bridge.pool import SessionHandle, SessionPool
+from bridge.pool import SessionPool
+from bridge.session_handle import SessionHandle
 from bridge.settings import BridgeSettings
+from bridge.upstream import Upstream
+from core.checkpoint import CheckpointStore
 from core.protocol.errcodes import ErrCode
 
 __all__ = ["Services", "operation_id", "services", "session_from_header", "session_from_header_or_query"]
@@ -24,16 +30,20 @@ class Services:
     pool: SessionPool
     events: EventLog
     idempotency: IdempotencyCache
-    background: set[Any]
+    logins: Logins
+    calls: CallService
+    upstream: Upstream
+    http: httpx.AsyncClient  # the process's shared HTTP pool (upstream calls, forwarding)
+    checkpoints: CheckpointStore
     metrics: Any = None  # the node's Prometheus registry, made on first scrape
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
 
-def operation_id(request: Request) -> str:
+async def operation_id(request: Request) -> str:
     return str(request.state.operation_id)
 
 
@@ -71,7 +81,7 @@ async def session_from_header_or_query(request: Request) -> SessionHandle:
 
 
 async def _resolve(request: Request, token: str) -> SessionHandle:
-    handle = await services(request).pool.authenticate(token)
+    handle = await (await services(request)).logins.authenticate(token)
     request.state.user_id = handle.record.user_id
     current_user_id.set(handle.record.user_id)
     return handle

@@ -12,9 +12,9 @@ from sse_starlette import EventSourceResponse
 
 from bridge.errors import BridgeError
 from bridge.eventlog import ReadResult
-from bridge.pool import SessionHandle
 from bridge.routes.deps import Services, operation_id, services, session_from_header_or_query
 from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+from bridge.session_handle import SessionHandle
 from bridge.sse import event_stream, parse_last_event_id, wait_unless_stopped
 from core.protocol.errcodes import ErrCode
 

@@ -6,20 +6,17 @@ response model and its OpenAPI operationId all come from core's registry.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from bridge.errors import PROBLEM_SCHEMA, BridgeError, status_for
-from bridge.pool import SessionHandle
+from bridge.calls import parse_params
+from bridge.errors import PROBLEM_SCHEMA
 from bridge.routes.deps import Services, services, session_from_header
-from core.errors import SdkError
-from core.protocol.errcodes import ErrCode
+from bridge.session_handle import SessionHandle
 from core.registry import SdkFunction
 
 __all__ = ["PROBLEM_RESPONSES", "AcceptedResponse", "CallResponse", "function_router"]
@@ -49,35 +46,15 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _parse(fn: SdkFunction, body: Any) -> BaseModel:
-    try:
-        return fn.params.model_validate({} if body is None else body)
-    except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise BridgeError(400, ErrCode.ArgsError, details) from exc
-
-
-async def _run(svc: Services, handle: SessionHandle, fn: SdkFunction, params: BaseModel, op: str) -> Any:
-    async with svc.pool.use(handle, op) as core:
-        result = await core.call(fn, params, op)
-    return jsonable_encoder(result)
-
-
 def _make_endpoint(fn: SdkFunction) -> Any:
     async def endpoint(request: Request, session: SessionHandle, body: Any, svc: Services) -> JSONResponse:
         op = str(request.state.operation_id)
-        params = _parse(fn, body)
+        given = bool(request.state.operation_id_given)
+        params = parse_params(fn, body)
         if "respond-async" in request.headers.get("prefer", "").lower():
-            task = asyncio.create_task(_deliver_async(svc, session, fn, params, op))
-            svc.background.add(task)
-            task.add_done_callback(svc.background.discard)
+            await svc.calls.start(session, fn, params, op, op_given=given)
             return JSONResponse({"operationID": op}, status_code=202, headers={"Preference-Applied": "respond-async"})
-        if request.state.operation_id_given and not fn.read_only:
-            result = await svc.idempotency.run(
-                session.session_id, op, fn.rest_path, lambda: _run(svc, session, fn, params, op)
-            )
-        else:
-            result = await _run(svc, session, fn, params, op)
+        result = await svc.calls.run(session, fn, params, op, op_given=given)
         return JSONResponse({"operationID": op, "data": result})
 
     # FastAPI reads the signature: give it the function's own body model so
@@ -106,18 +83,6 @@ def _make_endpoint(fn: SdkFunction) -> Any:
     )
     endpoint.__name__ = fn.method
     return endpoint
-
-
-async def _deliver_async(svc: Services, handle: SessionHandle, fn: SdkFunction, params: BaseModel, op: str) -> None:
-    """Prefer: respond-async — the outcome arrives as a `callResult` event."""
-    outcome: dict[str, Any] = {"operationID": op, "function": fn.name}
-    try:
-        outcome.update(errCode=0, errMsg="", data=await _run(svc, handle, fn, params, op))
-    except SdkError as exc:
-        outcome.update(errCode=exc.code, errMsg=exc.msg, detail=exc.detail, status=status_for(exc.code))
-    except BridgeError as exc:
-        outcome.update(errCode=exc.code, errMsg=exc.msg, detail=exc.detail, status=exc.status)
-    await svc.pool.append_event(handle, "callResult", outcome)
 
 
 def function_router(functions: dict[str, SdkFunction]) -> APIRouter:

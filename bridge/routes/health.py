@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bridge.errors import BridgeError
 from bridge.metrics import metrics_text, registry_for
 from bridge.routes.deps import Services, services
 
@@ -30,12 +31,21 @@ async def readyz(svc: Services = Depends(services)) -> Any:
     status = "ok"
     if pool.draining:
         status = "draining"
-    elif not await pool.stores_ready():
+    elif not await _stores_ready(svc):
         status = "session store unreachable"
-    elif not await pool.upstream_ready():
+    elif not await svc.upstream.ready():
         status = "upstream unreachable"
     body = {"status": status, "node": pool.node_id, "liveCores": pool.live_cores, "sessions": pool.sessions}
     return JSONResponse(body, status_code=200 if status == "ok" else 503)
+
+
+async def _stores_ready(svc: Services) -> bool:
+    """The session directory answers (a Redis round trip in cluster mode)."""
+    try:
+        await svc.pool.directory.live_count()
+    except BridgeError:
+        return False
+    return True
 
 
 @router.get("/metrics", operation_id="metrics", response_class=Response)

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.pool import SessionHandle
 from bridge.routes.deps import Services, operation_id, services, session_from_header
 from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+from bridge.session_handle import SessionHandle, SessionState
 
 __all__ = ["router"]
 
@@ -50,7 +50,7 @@ def _info(handle: SessionHandle, last_event_id: int, node_id: str) -> dict[str, 
         userID=handle.record.user_id,
         platformID=handle.record.platform_id,
         state=handle.state,
-        node=node_id if handle.state == "live" else None,
+        node=node_id if handle.state is SessionState.LIVE else None,
         openStreams=handle.streams,
         lastEventID=last_event_id,
     ).model_dump()
@@ -61,8 +61,9 @@ async def login(
     request: Request, body: LoginRequest, svc: Services = Depends(services), op: str = Depends(operation_id)
 ) -> dict[str, Any]:
     """Log in with an OpenIM user token: starts the user's core, or re-attaches to it."""
-    token, handle = await svc.pool.login(
-        body.userID, body.token, body.platformID, op, batch_messages=body.batchMessages
+    client = request.client.host if request.client else None
+    token, handle = await svc.logins.login(
+        body.userID, body.token, body.platformID, op, batch_messages=body.batchMessages, client=client
     )
     request.state.user_id = body.userID
     result = LoginResult(

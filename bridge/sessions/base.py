@@ -24,8 +24,12 @@ import hashlib
 import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import NewType
 
-__all__ = ["SessionDirectory", "SessionRecord", "hash_token", "new_session_token"]
+__all__ = ["SessionDirectory", "SessionId", "SessionRecord", "hash_token", "new_session_token"]
+
+#: A bridge session's id (32 hex digits); never a secret, unlike its tokens.
+SessionId = NewType("SessionId", str)
 
 
 def new_session_token() -> str:
@@ -38,7 +42,7 @@ def hash_token(token: str) -> str:
 
 @dataclass(slots=True)
 class SessionRecord:
-    session_id: str
+    session_id: SessionId
     user_id: str
     platform_id: int
     upstream_token: str
@@ -52,10 +56,12 @@ class SessionRecord:
 
 class SessionDirectory(ABC):
     @abstractmethod
-    async def create(self, record: SessionRecord, token_hash: str) -> None: ...
+    async def create(self, record: SessionRecord, token_hash: str) -> None:
+        """A new session with its first token; it becomes the live one of its (user, platform)."""
 
     @abstractmethod
-    async def add_token(self, session_id: str, token_hash: str) -> None: ...
+    async def add_token(self, session_id: str, token_hash: str) -> None:
+        """Another valid token for the session; past the backend's `max_tokens` the oldest is revoked."""
 
     @abstractmethod
     async def resolve(self, token_hash: str) -> SessionRecord | None:

@@ -32,12 +32,14 @@ class MemorySessionDirectory(SessionDirectory):
         *,
         lease_seconds: float = 30.0,
         lease_clock: Callable[[], float] | None = None,
+        max_tokens: int = 8,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")
         self._records: dict[str, SessionRecord] = {}
         self._tokens: dict[str, str] = {}  # token hash -> session id
-        self._tokens_of: dict[str, set[str]] = {}  # session id -> its token hashes
+        self._tokens_of: dict[str, dict[str, None]] = {}  # session id -> its token hashes, oldest first
+        self._max_tokens = max_tokens
         self._by_user: dict[tuple[str, int], str] = {}
         self._ended_at: dict[str, float] = {}  # in the order sessions ended
         self._leases: dict[str, _Lease] = {}
@@ -61,7 +63,7 @@ class MemorySessionDirectory(SessionDirectory):
     def _forget(self, session_id: str) -> None:
         self._ended_at.pop(session_id, None)
         self._records.pop(session_id, None)
-        for token_hash in self._tokens_of.pop(session_id, set()):
+        for token_hash in self._tokens_of.pop(session_id, {}):
             self._tokens.pop(token_hash, None)
 
     def _forget_expired(self) -> None:
@@ -76,14 +78,21 @@ class MemorySessionDirectory(SessionDirectory):
     async def create(self, record: SessionRecord, token_hash: str) -> None:
         self._forget_expired()
         self._records[record.session_id] = record
-        self._tokens[token_hash] = record.session_id
-        self._tokens_of.setdefault(record.session_id, set()).add(token_hash)
         self._by_user[(record.user_id, record.platform_id)] = record.session_id
+        self._keep_token(record.session_id, token_hash)
 
     async def add_token(self, session_id: str, token_hash: str) -> None:
         if session_id in self._records:
-            self._tokens[token_hash] = session_id
-            self._tokens_of.setdefault(session_id, set()).add(token_hash)
+            self._keep_token(session_id, token_hash)
+
+    def _keep_token(self, session_id: str, token_hash: str) -> None:
+        self._tokens[token_hash] = session_id
+        hashes = self._tokens_of.setdefault(session_id, {})
+        hashes[token_hash] = None
+        while len(hashes) > self._max_tokens:  # the oldest token is revoked
+            oldest = next(iter(hashes))
+            del hashes[oldest]
+            self._tokens.pop(oldest, None)
 
     async def resolve(self, token_hash: str) -> SessionRecord | None:
         sid = self._tokens.get(token_hash)

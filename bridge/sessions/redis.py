@@ -9,8 +9,9 @@ Layout (``prefix`` defaults to ``oimb:``; ``sid`` is the session id):
   dataclass field, JSON-encoded (so a field added to the record needs no change
   here; a field this version does not know is ignored), plus ``_ended_at``
   once ended.
-- ``{prefix}s:{sid}:tokens``: set of the session's token hashes, so ``end``
-  can expire them all.
+- ``{prefix}s:{sid}:toks``: sorted set of the session's token hashes, oldest
+  first, so ``end`` can expire them all and ``add_token`` revokes the oldest
+  past ``max_tokens``.
 - ``{prefix}tok:{token_hash}``: string, the session id (``resolve``).
 - ``{prefix}live``: hash ``"{platformID}:{userID}" -> sid`` of live sessions
   (``find``; ``HLEN`` is ``live_count``). Platform first: it is a number, so
@@ -47,6 +48,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import MISSING, fields
+from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
@@ -58,96 +60,15 @@ __all__ = ["RedisSessionDirectory"]
 
 _FIELDS = {f.name: f for f in fields(SessionRecord)}
 
-# KEYS: record, tokens, token key, live. ARGV: sid, token hash, live field, then record field/value pairs.
-_CREATE = """
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('SET', KEYS[3], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('PERSIST', KEYS[2])
-redis.call('HSET', KEYS[4], ARGV[3], ARGV[1])
-return 1
-"""
 
-# KEYS: record, tokens, token key. ARGV: sid, token hash.
-_ADD_TOKEN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[3], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[3], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-return 1
-"""
+def _script(name: str) -> str:
+    """A Lua script of lua/ (read once, at import; each says its KEYS and ARGV)."""
+    return (files("bridge.sessions") / "lua" / f"{name}.lua").read_text()
 
-# KEYS: token key. ARGV: record key prefix. Returns the record hash (flat), or nil.
-_RESOLVE = """
-local sid = redis.call('GET', KEYS[1])
-if not sid then return nil end
-return redis.call('HGETALL', ARGV[1] .. sid)
-"""
 
-# KEYS: live. ARGV: live field, record key prefix.
-_FIND = """
-local sid = redis.call('HGET', KEYS[1], ARGV[1])
-if not sid then return nil end
-return redis.call('HGETALL', ARGV[2] .. sid)
-"""
-
-# KEYS: record. ARGV: record field/value pairs. An ended session stays ended.
-_UPDATE = """
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], '_ended_at') == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
-
-# KEYS: record, tokens, live. ARGV: sid, code (JSON), ended_at, ttl ms, token key prefix.
-_END = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local user = cjson.decode(redis.call('HGET', KEYS[1], 'user_id'))
-local platform = cjson.decode(redis.call('HGET', KEYS[1], 'platform_id'))
-local live_field = string.format('%d:%s', platform, user)
-redis.call('HSET', KEYS[1], 'ended_code', ARGV[2], 'upstream_token', '""', '_ended_at', ARGV[3])
-if redis.call('HGET', KEYS[3], live_field) == ARGV[1] then redis.call('HDEL', KEYS[3], live_field) end
-for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('PEXPIRE', ARGV[5] .. h, ARGV[4]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return 1
-"""
-
-# KEYS: lease, fence. ARGV: node id, lease ms. Returns the fence, or nil if another node holds it.
-_ACQUIRE = """
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local sp = string.find(cur, ' ', 1, true)
-  if string.sub(cur, sp + 1) ~= ARGV[1] then return nil end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return tonumber(string.sub(cur, 1, sp - 1))
-end
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  -- A new (or flushed) counter starts at Redis's clock in microseconds: fences
-  -- stay above every one handed out before, which checkpoints still carry.
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[2], string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2])))
-end
-local fence = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], string.format('%d %s', fence, ARGV[1]), 'PX', ARGV[2])
-return fence
-"""
-
-# KEYS: lease. ARGV: "{fence} {node_id}", lease ms (renew) - compare-and-set on the holder.
-_RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
-"""
+_CREATE, _ADD_TOKEN, _RESOLVE, _FIND, _UPDATE, _END, _ACQUIRE, _RENEW, _RELEASE = (
+    _script(n) for n in ("create", "add_token", "resolve", "find", "update", "end", "acquire", "renew", "release")
+)
 
 
 class RedisSessionDirectory(SessionDirectory):
@@ -167,6 +88,7 @@ class RedisSessionDirectory(SessionDirectory):
         lease_seconds: float = 30.0,
         ended_ttl: float = 24 * 3600.0,
         clock: Callable[[], float] = time.time,
+        max_tokens: int = 8,
     ) -> None:
         if lease_seconds <= 0 or ended_ttl <= 0:
             raise ValueError("lease_seconds and ended_ttl must be > 0")
@@ -178,6 +100,7 @@ class RedisSessionDirectory(SessionDirectory):
         self._ttl = ended_ttl
         self._ttl_ms = max(int(ended_ttl * 1000), 1)
         self._clock = clock
+        self._max_tokens = max_tokens
         register = redis.register_script
         self._create, self._add_token, self._resolve = register(_CREATE), register(_ADD_TOKEN), register(_RESOLVE)
         self._find, self._update, self._end = register(_FIND), register(_UPDATE), register(_END)
@@ -189,7 +112,7 @@ class RedisSessionDirectory(SessionDirectory):
         return f"{self.prefix}s:{session_id}"
 
     def _tokens_key(self, session_id: str) -> str:
-        return f"{self.prefix}s:{session_id}:tokens"
+        return f"{self.prefix}s:{session_id}:toks"
 
     def _token_key(self, token_hash: str) -> str:
         return f"{self.prefix}tok:{token_hash}"
@@ -212,7 +135,7 @@ class RedisSessionDirectory(SessionDirectory):
     async def add_token(self, session_id: str, token_hash: str) -> None:
         keys = [self.record_key(session_id), self._tokens_key(session_id), self._token_key(token_hash)]
         async with redis_errors("add session token"):
-            await self._add_token(keys=keys, args=[session_id, token_hash])
+            await self._add_token(keys=keys, args=[session_id, token_hash, self._max_tokens, self._token_key("")])
 
     async def resolve(self, token_hash: str) -> SessionRecord | None:
         async with redis_errors("resolve session"):

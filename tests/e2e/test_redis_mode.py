@@ -40,7 +40,7 @@ async def redis_stack(tmp_path_factory: pytest.TempPathFactory, space: RedisSpac
 async def test_the_stores_are_the_redis_ones(redis_stack: Stack) -> None:
     services = redis_stack.bridge.app.state.services
     assert isinstance(services.events, RedisEventLog)
-    assert isinstance(services.pool._directory, RedisSessionDirectory)
+    assert isinstance(services.pool.directory, RedisSessionDirectory)
 
 
 async def test_login_friend_events_and_resume_through_redis(redis_stack: Stack, space: RedisSpace) -> None:

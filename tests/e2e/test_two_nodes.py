@@ -130,7 +130,7 @@ async def test_a_parked_session_is_adopted_by_the_node_that_is_asked(nodes: TwoN
     assert first is not None
     handle = nodes.node1.pool.handle(a.session_id)
     assert handle is not None
-    assert await nodes.node1.pool._park(handle) == 1
+    assert await nodes.node1.pool.parking.park(handle) == 1
     assert await nodes.lease(a.session_id) is None  # parking hands the lease back
 
     adopted = nodes.node2.pool.adopted_total
@@ -186,7 +186,7 @@ async def test_a_core_revived_after_a_crash_resumes_after_what_the_log_delivered
     assert list(marks.values()) == [3]
 
     await crash_owner(nodes, b.session_id)
-    await nodes.node1.pool._store.delete(b_id, 5)  # worst case: no checkpoint at all survived
+    await nodes.node1.checkpoints.delete(b_id, 5)  # worst case: no checkpoint at all survived
 
     for i in range(2):
         await send_text(nodes, nodes.node1, a, b_id, f"after-{i}")
@@ -201,7 +201,7 @@ async def test_a_senders_own_messages_do_not_come_back_after_a_crash(nodes: TwoN
     """Own messages are delivered silently (no event); their marks still count on revival."""
     a_id, b_id = await nodes.stack.new_users(2)
     a = await nodes.stack.login(a_id)
-    store = nodes.node1.pool._store
+    store = nodes.node1.checkpoints
     stale = await store.load(a_id, 5)  # A's checkpoint before it sent anything
     assert stale is not None
     for i in range(3):
@@ -284,3 +284,18 @@ async def test_metrics_show_each_nodes_part(nodes: TwoNodes) -> None:
     assert scraped["n1"]["openim_bridge_draining"] == 0
     assert scraped["n2"]["openim_bridge_forwarded_total"] >= 2  # node 2 relayed to node 1 above
     assert scraped["n2"]["openim_bridge_forward_failed_total"] == 0
+
+
+async def test_an_async_call_on_the_other_node_is_forwarded_before_it_is_accepted(nodes: TwoNodes) -> None:
+    (a_id,) = await nodes.stack.new_users(1)
+    a = await nodes.stack.login(a_id)  # runs on node 1
+    stream = await a.stream()  # on node 1 too: any node serves a stream
+    try:
+        headers = {**a.auth, "operationID": "op-async-fwd", "Prefer": "respond-async"}
+        r = await nodes.stack.http.post(f"{nodes.node2.url}/v1/user/get_self_user_info", headers=headers)
+        assert r.status_code == 202, r.text
+        (res,) = await stream.wait_for("callResult", lambda d: d["operationID"] == "op-async-fwd")
+        assert res.json["errCode"] == 0 and res.json["data"]["userID"] == a_id
+        assert nodes.node2.pool.handle(a.session_id) is None  # node 2 ran nothing
+    finally:
+        await stream.close()

@@ -15,6 +15,7 @@ from bridge.app import create_app
 from bridge.pool import SessionPool
 from bridge.server import advertised_url, bind, serve_app
 from bridge.settings import BridgeSettings
+from core.checkpoint import CheckpointStore
 from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
 from tests.support.clock import MovableClock
@@ -34,6 +35,11 @@ class Bridge:
     def pool(self) -> SessionPool:
         pool: SessionPool = self.app.state.services.pool
         return pool
+
+    @property
+    def checkpoints(self) -> CheckpointStore:
+        store: CheckpointStore = self.app.state.services.checkpoints
+        return store
 
 
 @dataclass

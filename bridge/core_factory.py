@@ -1,0 +1,55 @@
+"""Building a session's SDK core: the only place the pool's cores meet the upstream's addresses.
+
+The pool takes any :data:`CoreFactory`, so its tests run on cores that need no
+OpenIM server; the app passes :class:`UpstreamCoreFactory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from bridge.sessions import SessionRecord
+from core.checkpoint import CheckpointStore
+from core.core import Core, CoreConfig, EndHandler, MarkSink
+from core.events import EventSink
+from core.registry import SdkFunction
+
+__all__ = ["CoreFactory", "SessionCore", "UpstreamCoreFactory"]
+
+
+class SessionCore(Protocol):
+    """What the pool and the call service use of a core (core.core.Core has it all)."""
+
+    fence: int | None
+
+    async def login(
+        self, user_id: str, token: str, operation_id: str, *, delivered: dict[str, int] | None = None
+    ) -> None: ...
+    async def logout(self, operation_id: str) -> None: ...
+    async def park(self) -> None: ...
+    async def abandon(self) -> None: ...
+    def hold_checkpoints(self) -> None: ...
+    async def call(self, fn: SdkFunction, params: BaseModel, operation_id: str) -> object: ...
+
+
+#: (record, sink, mark sink, end handler) -> a core not logged in yet.
+CoreFactory = Callable[[SessionRecord, EventSink, MarkSink, EndHandler], SessionCore]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCoreFactory:
+    """Cores of the configured upstream OpenIM server, sharing one HTTP pool and checkpoint store."""
+
+    api_addr: str
+    ws_addr: str
+    http: httpx.AsyncClient
+    store: CheckpointStore
+
+    def __call__(self, record: SessionRecord, sink: EventSink, mark_sink: MarkSink, on_end: EndHandler) -> Core:
+        config = CoreConfig(self.api_addr, self.ws_addr, record.platform_id, batch_messages=record.batch_messages)
+        return Core(config, http=self.http, sink=sink, store=self.store, on_end=on_end, mark_sink=mark_sink)
