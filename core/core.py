@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from google.protobuf.message import DecodeError
 from pydantic import BaseModel
 
 from core.checkpoint import CheckpointStore
@@ -35,10 +35,12 @@ from core.protocol.envelope import WsResp
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.protocol.openim_pb2 import MsgData, PushMessages
 from core.registry import SdkFunction
+from core.supervise import RestartPolicy, stop_tasks, supervise
 from core.transport.api import ApiClient
 from core.transport.gateway import GatewayClient, GatewayOptions
+from core.untrusted import load_json
 
-__all__ = ["Core", "CoreConfig", "EndHandler", "MarkSink", "token_error_callback"]
+__all__ = ["Core", "CoreConfig", "CoreStats", "EndHandler", "MarkSink", "token_error_callback"]
 
 log = logging.getLogger("openim.core")
 
@@ -65,6 +67,29 @@ class CoreConfig:
     # OnRecvNewMessages (one list per batch) instead of one OnRecvNewMessage each,
     # as when an SDK app registers the batch listener (openim-v3.md 5.7).
     batch_messages: bool = False
+    # Pushes waiting for the dispatcher. Overflow policy "drop-and-resync": the
+    # gateway reader never waits for the dispatcher (a stalled reader misses the
+    # server's pings and is dropped), so when the inbox is full a push is
+    # dropped and counted (CoreStats.inbox_dropped), and once the dispatcher has
+    # caught up it runs a full seq sync, as after a reconnect: every stored
+    # message is recovered by seq, in order, once. Online-only messages (seq 0:
+    # typing, isOnlineOnly) are lost, as OpenIM loses them for a slow client.
+    inbox_size: int = 10_000
+    # A long-lived task (dispatch, checkpoint saver, gateway loop) that crashes
+    # more often than this is not restarted again: the core ends with an event.
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+@dataclass(slots=True)
+class CoreStats:
+    """What a core skipped or recovered from: counters a metrics exporter can read."""
+
+    inbox_dropped: int = 0  # pushes dropped on a full inbox (stored ones recovered by seq)
+    overflow_resyncs: int = 0  # seq syncs run to recover dropped pushes
+    bad_pushes: int = 0  # pushes or notifications that do not decode: skipped
+    failed_pushes: int = 0  # pushes whose handling raised: skipped, the loop goes on
+    bad_frames: int = 0  # gateway frames that are not an envelope: skipped
+    task_crashes: int = 0  # long-lived tasks that raised and were restarted or gave up
 
 
 class Core:
@@ -87,7 +112,9 @@ class Core:
         self._store = store
         self._on_end = on_end
         self._mark_sink = mark_sink
-        self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue(max(1, config.inbox_size))
+        self._resync_pending = False  # pushes were dropped: sync by seq once caught up
+        self.stats = CoreStats()
         self._worker: asyncio.Task[None] | None = None
         self._saver: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
@@ -170,8 +197,8 @@ class Core:
                         module.restore(saved.get(name) or {})
             if delivered:
                 self.message.skip_delivered(delivered)
-            self._worker = asyncio.create_task(self._dispatch(), name=f"core-dispatch:{user_id}")
-            self._saver = asyncio.create_task(self._save_periodically(), name=f"core-saver:{user_id}")
+            self._worker = self._supervise(f"core-dispatch:{user_id}", self._dispatch)
+            self._saver = self._supervise(f"core-saver:{user_id}", self._save_periodically)
             self.gateway = GatewayClient(
                 self.config.ws_addr, user_id, token, self.platform_id, self, self.config.gateway
             )
@@ -228,16 +255,42 @@ class Core:
                 log.warning("checkpoint of user=%s not saved: fence %s is stale", self.user_id, self.fence)
 
     async def _stop(self, send_logout: bool) -> None:
-        current = asyncio.current_task()
-        for task in (self._resync, self._worker, self._saver):
-            if task is not None and task is not current:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop every loop; never raises what a task died of, never waits long on one."""
+        tasks = (self._resync, self._worker, self._saver)
         self._resync = self._worker = self._saver = None
-        if self.gateway is not None:
-            await self.gateway.close(send_logout=send_logout)
-            self.gateway = None
+        await stop_tasks(tasks)
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            try:
+                await gateway.close(send_logout=send_logout)
+            except Exception:
+                log.exception("closing the gateway of user=%s failed", self.user_id)
+
+    # -- supervision ---------------------------------------------------------
+
+    def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        return supervise(
+            name, body, policy=self.config.restart_policy, on_crash=self._task_crashed, on_give_up=self.on_crashed
+        )
+
+    async def _task_crashed(self, exc: BaseException) -> bool:
+        self.stats.task_crashes += 1
+        self._resync_pending = True  # what the task was doing may be lost: recover it by seq
+        return True
+
+    async def on_crashed(self, exc: BaseException) -> None:
+        """A long-lived task keeps crashing: end the core with an event, never stay "live" and mute."""
+        detail = {"errCode": int(ErrCode.SdkInternalError), "errMsg": f"core task failed: {type(exc).__name__}"}
+        await self._end(ErrCode.SdkInternalError, "OnConnectFailed", detail, None)
+
+    def dead_tasks(self) -> list[str]:
+        """The long-lived tasks of a logged-in core that are not running (normally none)."""
+        if self.status != LoginStatus.LOGGED:
+            return []
+        dead = [name for name, t in (("dispatch", self._worker), ("saver", self._saver)) if t is None or t.done()]
+        if self.gateway is None or not self.gateway.running:
+            dead.append("gateway")
+        return dead
 
     # -- calls -----------------------------------------------------------
 
@@ -271,28 +324,66 @@ class Core:
         await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
     async def _dispatch(self) -> None:
-        """Apply pushes in arrival order; conversation events once per batch."""
+        """Apply pushes in arrival order; conversation events once per batch.
+
+        A push that fails is skipped with one log line and a counter; only a
+        token error ends the loop (and the core).
+        """
         while True:
+            if self._resync_pending and self._inbox.empty():
+                self._resync_pending = False
+                if not await self._recover_dropped():
+                    return
             batch = [await self._inbox.get()]
             while not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             operation_id = batch[-1][2]
             for conv_id, msg, op in batch:
-                try:
-                    if msg.seq == 0 and conv_id.startswith("n_"):
-                        await self.route_notification(msg, op)
-                    else:
-                        await self.message.on_pushed(conv_id, msg, op)
-                except SdkError as exc:
-                    if exc.code in TOKEN_ERRORS:
-                        await self._token_error(exc.code, exc.msg, op)
-                        return
-                    log.warning("push %s in %s failed for user=%s: %s", msg.contentType, conv_id, self.user_id, exc)
+                if not await self._apply_push(conv_id, msg, op):
+                    return
             try:
                 await self.message.flush_batch(operation_id)
                 await self.conversation.flush(operation_id)
             except SdkError as exc:
                 log.warning("conversation flush failed for user=%s: %s", self.user_id, exc)
+            except Exception:
+                self.stats.failed_pushes += 1
+                log.exception("conversation flush failed for user=%s", self.user_id)
+
+    async def _apply_push(self, conv_id: str, msg: MsgData, op: str) -> bool:
+        """Apply one push; False when it ended the core (a token error)."""
+        try:
+            if msg.seq == 0 and conv_id.startswith("n_"):
+                await self.route_notification(msg, op)
+            else:
+                await self.message.on_pushed(conv_id, msg, op)
+        except SdkError as exc:
+            if exc.code in TOKEN_ERRORS:
+                await self._token_error(exc.code, exc.msg, op)
+                return False
+            log.warning("push %s in %s failed for user=%s: %s", msg.contentType, conv_id, self.user_id, exc)
+        except Exception:
+            self.stats.failed_pushes += 1
+            log.exception(
+                "push contentType=%s seq=%s in %s skipped for user=%s", msg.contentType, msg.seq, conv_id, self.user_id
+            )
+        return True
+
+    async def _recover_dropped(self) -> bool:
+        """Drop-and-resync, second half: sync by seq what the full inbox dropped."""
+        self.stats.overflow_resyncs += 1
+        log.warning("user=%s: recovering dropped pushes by seq sync", self.user_id)
+        try:
+            await self._sync_all("inbox-overflow")
+            await self.save_checkpoint()
+        except SdkError as exc:
+            if exc.code in TOKEN_ERRORS:
+                await self._token_error(exc.code, exc.msg, None)
+                return False
+            log.warning("seq sync after dropped pushes failed for user=%s: %s", self.user_id, exc)
+        except Exception:
+            log.exception("seq sync after dropped pushes failed for user=%s", self.user_id)
+        return True
 
     async def route_notification(self, msg: MsgData, operation_id: str) -> None:
         """Notification content types to the module that owns them (openim-v3.md 5.10)."""
@@ -306,7 +397,17 @@ class Core:
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):
             await self.conversation.on_notification(msg, operation_id)
         if ct == ContentType.BUSINESS:
-            detail = json.loads(msg.content or b"{}").get("detail", "")
+            # {"detail": "<string>"}; anything else is skipped, as the Go SDK's
+            # unmarshal into NotificationElem would fail.
+            try:
+                content = load_json(msg.content) if msg.content else {}
+            except ValueError:
+                content = None
+            detail = content.get("detail", "") if isinstance(content, dict) else None
+            if not isinstance(detail, str):
+                self.stats.bad_pushes += 1
+                log.warning("business notification for user=%s skipped: no string detail", self.user_id)
+                return
             await self.emit(CUSTOM_BUSINESS, "OnRecvCustomBusinessMessage", detail, operation_id)
 
     async def _save_periodically(self) -> None:
@@ -329,6 +430,7 @@ class Core:
             self._resync = asyncio.create_task(self._resync_after_reconnect())
 
     async def _resync_after_reconnect(self) -> None:
+        """One-shot; a failure is logged and the next reconnect (or a gap) syncs again."""
         try:
             await self._sync_all("reconnect")
             await self.save_checkpoint()
@@ -337,18 +439,39 @@ class Core:
                 await self._token_error(exc.code, exc.msg, None)
             else:
                 log.warning("resync failed for user=%s: %s", self.user_id, exc)
+        except Exception:
+            self.stats.task_crashes += 1
+            log.exception("resync failed for user=%s", self.user_id)
 
     async def on_connect_failed(self, code: int, msg: str) -> None:
         await self.emit(CONN, "OnConnectFailed", {"errCode": code, "errMsg": msg}, None)
 
+    def on_bad_frame(self, reason: str) -> None:
+        self.stats.bad_frames += 1
+
     async def on_push(self, resp: WsResp) -> None:
+        """Queue a push for the dispatcher; never raises, never waits (see CoreConfig.inbox_size)."""
         if resp.req_identifier != ReqIdentifier.PUSH_MSG:
             return
-        push = PushMessages.FromString(resp.data)
+        try:
+            push = PushMessages.FromString(resp.data)
+        except DecodeError as exc:
+            self.stats.bad_pushes += 1
+            log.warning("undecodable push for user=%s skipped: %s", self.user_id, exc)
+            return
+        dropped = 0
         for group in (push.notificationMsgs, push.msgs):
             for conv_id, pulled in group.items():
                 for msg in pulled.Msgs:
-                    self._inbox.put_nowait((conv_id, msg, resp.operation_id))
+                    try:
+                        self._inbox.put_nowait((conv_id, msg, resp.operation_id))
+                    except asyncio.QueueFull:
+                        dropped += 1
+        if dropped:
+            if not self._resync_pending:  # one line per overflow, not per push
+                log.warning("inbox of user=%s is full: dropping pushes until a seq sync", self.user_id)
+            self.stats.inbox_dropped += dropped
+            self._resync_pending = True
 
     async def on_kicked(self) -> None:
         await self._end(ErrCode.TokenKickedError, "OnKickedOffline", None, None)
@@ -371,11 +494,17 @@ class Core:
         self._ending = asyncio.create_task(self._finish_end(code))
 
     async def _finish_end(self, code: int) -> None:
-        with contextlib.suppress(Exception):
-            await self.save_checkpoint(force=True)
-        await self._stop(send_logout=False)
-        if self._on_end is not None:
-            await self._on_end(code)
+        """Runs unawaited: it must not fail before telling the owner (on_end)."""
+        try:
+            with contextlib.suppress(Exception):
+                await self.save_checkpoint(force=True)
+            await self._stop(send_logout=False)
+        finally:
+            if self._on_end is not None:
+                try:
+                    await self._on_end(code)
+                except Exception:
+                    log.exception("end handler of user=%s failed", self.user_id)
 
 
 def token_error_callback(code: int) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from core.untrusted import integer, text
+
 __all__ = [
     "FriendCheckResult",
     "LocalBlack",
@@ -106,12 +108,9 @@ class FriendCheckResult(_Shape):
     result: int  # 1 = friend and not blacklisted, else 0
 
 
-def _s(obj: dict[str, Any] | None, key: str) -> str:
-    return str((obj or {}).get(key) or "")
-
-
-def _i(obj: dict[str, Any] | None, key: str) -> int:
-    return int((obj or {}).get(key) or 0)
+# Tolerant of wrong JSON types (a wrong type reads as the zero value): see core.untrusted.
+_s = text
+_i = integer
 
 
 def user_from_server(u: dict[str, Any]) -> LocalUser:

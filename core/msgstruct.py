@@ -14,8 +14,13 @@ from pydantic import BaseModel, ConfigDict
 
 from core.protocol.constants import ContentType
 from core.protocol.openim_pb2 import MsgData, OfflinePushInfo
+from core.untrusted import load_json
 
-__all__ = ["ELEM_FIELDS", "MsgStruct", "from_msgdata", "to_msgdata"]
+__all__ = ["ELEM_FIELDS", "MAX_CONTENT_DEPTH", "MsgStruct", "from_msgdata", "to_msgdata"]
+
+# Nesting allowed in a received content: a merged message of quoted messages is
+# about 10 levels deep; past this the content is shown raw, not parsed.
+MAX_CONTENT_DEPTH = 64
 
 # contentType -> the MsgStruct field that carries its content.
 ELEM_FIELDS: dict[int, str] = {
@@ -126,8 +131,12 @@ def from_msgdata(m: MsgData) -> MsgStruct:
         attachedInfo=m.attachedInfo,
         ex=m.ex,
     )
+    # Any peer writes `content` (issue 10): parsed as far as it parses, like the
+    # Go SDK, which logs "Parsing data error" and shows the message anyway
+    # (openim-sdk-core internal/conversation_msg msgHandleByContentType).
+    raw = m.content.decode("utf-8", "replace")
     try:
-        content = json.loads(m.content) if m.content else None
+        content = load_json(raw, MAX_CONTENT_DEPTH) if raw else None
     except ValueError:
         content = None
     name = ELEM_FIELDS.get(m.contentType)
@@ -137,9 +146,9 @@ def from_msgdata(m: MsgData) -> MsgStruct:
         elif m.contentType >= ContentType.NOTIFICATION_BEGIN:
             msg.notificationElem = content
         else:
-            msg.content = m.content.decode(errors="replace")
-    elif m.content:
-        msg.content = m.content.decode(errors="replace")
+            msg.content = raw
+    elif raw:
+        msg.content = raw
     if m.HasField("offlinePushInfo"):
         p = m.offlinePushInfo
         msg.offlinePush = {

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from core.protocol.openim_pb2 import MsgData
+from core.untrusted import load_json
 
 if TYPE_CHECKING:
     from core.core import Core
@@ -47,12 +47,16 @@ class Module:
 
 
 def tips_of(msg: MsgData) -> dict[str, Any]:
-    """The tips object of a notification: content `{"detail": "<tips JSON>"}` (openim-v3.md 7.3)."""
+    """The tips object of a notification: content `{"detail": "<tips JSON>"}` (openim-v3.md 7.3).
+
+    Tips carry what peers wrote (names, reasons, ex): anything that does not
+    parse as an object reads as `{}`; read its fields with core.untrusted.
+    """
     try:
-        content = json.loads(msg.content or b"{}")
-        detail = content.get("detail") or "{}"
-        tips = json.loads(detail) if isinstance(detail, str) else detail
-    except (ValueError, AttributeError):
+        content = load_json(msg.content) if msg.content else {}
+        detail = content.get("detail") if isinstance(content, dict) else None
+        tips = load_json(detail) if isinstance(detail, str) and detail else detail
+    except ValueError:
         return {}
     return tips if isinstance(tips, dict) else {}
 

@@ -18,16 +18,19 @@ from pydantic import Field
 from core.errors import SdkError
 from core.events import CONVERSATION
 from core.models import LocalConversation
-from core.modules.base import Module, NoParams, Params
+from core.modules.base import Module, NoParams, Params, tips_of
 from core.msgstruct import MsgStruct
 from core.protocol.constants import ContentType, SessionType, single_conversation_id
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.untrusted import str_list, text
 
 __all__ = ["ConversationModule", "conversation_id_for"]
 
 ConvID = Field(min_length=1, max_length=256)
+# Most IDs read from one message or notification (what a conversation-list call takes).
+_MAX_IDS = 1000
 
 
 def conversation_id_for(session_type: int, me: str, source_id: str) -> str:
@@ -164,7 +167,8 @@ class ConversationModule(Module):
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)
         self._recount(conv)
         if msg.contentType == ContentType.AT_TEXT and not from_me and msg.atTextElem:
-            conv.groupAtType = _at_type(conv.groupAtType, msg.atTextElem.get("atUserList") or [], self.me)
+            at_users = str_list(msg.atTextElem, "atUserList", _MAX_IDS)  # the sender wrote it: any JSON type
+            conv.groupAtType = _at_type(conv.groupAtType, at_users, self.me)
         self.hidden.discard(conv.conversationID)
         if conv.conversationID not in self._new:
             self._changed.add(conv.conversationID)
@@ -252,12 +256,10 @@ class ConversationModule(Module):
 
     async def on_notification(self, msg: MsgData, operation_id: str) -> None:
         if msg.contentType in (ContentType.CONVERSATION_CHANGE, 1701):
-            from core.modules.base import tips_of
-
             tips = tips_of(msg)
-            ids = tips.get("conversationIDList") or ([tips["conversationID"]] if tips.get("conversationID") else [])
+            ids = str_list(tips, "conversationIDList", _MAX_IDS) or [c for c in [text(tips, "conversationID")] if c]
             if ids:
-                await self.refresh([str(i) for i in ids], operation_id)
+                await self.refresh(ids, operation_id)
                 await self.flush(operation_id)
 
     # -- functions -------------------------------------------------------

@@ -30,6 +30,7 @@ from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.protocol.constants import ContentType, HandleResult
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.untrusted import text
 
 __all__ = ["FriendModule"]
 
@@ -167,7 +168,7 @@ class FriendModule(Module):
         if msg.contentType == ContentType.FRIEND_INFO_UPDATED:
             # A friend changed their profile: their version may not move in our
             # friend list, so re-read that one friend (1209, openim-v3.md 5.10).
-            await self.refresh_friend(str(tips_of(msg).get("userID") or ""), operation_id)
+            await self.refresh_friend(text(tips_of(msg), "userID"), operation_id)
             return
         for part in _RELATION_SYNC.get(msg.contentType, ()):
             await getattr(self, f"sync_{part}")(operation_id)

@@ -27,6 +27,7 @@ from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.untrusted import mapping, text
 
 __all__ = ["GroupModule"]
 
@@ -301,7 +302,7 @@ class GroupModule(Module):
         """Group notifications 1501..1520 -> the part of the state to re-read (5.10)."""
         ct = msg.contentType
         tips = tips_of(msg)
-        gid = str((tips.get("group") or {}).get("groupID") or msg.groupID or "")
+        gid = text(mapping(tips, "group"), "groupID") or msg.groupID
         if ct in (1503, 1505, 1506):
             await self.sync_requests(operation_id)
         if ct in (1501, 1502, 1504, 1505, 1507, 1508, 1509, 1510, 1511, 1514, 1515, 1519, 1520):

@@ -31,12 +31,15 @@ from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ContentType, ReqIdentifier, SessionType
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
+from core.untrusted import flag, int_list, integer, text
 
 __all__ = ["MessageModule"]
 
 _CACHE_PER_CONV = 200
 _INDEX_SIZE = 20_000
 _PULL_BATCH = 100
+# Seqs read from one notification's tips (a read receipt lists the reader's choice).
+_MAX_TIPS_SEQS = 10_000
 _ONLINE_ONLY = {
     "history": False,
     "persistent": False,
@@ -280,22 +283,22 @@ class MessageModule(MessageCreateModule):
             await self.core.route_notification(m, operation_id)
 
     async def _revoked(self, tips: dict[str, Any], operation_id: str, emit: bool) -> None:
-        conv_id = str(tips.get("conversationID") or "")
-        seq = int(tips.get("seq") or 0)
+        conv_id = text(tips, "conversationID")
+        seq = integer(tips, "seq")
         cached = self._cache.get(conv_id, OrderedDict()).get(seq)
         revoked = {
-            "revokerID": str(tips.get("revokerUserID") or ""),
+            "revokerID": text(tips, "revokerUserID"),
             "revokerRole": 0,
-            "clientMsgID": str(tips.get("clientMsgID") or ""),
+            "clientMsgID": text(tips, "clientMsgID"),
             "revokerNickname": "",
-            "revokeTime": int(tips.get("revokeTime") or 0),
+            "revokeTime": integer(tips, "revokeTime"),
             "sourceMessageSendTime": cached.sendTime if cached else 0,
             "sourceMessageSendID": cached.sendID if cached else "",
             "sourceMessageSenderNickname": cached.senderNickname if cached else "",
-            "sessionType": int(tips.get("sesstionType") or tips.get("sessionType") or 0),
+            "sessionType": integer(tips, "sesstionType") or integer(tips, "sessionType"),
             "seq": seq,
             "ex": "",
-            "isAdminRevoke": bool(tips.get("isAdminRevoke")),
+            "isAdminRevoke": flag(tips, "isAdminRevoke"),
         }
         if cached is not None:
             cached.contentType = ContentType.MSG_REVOKE
@@ -310,13 +313,16 @@ class MessageModule(MessageCreateModule):
             await self.core.emit(ADVANCED, "OnNewRecvMessageRevoked", revoked, operation_id)
 
     async def _read_receipt(self, tips: dict[str, Any], at: int, operation_id: str, emit: bool) -> None:
-        conv_id = str(tips.get("conversationID") or "")
-        reader = str(tips.get("markAsReadUserID") or "")
-        has_read = int(tips.get("hasReadSeq") or 0)
+        conv_id = text(tips, "conversationID")
+        reader = text(tips, "markAsReadUserID")
+        has_read = integer(tips, "hasReadSeq")
         if reader == self.me:  # read on another of my devices
             self.core.conversation.set_read(conv_id, has_read)
             return
-        seqs = [int(s) for s in tips.get("seqs") or []]
+        # The reader chose these seqs: only ones that can be ours, at most a bounded number.
+        conv = self.core.conversation.convs.get(conv_id)
+        top = max(self.synced.get(conv_id, 0), conv.maxSeq if conv else 0)
+        seqs = sorted({s for s in int_list(tips, "seqs", _MAX_TIPS_SEQS) if 0 < s <= top})
         mine = [m for m in await self._by_seqs(conv_id, seqs, operation_id) if m.sendID == self.me]
         for m in mine:
             m.isRead = True
@@ -333,11 +339,10 @@ class MessageModule(MessageCreateModule):
             await self.core.emit(ADVANCED, "OnRecvC2CReadReceipt", [receipt], operation_id)
 
     def _deleted_seqs(self, tips: dict[str, Any]) -> None:
-        conv_id = str(tips.get("conversationID") or "")
-        cache = self._cache.get(conv_id)
-        for s in tips.get("seqs") or []:
-            if cache is not None:
-                cache.pop(int(s), None)
+        cache = self._cache.get(text(tips, "conversationID"))
+        if cache is not None:
+            for s in int_list(tips, "seqs", _MAX_TIPS_SEQS):
+                cache.pop(s, None)
 
     async def _by_seqs(self, conv_id: str, seqs: list[int], operation_id: str) -> list[MsgStruct]:
         """Messages by seq: from the cache, the rest from the server (WS 1005)."""

@@ -18,6 +18,7 @@ from core.modules.base import Module, NoParams, Params, tips_of
 from core.protocol.constants import ContentType
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.untrusted import text
 
 __all__ = ["GetUsersInfoParams", "SetSelfInfoParams", "UserModule"]
 
@@ -69,7 +70,7 @@ class UserModule(Module):
     async def on_notification(self, msg: MsgData, operation_id: str) -> None:
         if msg.contentType not in (ContentType.USER_INFO_UPDATED, ContentType.FRIEND_INFO_UPDATED):
             return
-        user_id = str(tips_of(msg).get("userID") or "")
+        user_id = text(tips_of(msg), "userID")
         self._cache.pop(user_id, None)
         if user_id == self.me:
             await self.sync(operation_id)

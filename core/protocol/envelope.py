@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.protocol.jsonlimits import loads_bounded
+
 __all__ = [
     "EnvelopeError",
     "WsReq",
@@ -31,6 +33,10 @@ __all__ = [
 
 class EnvelopeError(ValueError):
     """A frame that cannot be decoded as an envelope."""
+
+
+# The envelope is one flat object: anything nested deeper is refused unparsed.
+_MAX_DEPTH = 8
 
 
 @dataclass(slots=True)
@@ -69,9 +75,10 @@ def _unb64(value: Any) -> bytes:
 
 
 def _load(raw: bytes | str) -> dict[str, Any]:
+    # Any ValueError: bad UTF-8, bad JSON, too deep, a number past int_max_str_digits.
     try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = loads_bounded(raw, _MAX_DEPTH)
+    except ValueError as exc:
         raise EnvelopeError("frame is not JSON") from exc
     if not isinstance(obj, dict):
         raise EnvelopeError("frame is not a JSON object")

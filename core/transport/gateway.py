@@ -21,12 +21,14 @@ from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
 
 from core.errors import SdkError
 from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import EnvelopeError, WsReq, WsResp, decode_json_resp, encode_json_req
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.protocol.redact import redacting_logger
+from core.supervise import RestartPolicy, stop_tasks, supervise
 
 __all__ = ["GatewayClient", "GatewayListener", "GatewayOptions"]
 
@@ -42,6 +44,8 @@ class GatewayListener(Protocol):
     async def on_push(self, resp: WsResp) -> None: ...
     async def on_kicked(self) -> None: ...
     async def on_token_error(self, code: int, msg: str) -> None: ...
+    def on_bad_frame(self, reason: str) -> None: ...
+    async def on_crashed(self, exc: BaseException) -> None: ...
 
 
 @dataclass(slots=True)
@@ -52,6 +56,8 @@ class GatewayOptions:
     backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
     max_frame: int = 1 << 20  # the Go SDK's read limit
     extra_query: dict[str, str] = field(default_factory=dict)
+    # The connection loop is restarted when it raises, up to this budget (core.supervise).
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 class GatewayClient:
@@ -87,7 +93,13 @@ class GatewayClient:
         """
         loop = asyncio.get_running_loop()
         self._first = loop.create_future()
-        self._task = asyncio.create_task(self._run(operation_id), name=f"gateway:{self._user_id}")
+        self._task = supervise(
+            f"gateway:{self._user_id}",
+            lambda: self._run(operation_id, first=not self._first_settled()),
+            policy=self._opt.restart_policy,
+            on_crash=self._crashed,
+            on_give_up=self._listener.on_crashed,
+        )
         await self._first
 
     async def close(self, send_logout: bool = False) -> None:
@@ -99,11 +111,13 @@ class GatewayClient:
                 await self.request(ReqIdentifier.LOGOUT_MSG, b"", "logout", timeout=2.0)
         if ws is not None:
             await ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
         self._fail_pending(SdkError(ErrCode.NetworkError, detail="connection closed"))
+
+    @property
+    def running(self) -> bool:
+        """The connection loop runs (it redials by itself while it does)."""
+        return self._task is not None and not self._task.done()
 
     async def drop_connection(self) -> None:
         """Close the socket without stopping the loop: it redials (NetworkStatusChanged)."""
@@ -154,9 +168,25 @@ class GatewayClient:
             else:
                 self._first.set_exception(exc)
 
-    async def _run(self, operation_id: str) -> None:
+    def _first_settled(self) -> bool:
+        return self._first is not None and self._first.done()
+
+    async def _crashed(self, exc: BaseException) -> bool:
+        """The connection loop raised (a bug, or a listener that failed): redial,
+        unless the first handshake is still awaited (then the login fails)."""
+        if not self._first_settled():
+            self._settle_first(SdkError(ErrCode.SdkInternalError, detail=f"gateway loop failed: {exc!r}"))
+            return False
+        if self._stop.is_set():
+            return False
+        with contextlib.suppress(Exception):
+            await self._listener.on_connect_failed(ErrCode.SdkInternalError, repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self._opt.backoff[0])
+        return not self._stop.is_set()
+
+    async def _run(self, operation_id: str, first: bool = True) -> None:
         attempt = 0
-        first = True
         while not self._stop.is_set():
             await self._listener.on_connecting()
             try:
@@ -197,6 +227,9 @@ class GatewayClient:
                 finally:
                     self.connected.clear()
                     self._ws = None
+                    if ws.state is not State.CLOSED:  # left by an exception: do not leak the socket
+                        with contextlib.suppress(Exception):
+                            await ws.close()
                     self._fail_pending(SdkError(ErrCode.NetworkError, detail="connection lost"))
                 if kicked:
                     await self._listener.on_kicked()
@@ -216,8 +249,9 @@ class GatewayClient:
                     continue  # text heartbeat replies carry nothing for us
                 try:
                     resp = decode_json_resp(frame)
-                except EnvelopeError:
-                    log.warning("undecodable frame from gateway user=%s", self._user_id)
+                except EnvelopeError as exc:
+                    log.warning("undecodable frame from gateway user=%s: %s", self._user_id, exc)
+                    self._listener.on_bad_frame(str(exc))
                     continue
                 if resp.msg_incr and resp.msg_incr in self._pending:
                     fut = self._pending.pop(resp.msg_incr)
