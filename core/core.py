@@ -84,6 +84,7 @@ class CoreConfig:
 class CoreStats:
     """What a core skipped or recovered from: counters a metrics exporter can read."""
 
+    pushed: int = 0  # messages received in pushes
     inbox_dropped: int = 0  # pushes dropped on a full inbox (stored ones recovered by seq)
     overflow_resyncs: int = 0  # seq syncs run to recover dropped pushes
     bad_pushes: int = 0  # pushes or notifications that do not decode: skipped
@@ -444,6 +445,8 @@ class Core:
             log.exception("resync failed for user=%s", self.user_id)
 
     async def on_connect_failed(self, code: int, msg: str) -> None:
+        if code == ErrCode.SdkInternalError:
+            self.stats.task_crashes += 1  # the gateway's loop crashed (it redials after this)
         await self.emit(CONN, "OnConnectFailed", {"errCode": code, "errMsg": msg}, None)
 
     def on_bad_frame(self, reason: str) -> None:
@@ -463,6 +466,7 @@ class Core:
         for group in (push.notificationMsgs, push.msgs):
             for conv_id, pulled in group.items():
                 for msg in pulled.Msgs:
+                    self.stats.pushed += 1
                     try:
                         self._inbox.put_nowait((conv_id, msg, resp.operation_id))
                     except asyncio.QueueFull:
