@@ -28,7 +28,7 @@ from core.modules.base import Module
 from core.modules.conversation import ConversationModule
 from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
-from core.modules.message import MessageModule
+from core.modules.message import MessageModule, is_stored
 from core.modules.user import UserModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
 from core.protocol.envelope import WsResp
@@ -354,7 +354,7 @@ class Core:
     async def _apply_push(self, conv_id: str, msg: MsgData, op: str) -> bool:
         """Apply one push; False when it ended the core (a token error)."""
         try:
-            if msg.seq == 0 and conv_id.startswith("n_"):
+            if not is_stored(msg) and conv_id.startswith("n_"):
                 await self.route_notification(msg, op)
             else:
                 await self.message.on_pushed(conv_id, msg, op)

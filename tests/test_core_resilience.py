@@ -53,9 +53,7 @@ class Recorder:
 
 @asynccontextmanager
 async def live_core(stack: Stack, user_id: str, rec: Recorder, **config: Any) -> AsyncIterator[Core]:
-    core = Core(
-        CoreConfig(stack.api_url, stack.ws_url, 5, **config), http=stack.http, sink=rec.sink, on_end=rec.on_end
-    )
+    core = Core(CoreConfig(stack.api_url, stack.ws_url, 5, **config), http=stack.http, sink=rec.sink, on_end=rec.on_end)
     await core.login(user_id, await stack.token(user_id), "op-login")
     try:
         yield core

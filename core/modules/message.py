@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -33,7 +34,9 @@ from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 from core.untrusted import flag, int_list, integer, text
 
-__all__ = ["MessageModule"]
+__all__ = ["MessageModule", "is_stored"]
+
+log = logging.getLogger("openim.core.message")
 
 _CACHE_PER_CONV = 200
 _INDEX_SIZE = 20_000
@@ -56,6 +59,23 @@ MsgID = Field(min_length=1, max_length=128)
 def _opt(m: pb.MsgData, key: str) -> bool:
     """A missing option key means true (server Options.Is, openim-v3.md 4.3)."""
     return m.options.get(key, True)
+
+
+def is_stored(m: pb.MsgData) -> bool:
+    """Did the server store this pushed message under its seq?
+
+    OpenIM stores by the `history` option and gives stored messages their seq
+    (msgtransfer online_history_msg_handler.go categorizeMessageLists); an
+    unstored one keeps whatever seq its sender wrote, so that seq must never
+    move our sync position (a forged 2^63-1 would hide every later message).
+    """
+    return m.seq != 0 and _opt(m, "history")
+
+
+def _same_conversation(notification_conv: str, conv_id: str) -> bool:
+    """Does `conv_id` (si_a_b, sg_g) belong to the n_ conversation its notification came in?
+    (open-im-server pkg/msgprocessor/conversation.go GetConversationIDByMsg: n_a_b, n_g)."""
+    return notification_conv.partition("_")[2] == conv_id.partition("_")[2] != ""
 
 
 class SendParams(Params):
@@ -198,7 +218,7 @@ class MessageModule(MessageCreateModule):
             await self._on_pushed(conv_id, m, operation_id)
 
     async def _on_pushed(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
-        if m.seq == 0:
+        if not is_stored(m):
             await self._online_only(conv_id, m, operation_id)
             return
         done = self.synced.get(conv_id, 0)
@@ -269,18 +289,29 @@ class MessageModule(MessageCreateModule):
     async def _online_only(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
         if m.sendID == self.me and m.clientMsgID in self._sent:
             return
-        await self.core.emit(ADVANCED, "OnRecvOnlineOnlyMessage", from_msgdata(m).out(), operation_id)
+        msg = from_msgdata(m)
+        msg.seq = 0  # not stored: any seq on it is the sender's invention
+        await self.core.emit(ADVANCED, "OnRecvOnlineOnlyMessage", msg.out(), operation_id)
 
     async def _notification(self, conv_id: str, m: pb.MsgData, operation_id: str, emit: bool) -> None:
         ct = m.contentType
-        if ct == ContentType.MSG_REVOKE:
-            await self._revoked(tips_of(m), operation_id, emit)
-        elif ct == ContentType.HAS_READ_RECEIPT:
-            await self._read_receipt(tips_of(m), m.sendTime, operation_id, emit)
-        elif ct == ContentType.DELETE_MSGS:
-            self._deleted_seqs(tips_of(m))
-        else:
+        if ct not in (ContentType.MSG_REVOKE, ContentType.HAS_READ_RECEIPT, ContentType.DELETE_MSGS):
             await self.core.route_notification(m, operation_id)
+            return
+        tips = tips_of(m)
+        # Any user can send any content type into our n_ conversation with them
+        # (options.isNotNotification=false): these tips may only touch that
+        # conversation, unless they come from ourselves (another device).
+        if m.sendID != self.me and not _same_conversation(conv_id, text(tips, "conversationID")):
+            self.core.stats.bad_pushes += 1
+            log.warning("notification %s in %s names another conversation: skipped", ct, conv_id)
+            return
+        if ct == ContentType.MSG_REVOKE:
+            await self._revoked(tips, operation_id, emit)
+        elif ct == ContentType.HAS_READ_RECEIPT:
+            await self._read_receipt(tips, m.sendTime, operation_id, emit)
+        else:
+            self._deleted_seqs(tips)
 
     async def _revoked(self, tips: dict[str, Any], operation_id: str, emit: bool) -> None:
         conv_id = text(tips, "conversationID")
