@@ -14,6 +14,7 @@ import httpx
 
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
+from core.untrusted import integer, text
 
 __all__ = ["ApiClient"]
 
@@ -45,9 +46,9 @@ class ApiClient:
             raise SdkError(ErrCode.NetworkError, detail=f"{route}: response is not JSON") from exc
         if not isinstance(env, dict):
             raise SdkError(ErrCode.NetworkError, detail=f"{route}: response is not an envelope")
-        code = env.get("errCode", 0)
-        if code:
-            raise SdkError(int(code), str(env.get("errMsg", "")), str(env.get("errDlt", "")))
+        if env.get("errCode"):  # 0, absent or null: success
+            code = integer(env, "errCode") or ErrCode.NetworkError  # not a number: a broken envelope
+            raise SdkError(code, text(env, "errMsg"), text(env, "errDlt"))
         return env.get("data")
 
     async def page_all(

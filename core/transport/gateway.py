@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from core.errors import SdkError
 from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import EnvelopeError, WsReq, WsResp, decode_json_resp, encode_json_req
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
+from core.protocol.jsonlimits import loads_bounded
 from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
 
@@ -275,7 +275,7 @@ class GatewayClient:
 def _handshake_error(exc: InvalidStatus) -> tuple[int, str]:
     """The server answers a refused upgrade with HTTP 200 + `{errCode, errMsg, errDlt}` (2.2)."""
     try:
-        body = json.loads(exc.response.body or b"{}")
+        body = loads_bounded(bytes(exc.response.body or b"{}"), 8)
         return int(body.get("errCode", ErrCode.NetworkError)), str(body.get("errMsg", ""))
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):
         return int(ErrCode.NetworkError), f"HTTP {exc.response.status_code}"
