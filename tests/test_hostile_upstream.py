@@ -10,6 +10,7 @@ is strict JSON (what Starlette's JSONResponse and the oimws encoder accept).
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,8 +26,8 @@ from core.events import Event
 from core.modules.base import tips_of
 from core.msgstruct import ELEM_FIELDS, from_msgdata
 from core.protocol import gob
-from core.protocol.envelope import EnvelopeError, WsReq, WsResp, decode_json_req, decode_json_resp
-from core.protocol.jsonlimits import JsonTooDeep, check_depth, loads_bounded
+from core.protocol.envelope import EnvelopeError, WsReq, WsResp, decode_json_req, decode_json_resp, gunzip
+from core.protocol.jsonlimits import JsonDepthError, check_depth, loads_bounded
 from core.protocol.openim_pb2 import MsgData, PullMsgs, PushMessages
 from core.untrusted import flag, int_list, integer, load_json, mapping, str_list, text
 from tests.support.fuzz import (
@@ -59,7 +60,7 @@ def _depth(value: Any) -> int:
 def test_check_depth_counts_exactly_the_nesting(value: Any, limit: int) -> None:
     doc = json.dumps(value)
     if _depth(value) > limit:
-        with pytest.raises(JsonTooDeep):
+        with pytest.raises(JsonDepthError):
             check_depth(doc, limit)
     else:
         check_depth(doc, limit)
@@ -75,7 +76,7 @@ def test_loads_bounded_raises_value_errors_only(doc: str | bytes) -> None:
 
 def test_deep_nesting_is_refused_before_parsing() -> None:
     for doc in ("[" * 3000 + "]" * 3000, '{"a":' * 3000 + "1" + "}" * 3000, ("[" * 3000).encode("utf-16")):
-        with pytest.raises(JsonTooDeep):
+        with pytest.raises(JsonDepthError):
             loads_bounded(doc)
     # Brackets inside strings are text, escaped quotes included.
     assert loads_bounded(json.dumps(["[" * 3000, '\\"' + "{" * 100])) == ["[" * 3000, '\\"' + "{" * 100]
@@ -164,6 +165,13 @@ def test_json_envelope_decoders_raise_envelope_error_only(frame: bytes) -> None:
     for decode in (decode_json_resp, decode_json_req):
         with contextlib.suppress(EnvelopeError):
             decode(frame)
+
+
+@fuzz
+@given(st.binary(max_size=200).flatmap(lambda raw: _mutated(gzip.compress(raw))) | st.binary(max_size=100))
+def test_gunzip_raises_envelope_error_only(frame: bytes) -> None:
+    with contextlib.suppress(EnvelopeError):
+        gunzip(frame, limit=1 << 16)
 
 
 def _mutated(frame: bytes) -> st.SearchStrategy[bytes]:

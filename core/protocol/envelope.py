@@ -13,6 +13,7 @@ import binascii
 import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,7 +163,7 @@ def gunzip(data: bytes, limit: int = 16 << 20) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
             out = f.read(limit + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
         raise EnvelopeError("frame is not valid gzip") from exc
     if len(out) > limit:
         raise EnvelopeError("decompressed frame too large")

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_DEPTH", "JsonTooDeep", "check_depth", "loads_bounded"]
+__all__ = ["DEFAULT_MAX_DEPTH", "JsonDepthError", "JsonTooDeep", "check_depth", "loads_bounded"]
 
 DEFAULT_MAX_DEPTH = 64
 
@@ -26,8 +26,15 @@ _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 class JsonTooDeep(ValueError):
     """The JSON nests deeper than the allowed depth."""
 
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"JSON nested deeper than {max_depth} levels")
+        self.max_depth = max_depth
 
-def _text(raw: str | bytes) -> str:
+
+JsonDepthError = JsonTooDeep  # the name the imserver side uses (same class)
+
+
+def _text(raw: str | bytes | bytearray) -> str:
     if isinstance(raw, str):
         return raw
     if not isinstance(raw, bytes | bytearray):
@@ -37,13 +44,15 @@ def _text(raw: str | bytes) -> str:
     return bytes(raw).decode(json.detect_encoding(raw), "surrogatepass")
 
 
-def check_depth(text: str | bytes, max_depth: int) -> None:
+def check_depth(text: str | bytes | bytearray, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Raise JsonTooDeep if arrays/objects in `text` nest deeper than `max_depth`.
 
     Brackets inside string literals do not count. Input that is not JSON at all
     may pass (the parser then refuses it) or raise JsonTooDeep; both are ValueError.
     """
     decoded = _text(text)
+    if max_depth < 0:
+        raise JsonTooDeep(max_depth)  # even a scalar is 0 deep
     if decoded.count("[") + decoded.count("{") <= max_depth:
         return  # cannot nest deeper than it has brackets (most messages)
     depth = 0
@@ -52,13 +61,13 @@ def check_depth(text: str | bytes, max_depth: int) -> None:
         if token in ("[", "{"):
             depth += 1
             if depth > max_depth:
-                raise JsonTooDeep(f"JSON nests deeper than {max_depth} levels")
+                raise JsonTooDeep(max_depth)
         elif token in ("]", "}"):
             # Below zero the text is invalid anyway; the parser stops there.
             depth = max(depth - 1, 0)
 
 
-def loads_bounded(text: str | bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+def loads_bounded(text: str | bytes | bytearray, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """`json.loads` for untrusted text: raises ValueError subclasses only
     (JsonTooDeep, json.JSONDecodeError, UnicodeDecodeError, ...), never RecursionError."""
     decoded = _text(text)
