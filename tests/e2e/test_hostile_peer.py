@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from websockets.asyncio.client import connect
 
+from core.core import Core
 from core.msgstruct import ELEM_FIELDS
 from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ContentType, ReqIdentifier
@@ -109,7 +110,7 @@ async def _assert_victim_works(stack: Stack, victim: BridgeUser, conv_ids: list[
         for m in page["messageList"]:
             json.dumps(m, allow_nan=False)
     handle = stack.bridge.pool.handle(victim.session_id)
-    assert handle is not None and handle.core is not None
+    assert handle is not None and isinstance(handle.core, Core)
     assert handle.core.dead_tasks() == []
     assert handle.core.stats.failed_pushes == 0, "everything decoded, nothing needed the catch-all"
 
