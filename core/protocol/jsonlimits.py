@@ -18,7 +18,7 @@ import json
 from itertools import accumulate
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_DEPTH", "JsonTooDeep", "check_depth", "loads_bounded"]
+__all__ = ["DEFAULT_MAX_DEPTH", "JsonDepthError", "JsonTooDeep", "check_depth", "loads_bounded"]
 
 #: Far below the interpreter's recursion limit, far above any OpenIM structure (< 10 levels).
 DEFAULT_MAX_DEPTH = 64
@@ -31,6 +31,10 @@ _CHUNK = 1 << 16
 
 class JsonTooDeep(ValueError):
     """The text nests arrays/objects deeper than the limit."""
+
+
+#: The same error under the name other modules of issue 10 were written against.
+JsonDepthError = JsonTooDeep
 
 
 def check_depth(text: str | bytes, max_depth: int) -> None:
