@@ -112,7 +112,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     # forwarding (innermost) replays a body the limit has already passed.
     app.state.forward_stats = ForwardStats()
     app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
-    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)
     return app

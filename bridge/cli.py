@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from bridge.app import create_app, drain
+from bridge.http_limits import HttpLimits
 from bridge.logs import configure_logging
 from bridge.oimws import oimws_app
 from bridge.server import advertised_url, bind, serve_app
@@ -114,12 +115,13 @@ async def _serve(args: argparse.Namespace) -> None:
         stack.callback(sock.close)
         settings.advertise_url = settings.advertise_url or advertised_url(sock)
         app = create_app(settings)
-        running = await stack.enter_async_context(serve_app(app, log_level="warning", sock=sock))
+        limits = HttpLimits.of(settings)  # header size, header and body read timeouts
+        running = await stack.enter_async_context(serve_app(app, log_level="warning", sock=sock, limits=limits))
         oimws_url = None
         if settings.oimws_port:
             # Entered after the bridge app, so it stops first and its sockets never outlive the pool.
             oimws = await stack.enter_async_context(
-                serve_app(oimws_app(app), settings.host, settings.oimws_port, log_level="warning")
+                serve_app(oimws_app(app), settings.host, settings.oimws_port, log_level="warning", limits=limits)
             )
             oimws_url = oimws.url.replace("http://", "ws://", 1)
         _banner(settings, running.url, embedded, oimws_url)

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.protocol.errcodes import ErrCode
+from core.protocol.jsonlimits import DEFAULT_MAX_DEPTH, JsonTooDeep, check_depth
 
 __all__ = [
     "BodyLimitMiddleware",
@@ -97,22 +98,69 @@ class JsonBodyMiddleware:
     """Read a POST body as JSON whatever its content type says, as OpenIM's own
     server does (gin's ShouldBindJSON): `curl -d '{...}'` sends form encoding,
     and low-code tools often send text/plain. A body that is not JSON still
-    gets the 400 naming the parse error."""
+    gets the 400 naming the parse error.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The body is also refused with 400 when it nests deeper than `max_depth`:
+    FastAPI's `json.loads` would raise RecursionError past ~1000 levels (a
+    vague 400), and a body just under that parses and breaks every later walk
+    of it (validation, encoding). So the body is read here (BodyLimitMiddleware,
+    outside, has bounded it), checked, and handed on in one message.
+    """
+
+    def __init__(self, app: ASGIApp, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         self.app = app
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
-            if ctype in ("", "application/x-www-form-urlencoded", "text/plain"):
-                headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
-                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if ctype in ("", "application/x-www-form-urlencoded", "text/plain"):
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                # Gone (or answered 413 by the body limit): the app sees the same.
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            check_depth(body, self.max_depth)
+        except JsonTooDeep:
+            op = scope.get("state", {}).get("operation_id")
+            await send_problem(send, 400, f"request body: JSON nests deeper than {self.max_depth} levels", op)
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that returns `messages` first, then whatever `receive` gives (the disconnect)."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over `limit` bytes with 413, without reading them whole."""
+    """Refuse request bodies over `limit` bytes with 413, without reading them whole.
+
+    A declared Content-Length over the limit is refused before the app runs. A
+    chunked body is counted as it arrives: past the limit the 413 goes out
+    here and the app's receive() reports a disconnect. (Raising from receive()
+    instead reached FastAPI's body reader, which turns any exception into its
+    own 400 "error parsing the body".) uvicorn then reads and discards the
+    rest of the body, bounded by the body read timeout (bridge/http_limits.py).
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -123,45 +171,37 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         op = scope.get("state", {}).get("operation_id")
+        detail = f"request body larger than {self.limit} bytes"
         length = header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
+            await send_problem(send, 413, detail, op)
             return
         seen = 0
-        too_big = False
+        started = answered = False
 
         async def limited_receive() -> Message:
-            nonlocal seen, too_big
+            nonlocal seen, answered
+            if answered:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    too_big = True
-                    raise _TooLarge
+                    answered = True
+                    if not started:
+                        await send_problem(send, 413, detail, op)
+                    return {"type": "http.disconnect"}
             return message
-
-        started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if answered:
+                return  # the 413 is the answer; the app's reply to the disconnect goes nowhere
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
-        except Exception:
-            if too_big and not started:
-                await send_problem(send, 413, f"request body larger than {self.limit} bytes", op)
-            else:
-                raise
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, tracking_send)
 
 
 def header(scope: Scope, name: bytes) -> str | None:

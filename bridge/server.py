@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from bridge.http_limits import HttpLimits, protocol_class
+
 __all__ = ["RunningServer", "advertised_url", "bind", "serve_app"]
 
 
@@ -58,8 +60,13 @@ async def serve_app(
     startup_timeout: float = 30.0,
     log_level: str = "warning",
     sock: socket.socket | None = None,
+    limits: HttpLimits | None = None,
 ) -> AsyncIterator[RunningServer]:
-    """Serve ``app`` on ``sock`` (bound by the caller, who needed the port first) or on ``host:port``."""
+    """Serve ``app`` on ``sock`` (bound by the caller, who needed the port first) or on ``host:port``.
+
+    ``limits`` (default: the settings' defaults) bound request heads and read
+    times: httptools with the checks of ``http_limits.py``.
+    """
     if sock is None:
         sock = bind(host, port)
     host = sock.getsockname()[0]
@@ -73,6 +80,7 @@ async def serve_app(
         access_log=False,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=75,
+        http=protocol_class(limits or HttpLimits()),
     )
     server = uvicorn.Server(config)
     # The host process owns signals; an embedded server must not take them.

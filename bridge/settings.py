@@ -64,12 +64,28 @@ class BridgeSettings:
     # Calls
     idempotency_window: float = 600.0
     max_body_bytes: int = 1 << 20
+    # Client input limits (README "Limits"). Request line + header fields: 16 KiB
+    # like Node.js and h11 (nginx allows 4 x 8 KiB), far above a bearer token plus
+    # cookies. A request head must arrive within header_timeout (Apache
+    # mod_reqtimeout: 20 s) and its body within body_timeout (1 MiB in 60 s is
+    # 17 KB/s). JSON from clients (REST bodies, /ws frames) nests at most
+    # json_max_depth levels; no SDK parameter model is deeper than about 6.
+    max_header_bytes: int = 16 * 1024
+    header_timeout: float = 20.0
+    body_timeout: float = 60.0
+    json_max_depth: int = 64
     # Events
     event_max: int = 10_000
     event_max_age: float = 24 * 3600.0
     # How long a core waits for an unwritable event log (Redis down) before it is
     # dropped and revived later from its checkpoint (bridge/event_writer.py).
     event_write_timeout: float = 30.0
+    # Bytes of event data one session's log keeps (oldest trimmed first, like
+    # event_max). Measured: a short text costs ~1.7 KB over its three events
+    # (message 0.5 KB, conversation 1 KB, unread count), so 8 MiB holds about the
+    # 10,000 events of event_max for ordinary chat; a 10 KB text costs ~21 KB,
+    # so ~390 of those rather than 210 MB per receiving session.
+    event_max_bytes: int = 8 << 20
     sse_keepalive: float = 15.0
     sse_retry_ms: int = 3000
     poll_max_wait: float = 30.0
@@ -121,6 +137,10 @@ class BridgeSettings:
         _check_url("BRIDGE_DATABASE_URL", self.database_url, ("postgresql+asyncpg", "sqlite+aiosqlite"))
         if self.max_tokens_per_session < 1 or self.max_streams_per_session < 1:
             raise ValueError("max_tokens_per_session and max_streams_per_session must be at least 1")
+        if self.max_header_bytes < 1024 or self.json_max_depth < 1 or self.event_max_bytes < 1:
+            raise ValueError("max_header_bytes must be >= 1024, json_max_depth and event_max_bytes >= 1")
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise ValueError("header_timeout and body_timeout must be > 0")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

@@ -58,7 +58,7 @@ async def open_stores(settings: BridgeSettings) -> AsyncIterator[Stores]:
 def _backends(settings: BridgeSettings, redis: Redis | None) -> tuple[EventLog, SessionDirectory]:
     if redis is None:
         return (
-            MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock),
+            MemoryEventLog(settings.event_max, settings.event_max_age, settings.clock, settings.event_max_bytes),
             MemorySessionDirectory(
                 settings.ended_session_memory,
                 settings.clock,
@@ -80,6 +80,7 @@ def _backends(settings: BridgeSettings, redis: Redis | None) -> tuple[EventLog, 
         prefix=prefix,
         max_events=settings.event_max,
         max_age=settings.event_max_age,
+        max_bytes=settings.event_max_bytes,
         lease_key=directory.lease_key,  # fenced appends check the directory's lease
     )
     return events, directory

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -36,23 +37,39 @@ class FakeClock:
 
 class LogFactory(Protocol):
     def __call__(
-        self, *, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None
+        self,
+        *,
+        max_events: int = 10000,
+        max_age: float = 3600.0,
+        clock: Callable[[], float] | None = None,
+        max_bytes: int = 8 << 20,
     ) -> EventLog: ...
 
 
 def _memory_factory(
-    *, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None
+    *,
+    max_events: int = 10000,
+    max_age: float = 3600.0,
+    clock: Callable[[], float] | None = None,
+    max_bytes: int = 8 << 20,
 ) -> EventLog:
     if clock is None:
-        return MemoryEventLog(max_events=max_events, max_age=max_age)
-    return MemoryEventLog(max_events=max_events, max_age=max_age, clock=clock)
+        return MemoryEventLog(max_events=max_events, max_age=max_age, max_bytes=max_bytes)
+    return MemoryEventLog(max_events=max_events, max_age=max_age, clock=clock, max_bytes=max_bytes)
 
 
 def _redis_factory(space: RedisSpace) -> LogFactory:
-    def make(*, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None) -> EventLog:
-        if clock is None:
-            return RedisEventLog(space.client, prefix=space.prefix, max_events=max_events, max_age=max_age)
-        return RedisEventLog(space.client, prefix=space.prefix, max_events=max_events, max_age=max_age, clock=clock)
+    def make(
+        *,
+        max_events: int = 10000,
+        max_age: float = 3600.0,
+        clock: Callable[[], float] | None = None,
+        max_bytes: int = 8 << 20,
+    ) -> EventLog:
+        bounds: dict[str, Any] = {"max_events": max_events, "max_age": max_age, "max_bytes": max_bytes}
+        if clock is not None:
+            bounds["clock"] = clock
+        return RedisEventLog(space.client, prefix=space.prefix, **bounds)
 
     return make
 
@@ -77,9 +94,13 @@ async def make_log(request: pytest.FixtureRequest) -> AsyncIterator[LogFactory]:
     async with _backend(request.param) as factory:
 
         def make(
-            *, max_events: int = 10000, max_age: float = 3600.0, clock: Callable[[], float] | None = None
+            *,
+            max_events: int = 10000,
+            max_age: float = 3600.0,
+            clock: Callable[[], float] | None = None,
+            max_bytes: int = 8 << 20,
         ) -> EventLog:
-            log = factory(max_events=max_events, max_age=max_age, clock=clock)
+            log = factory(max_events=max_events, max_age=max_age, clock=clock, max_bytes=max_bytes)
             made.append(log)
             return log
 
@@ -189,6 +210,66 @@ async def test_everything_aged_out(make_log: LogFactory) -> None:
     assert (await log.read_after("s", 2)) == ReadResult([], False)
     assert await log.last_id("s") == 2
     assert (await log.append("s", "OnTest", "{}")).id == 3
+
+
+# Byte retention: an event counts len(name) + len(data) in UTF-8 bytes; these are 6 + 24 = 30.
+def _data30(n: int) -> str:
+    return f'{{"n": {n:3d}, "pad": "..."}}'
+
+
+async def test_retention_by_bytes_keeps_the_newest_that_fit(make_log: LogFactory) -> None:
+    log = make_log(max_bytes=100)
+    stored = [await log.append("s", "OnTest", _data30(n)) for n in range(5)]
+    assert all(len(ev.event) + len(ev.data) == 30 for ev in stored)
+    # 150 bytes appended, 100 kept: the newest three (90 bytes); a cursor before them resets.
+    assert (await log.read_after("s", 0)) == ReadResult(stored[2:], True)
+    assert (await log.read_after("s", 1)) == ReadResult(stored[2:], True)
+    assert (await log.read_after("s", 2)) == ReadResult(stored[2:], False)
+    assert (await log.append("s", "OnTest", _data30(5))).id == 6  # ids keep growing
+    assert ids(await log.read_after("s", 3)) == [4, 5, 6]
+
+
+async def test_retention_by_bytes_counts_utf8_bytes(make_log: LogFactory) -> None:
+    log = make_log(max_bytes=100)
+    cjk = '"' + "中" * 10 + '"'  # 12 characters, 32 bytes: with "OnTest", 38 bytes an event
+    await log.append("s", "OnTest", cjk)
+    await log.append("s", "OnTest", cjk)
+    assert ids(await log.read_after("s", 0)) == [1, 2]  # 76 bytes
+    await log.append("s", "OnTest", cjk)  # 114 bytes (54 characters): the oldest goes
+    assert (await log.read_after("s", 0)).reset
+    assert ids(await log.read_after("s", 1)) == [2, 3]
+
+
+async def test_an_event_larger_than_max_bytes_is_kept_until_the_next(make_log: LogFactory) -> None:
+    log = make_log(max_bytes=100)
+    await log.append("s", "OnTest", _data30(0))
+    big = await log.append("s", "OnTest", "x" * 500)
+    assert (await log.read_after("s", 0)) == ReadResult([big], True)
+    assert (await log.read_after("s", 1)) == ReadResult([big], False)
+    small = await log.append("s", "OnTest", _data30(1))
+    assert (await log.read_after("s", 1)) == ReadResult([small], True)
+
+
+async def test_bytes_of_events_trimmed_by_count_or_age_are_released(make_log: LogFactory) -> None:
+    clock = FakeClock()
+    log = make_log(max_events=2, max_bytes=70, max_age=30.0, clock=clock)
+    for n in range(3):
+        await log.append("s", "OnTest", _data30(n))  # the third trims the first by count
+    assert ids(await log.read_after("s", 1)) == [2, 3]  # 60 bytes: nothing more trimmed
+    clock.now += 31  # both age out
+    await log.read_after("s", 3)
+    await log.append("s", "OnTest", _data30(3))
+    await log.append("s", "OnTest", _data30(4))
+    assert ids(await log.read_after("s", 3)) == [4, 5]
+
+
+async def test_byte_retention_is_per_session(make_log: LogFactory) -> None:
+    log = make_log(max_bytes=100)
+    for n in range(3):
+        await log.append("a", "OnTest", _data30(n))
+        await log.append("b", "OnTest", _data30(n))
+    assert ids(await log.read_after("a", 0)) == [1, 2, 3]
+    assert ids(await log.read_after("b", 0)) == [1, 2, 3]
 
 
 async def test_cursor_newer_than_log_is_reset(log: EventLog) -> None:
@@ -362,6 +443,15 @@ def test_memory_rejects_bad_bounds() -> None:
         MemoryEventLog(max_events=0)
     with pytest.raises(ValueError, match="max_age"):
         MemoryEventLog(max_age=0)
+    with pytest.raises(ValueError, match="max_bytes"):
+        MemoryEventLog(max_bytes=0)
+
+
+async def test_memory_counts_events_dropped_by_bytes() -> None:
+    log = MemoryEventLog(max_bytes=100)
+    for n in range(5):
+        await log.append("a", "OnTest", _data30(n))
+    assert log.dropped == 2
 
 
 # --- redis backend specifics -------------------------------------------------
@@ -486,6 +576,33 @@ async def test_redis_two_nodes_share_ids_and_wake_each_other(space: RedisSpace) 
         await eventually(lambda: node1._watcher.waiting == 1, "the waiter to block")
         await node2.drop("s")
         assert (await asyncio.wait_for(waiter, DEADLINE)) == ReadResult([], False)
+
+
+@pytest.mark.services
+async def test_redis_byte_offsets_run_along_the_stream(space: RedisSpace) -> None:
+    async with redis_logs(space, 1, max_bytes=100) as (log,):
+        for n in range(5):
+            await log.append("s", "OnTest", _data30(n))
+        assert [(eid, fields["o"]) for eid, fields in await space.stream(log.key("s"))] == [
+            ("3-0", "60"),
+            ("4-0", "90"),
+            ("5-0", "120"),
+        ]
+
+
+@pytest.mark.services
+async def test_redis_entries_without_offset_are_trimmed_by_count_and_age_only(space: RedisSpace) -> None:
+    """Entries a node without byte retention wrote (no ``o``) stay until count or age takes them."""
+    async with redis_logs(space, 1, max_events=3, max_bytes=50) as (log,):
+        key = log.key("s")
+        for n in (1, 2):
+            await space.client.xadd(key, {"e": "OnTest", "d": _data30(n), "t": repr(time.time())}, id=f"{n}-0")
+        await log.append("s", "OnTest", _data30(3))  # o = 0: byte retention starts here
+        assert ids(await log.read_after("s", 0)) == [1, 2, 3]  # 90 bytes, but 1 and 2 have no offset
+        await log.append("s", "OnTest", _data30(4))  # count drops 1; 2 (no offset) shields 3
+        assert ids(await log.read_after("s", 1)) == [2, 3, 4]
+        await log.append("s", "OnTest", _data30(5))  # count drops 2; bytes drop 3 and 4 (90 from o = 0)
+        assert ids(await log.read_after("s", 4)) == [5]
 
 
 @pytest.mark.services

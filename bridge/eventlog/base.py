@@ -14,7 +14,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_READ_LIMIT", "EventLog", "Fence", "FencedOut", "Mark", "ReadResult", "StoredEvent"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_READ_LIMIT",
+    "EventLog",
+    "Fence",
+    "FencedOut",
+    "Mark",
+    "ReadResult",
+    "StoredEvent",
+    "event_size",
+]
 
 #: ``(conversationID, seq)``: the message an event delivers (core.events.Event.marks).
 Mark = tuple[str, int]
@@ -22,6 +32,17 @@ Mark = tuple[str, int]
 #: How many events one read returns at most; a backlog is drained in batches so
 #: one slow resume cannot build an unbounded response in memory.
 DEFAULT_READ_LIMIT = 1000
+
+#: Bytes of events a session's log keeps by default (BridgeSettings.event_max_bytes).
+DEFAULT_MAX_BYTES = 8 << 20
+
+
+def event_size(event: str, data: str) -> int:
+    """What an event counts against a log's byte bound: its name and data in UTF-8,
+    the bytes a Redis Stream stores for it (so both backends trim alike)."""
+    if event.isascii() and data.isascii():
+        return len(event) + len(data)
+    return len(event.encode("utf-8", "surrogatepass")) + len(data.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +97,9 @@ class FencedOut(Exception):
 class EventLog(ABC):
     """A bounded, per-session, append-only log with blocking reads.
 
-    Ids keep increasing for a session even after retention trims its old
+    Retention drops a session's oldest events past a count, a total size in
+    bytes (:func:`event_size`; the newest event always stays) or an age;
+    a reader whose cursor they took gets ``reset``. Ids keep increasing for a session even after retention trims its old
     events, so a cursor is never reused for a different event.
     """
 

@@ -1,7 +1,7 @@
 """In-process event log: embedded mode's backend and the contract suite's fake.
 
-Each session keeps a bounded deque, trimmed by count and by age, so a session
-nobody reads cannot grow without limit; what retention drops is counted in
+Each session keeps a bounded deque, trimmed by count, by bytes and by age, so a
+session nobody reads cannot grow without limit; what retention drops is counted in
 ``dropped`` for ``/metrics``. Waiting is one ``asyncio.Event`` per session that
 an append sets and replaces ("generation" wake-up): every waiter wakes at once
 (fan-out), nobody polls, and a waiter that is cancelled leaves nothing behind.
@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import islice
 
-from .base import DEFAULT_READ_LIMIT, EventLog, Fence, Mark, ReadResult, StoredEvent
+from .base import DEFAULT_MAX_BYTES, DEFAULT_READ_LIMIT, EventLog, Fence, Mark, ReadResult, StoredEvent, event_size
 
 __all__ = ["MemoryEventLog"]
 
@@ -27,11 +27,12 @@ class _SessionLog:
     ``i - floor - 1`` and a read is a slice, not a scan.
     """
 
-    __slots__ = ("delivered", "entries", "floor", "last_id", "waiters", "wakeup")
+    __slots__ = ("delivered", "entries", "floor", "last_id", "size", "waiters", "wakeup")
 
     def __init__(self) -> None:
-        # (append time on the injected clock, event)
-        self.entries: deque[tuple[float, StoredEvent]] = deque()
+        # (append time on the injected clock, event, its size in bytes)
+        self.entries: deque[tuple[float, StoredEvent, int]] = deque()
+        self.size = 0  # bytes of the retained events (event_size)
         self.floor = 0  # id of the newest event retention dropped (0: none)
         self.last_id = 0
         self.delivered: dict[str, int] = {}  # highest marked seq per conversation
@@ -47,9 +48,10 @@ class _SessionLog:
 class MemoryEventLog(EventLog):
     """Event log held in this process's memory; lost on restart, by design.
 
-    ``max_events`` and ``max_age`` (seconds, against ``clock``) bound each
-    session's log; age is checked at append and at read, since a quiet session
-    has no appends to trim it. ``dropped`` counts events retention discarded
+    ``max_events``, ``max_bytes`` (see :func:`event_size`; the newest event is
+    kept even if it alone is larger) and ``max_age`` (seconds, against
+    ``clock``) bound each session's log; age is checked at append and at read,
+    since a quiet session has no appends to trim it. ``dropped`` counts events retention discarded
     (not the ones :meth:`drop` forgets with a closed session).
     """
 
@@ -58,12 +60,16 @@ class MemoryEventLog(EventLog):
         max_events: int = 10000,
         max_age: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         if max_events < 1:
             raise ValueError(f"max_events must be >= 1, got {max_events}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         if max_age <= 0:
             raise ValueError(f"max_age must be > 0, got {max_age}")
         self.max_events = max_events
+        self.max_bytes = max_bytes
         self.max_age = max_age
         self.dropped = 0
         self._clock = clock
@@ -82,7 +88,9 @@ class MemoryEventLog(EventLog):
         _raise_marks(log, marks)
         log.last_id += 1
         stored = StoredEvent(log.last_id, event, data)
-        log.entries.append((self._clock(), stored))
+        size = event_size(event, data)
+        log.entries.append((self._clock(), stored, size))
+        log.size += size
         self._trim(log)
         log.wake()
         return stored
@@ -171,14 +179,20 @@ class MemoryEventLog(EventLog):
             start, reset = 0, True
         else:
             start, reset = max(after - log.floor, 0), after < log.floor
-        events = [stored for _, stored in islice(log.entries, start, start + limit)]
+        events = [stored for _, stored, _ in islice(log.entries, start, start + limit)]
         return ReadResult(events, reset)
 
     def _trim(self, log: _SessionLog) -> None:
         entries = log.entries
         oldest_kept = self._clock() - self.max_age
-        while entries and (len(entries) > self.max_events or entries[0][0] < oldest_kept):
-            log.floor = entries.popleft()[1].id
+        while entries and (
+            len(entries) > self.max_events
+            or entries[0][0] < oldest_kept
+            or (log.size > self.max_bytes and len(entries) > 1)
+        ):
+            _, stored, size = entries.popleft()
+            log.floor = stored.id
+            log.size -= size
             self.dropped += 1
 
 

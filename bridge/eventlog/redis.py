@@ -6,7 +6,8 @@ on node 1 and resumed on node 2 with ``Last-Event-ID`` misses nothing.
 Layout (``prefix`` defaults to ``oimb:``):
 
 - ``{prefix}ev:{session_id}``: the session's Stream. Entry ``<n>-0`` is event
-  ``n`` (fields ``e`` event name, ``d`` JSON data, ``t`` append time), so the
+  ``n`` (fields ``e`` event name, ``d`` JSON data, ``t`` append time, ``o``
+  byte offset: the sizes of all earlier events of the stream), so the
   SSE id *is* the stream id: resuming after ``n`` is ``XRANGE (n+1)-0 +`` and a
   blocking wait is ``XREAD ... <n>-0``, with no lookup table.
 - ``{prefix}evctl``: a short shared Stream of drops, so waiters on other nodes
@@ -22,7 +23,12 @@ empties the stream; XADD itself refuses an id that is not larger, so two nodes
 can never hand out the same one. ``DEL`` (drop) restarts ids at 1, as the
 contract says.
 
-Retention: exact ``XTRIM MAXLEN max_events`` and age. Ages use the *caller's*
+Retention: exact ``XTRIM MAXLEN max_events``, bytes and age. Bytes: the
+retained events are those whose ``o`` is at least the stream's end offset
+minus ``max_bytes`` (the newest always stays); ``o`` only grows along the
+stream, so this too trims a prefix, found by the same head scan as age.
+Entries without ``o`` (written before byte retention existed) are never
+trimmed by bytes, only by count and age. Ages use the *caller's*
 clock (``t`` is passed in, wall time by default so nodes agree to NTP
 accuracy, injectable so tests move time by hand); ``t`` is kept non-decreasing
 along the stream (a node whose clock lags stores the previous entry's ``t``), so
@@ -56,7 +62,7 @@ from redis.asyncio import Redis
 from bridge.redis_client import redis_errors
 
 from ._watcher import StreamWatcher, entry_number, text
-from .base import DEFAULT_READ_LIMIT, EventLog, Fence, FencedOut, Mark, ReadResult, StoredEvent
+from .base import DEFAULT_MAX_BYTES, DEFAULT_READ_LIMIT, EventLog, Fence, FencedOut, Mark, ReadResult, StoredEvent
 
 __all__ = ["RedisEventLog"]
 
@@ -89,17 +95,24 @@ local function raise_marks(key, first, ttl)
   end
   if #ARGV >= first then redis.call('PEXPIRE', key, ttl) end
 end
--- Drop entries older than cutoff from the head; t never decreases along the stream.
-local function trim_age(key, cutoff)
-  -- Usually the head is young: look at one entry before scanning batches.
+-- An entry retention drops: appended before cutoff, or starting before byte offset
+-- min_off (nil: no byte bound; an entry without 'o' has none).
+local function stale(fields, cutoff, min_off)
+  if tonumber(field(fields, 't')) < cutoff then return true end
+  local o = min_off and field(fields, 'o')
+  return o ~= nil and o ~= false and tonumber(o) < min_off
+end
+-- Drop stale entries from the head; t and o never decrease along the stream.
+local function trim_head(key, cutoff, min_off)
+  -- Usually the head stays: look at one entry before scanning batches.
   local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
-  if #first == 0 or tonumber(field(first[1][2], 't')) >= cutoff then return 0 end
+  if #first == 0 or not stale(first[1][2], cutoff, min_off) then return 0 end
   local removed = 0
   while true do
     local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 128)
     if #head == 0 then return removed end
     for _, entry in ipairs(head) do
-      if tonumber(field(entry[2], 't')) >= cutoff then
+      if not stale(entry[2], cutoff, min_off) then
         return removed + redis.call('XTRIM', key, 'MINID', entry[1])
       end
     end
@@ -109,7 +122,7 @@ end
 """
 
 # KEYS: stream, marks hash, last id[, lease]. ARGV: event, data, now, cutoff, max_events,
-# idle_ttl_ms, expected lease value, last-id ttl ms, then conversationID/seq mark pairs.
+# idle_ttl_ms, expected lease value, last-id ttl ms, max_bytes, then conversationID/seq mark pairs.
 # Returns {id, entries removed by retention}, or {-1, 0} when the lease is not the writer's.
 _APPEND = (
     _LUA_LIB
@@ -118,20 +131,26 @@ if #KEYS > 3 and redis.call('GET', KEYS[4]) ~= ARGV[7] then return {-1, 0} end
 local key, t = KEYS[1], ARGV[3]
 local last = tonumber(redis.call('GET', KEYS[3]) or '0')  -- survives an expired stream
 local m = info(key)
+local offset = 0  -- where this event starts: the end of the previous one
 if m then
   last = num(m['last-generated-id'])
   local tail = m['last-entry']
   if tail then
     local prev = field(tail[2], 't')
     if tonumber(prev) > tonumber(t) then t = prev end
+    local prev_o = field(tail[2], 'o')
+    if prev_o then offset = tonumber(prev_o) + #field(tail[2], 'e') + #field(tail[2], 'd') end
   end
 end
 local id = last + 1
-redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], 't', t)
-local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_age(key, tonumber(ARGV[4]))
+redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], 't', t,
+  'o', string.format('%d', offset))
+-- Keep what fits in max_bytes, and the new event whatever its size.
+local min_off = math.min(offset + #ARGV[1] + #ARGV[2] - tonumber(ARGV[9]), offset)
+local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_head(key, tonumber(ARGV[4]), min_off)
 redis.call('PEXPIRE', key, ARGV[6])
 redis.call('SET', KEYS[3], id, 'PX', ARGV[8])
-raise_marks(KEYS[2], 9, ARGV[6])
+raise_marks(KEYS[2], 10, ARGV[6])
 return {id, removed}
 """
 )
@@ -157,7 +176,7 @@ if redis.call('EXISTS', key) == 0 then
   local gone = tonumber(redis.call('GET', KEYS[2]) or '0')
   return {0, after ~= gone and 1 or 0, {}}
 end
-local removed = trim_age(key, tonumber(ARGV[3]))
+local removed = trim_head(key, tonumber(ARGV[3]), nil)
 local m = info(key)
 local last = num(m['last-generated-id'])
 local floor = last  -- newest id retention dropped
@@ -192,7 +211,7 @@ return 0
 class RedisEventLog(EventLog):
     """Per-session event logs in Redis Streams, shared by every bridge node.
 
-    ``max_events`` / ``max_age`` bound each log as in memory.py; ``dropped``
+    ``max_events`` / ``max_bytes`` / ``max_age`` bound each log as in memory.py; ``dropped``
     counts the events retention trimmed *on this node* (a cluster total is the
     sum over nodes in ``/metrics``). ``block``, ``streams_per_reader`` and
     ``max_readers`` size the blocking readers (``_watcher.py``): this node
@@ -206,6 +225,7 @@ class RedisEventLog(EventLog):
         prefix: str = "oimb:",
         max_events: int = 10000,
         max_age: float = 3600.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         idle_ttl: float | None = None,
         clock: Callable[[], float] = time.time,
         lease_key: Callable[[str], str] | None = None,
@@ -215,6 +235,8 @@ class RedisEventLog(EventLog):
     ) -> None:
         if max_events < 1:
             raise ValueError(f"max_events must be >= 1, got {max_events}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         if max_age <= 0:
             raise ValueError(f"max_age must be > 0, got {max_age}")
         if idle_ttl is None:
@@ -223,6 +245,7 @@ class RedisEventLog(EventLog):
             raise ValueError(f"idle_ttl must be >= max_age ({max_age}), got {idle_ttl}")
         self.max_events = max_events
         self.max_age = max_age
+        self.max_bytes = max_bytes
         self.prefix = prefix
         self.dropped = 0
         self._redis = redis
@@ -277,7 +300,7 @@ class RedisEventLog(EventLog):
             keys.append(self._fence_key(session_id))
             expected = f"{fence.fence} {fence.node_id}"
         args: list[str | int] = [event, data, repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
-        args += [expected, self._last_ttl_ms]
+        args += [expected, self._last_ttl_ms, self.max_bytes]
         for conv_id, seq in marks:
             args += [conv_id, seq]
         async with redis_errors("append event"):

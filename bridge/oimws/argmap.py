@@ -28,7 +28,6 @@ tests/oimws/test_argmap.py fails, naming it, until every function is mapped.
 from __future__ import annotations
 
 import inspect
-import json
 import types
 import typing
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from core.protocol.jsonlimits import loads_bounded
 from core.registry import SdkFunction
 
 __all__ = ["TABLE", "WHOLE", "ArgSpec", "ArgumentError", "Bound", "bind", "pos", "resolve", "spec_for", "unmapped"]
@@ -237,7 +237,7 @@ def _decode(name: str, index: int, label: str, value: Any, want_json: bool) -> A
     if not (want_json and isinstance(value, str)):
         return value
     try:
-        return json.loads(value)
+        return loads_bounded(value)  # JSON text in an argument: depth-checked like the frame
     except ValueError as exc:
         raise ArgumentError(f"{name}: argument {index} ({label}) is not valid JSON text: {exc}") from exc
 

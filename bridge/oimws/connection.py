@@ -134,7 +134,7 @@ class Connection:
                 return
             self._stats.frames_received += 1
             try:
-                req = parse_request(frame, self._max_frame)
+                req = parse_request(frame, self._max_frame, self._svc.settings.json_max_depth)
             except FrameError as exc:
                 self._stats.bad_frames += 1
                 await self._outbox.put(error_frame(exc.event, exc.operation_id, exc.code, exc.message))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.protocol.errcodes import ErrCode
+from core.protocol.jsonlimits import DEFAULT_MAX_DEPTH, JsonTooDeep, loads_bounded
 
 __all__ = [
     "PROTOCOL_ERROR_EVENT",
@@ -63,11 +64,13 @@ class Request:
     args: list[Any]
 
 
-def parse_request(frame: str | bytes, max_bytes: int) -> Request:
+def parse_request(frame: str | bytes, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Request:
     """Decode one client frame; FrameError says what is wrong with it.
 
     Binary frames are accepted when they hold UTF-8 JSON (mini-program runtimes
-    may send an ArrayBuffer); anything over `max_bytes` is refused unread.
+    may send an ArrayBuffer); anything over `max_bytes` is refused unread, and
+    JSON nested deeper than `max_depth` (the frame, or its `data` text) is
+    refused before `json.loads` would recurse into it.
     """
     size = len(frame) if isinstance(frame, bytes) else len(frame.encode())
     if size > max_bytes:
@@ -78,7 +81,9 @@ def parse_request(frame: str | bytes, max_bytes: int) -> Request:
         except UnicodeDecodeError as exc:
             raise FrameError(f"binary frame is not UTF-8 text: {exc}", code=ErrCode.SdkArgsError) from exc
     try:
-        obj = json.loads(frame)
+        obj = loads_bounded(frame, max_depth)
+    except JsonTooDeep as exc:
+        raise FrameError(f"frame is refused: {exc}", code=ErrCode.SdkArgsError) from None
     except ValueError as exc:
         raise FrameError(f"frame is not JSON: {exc}", code=ErrCode.SdkArgsError) from exc
     if not isinstance(obj, dict):
@@ -106,10 +111,10 @@ def parse_request(frame: str | bytes, max_bytes: int) -> Request:
         raise FrameError(
             f"userID must be a string, got {_kind(user_id)}", event=func, operation_id=op, code=ErrCode.SdkArgsError
         )
-    return Request(func, op, user_id or None, _arguments(obj.get("data"), func, op))
+    return Request(func, op, user_id or None, _arguments(obj.get("data"), func, op, max_depth))
 
 
-def _arguments(data: Any, func: str, op: str) -> list[Any]:
+def _arguments(data: Any, func: str, op: str, max_depth: int) -> list[Any]:
     if data is None or data == "":
         return []
     if not isinstance(data, str):
@@ -120,7 +125,9 @@ def _arguments(data: Any, func: str, op: str) -> list[Any]:
             code=ErrCode.SdkArgsError,
         )
     try:
-        args = json.loads(data)
+        args = loads_bounded(data, max_depth)
+    except JsonTooDeep as exc:
+        raise FrameError(f"data is refused: {exc}", event=func, operation_id=op, code=ErrCode.SdkArgsError) from None
     except ValueError as exc:
         raise FrameError(
             f"data is not JSON text: {exc}", event=func, operation_id=op, code=ErrCode.SdkArgsError

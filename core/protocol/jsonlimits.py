@@ -1,75 +1,89 @@
-"""JSON with a nesting limit: hostile input raises ValueError, never RecursionError.
+"""Bounded JSON parsing: refuse nesting deeper than a limit before ``json.loads`` sees it.
 
-`json.loads` recurses once per `[` / `{`; a few thousand of them (`'['*3000`)
-exhaust the interpreter's stack and raise RecursionError, which callers that
-catch ValueError do not expect (issue 10). `check_depth` scans the text for
-brackets outside string literals first, so the parser only ever sees bounded
-nesting. Go's decoder has the same guard (encoding/json scanner.go,
-`maxNestingDepth` = 10000); ours is lower because Python's stack is shallower.
+``json.loads`` recurses once per nesting level, so ``'[' * 3000`` raises
+``RecursionError`` (not ``ValueError``), and a document just under the
+interpreter's limit parses fine and makes every later recursive walk of it
+(pydantic, ``jsonable_encoder``, ``json.dumps``) fail instead. Checking the
+depth first turns both into one ``ValueError`` the caller already handles.
+
+The scan works on bytes with C-speed operations only (``replace``, ``split``,
+``translate``; the running depth by ``itertools.accumulate``), so it costs
+about what ``json.loads`` costs on the same text, and stops at the first chunk
+that goes too deep.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from itertools import accumulate
 from typing import Any
 
 __all__ = ["DEFAULT_MAX_DEPTH", "JsonDepthError", "JsonTooDeep", "check_depth", "loads_bounded"]
 
+#: Far below the interpreter's recursion limit, far above any OpenIM structure (< 10 levels).
 DEFAULT_MAX_DEPTH = 64
 
-# A whole string literal (escapes included) or one bracket; the unrolled form
-# never backtracks, so the scan is linear and runs in the regex engine.
-_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# '[' and '{' -> +1, ']' and '}' -> -1 (0xff read as a signed byte); everything else deleted.
+_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
+_CHUNK = 1 << 16
 
 
 class JsonTooDeep(ValueError):
-    """The JSON nests deeper than the allowed depth."""
-
-    def __init__(self, max_depth: int) -> None:
-        super().__init__(f"JSON nested deeper than {max_depth} levels")
-        self.max_depth = max_depth
+    """The text nests arrays/objects deeper than the limit."""
 
 
-JsonDepthError = JsonTooDeep  # the name the imserver side uses (same class)
+#: The same error under the name other modules of issue 10 were written against.
+JsonDepthError = JsonTooDeep
 
 
-def _text(raw: str | bytes | bytearray) -> str:
-    if isinstance(raw, str):
-        return raw
-    if not isinstance(raw, bytes | bytearray):
-        raise TypeError(f"the JSON object must be str or bytes, not {type(raw).__name__}")
-    # Decoded exactly as json.loads decodes bytes (UTF-8/16/32 by its first
-    # bytes), so the scan sees the characters the parser will see.
-    return bytes(raw).decode(json.detect_encoding(raw), "surrogatepass")
+def check_depth(text: str | bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """Raise :class:`JsonTooDeep` if brackets outside JSON strings nest deeper than ``max_depth``.
 
-
-def check_depth(text: str | bytes | bytearray, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
-    """Raise JsonTooDeep if arrays/objects in `text` nest deeper than `max_depth`.
-
-    Brackets inside string literals do not count. Input that is not JSON at all
-    may pass (the parser then refuses it) or raise JsonTooDeep; both are ValueError.
+    The depth is the running count of ``[``/``{`` minus ``]``/``}``, strings
+    (with their escapes) skipped: for valid JSON its nesting depth, and for
+    any text an upper bound of how deep ``json.loads`` recurses before it
+    fails. Text that is not JSON at all is left for ``json.loads`` to refuse.
     """
-    decoded = _text(text)
-    if max_depth < 0:
-        raise JsonTooDeep(max_depth)  # even a scalar is 0 deep
-    if decoded.count("[") + decoded.count("{") <= max_depth:
-        return  # cannot nest deeper than it has brackets (most messages)
+    raw = _utf8(text)
+    if raw is None:
+        return
+    if b'"' in raw:
+        if b"\\" in raw:
+            # Escapes pair up left to right, as bytes.replace scans: drop escaped
+            # backslashes first, then escaped quotes; every quote left delimits a string.
+            raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+        raw = b"".join(raw.split(b'"')[::2])  # outside strings; an unterminated one is dropped
+    steps = raw.translate(_STEP, _NOT_BRACKET)
+    if steps.count(1) <= max_depth:
+        return
+    signed = memoryview(steps).cast("b")
     depth = 0
-    for match in _TOKENS.finditer(decoded):
-        token = match.group()
-        if token in ("[", "{"):
-            depth += 1
-            if depth > max_depth:
-                raise JsonTooDeep(max_depth)
-        elif token in ("]", "}"):
-            # Below zero the text is invalid anyway; the parser stops there.
-            depth = max(depth - 1, 0)
+    for start in range(0, len(signed), _CHUNK):
+        running = list(accumulate(signed[start : start + _CHUNK], initial=depth))
+        if max(running) > max_depth:
+            raise JsonTooDeep(f"JSON nests deeper than {max_depth} levels")
+        depth = running[-1]
 
 
-def loads_bounded(text: str | bytes | bytearray, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """`json.loads` for untrusted text: raises ValueError subclasses only
-    (JsonTooDeep, json.JSONDecodeError, UnicodeDecodeError, ...), never RecursionError."""
-    decoded = _text(text)
-    check_depth(decoded, max_depth)
-    return json.loads(decoded)
+def loads_bounded(text: str | bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """``json.loads`` after :func:`check_depth`; raises only ``ValueError`` subclasses."""
+    check_depth(text, max_depth)
+    try:
+        return json.loads(text)
+    except RecursionError as exc:  # only with a max_depth near the interpreter's own limit
+        raise JsonTooDeep(f"JSON nests too deep to parse: {exc}") from None
+
+
+def _utf8(text: str | bytes) -> bytes | None:
+    """The text as UTF-8 bytes (bytes in UTF-16/32 as json.loads would read them); None if undecodable."""
+    if isinstance(text, str):
+        # surrogatepass: a str decoded from JSON escapes may hold lone surrogates.
+        return text.encode("utf-8", "surrogatepass")
+    encoding = json.detect_encoding(text)
+    if encoding.startswith("utf-8"):
+        return bytes(text)
+    try:
+        return text.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+    except UnicodeError:
+        return None

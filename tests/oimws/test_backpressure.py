@@ -31,7 +31,8 @@ def _small_socket(url: str) -> socket.socket:
 
 
 async def test_slow_reader_is_bounded_then_told_to_resync(tmp_path: Path) -> None:
-    async with run_stack(tmp_path, oimws_send_queue=4, event_max=200) as st:
+    # Retention by count here (200 events of 64 KiB): the byte bound is set above them.
+    async with run_stack(tmp_path, oimws_send_queue=4, event_max=200, event_max_bytes=64 << 20) as st:
         (a_id,) = await st.new_users(1)
         rest_a = await st.login(a_id)
         url = ws_url(st.bridge.url)

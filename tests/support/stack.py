@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from bridge.app import create_app
+from bridge.http_limits import HttpLimits
 from bridge.pool import SessionPool
 from bridge.server import advertised_url, bind, serve_app
 from bridge.settings import BridgeSettings
@@ -116,7 +117,7 @@ async def run_bridge(
     settings.advertise_url = settings.advertise_url or advertised_url(sock)
     app = create_app(settings)
     try:
-        async with serve_app(app, sock=sock) as running:
+        async with serve_app(app, sock=sock, limits=HttpLimits.of(settings)) as running:
             yield Bridge(running.url, app, settings)
     finally:
         sock.close()
