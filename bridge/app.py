@@ -68,7 +68,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 directory=stores.directory,
                 events=stores.events,
                 leases=leases,
-                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints),
+                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size),
             )
             idempotency = IdempotencyCache(
                 settings.idempotency_window,

@@ -49,7 +49,14 @@ class UpstreamCoreFactory:
     ws_addr: str
     http: httpx.AsyncClient
     store: CheckpointStore
+    inbox_size: int = 10_000
 
     def __call__(self, record: SessionRecord, sink: EventSink, mark_sink: MarkSink, on_end: EndHandler) -> Core:
-        config = CoreConfig(self.api_addr, self.ws_addr, record.platform_id, batch_messages=record.batch_messages)
+        config = CoreConfig(
+            self.api_addr,
+            self.ws_addr,
+            record.platform_id,
+            batch_messages=record.batch_messages,
+            inbox_size=self.inbox_size,
+        )
         return Core(config, http=self.http, sink=sink, store=self.store, on_end=on_end, mark_sink=mark_sink)

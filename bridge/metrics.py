@@ -17,6 +17,15 @@ from prometheus_client.registry import Collector
 
 __all__ = ["metrics_text", "registry_for"]
 
+_CORE_STATS = {
+    "inbox_dropped": "pushes live cores dropped on a full inbox (policy drop-and-resync; stored ones recovered)",
+    "overflow_resyncs": "seq syncs live cores ran to recover dropped pushes",
+    "bad_pushes": "pushes or notifications live cores could not decode and skipped",
+    "failed_pushes": "pushes whose handling raised in live cores: skipped",
+    "bad_frames": "gateway frames live cores could not decode: skipped",
+    "task_crashes": "long-lived tasks of live cores that raised and were restarted",
+}
+
 
 class _BridgeCollector(Collector):
     def __init__(self, services: Any, forward: Any) -> None:
@@ -60,6 +69,20 @@ class _BridgeCollector(Collector):
         }
         for name, (text, value) in counters.items():
             yield CounterMetricFamily(name, text, value=value)
+        # What live cores skipped or recovered from (core.core.CoreStats), summed.
+        # Counts of cores that stopped since are not kept: a rate, not an audit.
+        totals: dict[str, int] = {}
+        for core in pool.live():
+            stats = getattr(core, "stats", None)
+            for key in _CORE_STATS:
+                totals[key] = totals.get(key, 0) + int(getattr(stats, key, 0))
+        for key, text in _CORE_STATS.items():
+            yield GaugeMetricFamily(f"openim_bridge_core_{key}", text, value=totals.get(key, 0))
+        yield CounterMetricFamily(
+            "openim_bridge_core_crash_parked",
+            "cores parked because their tasks kept crashing",
+            value=pool.crashed_total,
+        )
 
 
 def registry_for(services: Any, forward: Any) -> CollectorRegistry:

@@ -97,6 +97,7 @@ class SessionPool:
         self.node_id = settings.node_id
         self.revived_total = 0
         self.adopted_total = 0
+        self.crashed_total = 0
         # Drain (SIGTERM): no new sessions; open streams end; in-flight calls finish.
         self.draining = False
         self.drain_started = asyncio.Event()
@@ -107,6 +108,10 @@ class SessionPool:
     @property
     def live_cores(self) -> int:
         return self.parking.live_cores
+
+    def live(self) -> list[SessionCore]:
+        """The cores running on this node now."""
+        return [h.core for h in self._handles.values() if h.core is not None]
 
     async def sweep(self) -> int:
         """Park every core idle past the limit (bridge/parking.py); returns how many were parked."""
@@ -328,6 +333,14 @@ class SessionPool:
     async def _core_ended(self, handle: SessionHandle, code: int) -> None:
         async with handle.lock:
             handle.core = None
+            if code == ErrCode.SdkInternalError:
+                # Its own tasks kept crashing (core/supervise.py): our fault, not the
+                # session's. The core saved its checkpoint and stopped; the session
+                # stays, and the next call or stream revives it.
+                await self.leases.give_back(handle)
+                self.crashed_total += 1
+                log.error("core of session=%s crashed repeatedly; parked", handle.session_id[:8])
+                return
         await self._closer.close(handle, code, None)
 
     def _closed(self, handle: SessionHandle, ended: bool) -> None:

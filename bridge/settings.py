@@ -57,6 +57,8 @@ class BridgeSettings:
     admin_user_ids: tuple[str, ...] = ("imAdmin",)
     # Valid bridge tokens one session keeps; each login mints one, the oldest is revoked past this.
     max_tokens_per_session: int = 8
+    # Pushes a core queues before its overflow policy (drop-and-resync) applies (core.core.CoreConfig).
+    core_inbox_size: int = 10_000
     # Open SSE streams, waiting long-polls and oimws sockets per session and node (429 past it).
     max_streams_per_session: int = 8
     ended_session_memory: float = 24 * 3600.0

@@ -184,6 +184,16 @@ async def test_a_core_that_ends_itself_ends_its_session(rig: Rig) -> None:
     assert (err.value.status, err.value.code) == (401, 1506)
 
 
+async def test_a_core_whose_tasks_keep_crashing_is_parked_not_ended(rig: Rig) -> None:
+    handle = await rig.new()
+    await rig.cores[0].on_end(ErrCode.SdkInternalError)
+    assert handle.state is SessionState.PARKED and rig.pool.crashed_total == 1
+    assert await rig.directory.owner(handle.session_id) is None
+    assert "sessionClosed" not in await rig.callbacks(handle)
+    async with rig.pool.use(handle, "op") as core:  # the next call revives it
+        assert core is rig.cores[1]
+
+
 async def test_a_token_that_died_while_parked_ends_the_session_on_revival(rig: Rig) -> None:
     handle = await rig.new()
     rig.clock.advance(10_000)

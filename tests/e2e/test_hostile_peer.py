@@ -169,6 +169,10 @@ async def test_hostile_messages_never_break_the_recipients_core(stack: Stack) ->
             _strict(ev.data)
 
         await _assert_victim_works(stack, victim, [evil_conv, friend_conv])
+        # What was skipped shows on /metrics (summed over the node's live cores).
+        metrics = (await stack.http.get(f"{stack.bridge.url}/metrics")).text
+        skipped = [line for line in metrics.splitlines() if line.startswith("openim_bridge_core_bad_pushes ")]
+        assert skipped and float(skipped[0].split()[1]) >= 1, skipped
         history = await victim.call(
             "/v1/message/get_advanced_history_message_list", {"conversationID": friend_conv, "count": 20}
         )
