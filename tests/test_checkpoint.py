@@ -120,7 +120,8 @@ def _context(conn: Connection) -> MigrationContext:
 
 
 def _schema_diff(conn: Connection) -> list[Any]:
-    return compare_metadata(_context(conn), metadata)
+    diff: list[Any] = compare_metadata(_context(conn), metadata)
+    return diff
 
 
 async def test_save_load_overwrite_delete(store: CheckpointStore) -> None:

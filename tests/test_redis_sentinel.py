@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -29,7 +29,7 @@ from bridge.eventlog import ReadResult
 from bridge.eventlog.redis import RedisEventLog
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis, redis_errors
 from bridge.redis_sentinel import SentinelURL, parse_sentinel_url
-from bridge.sessions import SessionRecord
+from bridge.sessions import SessionId, SessionRecord
 from bridge.settings import BridgeSettings
 from bridge.stores import Stores, open_stores
 from tests.support.cluster import ChildProcess, stable_port, until
@@ -162,6 +162,7 @@ class Topology:
 
     async def master_port(self) -> int:
         addr = await self.client(self.sentinel).sentinel_get_master_addr_by_name(SERVICE)
+        assert isinstance(addr, tuple), addr
         return int(addr[1])
 
     async def replicated(self) -> None:
@@ -238,7 +239,7 @@ def _settings(url: str) -> BridgeSettings:
 
 
 def _record(sid: str) -> SessionRecord:
-    return SessionRecord(sid, "u1", 5, "upstream-token", 1234.5)
+    return SessionRecord(SessionId(sid), "u1", 5, "upstream-token", 1234.5)
 
 
 async def _parked_waiter(stores: Stores, session: str, after: int) -> asyncio.Task[ReadResult]:
@@ -333,7 +334,8 @@ async def test_failover_is_a_short_outage_then_the_same_stores_work_on_the_new_p
 
         async def failover_started() -> bool:
             try:
-                return bool(await topology.client(topology.sentinel).execute_command("SENTINEL", "FAILOVER", SERVICE))
+                sentinel = topology.client(topology.sentinel)
+                return bool(await sentinel.execute_command("SENTINEL", "FAILOVER", SERVICE))  # type: ignore[no-untyped-call]
             except ResponseError as exc:  # NOGOODSLAVE: the sentinel's view of the replica is not fresh yet
                 assert "NOGOODSLAVE" in str(exc) or "INPROG" in str(exc), exc
                 return False
@@ -363,7 +365,7 @@ async def test_failover_is_a_short_outage_then_the_same_stores_work_on_the_new_p
             assert outages, "calls went on while there was no primary"
             assert all("Redis unavailable" in e.detail for e in outages)
         else:  # Sentinel demotes the old primary only ~10 s after the switch: the node moved by itself
-            role = await topology.client(topology.primary).execute_command("ROLE")
+            role = await topology.client(topology.primary).execute_command("ROLE")  # type: ignore[no-untyped-call]
             assert role[0] == "master", role
 
         # What was replicated before the failover is all there, ids go on from it.
@@ -383,6 +385,7 @@ async def test_failover_is_a_short_outage_then_the_same_stores_work_on_the_new_p
 
         # ... and it is the new primary that has it.
         new_primary = topology.client(topology.replica)
-        entries: list[Any] = await new_primary.xrange(f"{settings.redis_prefix}ev:s")
+        entries = await new_primary.xrange(f"{settings.redis_prefix}ev:s")
+        assert entries is not None
         assert [entry_id for entry_id, _ in entries] == ["1-0", "2-0", "3-0", "4-0"]
         assert await new_primary.exists(f"{settings.redis_prefix}s:sid2") == 1

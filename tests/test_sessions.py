@@ -18,7 +18,7 @@ import pytest
 
 from bridge.errors import BridgeError
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
-from bridge.sessions import MemorySessionDirectory, SessionDirectory, SessionRecord
+from bridge.sessions import MemorySessionDirectory, SessionDirectory, SessionId, SessionRecord
 from bridge.sessions.redis import RedisSessionDirectory
 from tests.support.redis import RedisSpace, dead_redis_url, eventually, redis_space
 
@@ -84,7 +84,7 @@ async def h(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
 
 
 def record(sid: str = "s1", user: str = "u1", platform: int = 5, **changes: Any) -> SessionRecord:
-    return replace(SessionRecord(sid, user, platform, "upstream-token", 1234.5), **changes)
+    return replace(SessionRecord(SessionId(sid), user, platform, "upstream-token", 1234.5), **changes)
 
 
 # --- records -----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from tests.support.clock import wait_until
 from tests.support.stack import BridgeUser, Stack
@@ -63,7 +64,11 @@ async def test_async_calls_without_operation_id_each_run(stack: Stack) -> None:
             ops.append(r.json()["operationID"])
         assert ops[0] != ops[1]
         for op in ops:
-            (res,) = await s.wait_for("callResult", lambda d, op=op: d["operationID"] == op)
+
+            def answers(d: Any, op: str = op) -> bool:
+                return bool(d["operationID"] == op)
+
+            (res,) = await s.wait_for("callResult", answers)
             assert res.json["data"]["userID"] == a_id
     finally:
         await s.close()

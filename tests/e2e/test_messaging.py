@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.support.clock import wait_until
 from tests.support.imadmin import admin_token, call
+from tests.support.sseclient import SseEvent
 from tests.support.stack import BridgeUser, Stack, run_stack
 
 
@@ -123,8 +124,9 @@ async def test_offline_parked_and_cut_socket_delivery(tmp_path: Path) -> None:
         await burst("closed", 5)
         # 2. while B's upstream WebSocket is cut
         handle = st.bridge.pool.handle(b.session_id)
-        assert handle is not None and handle.core is not None and handle.core.gateway is not None
-        gw = handle.core.gateway
+        assert handle is not None
+        gw = st.bridge.core(b.session_id).gateway
+        assert gw is not None
         await gw.drop_connection()
         await wait_until(lambda: not gw.connected.is_set(), what="B's socket to drop")
         await burst("cut", 5)
@@ -274,7 +276,7 @@ async def test_batch_mode_sync_callbacks_and_business_notification(stack: Stack)
         await sb.wait_for("OnSyncServerFinish")
         for i in range(3):
             await _send_text(a, b_id, f"b{i}")
-        batches = []
+        batches: list[SseEvent] = []
         while sum(len(e.json["data"]) for e in batches) < 3:
             batches = await sb.wait_for("OnRecvNewMessages", count=len(batches) + 1)
         texts = [m["textElem"]["content"] for e in batches for m in e.json["data"]]

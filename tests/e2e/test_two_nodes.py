@@ -54,7 +54,7 @@ class TwoNodes:
         raw = await self.space.client.get(f"{self.space.prefix}lease:{session_id}")
         if raw is None:
             return None
-        fence, _, node = raw.decode().partition(" ")
+        fence, _, node = (raw.decode() if isinstance(raw, bytes) else raw).partition(" ")
         return int(fence), node
 
 

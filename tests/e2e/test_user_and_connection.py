@@ -50,9 +50,8 @@ async def test_connection_callbacks_and_reconnect_resync(stack: Stack) -> None:
     try:
         await s.wait_for("OnConnectSuccess")
         assert s.events[0].event == "OnConnecting"
-        handle = stack.bridge.pool.handle(a.session_id)
-        assert handle is not None and handle.core is not None and handle.core.gateway is not None
-        gateway = handle.core.gateway
+        gateway = stack.bridge.core(a.session_id).gateway
+        assert gateway is not None
         await gateway.drop_connection()
         await wait_until(lambda: not gateway.connected.is_set(), what="the socket to drop")
         # While A is disconnected B applies: the push is lost, the resync after

@@ -17,6 +17,7 @@ from bridge.pool import SessionPool
 from bridge.server import advertised_url, bind, serve_app
 from bridge.settings import BridgeSettings
 from core.checkpoint import CheckpointStore
+from core.core import Core
 from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
 from tests.support.clock import MovableClock
@@ -36,6 +37,12 @@ class Bridge:
     def pool(self) -> SessionPool:
         pool: SessionPool = self.app.state.services.pool
         return pool
+
+    def core(self, session_id: str) -> Core:
+        """The live core of a session on this node (fails the test if there is none)."""
+        handle = self.pool.handle(session_id)
+        assert handle is not None and isinstance(handle.core, Core), f"session {session_id} has no live core here"
+        return handle.core
 
     @property
     def checkpoints(self) -> CheckpointStore:
