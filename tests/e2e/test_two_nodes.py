@@ -15,9 +15,7 @@ down each mechanism of issue #6 on its own:
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from tests.oimws.client import OimwsClient, ws_url
 from tests.support.clock import MovableClock, wait_until
 from tests.support.redis import REDIS_URL, RedisSpace, redis_space
 from tests.support.stack import Bridge, BridgeUser, Stack, run_bridge, run_stack
+from tests.support.wait import until
 
 pytestmark = pytest.mark.services
 
@@ -237,11 +236,11 @@ def _content(data: str) -> str:
 
 async def wait_for_count(read: Callable[[], Awaitable[list[str]]], n: int, timeout: float = 15.0) -> None:
     """Poll the log (a Redis read) until it holds `n` items, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while len(got := await read()) < n:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out with {len(got)} of {n}: {got}")
-        await asyncio.sleep(0.02)
+
+    async def enough() -> bool:
+        return len(await read()) >= n
+
+    await until(enough, f"{n} items in the log", timeout)
 
 
 async def test_a_socket_login_waits_for_a_dead_owners_lease_to_lapse(nodes: TwoNodes) -> None:

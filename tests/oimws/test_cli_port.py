@@ -7,32 +7,19 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.oimws.client import OimwsClient
 from tests.support.imadmin import register_users, user_token
+from tests.support.wait import wait_healthy
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def _healthy(http: httpx.AsyncClient, url: str, proc: asyncio.subprocess.Process, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.returncode is None, f"serve exited early with {proc.returncode}"
-        try:
-            if (await http.get(f"{url}/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} not healthy within {timeout}s")
 
 
 async def test_serve_with_oimws_port(tmp_path: Path) -> None:
@@ -51,7 +38,7 @@ async def test_serve_with_oimws_port(tmp_path: Path) -> None:
     api = f"http://127.0.0.1:{api_port}"
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            await _healthy(http, f"http://127.0.0.1:{port}", proc, 30)
+            await wait_healthy(http, f"http://127.0.0.1:{port}", proc, 30)
             await register_users(http, api, "cli-oim")
             token = await user_token(http, api, "cli-oim", 5)
         c = await OimwsClient.open(f"ws://127.0.0.1:{oimws_port}", "cli-oim")

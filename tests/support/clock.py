@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from tests.support.wait import wait_until
 
 __all__ = ["MovableClock", "wait_until"]
 
@@ -23,12 +23,3 @@ class MovableClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll a cheap in-process condition until it holds, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)

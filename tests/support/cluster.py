@@ -35,7 +35,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
@@ -54,6 +54,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support.imadmin import register_users, user_token
 from tests.support.redis import REDIS_URL, RedisSpace, require_redis
 from tests.support.sseclient import SseReader
+from tests.support.wait import until
 
 __all__ = [
     "DEFAULT_ENV",
@@ -91,24 +92,6 @@ def _skip_or_fail(message: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
-
-
-async def until(
-    check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 10.0, interval: float = 0.05
-) -> T:
-    """Poll ``check`` until it returns something other than None (or False), then return it.
-
-    Fails after ``timeout`` naming ``what``. For conditions only observable by
-    asking (an HTTP endpoint, a file, Redis), not a way to wait out time.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 def stable_port() -> int:

@@ -7,19 +7,18 @@ set), with a message naming the address, like tests/imserver/test_postgres.py.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from bridge.redis_client import create_redis
+from tests.support.wait import eventually
 
 __all__ = ["REDIS_URL", "RedisSpace", "dead_redis_url", "eventually", "redis_space", "require_redis"]
 
@@ -93,15 +92,3 @@ def dead_redis_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"redis://127.0.0.1:{port}/0"
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str, timeout: float = 5.0) -> None:
-    """Wait until a condition holds (Redis-side time passing, a task parking), or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        held = check()
-        if held if isinstance(held, bool) else await held:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
