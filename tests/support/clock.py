@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["MovableClock", "wait_until"]
+__all__ = ["MovableClock", "poll_answer", "wait_until"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,3 +35,15 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def poll_answer(
+    get: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 10.0, what: str = "answer"
+) -> T:
+    """Ask again (a read that has no side effect) until the answer satisfies `ok`; return that answer."""
+    deadline = time.monotonic() + timeout
+    while not ok(answer := await get()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last answer {answer!r}")
+        await asyncio.sleep(0.02)
+    return answer
