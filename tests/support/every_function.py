@@ -130,7 +130,13 @@ STEPS: tuple[Step, ...] = (
     _s("GetBlackList", "a"),
     _s("RemoveBlack", "a", lambda w: {"removeUserID": w.c}),
     # a group of A, B and C
-    _s("CreateGroup", "a", lambda w: {"memberUserIDs": [w.b, w.c], "groupInfo": {"groupName": "smoke"}}, keep="group"),
+    _s(
+        "CreateGroup",
+        "a",
+        lambda w: {"memberUserIDs": [w.b, w.c], "groupInfo": {"groupName": "smoke"}},
+        keep="group",
+        ok=lambda w, g: (g["ownerUserID"], g["creatorUserID"], g["memberCount"]) == (w.a, w.a, 3),
+    ),
     _s("GetJoinedGroupList", "a"),
     _s("GetSpecifiedGroupsInfo", "a", lambda w: {"groupIDList": [w.gid]}),
     _s("SearchGroups", "a", lambda w: {"keywordList": ["smoke"], "isSearchGroupName": True}),
