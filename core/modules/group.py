@@ -333,7 +333,9 @@ class GroupModule(Module):
             "memberUserIDs": p.memberUserIDs,
             "adminUserIDs": p.adminUserIDs,
             "ownerUserID": p.ownerUserID or self.me,
-            "groupInfo": p.groupInfo.model_dump(),
+            # The SDK always names the login user as creator (openim-sdk-core internal/group/api.go
+            # CreateGroup); the server stores what it is sent.
+            "groupInfo": {**p.groupInfo.model_dump(), "creatorUserID": self.me},
         }
         data = await self._post("/group/create_group", body, operation_id) or {}
         group = group_from_server(data.get("groupInfo") or {})

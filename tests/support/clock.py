@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tests.support.wait import wait_until
+from tests.support.wait import poll_answer, wait_until
 
-__all__ = ["MovableClock", "wait_until"]
+__all__ = ["MovableClock", "poll_answer", "wait_until"]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import httpx
 
-__all__ = ["eventually", "until", "wait_healthy", "wait_until"]
+__all__ = ["eventually", "poll_answer", "until", "wait_healthy", "wait_until"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,22 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str, tim
         return await value if inspect.isawaitable(value) else value
 
     await until(held, what, timeout)
+
+
+async def poll_answer(
+    get: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 10.0, what: str = "answer"
+) -> T:
+    """Ask again (a read that has no side effect) until the answer satisfies `ok`; return that answer."""
+    last: list[T] = []
+
+    async def check() -> list[T] | None:
+        last[:] = [await get()]
+        return last if ok(last[0]) else None
+
+    try:
+        return (await until(check, what, timeout, interval=0.02))[0]
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last answer {last[0]!r}" if last else str(exc)) from None
 
 
 async def wait_healthy(http: httpx.AsyncClient, url: str, proc: asyncio.subprocess.Process, timeout: float) -> None:

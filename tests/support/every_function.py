@@ -1,0 +1,291 @@
+"""Every registry function, called in an order that sets up what each one needs.
+
+One scenario for both faces: tests/e2e/test_every_function.py runs it over
+REST, tests/oimws/test_every_function.py over `/ws`. A face supplies `Invoke`
+(call one function as one of four users, check the answer, return its data);
+the scenario says who calls what with which parameters (written as the REST
+body; the oimws face turns it into positional arguments), so each call finds
+the friendship, group, conversation or message it works on.
+
+A step with an `ok` check must see it hold; a read-only step is asked again
+until it does (what another user's call changed arrives asynchronously). A
+list answer must not be empty unless its step says so, so the schema check
+has items to look at.
+
+When a function joins the registry, `missing` names it until it has a step
+here (or an entry in `EXCLUDED`, with the reason it cannot be called).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from core.registry import SdkFunction, all_functions
+from tests.support.clock import poll_answer
+
+__all__ = ["EXCLUDED", "STEPS", "USERS", "Invoke", "Step", "World", "missing", "run_every_function", "validate_result"]
+
+USERS = ("a", "b", "c", "d")
+
+# Registry functions no step calls, each with the reason it cannot be called
+# on the test stack. Empty: every function runs against imserver.
+EXCLUDED: dict[str, str] = {}
+
+# (who, function, REST-shaped parameters) -> the answer's data, already checked by the face.
+Invoke = Callable[[str, SdkFunction, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass
+class World:
+    """The users' IDs and the answers kept so far (a group, messages, conversation IDs)."""
+
+    ids: dict[str, str]
+    kept: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def a(self) -> str:
+        return self.ids["a"]
+
+    @property
+    def b(self) -> str:
+        return self.ids["b"]
+
+    @property
+    def c(self) -> str:
+        return self.ids["c"]
+
+    @property
+    def d(self) -> str:
+        return self.ids["d"]
+
+    @property
+    def gid(self) -> str:
+        return str(self.kept["group"]["groupID"])
+
+    @property
+    def conv(self) -> str:
+        """A's one-to-one conversation with B."""
+        return str(self.kept["conv"])
+
+    @property
+    def gconv(self) -> str:
+        """The group's conversation."""
+        return str(self.kept["gconv"]["conversationID"])
+
+    def msg(self, key: str) -> dict[str, Any]:
+        value: dict[str, Any] = self.kept[key]
+        return value
+
+    def msg_id(self, key: str) -> str:
+        return str(self.msg(key)["clientMsgID"])
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    fn: str
+    who: str
+    params: Callable[[World], dict[str, Any]]
+    keep: str = ""
+    ok: Callable[[World, Any], bool] | None = None
+    empty_ok: bool = False
+
+
+def _s(fn: str, who: str, params: Callable[[World], dict[str, Any]] = lambda w: {}, **kw: Any) -> Step:
+    return Step(fn, who, params, **kw)
+
+
+def _both_sent(w: World, page: dict[str, Any]) -> bool:
+    """The page holds the text and the image A sent B (after imserver's stored 1201 "now friends" tip)."""
+    return {w.msg_id("text_sent"), w.msg_id("image_sent")} <= {m["clientMsgID"] for m in page["messageList"]}
+
+
+_PIC = {"uuid": "p1", "type": "png", "size": 10, "width": 2, "height": 3, "url": "https://x.test/p.png"}
+
+STEPS: tuple[Step, ...] = (
+    # auth, user
+    _s("GetLoginStatus", "a"),
+    _s("GetLoginUserID", "a", ok=lambda w, uid: uid == w.a),
+    _s("SetSelfInfo", "a", lambda w: {"nickname": "Alice", "ex": "smoke"}),
+    _s("GetSelfUserInfo", "a", ok=lambda w, u: u["nickname"] == "Alice"),
+    _s("GetUsersInfo", "a", lambda w: {"userIDs": [w.b, w.c]}),
+    # friends: B and C apply to A; A accepts B, refuses C
+    _s("AddFriend", "b", lambda w: {"toUserID": w.a, "reqMsg": "hi"}),
+    _s("AddFriend", "c", lambda w: {"toUserID": w.a}),
+    _s("GetFriendApplicationListAsRecipient", "a", ok=lambda w, r: len(r) == 2),
+    _s("GetFriendApplicationListAsApplicant", "b"),
+    _s("AcceptFriendApplication", "a", lambda w: {"toUserID": w.b, "handleMsg": "ok"}),
+    _s("RefuseFriendApplication", "a", lambda w: {"toUserID": w.c}),
+    _s("GetFriendList", "a"),
+    _s("CheckFriend", "a", lambda w: {"userIDList": [w.b, w.c]}, ok=lambda w, r: [x["result"] for x in r] == [1, 0]),
+    _s("GetSpecifiedFriendsInfo", "a", lambda w: {"userIDList": [w.b]}),
+    _s("SetFriendRemark", "a", lambda w: {"toUserID": w.b, "remark": "bee"}),
+    _s("SearchFriends", "a", lambda w: {"keywordList": ["bee"], "isSearchRemark": True}),
+    _s("AddBlack", "a", lambda w: {"blackUserID": w.c}),
+    _s("GetBlackList", "a"),
+    _s("RemoveBlack", "a", lambda w: {"removeUserID": w.c}),
+    # a group of A, B and C
+    _s(
+        "CreateGroup",
+        "a",
+        lambda w: {"memberUserIDs": [w.b, w.c], "groupInfo": {"groupName": "smoke"}},
+        keep="group",
+        ok=lambda w, g: (g["ownerUserID"], g["creatorUserID"], g["memberCount"]) == (w.a, w.a, 3),
+    ),
+    _s("GetJoinedGroupList", "a"),
+    _s("GetSpecifiedGroupsInfo", "a", lambda w: {"groupIDList": [w.gid]}),
+    _s("SearchGroups", "a", lambda w: {"keywordList": ["smoke"], "isSearchGroupName": True}),
+    _s("GetGroupMemberList", "a", lambda w: {"groupID": w.gid}, ok=lambda w, m: len(m) == 3),
+    _s("GetSpecifiedGroupMembersInfo", "a", lambda w: {"groupID": w.gid, "userIDList": [w.b]}),
+    _s("SearchGroupMembers", "a", lambda w: {"groupID": w.gid, "keywordList": [w.c], "isSearchUserID": True}),
+    _s("GetGroupMemberOwnerAndAdmin", "a", lambda w: {"groupID": w.gid}),
+    _s("GetGroupMemberListByJoinTimeFilter", "a", lambda w: {"groupID": w.gid, "filterUserIDList": [w.a]}),
+    _s("GetOneConversation", "a", lambda w: {"sessionType": 3, "sourceID": w.gid}, keep="gconv"),
+    # messages: one of each kind made; text, image and an @ to the group sent
+    _s("CreateTextMessage", "a", lambda w: {"text": "hello smoke"}, keep="text"),
+    _s("CreateTextAtMessage", "a", lambda w: {"text": "@b hi", "atUserIDList": [w.b]}, keep="at"),
+    _s(
+        "CreateImageMessageByURL",
+        "a",
+        lambda w: {"sourcePicture": _PIC, "bigPicture": _PIC, "snapshotPicture": _PIC},
+        keep="image",
+    ),
+    _s("CreateSoundMessageByURL", "a", lambda w: {"sourceUrl": "https://x.test/s.mp3", "duration": 3}),
+    _s("CreateVideoMessageByURL", "a", lambda w: {"videoUrl": "https://x.test/v.mp4", "duration": 5}),
+    _s("CreateFileMessageByURL", "a", lambda w: {"fileName": "a.pdf", "sourceUrl": "https://x.test/a.pdf"}),
+    _s("CreateLocationMessage", "a", lambda w: {"description": "here", "longitude": 120.5, "latitude": 30.25}),
+    _s("CreateQuoteMessage", "a", lambda w: {"text": "reply", "message": w.msg("text")}),
+    _s("CreateCardMessage", "a", lambda w: {"cardInfo": {"userID": w.b, "nickname": "B"}}),
+    _s("CreateCustomMessage", "a", lambda w: {"data": json.dumps({"k": 1}), "description": "d"}),
+    _s("CreateFaceMessage", "a", lambda w: {"index": 3, "data": "smile"}),
+    _s("CreateMergerMessage", "a", lambda w: {"messageList": [w.msg("text")], "title": "t", "summaryList": ["s"]}),
+    _s("CreateForwardMessage", "a", lambda w: {"message": w.msg("text")}),
+    _s("SendMessage", "a", lambda w: {"message": w.msg("text"), "recvID": w.b}, keep="text_sent"),
+    _s("SendMessageNotOss", "a", lambda w: {"message": w.msg("image"), "recvID": w.b}, keep="image_sent"),
+    _s("SendMessage", "a", lambda w: {"message": w.msg("at"), "groupID": w.gid}, keep="at_sent"),
+    _s("TypingStatusUpdate", "a", lambda w: {"recvID": w.b, "msgTip": "typing"}),
+    _s("GetConversationIDBySessionType", "a", lambda w: {"sourceID": w.b, "sessionType": 1}, keep="conv"),
+    # A's own copies come back with their seqs: then history and lookups find them
+    _s(
+        "SearchLocalMessages",
+        "a",
+        lambda w: {"conversationID": w.conv, "keywordList": ["smoke"]},
+        ok=lambda w, r: r["totalCount"] == 1,
+    ),
+    _s("GetAdvancedHistoryMessageList", "a", lambda w: {"conversationID": w.conv}, ok=_both_sent),
+    _s("GetAdvancedHistoryMessageListReverse", "a", lambda w: {"conversationID": w.conv}, ok=_both_sent),
+    _s(
+        "FindMessageList",
+        "a",
+        lambda w: {"findList": [{"conversationID": w.conv, "clientMsgIDList": [w.msg_id("text_sent")]}]},
+        ok=lambda w, r: r["totalCount"] == 1,
+    ),
+    # B reads what A sent
+    _s("GetTotalUnreadMsgCount", "b", ok=lambda w, n: n >= 2),
+    _s("MarkConversationMessageAsRead", "b", lambda w: {"conversationID": w.conv}),
+    # conversations
+    _s("GetAllConversationList", "a"),
+    _s("GetConversationListSplit", "a", lambda w: {"offset": 0, "count": 10}),
+    _s(
+        "GetMultipleConversation",
+        "a",
+        lambda w: {"conversationIDList": [w.conv, w.gconv]},
+        ok=lambda w, r: len(r) == 2,
+    ),
+    _s("SetConversationDraft", "a", lambda w: {"conversationID": w.conv, "draftText": "draft"}),
+    _s("PinConversation", "a", lambda w: {"conversationID": w.conv, "isPinned": True}),
+    _s("SetConversationRecvMessageOpt", "a", lambda w: {"conversationID": w.conv, "opt": 2}),
+    _s("SetConversationPrivateChat", "a", lambda w: {"conversationID": w.conv, "isPrivate": True}),
+    _s("SetConversationBurnDuration", "a", lambda w: {"conversationID": w.conv, "burnDuration": 30}),
+    _s("ResetConversationGroupAtType", "a", lambda w: {"conversationID": w.gconv}),
+    _s("RevokeMessage", "a", lambda w: {"conversationID": w.conv, "clientMsgID": w.msg_id("text_sent")}),
+    _s("DeleteMessage", "a", lambda w: {"conversationID": w.conv, "clientMsgID": w.msg_id("image_sent")}),
+    _s(
+        "DeleteMessageFromLocalStorage",
+        "a",
+        lambda w: {"conversationID": w.gconv, "clientMsgID": w.msg_id("at_sent")},
+    ),
+    _s("HideConversation", "a", lambda w: {"conversationID": w.conv}),
+    _s("HideAllConversation", "a"),
+    _s("ClearConversationAndDeleteAllMsg", "a", lambda w: {"conversationID": w.gconv}),
+    _s("DeleteConversationAndDeleteAllMsg", "a", lambda w: {"conversationID": w.conv}),
+    _s("DeleteAllMsgFromLocal", "b"),
+    _s("DeleteAllMsgFromLocalAndSvr", "b"),
+    # group administration: D invited, kicked, applies twice (accepted, then refused)
+    _s("SetGroupInfo", "a", lambda w: {"groupID": w.gid, "introduction": "for the smoke test"}),
+    _s("SetGroupMemberInfo", "a", lambda w: {"groupID": w.gid, "userID": w.b, "nickname": "bee"}),
+    _s("ChangeGroupMemberMute", "a", lambda w: {"groupID": w.gid, "userID": w.c, "mutedSeconds": 60}),
+    _s("ChangeGroupMute", "a", lambda w: {"groupID": w.gid, "isMute": True}),
+    _s("InviteUserToGroup", "a", lambda w: {"groupID": w.gid, "userIDList": [w.d]}),
+    _s("KickGroupMember", "a", lambda w: {"groupID": w.gid, "userIDList": [w.d], "reason": "bye"}),
+    _s("JoinGroup", "d", lambda w: {"groupID": w.gid, "reqMsg": "let me in"}),
+    _s("GetGroupApplicationListAsApplicant", "d", ok=lambda w, r: [x["reqMsg"] for x in r] == ["let me in"]),
+    _s(
+        "GetGroupApplicationListAsRecipient",
+        "a",
+        lambda w: {"groupIDs": [w.gid]},
+        ok=lambda w, r: [(x["userID"], x["reqMsg"]) for x in r] == [(w.d, "let me in")],
+    ),
+    _s("AcceptGroupApplication", "a", lambda w: {"groupID": w.gid, "fromUserID": w.d}),
+    _s("QuitGroup", "d", lambda w: {"groupID": w.gid}),
+    _s("JoinGroup", "d", lambda w: {"groupID": w.gid, "reqMsg": "again"}),
+    _s("RefuseGroupApplication", "a", lambda w: {"groupID": w.gid, "fromUserID": w.d, "handleMsg": "no"}),
+    _s("TransferGroupOwner", "a", lambda w: {"groupID": w.gid, "newOwnerUserID": w.b}),
+    _s("DismissGroup", "b", lambda w: {"groupID": w.gid}),
+    _s("DeleteFriend", "a", lambda w: {"friendUserID": w.b}),
+)
+
+
+@functools.cache
+def _adapter(result: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(result)
+
+
+def validate_result(fn: SdkFunction, data: Any) -> None:
+    """`data` (decoded JSON) is a value of the function's declared result type, read as JSON strictly."""
+    if fn.result is None:
+        assert data is None, f"{fn.name} declares no result but answered {data!r}"
+        return
+    _adapter(fn.result).validate_json(json.dumps(data), strict=True)
+
+
+def _expected(step: Step, world: World, data: Any) -> bool:
+    if step.ok is not None:
+        return bool(step.ok(world, data))
+    return step.empty_ok or not isinstance(data, list) or bool(data)
+
+
+async def run_every_function(ids: dict[str, str], invoke: Invoke, timeout: float = 10.0) -> set[str]:
+    """Run every step as its user; return the names of the functions called."""
+    functions = all_functions()
+    unknown = sorted({s.fn for s in STEPS} - set(functions))
+    assert not unknown, f"steps name functions that are not registered: {unknown}"
+    world = World(ids)
+    called: set[str] = set()
+    for step in STEPS:
+        fn = functions[step.fn]
+        params = step.params(world)
+        data = await invoke(step.who, fn, params)
+        if not _expected(step, world, data):
+            # Only a read may be asked again: the state it shows comes from another call's effects.
+            assert fn.read_only, f"{fn.name} as {step.who} with {params}: unexpected answer {data!r}"
+            ask = functools.partial(invoke, step.who, fn, params)
+            ok = functools.partial(_expected, step, world)
+            data = await poll_answer(ask, ok, timeout, f"{fn.name} as {step.who}")
+        if step.keep:
+            world.kept[step.keep] = data
+        called.add(fn.name)
+    return called
+
+
+def missing(called: Iterable[str]) -> list[str]:
+    """Registry functions neither called nor excluded (the message says what to do about them)."""
+    functions = all_functions()
+    assert set(EXCLUDED) <= set(functions), f"EXCLUDED names unregistered functions: {set(EXCLUDED) - set(functions)}"
+    assert not set(EXCLUDED) & set(called), "an excluded function was called: take it off EXCLUDED"
+    return sorted(set(functions) - set(called) - set(EXCLUDED))
