@@ -185,10 +185,14 @@ class GatewayClient:
         if self.connected.is_set():
             return
         budget = self._opt.open_timeout + max(self._opt.backoff, default=0.0) + self._opt.request_timeout
+        waiters = [asyncio.ensure_future(self.connected.wait()), asyncio.ensure_future(self._stop.wait())]
         try:
-            await asyncio.wait_for(self.connected.wait(), budget)
-        except TimeoutError as exc:
-            raise SdkError(ErrCode.NetworkError, detail="the message gateway did not reconnect") from exc
+            await asyncio.wait(waiters, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if not self.connected.is_set():
+            raise SdkError(ErrCode.NetworkError, detail="the message gateway did not reconnect")
 
     # -- requests --------------------------------------------------------
 

@@ -182,3 +182,18 @@ async def test_a_pull_of_long_messages_shrinks_to_fit_the_read_limit_and_ends(
             assert b.message.skipped_too_large == 2, "history skips it the same way"
         finally:
             await b.logout("logout")
+
+
+async def test_a_push_over_the_read_limit_is_skipped_once_and_delivery_goes_on(env: Env) -> None:
+    a_id, b_id = await env.users(2)
+    async with logged_in(env, a_id) as a, logged_in(env, b_id, max_frame=100_000) as b:
+        await send_text(a, b_id, "before")
+        await wait_until(lambda: env.sinks[b].texts() == ["before"], what="the first message")
+        huge = {"content": {"content": cjk(60_000, 7)}, "contentType": 101, "sessionType": 1}
+        admin = await admin_token(env.http, env.srv.api_url)
+        await call(env.http, env.srv.api_url, "/msg/send_msg", {"sendID": a_id, "recvID": b_id, **huge}, admin)
+        # Its push ends b's connection; the resync after the redial skips it.
+        await wait_until(lambda: b.message.skipped_too_large == 1, timeout=30, what="the huge message skipped")
+        await send_text(a, b_id, "after")
+        await wait_until(lambda: env.sinks[b].texts() == ["before", "after"], timeout=30, what="the next message")
+        assert b.gateway is not None and b.gateway.read_limit_drops <= 3, "the push, then two strikes"
