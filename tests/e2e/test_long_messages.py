@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+from core.core import Core
 from core.protocol.errcodes import ErrCode
 from tests.support.stack import Stack
 
@@ -63,7 +64,7 @@ async def test_a_message_that_cannot_fit_the_frame_limit_answers_413_and_the_ses
         (got,) = await sb.wait_for("OnRecvNewMessage")
         assert got.json["data"]["textElem"]["content"] == "after"
         handle = stack.bridge.pool.handle(a.session_id)
-        assert handle is not None and handle.core is not None and handle.core.gateway is not None
+        assert handle is not None and isinstance(handle.core, Core) and handle.core.gateway is not None
         assert handle.core.gateway.connected.is_set()
     finally:
         await sb.close()
