@@ -99,6 +99,7 @@ _STATUS: dict[int, int] = {
     ErrCode.NetworkError: 502,
     ErrCode.NetworkTimeoutError: 504,
     ErrCode.ConnOverMaxNumLimit: 503,
+    ErrCode.MsgTooLargeError: 413,
 }
 
 

@@ -161,10 +161,20 @@ def from_msgdata(m: MsgData) -> MsgStruct:
     return msg
 
 
+def _elem_json(elem: Any) -> bytes:
+    """Compact JSON with non-ASCII as UTF-8, as Go's json.Marshal writes it (openim-sdk-core
+    pkg/utils StructToJsonString): a CJK character is 3 bytes instead of a 6-byte \\u escape.
+    A lone surrogate has no UTF-8 form, so such an elem keeps the escapes."""
+    try:
+        return json.dumps(elem, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(elem, separators=(",", ":")).encode()
+
+
 def to_msgdata(msg: MsgStruct, options: dict[str, bool] | None = None) -> MsgData:
     """The MsgData to send for a MsgStruct (content = the elem's JSON)."""
     elem = msg.elem()
-    content = json.dumps(elem, separators=(",", ":")).encode() if elem is not None else msg.content.encode()
+    content = _elem_json(elem) if elem is not None else msg.content.encode()
     data = MsgData(
         sendID=msg.sendID,
         recvID=msg.recvID,

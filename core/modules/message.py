@@ -27,6 +27,7 @@ from core.events import ADVANCED_MSG as ADVANCED
 from core.events import applying
 from core.modules.base import NoParams, Params, tips_of
 from core.modules.message_create import MessageCreateModule, new_client_msg_id
+from core.modules.message_pull import RangePuller
 from core.msgstruct import ELEM_FIELDS, MsgStruct, from_msgdata, to_msgdata
 from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ContentType, ReqIdentifier, SessionType
@@ -40,7 +41,6 @@ log = logging.getLogger("openim.core.message")
 
 _CACHE_PER_CONV = 200
 _INDEX_SIZE = 20_000
-_PULL_BATCH = 100
 # Seqs read from one notification's tips (a read receipt lists the reader's choice).
 _MAX_TIPS_SEQS = 10_000
 _ONLINE_ONLY = {
@@ -144,6 +144,7 @@ class MessageModule(MessageCreateModule):
         self._batch_marks: dict[str, int] = {}  # highest seq per conversation in _batch
         # Own messages whose seq is not known yet (the server tells it by pushing our copy back).
         self._seq_waiters: dict[str, asyncio.Future[int]] = {}
+        self._puller = RangePuller(self._reconnected)
 
     # -- checkpoint ------------------------------------------------------
 
@@ -194,21 +195,30 @@ class MessageModule(MessageCreateModule):
         return data
 
     async def _pull(self, conv_id: str, begin: int, end: int, operation_id: str) -> list[pb.MsgData]:
-        """Every stored message of [begin, end] (placeholders included), ascending, in batches."""
-        out: list[pb.MsgData] = []
-        while begin <= end:
-            hi = min(end, begin + _PULL_BATCH - 1)
-            rng = pb.SeqRange(conversationID=conv_id, begin=begin, end=hi, num=hi - begin + 1)
+        """Every stored message of [begin, end] (placeholders included), ascending, in batches
+        that shrink when an answer exceeds the read limit (core/modules/message_pull.py)."""
+
+        async def fetch(lo: int, hi: int) -> list[pb.MsgData]:
+            rng = pb.SeqRange(conversationID=conv_id, begin=lo, end=hi, num=hi - lo + 1)
             req = pb.PullMessageBySeqsReq(userID=self.me, seqRanges=[rng], order=pb.PullOrderAsc)
             resp = pb.PullMessageBySeqsResp.FromString(
                 await self._ws(ReqIdentifier.PULL_MSG_BY_RANGE, req, operation_id)
             )
             got = resp.msgs.get(conv_id) if conv_id in resp.msgs else resp.notificationMsgs.get(conv_id)
-            if got is not None:
-                out.extend(m for m in got.Msgs if begin <= m.seq <= hi)
-            begin = hi + 1
-        out.sort(key=lambda m: m.seq)
-        return out
+            return list(got.Msgs) if got is not None else []
+
+        return await self._puller.pull(conv_id, begin, end, fetch)
+
+    async def _reconnected(self) -> None:
+        gw = self.core.gateway
+        if gw is None:
+            raise SdkError(ErrCode.NetworkError, detail="not connected to the message gateway")
+        await gw.wait_connected()
+
+    @property
+    def skipped_too_large(self) -> int:
+        """Messages skipped because even alone they exceed the gateway read limit."""
+        return self._puller.skipped
 
     # -- receiving ---------------------------------------------------------
 

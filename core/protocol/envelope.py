@@ -21,6 +21,7 @@ from core.protocol.jsonlimits import loads_bounded
 
 __all__ = [
     "EnvelopeError",
+    "FrameTooLargeError",
     "WsReq",
     "WsResp",
     "decode_json_req",
@@ -29,11 +30,16 @@ __all__ = [
     "encode_json_resp",
     "gunzip",
     "gzip_bytes",
+    "is_gzip",
 ]
 
 
 class EnvelopeError(ValueError):
     """A frame that cannot be decoded as an envelope."""
+
+
+class FrameTooLargeError(EnvelopeError):
+    """A gzip frame that inflates past the reader's limit."""
 
 
 # The envelope is one flat object: anything nested deeper is refused unparsed.
@@ -154,8 +160,16 @@ def decode_json_resp(raw: bytes | str) -> WsResp:
     )
 
 
-def gzip_bytes(data: bytes) -> bytes:
-    return gzip.compress(data)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gzip_bytes(data: bytes, level: int = 9) -> bytes:
+    return gzip.compress(data, compresslevel=level)
+
+
+def is_gzip(frame: bytes) -> bool:
+    """Whether a frame starts like a gzip stream (RFC 1952 ID1 ID2); envelopes never do."""
+    return frame[:2] == _GZIP_MAGIC
 
 
 def gunzip(data: bytes, limit: int = 16 << 20) -> bytes:
@@ -166,5 +180,5 @@ def gunzip(data: bytes, limit: int = 16 << 20) -> bytes:
     except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
         raise EnvelopeError("frame is not valid gzip") from exc
     if len(out) > limit:
-        raise EnvelopeError("decompressed frame too large")
+        raise FrameTooLargeError(f"decompressed frame over {limit} bytes")
     return out

@@ -56,6 +56,9 @@ class ErrCode(IntEnum):
     SdkUserIDNotFoundError = 10100
     LoginOutError = 10101
     LoginRepeatError = 10102
+    # Bridge-local (not in openim-sdk-core pkg/sdkerrs/code.go): a request whose
+    # gateway frame would exceed the server's read limit, refused before sending.
+    MsgTooLargeError = 10299
 
 
 TOKEN_ERRORS = frozenset(range(1501, 1508))

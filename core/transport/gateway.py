@@ -1,11 +1,21 @@
 """Client side of the OpenIM message gateway: one WebSocket per logged-in core.
 
-Dials with the SDK's query parameters and `sdkType=js` (JSON envelope, protobuf
-`data` as base64; openim-v3.md 2.1-2.4), matches responses to requests by
+Dials with the SDK's query parameters, `sdkType=js` (JSON envelope, protobuf
+`data` as base64; openim-v3.md 2.1-2.4) and `compression=gzip`, as the official SDK
+always does (openim-sdk-core internal/interaction/long_conn_mgr.go): every binary
+frame both ways is then one gzip stream of the encoded envelope
+(open-im-server internal/msggateway/client.go). Matches responses to requests by
 `msgIncr`, hands pushes (2001) and kicks (2002) to the owner, keeps the socket
 alive with WebSocket pings (the Go SDK pings every 24 s against the server's
 30 s read deadline, 2.7) and redials with the SDK's 1, 2, 4, 8, 16 s backoff.
 Handshake token errors (1501-1507) stop the redial loop (5.9 step 8).
+
+Frame limits: the server drops a client whose frame exceeds 51200 bytes
+(internal/msggateway/constant.go maxMessageSize, applied with SetReadLimit), so a
+request that would not fit is refused here, before sending, with MsgTooLargeError.
+A frame from the server over our own read limit ends the connection (websockets
+closes with 1009); the requests waiting then fail with ReadLimitError, which tells
+the caller to ask for less (the message pulls halve their batch).
 """
 
 from __future__ import annotations
@@ -15,22 +25,34 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from core.errors import SdkError
 from core.protocol.constants import ReqIdentifier
-from core.protocol.envelope import EnvelopeError, WsReq, WsResp, decode_json_resp, encode_json_req
+from core.protocol.envelope import (
+    EnvelopeError,
+    FrameTooLargeError,
+    WsReq,
+    WsResp,
+    decode_json_resp,
+    encode_json_req,
+    gunzip,
+    gzip_bytes,
+    is_gzip,
+)
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.protocol.jsonlimits import loads_bounded
 from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
 
-__all__ = ["GatewayClient", "GatewayListener", "GatewayOptions"]
+__all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError"]
 
 log = logging.getLogger("openim.core.gateway")
 # websockets logs the request line (with `token=`) at DEBUG: redact it.
@@ -48,16 +70,47 @@ class GatewayListener(Protocol):
     async def on_crashed(self, exc: BaseException) -> None: ...
 
 
+class ReadLimitError(SdkError):
+    """The connection dropped because a frame from the gateway exceeded our read limit.
+
+    errCode NetworkError, as for any lost connection: the request itself may have
+    been served. A pull that gets it asks for fewer messages next time.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            ErrCode.NetworkError, detail=f"a frame from the message gateway exceeded the read limit of {limit} bytes"
+        )
+        self.limit = limit
+
+
 @dataclass(slots=True)
 class GatewayOptions:
     request_timeout: float = 10.0
     ping_interval: float = 24.0
     open_timeout: float = 10.0
     backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
-    max_frame: int = 1 << 20  # the Go SDK's read limit
+    # Read limit for one frame as it arrives (compressed). The Go SDK reads at most
+    # 1 MiB; ours covers a 100-message pull of messages that each filled a
+    # 51200-byte request frame, so pulls of long texts rarely have to shrink.
+    max_frame: int = 8 << 20
+    # A gzip frame may inflate to at most this (zip bombs); past it, as past max_frame.
+    max_inflated_frame: int = 16 << 20
+    # The server's read limit for our frames: internal/msggateway/constant.go maxMessageSize.
+    max_send_frame: int = 51200
+    # compression=gzip, as openim-sdk-core always asks (long_conn_mgr.go IsCompression).
+    compression: bool = True
+    # gzip level of request frames: Go's gzip.DefaultCompression, as the SDK's CompressWithPool.
+    compression_level: int = 6
     extra_query: dict[str, str] = field(default_factory=dict)
     # The connection loop is restarted when it raises, up to this budget (core.supervise).
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+class _Ended(Enum):
+    CLOSED = "closed"
+    KICKED = "kicked"
+    READ_LIMIT = "read limit"  # a frame over max_frame / max_inflated_frame
 
 
 class GatewayClient:
@@ -82,6 +135,9 @@ class GatewayClient:
         self._stop = asyncio.Event()
         self._first: asyncio.Future[None] | None = None
         self.connected = asyncio.Event()
+        # Connections ended by a frame over our read limit (metrics, tests).
+        self.read_limit_drops = 0
+        self._limit_hit = self._opt.max_frame
 
     # -- lifecycle -------------------------------------------------------
 
@@ -124,6 +180,20 @@ class GatewayClient:
         if self._ws is not None:
             await self._ws.close()
 
+    async def wait_connected(self) -> None:
+        """Wait for the redial after a lost connection; NetworkError if it does not come back."""
+        if self.connected.is_set():
+            return
+        budget = self._opt.open_timeout + max(self._opt.backoff, default=0.0) + self._opt.request_timeout
+        waiters = [asyncio.ensure_future(self.connected.wait()), asyncio.ensure_future(self._stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if not self.connected.is_set():
+            raise SdkError(ErrCode.NetworkError, detail="the message gateway did not reconnect")
+
     # -- requests --------------------------------------------------------
 
     async def request(self, ident: int, data: bytes, operation_id: str, timeout: float | None = None) -> bytes:
@@ -131,11 +201,11 @@ class GatewayClient:
         if ws is None or not self.connected.is_set():
             raise SdkError(ErrCode.NetworkError, detail="not connected to the message gateway")
         msg_incr = f"{self._user_id}_{secrets.token_hex(8)}"
+        frame = self._encode(WsReq(int(ident), self._user_id, operation_id, msg_incr, data))
         fut: asyncio.Future[WsResp] = asyncio.get_running_loop().create_future()
         self._pending[msg_incr] = fut
-        req = WsReq(int(ident), self._user_id, operation_id, msg_incr, data)
         try:
-            await ws.send(encode_json_req(req))
+            await ws.send(frame)
             resp = await asyncio.wait_for(fut, timeout or self._opt.request_timeout)
         except TimeoutError as exc:
             raise SdkError(ErrCode.NetworkTimeoutError, detail=f"request {ident} timed out") from exc
@@ -149,6 +219,27 @@ class GatewayClient:
 
     # -- internals -------------------------------------------------------
 
+    def _encode(self, req: WsReq) -> bytes:
+        """The binary frame of a request; MsgTooLargeError when the server would not read it."""
+        frame = encode_json_req(req)
+        if self._opt.compression:
+            frame = gzip_bytes(frame, self._opt.compression_level)
+        limit = self._opt.max_send_frame
+        if len(frame) > limit:
+            raise SdkError(
+                ErrCode.MsgTooLargeError,
+                detail=f"request {req.req_identifier} would be a {len(frame)}-byte frame; the message gateway "
+                f"reads frames of at most {limit} bytes (OpenIM maxMessageSize)",
+            )
+        return frame
+
+    def _decode(self, frame: bytes) -> WsResp:
+        # Sniffed rather than trusted to the handshake: a server that ignores
+        # compression=gzip answers plain envelopes, which never start with 1f 8b.
+        if is_gzip(frame):
+            frame = gunzip(frame, limit=self._opt.max_inflated_frame)
+        return decode_json_resp(frame)
+
     def _dial_url(self, operation_id: str) -> str:
         query = {
             "sendID": self._user_id,
@@ -157,6 +248,7 @@ class GatewayClient:
             "operationID": operation_id,
             "isBackground": "false",
             "sdkType": "js",
+            **({"compression": "gzip"} if self._opt.compression else {}),
             **self._opt.extra_query,
         }
         return f"{self._url.rstrip('/')}/?{urlencode(query)}"
@@ -220,18 +312,23 @@ class GatewayClient:
                 self._ws = ws
                 self.connected.set()
                 self._settle_first(None)
+                ended = _Ended.CLOSED
                 try:
                     await self._listener.on_connected(first)
                     first = False
-                    kicked = await self._read_loop(ws)
+                    ended = await self._read_loop(ws)
                 finally:
                     self.connected.clear()
                     self._ws = None
                     if ws.state is not State.CLOSED:  # left by an exception: do not leak the socket
                         with contextlib.suppress(Exception):
                             await ws.close()
-                    self._fail_pending(SdkError(ErrCode.NetworkError, detail="connection lost"))
-                if kicked:
+                    if ended is _Ended.READ_LIMIT:
+                        self.read_limit_drops += 1
+                        self._fail_pending(ReadLimitError(self._limit_hit))
+                    else:
+                        self._fail_pending(SdkError(ErrCode.NetworkError, detail="connection lost"))
+                if ended is _Ended.KICKED:
                     await self._listener.on_kicked()
                     return
             if self._stop.is_set():
@@ -241,14 +338,19 @@ class GatewayClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
-    async def _read_loop(self, ws: ClientConnection) -> bool:
-        """Read frames until the socket closes; True when the server kicked us."""
+    async def _read_loop(self, ws: ClientConnection) -> _Ended:
+        """Read frames until the socket closes, the server kicks us or a frame is too big."""
         try:
             async for frame in ws:
                 if isinstance(frame, str):
                     continue  # text heartbeat replies carry nothing for us
                 try:
-                    resp = decode_json_resp(frame)
+                    resp = self._decode(frame)
+                except FrameTooLargeError:
+                    self._limit_hit = self._opt.max_inflated_frame
+                    log.warning("frame from gateway inflates past %d bytes user=%s", self._limit_hit, self._user_id)
+                    await ws.close(CloseCode.MESSAGE_TOO_BIG, "inflated frame too big")
+                    return _Ended.READ_LIMIT
                 except EnvelopeError as exc:
                     log.warning("undecodable frame from gateway user=%s: %s", self._user_id, exc)
                     self._listener.on_bad_frame(str(exc))
@@ -258,12 +360,16 @@ class GatewayClient:
                     if not fut.done():
                         fut.set_result(resp)
                 elif resp.req_identifier == ReqIdentifier.KICK_ONLINE_MSG:
-                    return True
+                    return _Ended.KICKED
                 elif resp.req_identifier in (ReqIdentifier.PUSH_MSG, ReqIdentifier.SUB_USER_ONLINE_STATUS):
                     await self._listener.on_push(resp)
-        except ConnectionClosed:
-            pass
-        return False
+        except ConnectionClosed as exc:
+            # websockets fails the connection with 1009 when a frame exceeds max_size.
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self._limit_hit = self._opt.max_frame
+                log.warning("frame from gateway over %d bytes user=%s", self._limit_hit, self._user_id)
+                return _Ended.READ_LIMIT
+        return _Ended.CLOSED
 
     def _fail_pending(self, exc: SdkError) -> None:
         for fut in self._pending.values():

@@ -3,6 +3,9 @@ and see each other's read receipts and revokes."""
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import pytest
 from playwright.async_api import Browser
 
@@ -62,6 +65,52 @@ async def test_messages_receipts_and_revokes_between_official_client_and_bridge(
         await js.call("revokeMessage", {"conversationID": conv_id, "clientMsgID": sent["clientMsgID"]})
         revs = await stream.wait_for("OnNewRecvMessageRevoked", lambda d: d["data"]["revokerID"] == js_id)
         assert revs[0].json["data"]["clientMsgID"] == sent["clientMsgID"]
+        await js.assert_no_errors()
+    finally:
+        await js.close()
+        await stream.close()
+
+
+def _cjk(n: int, seed: int) -> str:
+    """n random CJK ideographs: about the worst case for gzip among real texts."""
+    rnd = random.Random(seed)
+    return "".join(chr(rnd.randint(0x4E00, 0x9FA5)) for _ in range(n))
+
+
+def _messages(data: Any) -> list[dict[str, Any]]:
+    """OnRecvNewMessage carries one message, OnRecvNewMessages a list."""
+    return data if isinstance(data, list) else [data]
+
+
+async def test_9000_character_cjk_texts_between_official_client_and_bridge(
+    browser: Browser, page_server: PageServer, stack: Stack
+) -> None:
+    """The documented text limit is 10,000 characters; 9,000 CJK ones fit OpenIM's
+    51,200-byte frames both from the official client (plain JSON) and from the bridge."""
+    js_id, br_id = await stack.new_users(2, prefix="l")
+    br = await stack.login(br_id)
+    stream = await br.stream()
+    js = await JsClient.start(browser, name=js_id, page_server=page_server)
+    try:
+        await js.login(js_id, await stack.token(js_id), PLATFORM_WEB, stack.api_url, stack.ws_url)
+        from_js, from_bridge = _cjk(9000, seed=20), _cjk(9000, seed=21)
+
+        mark = await js.mark()
+        msg = await js.call("createTextMessage", from_js)
+        sent = await js.call("sendMessage", {"recvID": br_id, "groupID": "", "message": msg})
+        (got,) = await stream.wait_for("OnRecvNewMessage")
+        assert got.json["data"]["textElem"]["content"] == from_js
+        assert got.json["data"]["clientMsgID"] == sent["clientMsgID"]
+
+        bmsg = await br.call("/v1/message/create_text_message", {"text": from_bridge})
+        bsent = await br.call("/v1/message/send_message", {"message": bmsg, "recvID": js_id})
+        ev = await js.wait_event(
+            ["OnRecvNewMessages", "OnRecvNewMessage"],
+            f"e => JSON.stringify(e.data).includes('{bsent['clientMsgID']}')",
+            since=mark,
+        )
+        (recv,) = [m for m in _messages(ev["data"]) if m["clientMsgID"] == bsent["clientMsgID"]]
+        assert recv["textElem"]["content"] == from_bridge
         await js.assert_no_errors()
     finally:
         await js.close()
