@@ -37,12 +37,20 @@ class CoreDropper:
         self.dropped_total = 0
 
     def owned(self) -> list[tuple[str, int]]:
-        """(session id, fence) of every lease this node's live cores hold: what to renew."""
-        return [(h.session_id, h.fence) for h in self._handles.values() if h.core is not None and h.fence is not None]
+        """(session id, fence) of every lease this node holds: what to renew.
+
+        A core still logging in holds its lease too (a login can take longer
+        than a lease), so it is renewed as well.
+        """
+        return [(h.session_id, h.fence) for h in self._handles.values() if h.fence is not None]
 
     async def lease_gone(self, session_id: str, fence: int) -> None:
         handle = self._handles.get(session_id)
-        if handle is not None:
+        if handle is None or handle.fence != fence:
+            return
+        if handle.core is None:
+            handle.fence = None  # still starting: the pool drops the core when it is up (pool.py)
+        else:
             self.drop_soon(handle, fence, "lost its lease")
 
     def drop_soon(self, handle: SessionHandle, fence: int | None, why: str) -> None:

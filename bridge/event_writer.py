@@ -86,8 +86,10 @@ class SessionEventWriter:
         text = json.dumps(data, separators=(",", ":"))
         await self._events.append(handle.session_id, event, text, fence=self._leases.fence(handle.fence))
 
-    async def _as_owner(self, handle: SessionHandle, write: Callable[[int | None], Awaitable[Any]]) -> None:
+    async def _as_owner(self, handle: SessionHandle, write: Callable[[int], Awaitable[Any]]) -> None:
         fence = handle.fence
+        if fence is None:
+            return  # no lease (silenced, or lost while logging in): this core does not speak for the session
         deadline = self._now() + self._give_up_after
         delay = 0.1
         while True:

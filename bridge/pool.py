@@ -237,7 +237,13 @@ class SessionPool:
             raise
         try:
             await self.parking.make_room(handle)
-            handle.core = await self._runner.start(handle, operation_id, fresh)
+            core = await self._runner.start(handle, operation_id, fresh)
+            if handle.fence is None:  # the lease lapsed while it logged in: another node may run it
+                await self._runner.stop(core, "abandon")
+                raise BridgeError(
+                    503, ErrCode.ServerInternalError, "session is changing hands", headers={"Retry-After": "1"}
+                )
+            handle.core = core
             handle.last_used = self._clock()
         except BaseException:
             await self.leases.give_back(handle)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from core.events import CONN, Event, EventSink
 from core.protocol.errcodes import ErrCode
 from core.registry import SdkFunction
 from tests.support.clock import MovableClock
+from tests.support.wait import wait_until
 
 
 @dataclass
@@ -43,12 +44,15 @@ class FakeCore:
     login_error: BaseException | None = None
     delivered: dict[str, int] | None = None
     held: bool = False
+    before_login: Callable[[], Awaitable[None]] | None = None
 
     async def login(
         self, user_id: str, token: str, operation_id: str, *, delivered: dict[str, int] | None = None
     ) -> None:
         self.done.append(f"login:{token}")
         self.delivered = delivered
+        if self.before_login is not None:
+            await self.before_login()
         if self.login_error is not None:
             raise self.login_error
         await self.sink(Event(CONN, "OnConnectSuccess", None, operation_id))
@@ -77,6 +81,7 @@ class Rig:
     clock: MovableClock
     cores: list[FakeCore]
     fail_next_login: list[BaseException] = field(default_factory=list)
+    before_login: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def new(self, user: str = "u1", token: str = "t1") -> SessionHandle:
         record = SessionRecord(SessionId(f"s-{user}"), user, 5, token, self.clock())
@@ -97,16 +102,18 @@ async def _rig(**overrides: Any) -> AsyncIterator[Rig]:
     events = MemoryEventLog(clock=clock)
     cores: list[FakeCore] = []
     failures: list[BaseException] = []
+    hooks: list[Callable[[], Awaitable[None]]] = []
 
     def factory(record: SessionRecord, sink: EventSink, mark: MarkSink, on_end: EndHandler) -> FakeCore:
         core = FakeCore(record, sink, mark, on_end, login_error=failures.pop(0) if failures else None)
+        core.before_login = hooks.pop(0) if hooks else None
         cores.append(core)
         return core
 
     leases = SessionLeases(directory, "n1", lease_seconds=30.0)
     pool = SessionPool(settings, directory=directory, events=events, leases=leases, core_factory=factory)
     try:
-        yield Rig(pool, directory, events, clock, cores, failures)
+        yield Rig(pool, directory, events, clock, cores, failures, hooks)
     finally:
         await pool.aclose()
 
@@ -247,6 +254,36 @@ async def test_a_lease_taken_elsewhere_silences_and_drops_the_core(rig: Rig) -> 
     with pytest.raises(NotOwnerError):
         async with rig.pool.use(handle, "op"):
             pass
+
+
+async def test_a_lease_lost_while_the_core_logs_in_drops_that_core(rig: Rig) -> None:
+    """A login slower than the lease: renewals cover it; if the lease goes anyway, the new core never speaks."""
+    handle = await rig.new()
+    rig.clock.advance(10_000)
+    await rig.pool.sweep()
+    gate = asyncio.Event()
+    lost: list[tuple[str, int]] = []
+
+    async def slow() -> None:
+        assert handle.fence is not None
+        assert (handle.session_id, handle.fence) in rig.pool.dropper.owned()  # renewed while it logs in
+        lost.append((handle.session_id, handle.fence))
+        await gate.wait()
+
+    rig.before_login.append(slow)
+    use = asyncio.create_task(_use(rig.pool, handle))
+    await wait_until(lambda: bool(lost), what="the login to start")
+    await rig.pool.dropper.lease_gone(*lost[0])  # a renewal round found it gone
+    gate.set()
+    with pytest.raises(BridgeError) as err:
+        await use
+    assert err.value.status == 503 and handle.state is SessionState.PARKED
+    assert rig.cores[-1].done == ["login:t1", "abandon"]
+
+
+async def _use(pool: SessionPool, handle: SessionHandle) -> None:
+    async with pool.use(handle, "op"):
+        pass
 
 
 async def test_streams_per_session_are_capped() -> None:
