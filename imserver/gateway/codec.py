@@ -16,6 +16,7 @@ from core.protocol.envelope import (
     gunzip,
     gzip_bytes,
 )
+from core.protocol.jsonlimits import check_depth
 from imserver.gateway.handshake import SdkType
 
 __all__ = ["MAX_INFLATED_FRAME", "FrameCodec"]
@@ -37,7 +38,7 @@ class FrameCodec:
         if self.compress:
             frame = gunzip(frame, limit=MAX_INFLATED_FRAME)
         if self.sdk_type is SdkType.JS:
-            return decode_json_req(frame)
+            return _decode_json(frame)
         try:
             return gob.decode_req(frame)
         except EnvelopeError:
@@ -48,3 +49,15 @@ class FrameCodec:
     def encode(self, resp: WsResp) -> bytes:
         raw = encode_json_resp(resp) if self.sdk_type is SdkType.JS else gob.encode_resp(resp)
         return gzip_bytes(raw) if self.compress else raw
+
+
+def _decode_json(frame: bytes) -> WsReq:
+    # JsonEncoder.Decode is json.Unmarshal: invalid UTF-8 is read as U+FFFD, and any error
+    # (Go's nesting limit included) closes the connection. Our nesting bound sits far
+    # below Go's 10000 levels (core/protocol/jsonlimits.py); past it, the same close.
+    text = frame.decode("utf-8", "replace")
+    try:
+        check_depth(text)
+    except ValueError as exc:
+        raise EnvelopeError(f"frame is not JSON: {exc}") from exc
+    return decode_json_req(text)

@@ -110,6 +110,13 @@ async def test_unknown_keys_ignored_and_keys_case_insensitive(im: ImServer) -> N
     assert data["userIDs"] is None and data["total"] >= 1
 
 
+async def test_deeply_nested_body_is_args_error(im: ImServer) -> None:
+    # pydantic-core's JSON parser bounds nesting itself; what matters is 1001, never a 500.
+    hdrs = {"operationID": "op", "token": im.admin}
+    for body in (b"[" * 30000 + b"]" * 30000, b'{"userIDs": ["u"], "x": ' + b"[" * 30000 + b"]" * 30000 + b"}"):
+        assert (await _post(im, "/user/get_users_info", body, **hdrs))["errCode"] == 1001
+
+
 async def test_oversized_body_is_args_error(im: ImServer) -> None:
     big = b'{"userIDs": ["' + b"x" * (im.settings.max_body_bytes + 10) + b'"]}'
     body = await _post(im, "/user/get_users_info", big, operationID="op", token=im.admin)
