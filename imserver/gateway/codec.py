@@ -58,6 +58,8 @@ def _decode_json(frame: bytes) -> WsReq:
     text = frame.decode("utf-8", "replace")
     try:
         check_depth(text)
-    except ValueError as exc:
+        return decode_json_req(text)
+    except EnvelopeError:
+        raise
+    except ValueError as exc:  # the depth bound, or json's 4300-digit integer limit
         raise EnvelopeError(f"frame is not JSON: {exc}") from exc
-    return decode_json_req(text)
