@@ -503,7 +503,9 @@ async def main(a: argparse.Namespace) -> None:
     failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmpdir:
         tmp = Path(tmpdir)
+        secret = "bench-admin-secret"  # the bench's own imserver (its default is a generated one)
         ims = ["-m", "bridge.cli", "imserver", "--api-port", "0", "--ws-port", "0", "--data-dir", f"{tmp}/ims"]
+        ims += ["--secret", secret]
         ims_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         async with (
             _redis_prefix(a.redis) as (prefix, redis),
@@ -512,9 +514,7 @@ async def main(a: argparse.Namespace) -> None:
             httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as http,
         ):
             api, ws = im.urls
-            r = await http.post(
-                f"{api}/auth/get_admin_token", json={"secret": "openIM123", "userID": "imAdmin"}, headers=OP
-            )
+            r = await http.post(f"{api}/auth/get_admin_token", json={"secret": secret, "userID": "imAdmin"}, headers=OP)
             _check(r, "get_admin_token")
             env = Env(
                 api, ws, r.json()["data"]["token"], a.redis, prefix, db_url, tmp, http, redis, im.pid, pg, db_name

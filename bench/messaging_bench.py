@@ -209,11 +209,16 @@ def _p(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
 
 
+# The bench's own imserver gets this admin secret (imserver's default is a generated one).
+_SECRET = "bench-admin-secret"
+
+
 async def main(pairs: int, n: int, rounds: int) -> None:
     api_port, ws_port, bridge_port = _port(), _port(), _port()
     api, ws, bridge = f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}", f"http://127.0.0.1:{bridge_port}"
     with tempfile.TemporaryDirectory() as tmp:
         ims = ["-m", "imserver", "--api-port", str(api_port), "--ws-port", str(ws_port), "--data-dir", f"{tmp}/ims"]
+        ims += ["--secret", _SECRET]
         brg = [
             "-m",
             "bridge.cli",
@@ -236,7 +241,7 @@ async def main(pairs: int, n: int, rounds: int) -> None:
         ):
             r = await http.post(
                 f"{api}/auth/get_admin_token",
-                json={"secret": "openIM123", "userID": "imAdmin"},
+                json={"secret": _SECRET, "userID": "imAdmin"},
                 headers={"operationID": "bench"},
             )
             admin = r.json()["data"]["token"]

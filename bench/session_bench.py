@@ -33,10 +33,10 @@ from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
 
 
-async def _admin(http: httpx.AsyncClient, api: str) -> str:
+async def _admin(http: httpx.AsyncClient, api: str, secret: str) -> str:
     r = await http.post(
         f"{api}/auth/get_admin_token",
-        json={"secret": "openIM123", "userID": "imAdmin"},
+        json={"secret": secret, "userID": "imAdmin"},
         headers={"operationID": "bench"},
     )
     return str(r.json()["data"]["token"])
@@ -74,7 +74,7 @@ async def main(sessions: int, calls: int) -> None:
             app = create_app(settings)
             async with serve_app(app) as running:
                 pool = app.state.services.pool
-                admin = await _admin(http, srv.api_url)
+                admin = await _admin(http, srv.api_url, srv.settings.secret)  # generated in the temp dir
                 creds = await _users(http, srv.api_url, admin, sessions)
                 # Warm one session so first-use allocations (imports, caches) are not counted.
                 await http.post(

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -40,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (default 10008, env BRIDGE_PORT)")
     serve.add_argument("--imserver-api-port", type=int, help="embedded imserver HTTP API port (default 10002)")
     serve.add_argument("--imserver-ws-port", type=int, help="embedded imserver gateway port (default 10001)")
+    serve.add_argument(
+        "--imserver-secret",
+        help="embedded imserver admin secret (env BRIDGE_IMSERVER_SECRET; default: generated "
+        "on first start and kept in DATA_DIR/imserver/secret)",
+    )
     serve.add_argument("--data-dir", type=Path, help="data directory (default ./data, env BRIDGE_DATA_DIR)")
     serve.add_argument("--upstream-api", help="OpenIM HTTP API URL, e.g. http://openim:10002")
     serve.add_argument("--upstream-ws", help="OpenIM message gateway URL, e.g. ws://openim:10001")
@@ -67,19 +73,32 @@ def _parser() -> argparse.ArgumentParser:
     ims.add_argument("--ws-port", type=int, default=10001)
     ims.add_argument("--data-dir", type=Path, default=Path("./data"))
     ims.add_argument("--database-url")
+    ims.add_argument(
+        "--secret",
+        help="admin and token-signing secret (env BRIDGE_IMSERVER_SECRET; default: generated "
+        "on first start and kept in DATA_DIR/secret)",
+    )
+    ims.add_argument(
+        "--cors",
+        action="store_true",
+        help="answer every origin with Access-Control-Allow-Origin: * as OpenIM does (default off)",
+    )
     ims.add_argument("--log-level", default="info")
     sub.add_parser("openapi", help="print the OpenAPI spec (JSON)")
     return p
 
 
 @contextlib.asynccontextmanager
-async def _embedded_imserver(settings: BridgeSettings) -> AsyncIterator[tuple[str, str]]:
+async def _embedded_imserver(settings: BridgeSettings) -> AsyncIterator[tuple[str, str, str]]:
+    """API URL, gateway URL and the secret in use (configured, or the data dir's)."""
     from imserver.server import run_imserver  # composition root: the only bridge->imserver edge
     from imserver.settings import ImServerSettings
 
-    ims = ImServerSettings(host="127.0.0.1", data_dir=settings.data_dir / "imserver")
+    ims = ImServerSettings(
+        host="127.0.0.1", data_dir=settings.data_dir / "imserver", secret=settings.imserver_secret or ""
+    )
     async with run_imserver(ims, api_port=settings.imserver_api_port, ws_port=settings.imserver_ws_port) as srv:
-        yield srv.api_url, srv.ws_url
+        yield srv.api_url, srv.ws_url, srv.settings.secret
 
 
 async def _wait_for_signal() -> None:
@@ -96,6 +115,7 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         imserver_api_port=args.imserver_api_port,
         imserver_ws_port=args.imserver_ws_port,
+        imserver_secret=args.imserver_secret,
         data_dir=args.data_dir,
         upstream_api=args.upstream_api,
         upstream_ws=args.upstream_ws,
@@ -106,9 +126,10 @@ async def _serve(args: argparse.Namespace) -> None:
         advertise_url=args.advertise_url,
     )
     embedded = settings.embedded
+    secret = ""
     async with contextlib.AsyncExitStack() as stack:
         if embedded:
-            api, ws = await stack.enter_async_context(_embedded_imserver(settings))
+            api, ws, secret = await stack.enter_async_context(_embedded_imserver(settings))
             settings.upstream_api, settings.upstream_ws = api, ws
         # Bound before the app exists: with --port 0 the advertised URL needs the real port.
         sock = bind(settings.host, settings.port)
@@ -124,23 +145,30 @@ async def _serve(args: argparse.Namespace) -> None:
                 serve_app(oimws_app(app), settings.host, settings.oimws_port, log_level="warning", limits=limits)
             )
             oimws_url = oimws.url.replace("http://", "ws://", 1)
-        _banner(settings, running.url, embedded, oimws_url)
+        _banner(settings, running.url, secret if embedded else None, oimws_url)
         await _wait_for_signal()
         print("draining", file=sys.stderr, flush=True)
         await drain(app)
         print("shutting down", file=sys.stderr)
 
 
-def _banner(settings: BridgeSettings, url: str, embedded: bool, oimws_url: str | None = None) -> None:
+def _banner(settings: BridgeSettings, url: str, imserver_secret: str | None, oimws_url: str | None = None) -> None:
+    """Start-up lines; `imserver_secret` is the embedded imserver's (None: upstream OpenIM).
+
+    The secret is printed on purpose: whoever started `./run` needs it to mint the first
+    tokens, and it is on the terminal of the one who can read the data dir anyway.
+    """
     lines = [f"openim-bridge listening on {url}  (OpenAPI docs: {url}/docs)"]
     ws_url = url.replace("http://", "ws://", 1)
     lines.append(f"oimws WebSocket (open-im-sdk wsAddr): {ws_url}/ws" + (f"  and {oimws_url}" if oimws_url else ""))
-    if embedded:
+    if imserver_secret is not None:
+        where = "configured" if settings.imserver_secret else f"kept in {settings.data_dir / 'imserver' / 'secret'}"
+        body = json.dumps({"secret": imserver_secret, "userID": "imAdmin"}, separators=(",", ":"))
         lines += [
             f"embedded imserver: API {settings.upstream_api}  gateway {settings.upstream_ws}",
-            "get a user token (admin secret openIM123):",
-            f"  curl -s -XPOST {settings.upstream_api}/auth/get_admin_token -H 'operationID: 1' "
-            """-d '{"secret":"openIM123","userID":"imAdmin"}'""",
+            f"admin secret ({where}): {imserver_secret}",
+            "get a user token:",
+            f"  curl -s -XPOST {settings.upstream_api}/auth/get_admin_token -H 'operationID: 1' -d '{body}'",
             f"  curl -s -XPOST {settings.upstream_api}/user/user_register -H 'operationID: 2' -H 'token: <admin>' "
             """-d '{"users":[{"userID":"alice","nickname":"Alice"}]}'""",
             f"  curl -s -XPOST {settings.upstream_api}/auth/get_user_token -H 'operationID: 3' -H 'token: <admin>' "
@@ -153,12 +181,22 @@ def _banner(settings: BridgeSettings, url: str, embedded: bool, oimws_url: str |
 
 
 async def _imserver(args: argparse.Namespace) -> None:
+    from imserver.secret import SECRET_FILE
     from imserver.server import run_imserver
     from imserver.settings import ImServerSettings
 
-    settings = ImServerSettings(host=args.host, data_dir=args.data_dir, database_url=args.database_url)
+    settings = ImServerSettings(
+        host=args.host,
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        secret=args.secret or os.environ.get("BRIDGE_IMSERVER_SECRET", ""),
+        cors_any_origin=args.cors,
+    )
+    # Where the secret is, not the secret: a standalone imserver's output usually ends in logs.
+    where = "as configured" if settings.secret else f"kept in {args.data_dir / SECRET_FILE}"
     async with run_imserver(settings, api_port=args.api_port, ws_port=args.ws_port) as srv:
         print(f"imserver: API {srv.api_url}  gateway {srv.ws_url}", file=sys.stderr, flush=True)
+        print(f"imserver: admin secret {where}", file=sys.stderr, flush=True)
         await _wait_for_signal()
 
 

@@ -46,6 +46,9 @@ class BridgeSettings:
     upstream_ws: str | None = None
     imserver_api_port: int = 10002
     imserver_ws_port: int = 10001
+    # The embedded imserver's admin and token-signing secret; None -> generated on first
+    # start and kept in <data_dir>/imserver/secret (issue 10). Never in repr or logs.
+    imserver_secret: str | None = field(default=None, repr=False)
     # Checkpoints; None -> SQLite file bridge.db under data_dir.
     database_url: str | None = None
     # Session pool

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imserver.secret import SECRET_FILE
 from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
 
@@ -26,10 +28,21 @@ def _parse(argv: Sequence[str] | None) -> ImServerSettings:
     parser.add_argument("--ws-port", type=int, default=defaults.ws_port, help="gateway port (default %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=defaults.data_dir, help="SQLite directory")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy async URL (default: SQLite in data dir)")
-    parser.add_argument("--secret", default=defaults.secret, help="token secret (OpenIM share.secret)")
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("IMSERVER_SECRET", ""),
+        help="admin and token-signing secret, OpenIM share.secret (env IMSERVER_SECRET; "
+        "default: generated on first start and kept in DATA_DIR/secret)",
+    )
+    parser.add_argument(
+        "--cors",
+        action="store_true",
+        help="answer every origin with Access-Control-Allow-Origin: * as OpenIM does (default off)",
+    )
     args = parser.parse_args(argv)
     return ImServerSettings(
         secret=args.secret,
+        cors_any_origin=args.cors,
         host=args.host,
         api_port=args.api_port,
         ws_port=args.ws_port,
@@ -43,8 +56,11 @@ async def _serve(settings: ImServerSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Where the secret is, never the secret: this goes to logs.
+    secret = "as configured" if settings.secret else f"kept in {settings.data_dir / SECRET_FILE}"
     async with run_imserver(settings) as running:
         logger.info("imserver HTTP API on %s, message gateway on %s", running.api_url, running.ws_url)
+        logger.info("admin secret %s", secret)
         await stop.wait()
     logger.info("imserver stopped")
 

@@ -58,5 +58,6 @@ def create_api_app(ctx: ApiContext) -> FastAPI:
     app.add_exception_handler(405, _not_found)
     # gin gzip middleware (compressionLevel 0 -> DefaultCompression): any size, when asked.
     app.add_middleware(GZipMiddleware, minimum_size=1)
-    app.add_middleware(CorsMiddleware)
+    if ctx.settings.cors_any_origin:  # off unless told: see ImServerSettings (issue 10)
+        app.add_middleware(CorsMiddleware)
     return app

@@ -26,6 +26,7 @@ from imserver.api.context import ApiContext
 from imserver.app import create_api_app
 from imserver.db import create_all, make_engine, make_sessionmaker
 from imserver.gateway import Hub, start_gateway
+from imserver.secret import load_or_create_secret
 from imserver.settings import ImServerSettings
 from imserver.tokens import TokenService
 
@@ -122,7 +123,13 @@ async def serve_api(app: FastAPI, host: str, port: int) -> AsyncIterator[int]:
 async def run_imserver(
     settings: ImServerSettings, *, api_port: int | None = None, ws_port: int | None = None
 ) -> AsyncIterator[RunningImServer]:
-    """Start database, HTTP API and gateway; stop them all on exit."""
+    """Start database, HTTP API and gateway; stop them all on exit.
+
+    Without a configured `settings.secret`, the one kept in the data dir is used (and
+    written to `settings.secret`, so the caller can show it).
+    """
+    if not settings.secret:
+        settings.secret = load_or_create_secret(settings.data_dir)
     engine = make_engine(settings.resolved_database_url())
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)

@@ -12,8 +12,11 @@ __all__ = ["ImServerSettings"]
 
 @dataclass(slots=True)
 class ImServerSettings:
-    # OpenIM defaults: share.yml secret and imAdminUserID, ports 10002 / 10001.
-    secret: str = "openIM123"
+    # share.yml secret: admits /auth/get_admin_token and signs every token (HS256).
+    # Empty -> run_imserver uses the one kept in data_dir/secret, generated on first
+    # start (imserver/secret.py); never OpenIM's published "openIM123" unless set (issue 10).
+    secret: str = field(default="", repr=False)
+    # OpenIM defaults: imAdminUserID, ports 10002 / 10001.
     admin_user_ids: tuple[str, ...] = ("imAdmin",)
     host: str = "127.0.0.1"
     api_port: int = 10002
@@ -27,9 +30,16 @@ class ImServerSettings:
     multi_login_policy: int = 1
     max_tokens_one_end: int = 30
     max_body_bytes: int = 1 << 20
+    # OpenIM's gin middleware answers every origin with `Access-Control-Allow-Origin: *`
+    # (imserver/api/cors.py). Off by default: any web page could then fetch an admin token
+    # from a loopback imserver. On only for browser clients served from another origin.
+    cors_any_origin: bool = False
     # Message gateway (openim-v3.md 2.7): openim-msggateway.yml websocketMaxConnNum,
     # internal/msggateway/constant.go pongWait (read deadline) and pingPeriod (Web only).
     ws_max_conn_num: int = 100000
+    # internal/msggateway/constant.go maxMessageSize, applied with SetReadLimit: a larger
+    # client frame is answered with close 1009 and the connection dropped.
+    ws_max_message_bytes: int = 51200
     ws_read_timeout: float = 30.0
     ws_ping_interval: float = 27.0
     # openim-rpc-group.yml enableHistoryForNewMembers. OpenIM ships `true` (a new member

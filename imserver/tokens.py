@@ -59,6 +59,8 @@ def token_digest(token: str) -> str:
 
 class TokenService:
     def __init__(self, settings: ImServerSettings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        if not settings.secret:  # an empty HS256 key would let anyone sign tokens
+            raise ValueError("imserver needs a secret (run_imserver generates one when none is set)")
         self._settings = settings
         self._sessionmaker = sessionmaker
 

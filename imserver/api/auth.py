@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from core.protocol.constants import ADMIN_PLATFORM_ID
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import GoRequest, Int32
@@ -67,7 +69,8 @@ class ForceLogoutReq(GoRequest):
 @router.post("/get_admin_token")
 async def get_admin_token(call: Call, req: GetAdminTokenReq) -> GetAdminTokenResp:
     ctx = call.ctx
-    if req.secret != ctx.settings.secret:
+    # Constant time: no timing oracle for the secret (surrogatepass: any JSON string encodes).
+    if not hmac.compare_digest(req.secret.encode("utf-8", "surrogatepass"), ctx.settings.secret.encode()):
         raise ImError(ErrCode.NoPermissionError, "secret invalid")
     if not ctx.tokens.is_admin(req.userID):
         raise ImError(ErrCode.ArgsError, f"userID is error. userID {req.userID}")

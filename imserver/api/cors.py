@@ -3,6 +3,9 @@
 Every response gets `Access-Control-Allow-Origin: *` and friends, and any
 OPTIONS request is answered 200 with the JSON string "Options Request!",
 preflight or not.
+
+Installed only with `ImServerSettings.cors_any_origin` (issue 10): with it, any web
+page a user opens can call the API, including `/auth/get_admin_token`.
 """
 
 from __future__ import annotations

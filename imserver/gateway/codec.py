@@ -37,7 +37,7 @@ class FrameCodec:
         if self.compress:
             frame = gunzip(frame, limit=MAX_INFLATED_FRAME)
         if self.sdk_type is SdkType.JS:
-            return decode_json_req(frame)
+            return _decode_json(frame)
         try:
             return gob.decode_req(frame)
         except EnvelopeError:
@@ -48,3 +48,10 @@ class FrameCodec:
     def encode(self, resp: WsResp) -> bytes:
         raw = encode_json_resp(resp) if self.sdk_type is SdkType.JS else gob.encode_resp(resp)
         return gzip_bytes(raw) if self.compress else raw
+
+
+def _decode_json(frame: bytes) -> WsReq:
+    # JsonEncoder.Decode is json.Unmarshal, which reads invalid UTF-8 as U+FFFD. decode_json_req
+    # bounds nesting (far below Go's 10000 levels) and turns every parse error, too deep
+    # included, into EnvelopeError: the connection closes, as any decode error closes it in OpenIM.
+    return decode_json_req(frame.decode("utf-8", "replace"))

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from core.protocol.constants import PLATFORM_NAMES
 from core.protocol.errcodes import ErrCode
+from core.protocol.jsonlimits import loads_bounded
 from imserver.errors import ImError
 
 __all__ = [
@@ -71,6 +72,17 @@ _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _B64URL_RAW = re.compile(r"[A-Za-z0-9_-]*")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+_I64_DIGITS = 19
+
+
+def _go_atoi(value: str) -> int | None:
+    """strconv.Atoi on 64-bit Go: an optional sign and decimal digits in int64 range."""
+    if not _GO_INT.fullmatch(value) or len(value.lstrip("+-").lstrip("0")) > _I64_DIGITS:
+        return None  # (the length test keeps int() clear of its 4300-digit limit)
+    number = int(value)
+    return number if _I64_MIN <= number <= _I64_MAX else None
 
 
 def _parse_bool(value: str) -> bool | None:
@@ -97,7 +109,7 @@ def wants_text_response(path: str) -> bool:
     query = _query(path)
     if v := query.get("v"):
         try:
-            info = json.loads(_b64url_raw(v))
+            info = _json_value(_b64url_raw(v))
         except (ValueError, binascii.Error):
             return False
         return isinstance(info, dict) and _get_ci(info, "sendResponse") is True
@@ -122,13 +134,29 @@ def _get_ci(obj: Mapping[str, Any], key: str) -> Any:
     return None
 
 
+def _json_value(raw: bytes) -> Any:
+    """json.Unmarshal's view of `raw`; ValueError where Go's would fail.
+
+    Invalid UTF-8 becomes U+FFFD, as Go decodes it. Nesting is bounded far below Go's
+    10000 levels (scanner.go maxNestingDepth) because Python's parser recurses: deeper
+    input is "data is not json" here, where Go would ignore it in an unknown field.
+    """
+    return loads_bounded(raw.decode("utf-8", "replace"))
+
+
+def _go_string(value: str) -> str:
+    # Go decodes a lone surrogate escape (\ud800) to U+FFFD; a Python str would keep it
+    # and fail later where it is encoded (the token's JWT check).
+    return _LONE_SURROGATE.sub("\ufffd", value)
+
+
 def _parse_json_info(data: str) -> dict[str, Any]:
     try:
         raw = _b64url_raw(data)
     except (ValueError, binascii.Error) as exc:
         raise _conn_args_err("data is not base64") from exc
     try:
-        obj = json.loads(raw)
+        obj = _json_value(raw)
     except ValueError as exc:
         raise _conn_args_err("data is not json") from exc
     if obj is None:
@@ -152,6 +180,10 @@ def _parse_json_info(data: str) -> dict[str, Any]:
             continue
         if type(value) is not kind:  # bool is not int here, as in Go
             raise _conn_args_err("data is not json")
+        if isinstance(value, str):
+            value = _go_string(value)
+        elif type(value) is int and not _I64_MIN <= value <= _I64_MAX:  # Go int: 64 bits
+            raise _conn_args_err("data is not json")
         info[name] = value
     return info
 
@@ -164,10 +196,10 @@ def _parse_query_info(query: Mapping[str, str], headers: Mapping[str, str]) -> d
         "compression": query.get("compression", ""),
         "sdkType": query.get("sdkType", ""),
     }
-    platform = query.get("platformID", "")
-    if not _GO_INT.fullmatch(platform):
+    platform = _go_atoi(query.get("platformID", ""))
+    if platform is None:
         raise _conn_args_err("platformID is not int")
-    info["platformID"] = int(platform)
+    info["platformID"] = platform
     if msg_resp := query.get("isMsgResp", ""):
         flag = _parse_bool(msg_resp)
         if flag is None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.protocol.jsonlimits import loads_bounded
+
 __all__ = ["WEB_PLATFORM_ID", "HeartbeatError", "text_heartbeat_reply"]
 
 WEB_PLATFORM_ID = 5
@@ -33,7 +35,9 @@ def _field(obj: dict[str, Any], key: str) -> Any:
 def text_heartbeat_reply(text: str) -> str | None:
     """The text frame to answer with, None for an accepted pong; HeartbeatError otherwise."""
     try:
-        obj = json.loads(text)
+        # Bounded: a deep body would otherwise fail json.loads/json.dumps with RecursionError
+        # (Go's json.Unmarshal fails past 10000 levels, and the connection closes as here).
+        obj = loads_bounded(text)
     except ValueError as exc:
         raise HeartbeatError("text frame is not JSON") from exc
     if obj is None:  # Go unmarshals null into the zero struct: type "" -> unsupported

@@ -32,11 +32,10 @@ from imserver.gateway.hub import Hub
 from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.settings import ImServerSettings
 
-__all__ = ["MAX_MESSAGE_SIZE", "GatewayServer", "start_gateway"]
+__all__ = ["GatewayServer", "start_gateway"]
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_SIZE = 51200  # constant.go maxMessageSize (SetReadLimit)
 HANDSHAKE_TIMEOUT = 10.0  # openim-msggateway.yml websocketTimeout
 
 
@@ -248,7 +247,10 @@ async def start_gateway(
         process_request=gateway.process_request,
         create_connection=_GatewayConnection,
         compression=None,  # OpenIM negotiates no permessage-deflate; gzip is in-band
-        max_size=MAX_MESSAGE_SIZE,
+        # constant.go maxMessageSize via SetReadLimit: gorilla answers a longer message (the
+        # fragments' total) with close 1009 and OpenIM drops the connection; websockets does
+        # the same (its close reason names the sizes, gorilla's is empty).
+        max_size=settings.ws_max_message_bytes,
         ping_interval=None,  # pings are per platform (Web only), started in handle()
         open_timeout=HANDSHAKE_TIMEOUT,
         server_header=None,

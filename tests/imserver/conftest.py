@@ -24,7 +24,7 @@ from imserver.settings import ImServerSettings
 from imserver.tokens import TokenService
 from tests.imserver.fakes import RecordingHub
 from tests.support.clock import MovableClock
-from tests.support.imadmin import admin_token, call, register_users, user_token
+from tests.support.imadmin import ADMIN_SECRET, admin_token, call, register_users, user_token
 
 
 @dataclass
@@ -60,7 +60,9 @@ class RecServer(Server):
 
 
 def _settings(tmp: Path, clock: MovableClock, database_url: str | None = None) -> ImServerSettings:
-    return ImServerSettings(data_dir=tmp, clock=clock, database_url=database_url, max_body_bytes=64 * 1024)
+    return ImServerSettings(
+        data_dir=tmp, secret=ADMIN_SECRET, clock=clock, database_url=database_url, max_body_bytes=64 * 1024
+    )
 
 
 @pytest.fixture(scope="session")

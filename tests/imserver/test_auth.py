@@ -9,7 +9,7 @@ import pytest
 
 from tests.imserver.conftest import ImServer, RecServer
 from tests.imserver.tokens_util import claims_of, craft
-from tests.support.imadmin import envelope
+from tests.support.imadmin import ADMIN_SECRET, envelope
 
 
 async def _code(im: ImServer, token: str | None, route: str = "/user/get_users_info", body: Any = None) -> int:
@@ -19,7 +19,7 @@ async def _code(im: ImServer, token: str | None, route: str = "/user/get_users_i
 
 
 async def test_admin_token_rules(im: ImServer) -> None:
-    data = await im.call("/auth/get_admin_token", {"secret": "openIM123", "userID": "imAdmin"}, None)
+    data = await im.call("/auth/get_admin_token", {"secret": ADMIN_SECRET, "userID": "imAdmin"}, None)
     assert data["expireTimeSeconds"] == im.settings.token_expire_seconds
     claims = claims_of(data["token"])
     assert set(claims) == {"UserID", "PlatformID", "exp", "iat"}
@@ -29,9 +29,12 @@ async def test_admin_token_rules(im: ImServer) -> None:
 
     r = await envelope(im.http, im.api_url, "/auth/get_admin_token", {"secret": "nope", "userID": "imAdmin"}, None)
     assert (r["errCode"], r["errMsg"]) == (1002, "NoPermissionError")
-    r = await envelope(im.http, im.api_url, "/auth/get_admin_token", {"secret": "openIM123", "userID": "bob"}, None)
+    # OpenIM's published default is just a wrong secret here
+    r = await envelope(im.http, im.api_url, "/auth/get_admin_token", {"secret": "openIM123", "userID": "imAdmin"}, None)
+    assert (r["errCode"], r["errMsg"]) == (1002, "NoPermissionError")
+    r = await envelope(im.http, im.api_url, "/auth/get_admin_token", {"secret": ADMIN_SECRET, "userID": "bob"}, None)
     assert r["errCode"] == 1001
-    r = await envelope(im.http, im.api_url, "/auth/get_admin_token", {"secret": "openIM123"}, None)
+    r = await envelope(im.http, im.api_url, "/auth/get_admin_token", {"secret": ADMIN_SECRET}, None)
     assert r["errCode"] == 1001
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
+
+from imserver.server import run_imserver
+from imserver.settings import ImServerSettings
 from tests.imserver.conftest import ImServer
+from tests.support.imadmin import ADMIN_SECRET, admin_token
 
 
 async def _post(im: ImServer, route: str, content: bytes, **headers: str) -> dict[str, object]:
@@ -55,7 +62,8 @@ async def test_missing_token_is_args_error_except_whitelist(im: ImServer) -> Non
     assert (body["errCode"], body["errMsg"]) == (1001, "ArgsError")
     assert "header must have token" in str(body["errDlt"])
     # whitelisted: no token needed
-    body = await _post(im, "/auth/get_admin_token", b'{"secret": "openIM123", "userID": "imAdmin"}', operationID="op")
+    login = json.dumps({"secret": ADMIN_SECRET, "userID": "imAdmin"}).encode()
+    body = await _post(im, "/auth/get_admin_token", login, operationID="op")
     assert body["errCode"] == 0
 
 
@@ -102,6 +110,13 @@ async def test_unknown_keys_ignored_and_keys_case_insensitive(im: ImServer) -> N
     assert data["userIDs"] is None and data["total"] >= 1
 
 
+async def test_deeply_nested_body_is_args_error(im: ImServer) -> None:
+    # pydantic-core's JSON parser bounds nesting itself; what matters is 1001, never a 500.
+    hdrs = {"operationID": "op", "token": im.admin}
+    for body in (b"[" * 30000 + b"]" * 30000, b'{"userIDs": ["u"], "x": ' + b"[" * 30000 + b"]" * 30000 + b"}"):
+        assert (await _post(im, "/user/get_users_info", body, **hdrs))["errCode"] == 1001
+
+
 async def test_oversized_body_is_args_error(im: ImServer) -> None:
     big = b'{"userIDs": ["' + b"x" * (im.settings.max_body_bytes + 10) + b'"]}'
     body = await _post(im, "/user/get_users_info", big, operationID="op", token=im.admin)
@@ -126,18 +141,38 @@ async def test_unknown_route_and_method_are_404(im: ImServer) -> None:
     assert r.status_code == 404
 
 
-async def test_cors_and_options(im: ImServer) -> None:
-    r = await im.http.options(f"{im.api_url}/user/get_users_info")
-    assert r.status_code == 200
-    assert r.json() == "Options Request!"
-    assert r.headers["access-control-allow-origin"] == "*"
+async def test_no_cors_by_default(im: ImServer) -> None:
+    # Issue 10: a page from any origin must not read the API (e.g. mint an admin token).
+    assert not im.settings.cors_any_origin
+    r = await im.http.options(
+        f"{im.api_url}/auth/get_admin_token",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert r.status_code == 404 and "access-control-allow-origin" not in r.headers
     r = await im.http.post(
         f"{im.api_url}/user/get_users_info",
         json={"userIDs": []},
         headers={"operationID": "op", "token": im.admin, "Origin": "http://example.org"},
     )
-    assert r.headers["access-control-allow-origin"] == "*"
-    assert r.headers["access-control-allow-methods"] == "*"
+    assert r.json()["errCode"] == 0
+    assert not [h for h in r.headers if h.lower().startswith("access-control-")]
+
+
+async def test_cors_like_openim_when_enabled(tmp_path: Path) -> None:
+    settings = ImServerSettings(data_dir=tmp_path, secret=ADMIN_SECRET, cors_any_origin=True)
+    async with run_imserver(settings, api_port=0, ws_port=0) as running, httpx.AsyncClient() as http:
+        r = await http.options(f"{running.api_url}/user/get_users_info")
+        assert r.status_code == 200
+        assert r.json() == "Options Request!"
+        assert r.headers["access-control-allow-origin"] == "*"
+        admin = await admin_token(http, running.api_url)
+        r = await http.post(
+            f"{running.api_url}/user/get_users_info",
+            json={"userIDs": []},
+            headers={"operationID": "op", "token": admin, "Origin": "http://example.org"},
+        )
+        assert r.headers["access-control-allow-origin"] == "*"
+        assert r.headers["access-control-allow-methods"] == "*"
 
 
 async def test_gzip_when_asked(im: ImServer) -> None:

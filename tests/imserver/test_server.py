@@ -16,12 +16,13 @@ from imserver.services.sdkws import go_json_dumps
 from imserver.services.versions import id_hash
 from imserver.settings import ImServerSettings
 from tests.imserver.conftest import ImServer
-from tests.support.imadmin import admin_token, register_users
+from tests.support.imadmin import ADMIN_SECRET, admin_token, register_users
 
 
 async def test_embedding_keeps_the_host_signal_handlers(tmp_path: Path) -> None:
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    async with run_imserver(ImServerSettings(data_dir=tmp_path), api_port=0, ws_port=0) as running:
+    settings = ImServerSettings(data_dir=tmp_path, secret=ADMIN_SECRET)
+    async with run_imserver(settings, api_port=0, ws_port=0) as running:
         assert {sig: signal.getsignal(sig) for sig in before} == before
         async with httpx.AsyncClient() as client:
             assert await admin_token(client, running.api_url)

@@ -13,12 +13,13 @@ from imserver.errors import ImError
 from imserver.settings import ImServerSettings
 from imserver.tokens import TokenService
 from tests.support.clock import MovableClock
+from tests.support.imadmin import ADMIN_SECRET
 
 
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[tuple[TokenService, MovableClock]]:
     clock = MovableClock()
-    settings = ImServerSettings(data_dir=tmp_path, clock=clock, max_tokens_one_end=2)
+    settings = ImServerSettings(data_dir=tmp_path, secret=ADMIN_SECRET, clock=clock, max_tokens_one_end=2)
     engine = make_engine(settings.resolved_database_url())
     await create_all(engine)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import WsReq, WsResp, encode_json_req, encode_json_resp, gzip_bytes
 from imserver.gateway.connection import WRITE_QUEUE_FRAMES
 from imserver.gateway.heartbeat import HeartbeatError, text_heartbeat_reply
-from imserver.gateway.server import MAX_MESSAGE_SIZE
 from imserver.settings import ImServerSettings
 from tests.imserver_gateway.harness import Client, Env, gateway_env, text_msg, within
 
@@ -102,11 +102,98 @@ async def test_text_frame_that_is_a_request_closes(env: Env) -> None:
         await assert_closed(u1)
 
 
-async def test_oversized_frame_closes(env: Env) -> None:
-    async with env.client("u1") as u1:
-        await u1.ws.send(b"\x00" * (MAX_MESSAGE_SIZE + 1))
+def _sized_frame(sdk: str, msg_incr: str, size: int) -> bytes:
+    """A valid GET_NEWEST_SEQ request of exactly `size` bytes in the connection's codec."""
+    if sdk == "js":  # JSON allows trailing whitespace (Go's json.Unmarshal too)
+        raw = encode_json_req(_req(msg_incr=msg_incr, data=pb.GetMaxSeqReq(userID="u1").SerializeToString()))
+        return raw + b" " * (size - len(raw))
+    for pad in range(size - 256, size):  # an unknown protobuf field pads the gob frame
+        data = pb.GetMaxSeqReq(userID="u1").SerializeToString() + b"\x7a" + _varint(pad) + b"p" * pad
+        frame = gob.encode_req(_req(msg_incr=msg_incr, data=data))
+        if len(frame) == size:
+            return frame
+    raise AssertionError(f"no gob frame of {size} bytes")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out) + bytes((n,))
+
+
+@pytest.mark.parametrize("sdk", ["js", "go"])
+async def test_frame_limit_is_openims_51200_bytes(env: Env, sdk: str) -> None:
+    # constant.go maxMessageSize with SetReadLimit: gorilla closes with 1009 past it.
+    limit = env.settings.ws_max_message_bytes
+    assert limit == 51200
+    async with env.client("u1", sdk=sdk) as u1:
+        await u1.ws.send(_sized_frame(sdk, "at-limit", limit))
+        resp = await u1.recv_frame()
+        assert (resp.req_identifier, resp.msg_incr, resp.err_code) == (1001, "at-limit", 0)
+        await u1.ws.send(_sized_frame(sdk, "over", limit + 1))
         await assert_closed(u1)
         assert u1.ws.close_code == 1009
+    assert env.hub.connections("u1") == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(b"\x00" * 51201, id="binary"),
+        pytest.param("x" * 51201, id="text"),
+        pytest.param([b"\x00" * 30000, b"\x00" * 21201], id="fragments"),  # the total counts, as in gorilla
+    ],
+)
+async def test_oversized_messages_close_with_1009(env: Env, message: bytes | str | list[bytes]) -> None:
+    async with env.client("u1") as u1:
+        await u1.ws.send(message)
+        await assert_closed(u1)
+        assert u1.ws.close_code == 1009
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("sdk", "gzip", "frame"),
+    [
+        pytest.param(
+            "js",
+            False,
+            '{"reqIdentifier":1001,"sendID":"u1","operationID":"o","msgIncr":"1","x":' + _nested(3000) + "}",
+            id="json request",
+        ),
+        pytest.param("js", True, _nested(5000), id="gzip json request"),
+        pytest.param("go", False, '{"type":"ping","body":' + _nested(3000) + "}", id="text heartbeat"),
+    ],
+)
+async def test_deeply_nested_json_is_a_bad_frame_not_a_crash(
+    env: Env, caplog: pytest.LogCaptureFixture, sdk: str, gzip: bool, frame: str
+) -> None:
+    # Issue 10: this closed with 1011 (RecursionError in the handler). OpenIM's decode error
+    # ends readMessage and conn.Close() drops the TCP connection: 1006 on the client side.
+    async with env.client("u1", sdk=sdk, gzip=gzip) as u1:
+        if frame.startswith('{"type"'):
+            await u1.ws.send(frame)
+        else:
+            await u1.ws.send(gzip_bytes(frame.encode()) if gzip else frame.encode())
+        await assert_closed(u1)
+        assert u1.ws.close_code == 1006
+    assert env.hub.stats.bad_frames == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_nested_json_within_the_bound_is_served(env: Env) -> None:
+    async with env.client("u1") as u1:
+        body = '{"type":"ping","body":' + _nested(50) + "}"
+        await u1.ws.send(body)
+        assert await within(u1.ws.recv()) == '{"type":"pong","body":' + _nested(50) + "}"
+        raw = encode_json_req(_req(msg_incr="n")).decode()  # an envelope allows less (core/protocol/envelope.py)
+        await u1.ws.send((raw[:-1] + ',"x":' + _nested(6) + "}").encode())
+        assert (await u1.recv_frame()).msg_incr == "n"
 
 
 async def test_handler_errors_keep_the_connection(env: Env) -> None:

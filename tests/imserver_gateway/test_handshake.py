@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -73,8 +74,29 @@ def _case(env: Env, case: str) -> tuple[str, int, str]:
         ),
         "v not base64": lambda: (env.url + "?v=%21%21", 1602, "data is not base64"),
         "v not json": lambda: (env.url + "?v=" + v_param({"platformID": "5"}), 1602, "data is not json"),
+        # Issue 10: was HTTP 500 (RecursionError). Go's json.Unmarshal fails too (past 10000
+        # levels; ours is bounded lower), which parseByJson answers with 1602.
+        "v nested too deep": lambda: (env.url + "?v=" + _raw_v("[" * 3000 + "]" * 3000), 1602, "data is not json"),
+        "v nested in a field": lambda: (env.url + "?v=" + _raw_v(_deep_info(good)), 1602, "data is not json"),
+        "v platform beyond int64": lambda: (env.url + "?v=" + _raw_v('{"platformID": 1' + "0" * 30 + "}"), 1602, ""),
+        "v invalid utf-8": lambda: (env.url + "?v=" + _raw_v(b'{"token": "\xff\xfe", "userID": 1}'), 1602, ""),
+        "platform beyond int64": lambda: (
+            env.query("u1", token=good, platformID="9" * 5000),
+            1602,
+            "platformID is not int",
+        ),
     }
     return cases[case]()
+
+
+def _raw_v(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _deep_info(token: str) -> str:
+    info = {"userID": "u1", "token": token, "platformID": 2, "operationID": "op", "sendResponse": True}
+    return json.dumps(info)[:-1] + ', "extra": ' + "[" * 2000 + "]" * 2000 + "}"  # the request line fits 8 KiB
 
 
 def _kicked(env: Env) -> str:
@@ -98,6 +120,11 @@ CASES = [
     "other platform's token",
     "v not base64",
     "v not json",
+    "v nested too deep",
+    "v nested in a field",
+    "v platform beyond int64",
+    "v invalid utf-8",
+    "platform beyond int64",
 ]
 
 

@@ -27,6 +27,7 @@ from tests.interop.jsclient import (
     bundle_problem,
     chromium_problem,
 )
+from tests.support.stack import Stack, run_stack_with
 
 INSTALL_HINT = "run scripts/install-interop.sh"
 
@@ -74,6 +75,14 @@ async def browser() -> AsyncIterator[Browser]:
             yield b
         finally:
             await b.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The shared stack, but its imserver answers CORS as OpenIM does: the official client's
+    page (served by PageServer, another origin) fetches the imserver API directly."""
+    async with run_stack_with(tmp_path_factory.mktemp("interop-stack"), {"cors_any_origin": True}) as s:
+        yield s
 
 
 @pytest_asyncio.fixture(scope="session")

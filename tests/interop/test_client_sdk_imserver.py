@@ -48,7 +48,10 @@ LIST = {"offset": 0, "count": 20}
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Any:
-    return ImServerSettings(data_dir=tmp_path, secret=ADMIN_SECRET, admin_user_ids=(ADMIN_USER_ID,), **overrides)
+    # CORS on: the SDK's page is served from another origin (PageServer) and fetches the API.
+    return ImServerSettings(
+        data_dir=tmp_path, secret=ADMIN_SECRET, admin_user_ids=(ADMIN_USER_ID,), cors_any_origin=True, **overrides
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.oimws.client import OimwsClient
-from tests.support.imadmin import register_users, user_token
+from tests.support.imadmin import ADMIN_SECRET, register_users, user_token
 from tests.support.wait import wait_healthy
 
 
@@ -31,7 +31,7 @@ async def test_serve_with_oimws_port(tmp_path: Path) -> None:
         "serve",
         *("--port", str(port), "--oimws-port", str(oimws_port)),
         *("--imserver-api-port", str(api_port), "--imserver-ws-port", str(ws_port)),
-        *("--data-dir", str(tmp_path)),
+        *("--data-dir", str(tmp_path), "--imserver-secret", ADMIN_SECRET),
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

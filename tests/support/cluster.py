@@ -51,7 +51,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.imadmin import register_users, user_token
+from tests.support.imadmin import ADMIN_SECRET, register_users, user_token
 from tests.support.redis import REDIS_URL, RedisSpace, require_redis
 from tests.support.sseclient import SseReader
 from tests.support.wait import until
@@ -229,7 +229,7 @@ class ImServerProcess(ChildProcess):
 
     async def start(self) -> None:
         args = [sys.executable, "-m", "bridge.cli", "imserver", "--host", "127.0.0.1"]
-        args += ["--api-port", "0", "--ws-port", "0", "--data-dir", str(self.data_dir)]
+        args += ["--api-port", "0", "--ws-port", "0", "--data-dir", str(self.data_dir), "--secret", ADMIN_SECRET]
         await self._spawn(args, _child_env())
         match = await self._banner(_IMSERVER_BANNER)
         self.api_url, self.ws_url = match.group(1), match.group(2)

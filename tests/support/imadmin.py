@@ -15,7 +15,9 @@ import httpx
 __all__ = ["ADMIN_SECRET", "ADMIN_USER_ID", "admin_token", "call", "envelope", "register_users", "user_token"]
 
 ADMIN_USER_ID = "imAdmin"
-ADMIN_SECRET = "openIM123"
+# The secret every test imserver is configured with. imserver's default is a random one
+# kept in its data dir (issue 10); OpenIM's published "openIM123" is refused unless set.
+ADMIN_SECRET = "imserver-test-admin-secret-0123456789"
 
 
 def _operation_id() -> str:
@@ -62,18 +64,23 @@ async def admin_token(
     return token
 
 
-async def register_users(client: httpx.AsyncClient, api_url: str, *user_ids: str, nickname_prefix: str = "") -> None:
+async def register_users(
+    client: httpx.AsyncClient, api_url: str, *user_ids: str, nickname_prefix: str = "", secret: str = ADMIN_SECRET
+) -> None:
     users = [{"userID": u, "nickname": f"{nickname_prefix}{u}", "faceURL": ""} for u in user_ids]
-    await call(client, api_url, "/user/user_register", {"users": users}, await admin_token(client, api_url))
+    admin = await admin_token(client, api_url, secret=secret)
+    await call(client, api_url, "/user/user_register", {"users": users}, admin)
 
 
-async def user_token(client: httpx.AsyncClient, api_url: str, user_id: str, platform_id: int = 5) -> str:
+async def user_token(
+    client: httpx.AsyncClient, api_url: str, user_id: str, platform_id: int = 5, *, secret: str = ADMIN_SECRET
+) -> str:
     data = await call(
         client,
         api_url,
         "/auth/get_user_token",
         {"userID": user_id, "platformID": platform_id},
-        await admin_token(client, api_url),
+        await admin_token(client, api_url, secret=secret),
     )
     token: str = data["token"]
     return token

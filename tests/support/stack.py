@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ from core.core import Core
 from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
 from tests.support.clock import MovableClock
-from tests.support.imadmin import register_users, user_token
+from tests.support.imadmin import ADMIN_SECRET, register_users, user_token
 from tests.support.sseclient import SseReader
 
-__all__ = ["Bridge", "BridgeUser", "Stack", "run_bridge", "run_stack"]
+__all__ = ["Bridge", "BridgeUser", "Stack", "run_bridge", "run_stack", "run_stack_with"]
 
 
 @dataclass
@@ -132,9 +132,17 @@ async def run_bridge(
 
 @contextlib.asynccontextmanager
 async def run_stack(tmp: Path, **bridge_overrides: Any) -> AsyncIterator[Stack]:
+    """imserver (defaults, secret ADMIN_SECRET) and a bridge with `bridge_overrides`."""
+    async with run_stack_with(tmp, {}, **bridge_overrides) as stack:
+        yield stack
+
+
+@contextlib.asynccontextmanager
+async def run_stack_with(tmp: Path, imserver: Mapping[str, Any], /, **bridge_overrides: Any) -> AsyncIterator[Stack]:
+    """run_stack with ImServerSettings overrides (e.g. cors_any_origin for browser pages)."""
     im_clock = MovableClock()
     bridge_clock = MovableClock(wall=False)
-    ims = ImServerSettings(data_dir=tmp / "imserver", clock=im_clock)
+    ims = replace(ImServerSettings(data_dir=tmp / "imserver", secret=ADMIN_SECRET, clock=im_clock), **imserver)
     async with (
         run_imserver(ims, api_port=0, ws_port=0) as srv,
         run_bridge(srv.api_url, srv.ws_url, tmp / "bridge", bridge_clock, **bridge_overrides) as bridge,
