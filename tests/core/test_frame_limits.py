@@ -26,7 +26,7 @@ from core.transport.gateway import GatewayOptions
 from imserver.server import RunningImServer, run_imserver
 from imserver.settings import ImServerSettings
 from tests.support.clock import MovableClock, wait_until
-from tests.support.imadmin import admin_token, call, register_users, user_token
+from tests.support.imadmin import ADMIN_SECRET, admin_token, call, register_users, user_token
 
 WEB = 5
 # Redials after a dropped connection come at once in these tests (the default is 1 s).
@@ -78,7 +78,7 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    settings = ImServerSettings(data_dir=tmp_path / "imserver", clock=MovableClock())
+    settings = ImServerSettings(data_dir=tmp_path / "imserver", clock=MovableClock(), secret=ADMIN_SECRET)
     async with run_imserver(settings, api_port=0, ws_port=0) as srv, httpx.AsyncClient(timeout=30.0) as http:
         yield Env(srv, http)
 
