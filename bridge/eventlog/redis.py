@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
@@ -71,141 +72,16 @@ _IDLE_TTL = 7 * 24 * 3600.0
 #: How long a log's last id is remembered after its last append (OpenIM's default token lifetime).
 _LAST_ID_TTL = 90 * 24 * 3600.0
 
-# Shared helpers, prepended to each script. Inside Lua, replies are RESP2: XINFO
-# STREAM is a flat [name, value, ...] list and an empty first-entry is false.
-_LUA_LIB = """
-local function info(key)
-  if redis.call('EXISTS', key) == 0 then return nil end
-  local raw = redis.call('XINFO', 'STREAM', key)
-  local m = {}
-  for i = 1, #raw, 2 do m[raw[i]] = raw[i + 1] end
-  return m
-end
-local function num(id) return tonumber(string.match(id, '^(%d+)')) end
-local function field(fields, name)
-  for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
-  return nil
-end
--- Raise the delivery marks in hash `key` to the conversationID/seq pairs of ARGV from `first`.
-local function raise_marks(key, first, ttl)
-  for i = first, #ARGV, 2 do
-    if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', key, ARGV[i]) or '0') then
-      redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-    end
-  end
-  if #ARGV >= first then redis.call('PEXPIRE', key, ttl) end
-end
--- An entry retention drops: appended before cutoff, or starting before byte offset
--- min_off (nil: no byte bound; an entry without 'o' has none).
-local function stale(fields, cutoff, min_off)
-  if tonumber(field(fields, 't')) < cutoff then return true end
-  local o = min_off and field(fields, 'o')
-  return o ~= nil and o ~= false and tonumber(o) < min_off
-end
--- Drop stale entries from the head; t and o never decrease along the stream.
-local function trim_head(key, cutoff, min_off)
-  -- Usually the head stays: look at one entry before scanning batches.
-  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
-  if #first == 0 or not stale(first[1][2], cutoff, min_off) then return 0 end
-  local removed = 0
-  while true do
-    local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 128)
-    if #head == 0 then return removed end
-    for _, entry in ipairs(head) do
-      if not stale(entry[2], cutoff, min_off) then
-        return removed + redis.call('XTRIM', key, 'MINID', entry[1])
-      end
-    end
-    removed = removed + redis.call('XTRIM', key, 'MINID', string.format('%d-0', num(head[#head][1]) + 1))
-  end
-end
-"""
 
-# KEYS: stream, marks hash, last id[, lease]. ARGV: event, data, now, cutoff, max_events,
-# idle_ttl_ms, expected lease value, last-id ttl ms, max_bytes, then conversationID/seq mark pairs.
-# Returns {id, entries removed by retention}, or {-1, 0} when the lease is not the writer's.
-_APPEND = (
-    _LUA_LIB
-    + """
-if #KEYS > 3 and redis.call('GET', KEYS[4]) ~= ARGV[7] then return {-1, 0} end
-local key, t = KEYS[1], ARGV[3]
-local last = tonumber(redis.call('GET', KEYS[3]) or '0')  -- survives an expired stream
-local m = info(key)
-local offset = 0  -- where this event starts: the end of the previous one
-if m then
-  last = num(m['last-generated-id'])
-  local tail = m['last-entry']
-  if tail then
-    local prev = field(tail[2], 't')
-    if tonumber(prev) > tonumber(t) then t = prev end
-    local prev_o = field(tail[2], 'o')
-    if prev_o then offset = tonumber(prev_o) + #field(tail[2], 'e') + #field(tail[2], 'd') end
-  end
-end
-local id = last + 1
-redis.call('XADD', key, string.format('%d-0', id), 'e', ARGV[1], 'd', ARGV[2], 't', t,
-  'o', string.format('%d', offset))
--- Keep what fits in max_bytes, and the new event whatever its size.
-local min_off = math.min(offset + #ARGV[1] + #ARGV[2] - tonumber(ARGV[9]), offset)
-local removed = redis.call('XTRIM', key, 'MAXLEN', ARGV[5]) + trim_head(key, tonumber(ARGV[4]), min_off)
-redis.call('PEXPIRE', key, ARGV[6])
-redis.call('SET', KEYS[3], id, 'PX', ARGV[8])
-raise_marks(KEYS[2], 10, ARGV[6])
-return {id, removed}
-"""
-)
+def _script(name: str, *, lib: bool = True) -> str:
+    """A Lua script of lua/ (read once, at import; each says its KEYS and ARGV), after lua/lib.lua."""
+    folder = files("bridge.eventlog") / "lua"
+    script = (folder / f"{name}.lua").read_text()
+    return (folder / "lib.lua").read_text() + script if lib else script
 
-# KEYS: marks hash[, lease]. ARGV: expected lease value, ttl ms, then conversationID/seq pairs.
-# Returns 0, or -1 when the lease is not the writer's.
-_MARK = (
-    _LUA_LIB
-    + """
-if #KEYS > 1 and redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-raise_marks(KEYS[1], 3, ARGV[2])
-return 0
-"""
-)
 
-# KEYS: stream, last id. ARGV: after, limit, cutoff. Returns {removed, reset (0/1), entries}.
-_READ = (
-    _LUA_LIB
-    + """
-local key, after = KEYS[1], tonumber(ARGV[1])
-if redis.call('EXISTS', key) == 0 then
-  -- Expired or never written: only a cursor at the last id missed nothing.
-  local gone = tonumber(redis.call('GET', KEYS[2]) or '0')
-  return {0, after ~= gone and 1 or 0, {}}
-end
-local removed = trim_head(key, tonumber(ARGV[3]), nil)
-local m = info(key)
-local last = num(m['last-generated-id'])
-local floor = last  -- newest id retention dropped
-if m['first-entry'] then floor = num(m['first-entry'][1]) - 1 end
-local reset, start = 0, after
-if after > last or after < floor then reset, start = 1, floor end
-local entries = redis.call('XRANGE', key, string.format('%d-0', start + 1), '+', 'COUNT', ARGV[2])
-return {removed, reset, entries}
-"""
-)
-
-# KEYS: stream, last id. Returns the last id handed out, 0 for no log.
-_LAST_ID = (
-    _LUA_LIB
-    + """
-local m = info(KEYS[1])
-if not m then return tonumber(redis.call('GET', KEYS[2]) or '0') end
-return num(m['last-generated-id'])
-"""
-)
-
-# KEYS: stream, control stream, marks hash, last id. ARGV: watcher instance. Drops the log, tells other nodes.
-_DROP = """
-redis.call('DEL', KEYS[3], KEYS[4])
-if redis.call('DEL', KEYS[1]) == 1 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'key', KEYS[1], 'by', ARGV[1])
-end
-return 0
-"""
+_APPEND, _MARK, _READ, _LAST_ID = (_script(n) for n in ("append", "mark", "read", "last_id"))
+_DROP = _script("drop", lib=False)
 
 
 class RedisEventLog(EventLog):
