@@ -61,7 +61,8 @@ class TwoNodes:
 async def nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TwoNodes]:
     tmp: Path = tmp_path_factory.mktemp("two-nodes")
     async with redis_space() as space:
-        common = {"redis_url": REDIS_URL, "redis_prefix": space.prefix, "lease_seconds": 2.0}
+        # Leases long enough that a loaded machine (both nodes share this event loop) renews in time.
+        common = {"redis_url": REDIS_URL, "redis_prefix": space.prefix, "lease_seconds": 6.0}
         async with (
             run_stack(tmp / "n1", node_id=f"n1-{uuid.uuid4().hex[:6]}", **common) as stack,
             run_bridge(
