@@ -49,8 +49,12 @@ class BridgeSettings:
     # The embedded imserver's admin and token-signing secret; None -> generated on first
     # start and kept in <data_dir>/imserver/secret (issue 10). Never in repr or logs.
     imserver_secret: str | None = field(default=None, repr=False)
-    # Checkpoints; None -> SQLite file bridge.db under data_dir.
+    # Checkpoints, and without Redis the session directory, event logs and call
+    # outcomes too (issue 12); None -> SQLite file bridge.db under data_dir.
     database_url: str | None = None
+    # Keep sessions, event logs and outcomes in memory only, forgotten at exit
+    # (tests, throwaway runs); ignored in cluster mode (redis_url).
+    ephemeral: bool = False
     # Session pool
     idle_park_seconds: float = 300.0
     sweep_interval: float = 5.0
