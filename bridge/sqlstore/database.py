@@ -4,10 +4,13 @@ Two engines on one URL: a *writer* with a single connection, used only by the
 group committer (bridge/sqlstore/writer.py), and a small pool of *readers*.
 On SQLite the writer begins its transactions with ``BEGIN IMMEDIATE`` (it takes
 the write lock first, so it waits in SQLite's busy handler instead of failing
-with SQLITE_BUSY when a checkpoint save wrote in between), the file is in WAL
-mode (readers never block the writer, nor it them), and ``synchronous=FULL``:
-a commit is on disk when its callers are told, so not even a power cut undoes
-an event a client has seen. Group commit pays that fsync once per batch.
+with SQLITE_BUSY when a checkpoint save wrote in between) and the file is in
+WAL mode (readers never block the writer, nor it them). ``synchronous``
+(``BRIDGE_SQLITE_SYNCHRONOUS``) is ``normal`` by default: a commit is in the
+WAL when its callers are told, so it survives the process (``kill -9``, OOM)
+but a power cut may undo the last moments, as Redis's default
+``appendfsync everysec`` does; ``full`` fsyncs every commit (one per batch,
+thanks to group commit: measured in bench/README.md) and survives that too.
 
 One node per database: without Redis nothing coordinates two bridges, so two
 of them appending to the same logs would hand out the same event ids. The
@@ -66,7 +69,7 @@ def _sqlite_path(url: str) -> Path | None:
     return None if not path or path == ":memory:" else Path(path)
 
 
-def _engines(url: str) -> SqlDatabase:
+def _engines(url: str, synchronous: str) -> SqlDatabase:
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
@@ -75,20 +78,23 @@ def _engines(url: str) -> SqlDatabase:
         args: dict[str, Any] = {"timeout": 30, "isolation_level": None}
         writer = create_async_engine(url, connect_args=args, pool_size=1, max_overflow=0)
         reader = create_async_engine(url, connect_args=args, pool_size=4, max_overflow=4)
-        _sqlite_pragmas(writer, immediate=True)
-        _sqlite_pragmas(reader, immediate=False)
+        _sqlite_pragmas(writer, synchronous, immediate=True)
+        _sqlite_pragmas(reader, synchronous, immediate=False)
         return SqlDatabase(writer, reader, "sqlite")
     writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
     reader = create_async_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
     return SqlDatabase(writer, reader, "postgresql")
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -> None:
+    if synchronous not in ("normal", "full"):
+        raise ValueError(f"BRIDGE_SQLITE_SYNCHRONOUS must be normal or full, got {synchronous!r}")
+
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
@@ -132,12 +138,13 @@ async def _pg_node_lock(engine: AsyncEngine) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def open_database(url: str) -> AsyncIterator[SqlDatabase]:
+async def open_database(url: str, *, synchronous: str = "normal") -> AsyncIterator[SqlDatabase]:
     """The database at ``url``, migrated, held by this node; engines disposed on exit.
 
-    Raises ValueError when another node holds the database.
+    ``synchronous`` is SQLite's (see the module docs). Raises ValueError when
+    another node holds the database.
     """
-    db = _engines(url)
+    db = _engines(url, synchronous)
     try:
         async with contextlib.AsyncExitStack() as stack:
             if db.dialect == "sqlite":
