@@ -12,6 +12,8 @@ alternated backend by backend and round by round so machine noise hits all:
   node): appends/s, and for SQL how many events one transaction carried.
 
 Each event is 600 bytes of JSON with a delivery mark, about an OnRecvNewMessage.
+SQL backends run with ``BRIDGE_DATABASE_SYNC=normal`` (the default) and, as
+``-full``, with ``full`` (every commit waits for the disk).
 Usage: `.venv/bin/python bench/eventlog_bench.py [--serial 2000] [--sessions 200]
 [--events 20] [--rounds 3]`. Needs Redis (`--redis`, default the tests' one) and
 PostgreSQL (`--postgres`, default the tests' server; a database is created for
@@ -83,13 +85,15 @@ async def backends(args: argparse.Namespace, tmp: Path) -> AsyncIterator[dict[st
     found: dict[str, Backend] = {"memory": (MemoryEventLog(), None)}
     async with contextlib.AsyncExitStack() as stack:
         for name, sync in (("sqlite", "normal"), ("sqlite-full", "full")):
-            settings = BridgeSettings(database_url=f"sqlite+aiosqlite:///{tmp / name}.db", sqlite_synchronous=sync)
+            settings = BridgeSettings(database_url=f"sqlite+aiosqlite:///{tmp / name}.db", database_sync=sync)
             stores = await stack.enter_async_context(open_sql_stores(settings, sweep=False))
             found[name] = (stores.events, stores.writer)
-        pg = await stack.enter_async_context(pg_database(args.postgres))
-        if pg is not None:
-            stores = await stack.enter_async_context(open_sql_stores(BridgeSettings(database_url=pg), sweep=False))
-            found["postgresql"] = (stores.events, stores.writer)
+        for name, sync in (("postgresql", "normal"), ("postgresql-full", "full")):
+            pg = await stack.enter_async_context(pg_database(args.postgres))
+            if pg is not None:
+                settings = BridgeSettings(database_url=pg, database_sync=sync)
+                stores = await stack.enter_async_context(open_sql_stores(settings, sweep=False))
+                found[name] = (stores.events, stores.writer)
         redis = create_redis(args.redis)
         prefix = f"oimbbench:{uuid.uuid4().hex[:8]}:"
         try:

@@ -55,9 +55,10 @@ class BridgeSettings:
     # Keep sessions, event logs and outcomes in memory only, forgotten at exit
     # (tests, throwaway runs); ignored in cluster mode (redis_url).
     ephemeral: bool = False
-    # SQLite's synchronous for those stores: "normal" survives the process (kill -9),
-    # "full" fsyncs every (group) commit and survives a power cut too (bridge/sqlstore/database.py).
-    sqlite_synchronous: str = "normal"
+    # Commits of those stores: "normal" survives the bridge process (kill -9), "full"
+    # waits for the disk at every (group) commit and survives a crash of the database
+    # host too (bridge/sqlstore/database.py).
+    database_sync: str = "normal"
     # Session pool
     idle_park_seconds: float = 300.0
     sweep_interval: float = 5.0
@@ -153,8 +154,8 @@ class BridgeSettings:
             raise ValueError("max_header_bytes must be >= 1024, json_max_depth and event_max_bytes >= 1")
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be > 0")
-        if self.sqlite_synchronous not in ("normal", "full"):
-            raise ValueError(f"BRIDGE_SQLITE_SYNCHRONOUS must be normal or full, got {self.sqlite_synchronous!r}")
+        if self.database_sync not in ("normal", "full"):
+            raise ValueError(f"BRIDGE_DATABASE_SYNC must be normal or full, got {self.database_sync!r}")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

@@ -5,12 +5,18 @@ group committer (bridge/sqlstore/writer.py), and a small pool of *readers*.
 On SQLite the writer begins its transactions with ``BEGIN IMMEDIATE`` (it takes
 the write lock first, so it waits in SQLite's busy handler instead of failing
 with SQLITE_BUSY when a checkpoint save wrote in between) and the file is in
-WAL mode (readers never block the writer, nor it them). ``synchronous``
-(``BRIDGE_SQLITE_SYNCHRONOUS``) is ``normal`` by default: a commit is in the
-WAL when its callers are told, so it survives the process (``kill -9``, OOM)
-but a power cut may undo the last moments, as Redis's default
-``appendfsync everysec`` does; ``full`` fsyncs every commit (one per batch,
-thanks to group commit: measured in bench/README.md) and survives that too.
+WAL mode (readers never block the writer, nor it them).
+
+``sync`` (``BRIDGE_DATABASE_SYNC``) is ``normal`` by default: a commit is in
+the database's log when its callers are told, so it survives the bridge
+process (``kill -9``, OOM), but a crash of the database host may undo its
+last moments, as Redis's default ``appendfsync everysec`` does (SQLite
+``synchronous=NORMAL``; PostgreSQL ``synchronous_commit=off`` on the writer
+connection only). ``full`` waits for the disk at every commit (one per batch,
+thanks to group commit; measured in bench/README.md) and survives that too.
+Either way a checkpoint never survives without the events before it: both
+databases write one sequential log, and core's checkpoint commits (always
+synchronous) come after the events they count (core/core.py ``_state_lock``).
 
 One node per database: without Redis nothing coordinates two bridges, so two
 of them appending to the same logs would hand out the same event ids. The
@@ -69,7 +75,9 @@ def _sqlite_path(url: str) -> Path | None:
     return None if not path or path == ":memory:" else Path(path)
 
 
-def _engines(url: str, synchronous: str) -> SqlDatabase:
+def _engines(url: str, sync: str) -> SqlDatabase:
+    if sync not in ("normal", "full"):
+        raise ValueError(f"BRIDGE_DATABASE_SYNC must be normal or full, got {sync!r}")
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
@@ -78,23 +86,23 @@ def _engines(url: str, synchronous: str) -> SqlDatabase:
         args: dict[str, Any] = {"timeout": 30, "isolation_level": None}
         writer = create_async_engine(url, connect_args=args, pool_size=1, max_overflow=0)
         reader = create_async_engine(url, connect_args=args, pool_size=4, max_overflow=4)
-        _sqlite_pragmas(writer, synchronous, immediate=True)
-        _sqlite_pragmas(reader, synchronous, immediate=False)
+        _sqlite_pragmas(writer, sync, immediate=True)
+        _sqlite_pragmas(reader, sync, immediate=False)
         return SqlDatabase(writer, reader, "sqlite")
-    writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    settings = {"synchronous_commit": "off" if sync == "normal" else "on"}
+    writer = create_async_engine(
+        url, pool_size=1, max_overflow=0, pool_pre_ping=True, connect_args={"server_settings": settings}
+    )
     reader = create_async_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
     return SqlDatabase(writer, reader, "postgresql")
 
 
-def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -> None:
-    if synchronous not in ("normal", "full"):
-        raise ValueError(f"BRIDGE_SQLITE_SYNCHRONOUS must be normal or full, got {synchronous!r}")
-
+def _sqlite_pragmas(engine: AsyncEngine, sync: str, *, immediate: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute(f"PRAGMA synchronous={sync.upper()}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
@@ -138,13 +146,12 @@ async def _pg_node_lock(engine: AsyncEngine) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def open_database(url: str, *, synchronous: str = "normal") -> AsyncIterator[SqlDatabase]:
+async def open_database(url: str, *, sync: str = "normal") -> AsyncIterator[SqlDatabase]:
     """The database at ``url``, migrated, held by this node; engines disposed on exit.
 
-    ``synchronous`` is SQLite's (see the module docs). Raises ValueError when
-    another node holds the database.
+    ``sync``: see the module docs. Raises ValueError when another node holds the database.
     """
-    db = _engines(url, synchronous)
+    db = _engines(url, sync)
     try:
         async with contextlib.AsyncExitStack() as stack:
             if db.dialect == "sqlite":

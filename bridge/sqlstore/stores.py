@@ -39,7 +39,7 @@ async def open_sql_stores(
     settings: BridgeSettings, *, clock: Callable[[], float] = time.time, sweep: bool = True
 ) -> AsyncIterator[SqlStores]:
     """The SQL backends on ``settings.resolved_database_url()``; wall time unless ``clock`` is given."""
-    async with open_database(settings.resolved_database_url(), synchronous=settings.sqlite_synchronous) as db:
+    async with open_database(settings.resolved_database_url(), sync=settings.database_sync) as db:
         writer = GroupWriter(db.writer)
         writer.start()
         events = SqlEventLog(

@@ -61,6 +61,7 @@ class GroupWriter:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Job] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
+        self._conn: AsyncConnection | None = None  # kept between batches; replaced after a failure
         self._closed = False
         self.batches = 0  # transactions committed
         self.jobs = 0  # jobs committed
@@ -89,6 +90,10 @@ class GroupWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def _run(self) -> None:
         while True:
@@ -105,7 +110,10 @@ class GroupWriter:
         results: list[Any] = []
         try:
             with database_errors("write"):
-                async with self._engine.begin() as conn:
+                if self._conn is None:
+                    self._conn = await self._engine.connect()
+                conn = self._conn
+                async with conn.begin():
                     scratch: dict[str, Any] = {}
                     flushes: dict[str, Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]] = {}
                     for job in batch:
@@ -116,6 +124,10 @@ class GroupWriter:
                         await flush(conn, scratch)
         except Exception as exc:
             self.failed += 1
+            if self._conn is not None:  # a broken connection is not reused
+                conn, self._conn = self._conn, None
+                with contextlib.suppress(Exception):
+                    await conn.close()
             log.warning("SQL store batch of %d writes failed: %s", len(batch), exc)
             for job in batch:
                 if job.rollback is not None:
