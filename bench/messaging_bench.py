@@ -9,9 +9,17 @@ round by round in the same run:
 - baseline: the same traffic straight over the imserver's message gateway with
             core's gateway client (no bridge), i.e. the upstream's own cost.
 
+The bridge path runs once per store the bridge can keep its sessions and event
+logs in (``--stores``, issue 12): ``sql`` (the default: SQLite under the data
+dir, durable), ``memory`` (``--ephemeral``) and ``redis`` (cluster mode with one
+node; needs the machine's Redis, ``--redis``), each its own bridge process on
+the same imserver, rounds alternating.
+
 Reported: p50/p99 send->receive latency and messages/second per path, and the
-bridge/baseline ratios (the figures to compare between runs on a noisy machine).
-Usage: `.venv/bin/python bench/messaging_bench.py [--pairs 50] [--messages 20] [--rounds 2]`.
+ratios to the baseline and to the memory store (the figures to compare between
+runs on a noisy machine).
+Usage: `.venv/bin/python bench/messaging_bench.py [--pairs 50] [--messages 20] [--rounds 2]
+[--stores memory,sql,redis]`.
 """
 
 from __future__ import annotations
@@ -45,13 +53,13 @@ def _port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def _process(args: list[str], health: str) -> AsyncIterator[None]:
+async def _process(args: list[str], health: str, env: dict[str, str] | None = None) -> AsyncIterator[None]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
         stderr=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         async with httpx.AsyncClient() as http:
@@ -213,54 +221,59 @@ def _p(xs: list[float], q: float) -> float:
 _SECRET = "bench-admin-secret"
 
 
-async def main(pairs: int, n: int, rounds: int) -> None:
-    api_port, ws_port, bridge_port = _port(), _port(), _port()
-    api, ws, bridge = f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}", f"http://127.0.0.1:{bridge_port}"
+def _store_args(store: str, tmp: str, redis_url: str) -> tuple[list[str], dict[str, str]]:
+    """Extra `serve` flags and environment for a bridge on `store`."""
+    if store == "memory":
+        return ["--ephemeral"], {}
+    if store == "redis":
+        return ["--redis-url", redis_url], {"BRIDGE_REDIS_PREFIX": f"oimbbench:{uuid.uuid4().hex[:8]}:"}
+    return [], {}  # sql: the default, SQLite under the data dir
+
+
+async def main(pairs: int, n: int, rounds: int, stores: list[str], redis_url: str) -> None:
+    api_port, ws_port = _port(), _port()
+    api, ws = f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}"
     with tempfile.TemporaryDirectory() as tmp:
         ims = ["-m", "imserver", "--api-port", str(api_port), "--ws-port", str(ws_port), "--data-dir", f"{tmp}/ims"]
         ims += ["--secret", _SECRET]
-        brg = [
-            "-m",
-            "bridge.cli",
-            "serve",
-            "--port",
-            str(bridge_port),
-            "--upstream-api",
-            api,
-            "--upstream-ws",
-            ws,
-            "--data-dir",
-            f"{tmp}/bridge",
-            "--log-level",
-            "warning",
-        ]
-        async with (
-            _process(ims, f"{api}/auth/parse_token"),
-            _process(brg, f"{bridge}/healthz"),
-            httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500)) as http,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(_process(ims, f"{api}/auth/parse_token"))
+            bridges: dict[str, str] = {}
+            for store in stores:
+                port = _port()
+                extra, env = _store_args(store, tmp, redis_url)
+                brg = ["-m", "bridge.cli", "serve", "--port", str(port), "--upstream-api", api, "--upstream-ws", ws]
+                brg += ["--data-dir", f"{tmp}/bridge-{store}", "--log-level", "warning", *extra]
+                bridges[store] = f"http://127.0.0.1:{port}"
+                await stack.enter_async_context(_process(brg, f"{bridges[store]}/healthz", env))
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500))
+            )
             r = await http.post(
                 f"{api}/auth/get_admin_token",
                 json={"secret": _SECRET, "userID": "imAdmin"},
                 headers={"operationID": "bench"},
             )
             admin = r.json()["data"]["token"]
-            results: dict[str, list[tuple[list[float], float]]] = {"bridge": [], "baseline": []}
+            results: dict[str, list[tuple[list[float], float]]] = {"baseline": []}
+            results.update({f"bridge/{store}": [] for store in stores})
             for _ in range(rounds):
                 results["baseline"].append(await _baseline(api, ws, http, admin, pairs, n))
-                results["bridge"].append(await _bridge(api, bridge, http, admin, pairs, n))
+                for store, url in bridges.items():
+                    results[f"bridge/{store}"].append(await _bridge(api, url, http, admin, pairs, n))
     summary: dict[str, dict[str, float]] = {}
     for path, runs in results.items():
         lat = [x for run in runs for x in run[0]]
         summary[path] = {"p50": _p(lat, 0.5), "p99": _p(lat, 0.99), "mps": statistics.median(r[1] for r in runs)}
     print(f"{2 * pairs} sessions ({pairs} chatting pairs), {pairs * n} messages per round, {rounds} rounds per path")
+    d = summary["baseline"]
+    m = summary.get("bridge/memory", d)
     for path, s in summary.items():
-        print(f"{path:9} send->receive p50 {s['p50']:7.2f} ms  p99 {s['p99']:7.2f} ms   {s['mps']:7.0f} msg/s")
-    b, d = summary["bridge"], summary["baseline"]
-    print(
-        f"ratio bridge/baseline: p50 {b['p50'] / d['p50']:.2f}  p99 {b['p99'] / d['p99']:.2f}  "
-        f"throughput {b['mps'] / d['mps']:.2f}"
-    )
+        print(
+            f"{path:14} send->receive p50 {s['p50']:7.2f} ms  p99 {s['p99']:7.2f} ms   {s['mps']:7.0f} msg/s   "
+            f"/baseline p50 {s['p50'] / d['p50']:.2f}  /memory p50 {s['p50'] / m['p50']:.2f} "
+            f"throughput {s['mps'] / m['mps']:.2f}"
+        )
 
 
 if __name__ == "__main__":
@@ -268,5 +281,7 @@ if __name__ == "__main__":
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--messages", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--stores", default="memory,sql,redis", help="comma-separated: memory, sql, redis")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     a = ap.parse_args()
-    asyncio.run(main(a.pairs, a.messages, a.rounds))
+    asyncio.run(main(a.pairs, a.messages, a.rounds, [s for s in a.stores.split(",") if s], a.redis))

@@ -53,7 +53,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         async with (
             _engine(settings) as engine,
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
-            open_stores(settings) as stores,  # in memory, or in Redis with BRIDGE_REDIS_URL
+            open_stores(settings) as stores,  # SQL, Redis with BRIDGE_REDIS_URL, or memory (--ephemeral)
         ):
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
             checkpoints = CheckpointStore(engine)
@@ -75,6 +75,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 clock=settings.clock,
                 redis=stores.redis,  # cluster mode: outcomes shared by every node
                 prefix=settings.redis_prefix,
+                store=stores.outcomes,  # a node without Redis: outcomes outlive a restart
             )
             upstream = Upstream(http, api)
             calls = CallService(pool, idempotency)

@@ -56,9 +56,18 @@ def _parser() -> argparse.ArgumentParser:
         "(it is always on /ws of --port; env BRIDGE_OIMWS_PORT)",
     )
     serve.add_argument(
-        "--database-url", help="checkpoint database (default SQLite under --data-dir, env BRIDGE_DATABASE_URL)"
+        "--database-url",
+        help="checkpoints, and without Redis sessions and event logs (default SQLite under --data-dir, "
+        "env BRIDGE_DATABASE_URL)",
     )
     serve.add_argument("--redis-url", help="cluster mode: sessions and event logs in Redis (env BRIDGE_REDIS_URL)")
+    serve.add_argument(
+        "--ephemeral",
+        action="store_true",
+        default=None,
+        help="keep sessions and event logs in memory only: a restart forgets them (env BRIDGE_EPHEMERAL; "
+        "default: durable in the database)",
+    )
     serve.add_argument(
         "--node-id", help="this node's name in cluster mode (default host-pid-random, env BRIDGE_NODE_ID)"
     )
@@ -122,6 +131,7 @@ async def _serve(args: argparse.Namespace) -> None:
         oimws_port=args.oimws_port,
         database_url=args.database_url,
         redis_url=args.redis_url,
+        ephemeral=args.ephemeral,
         node_id=args.node_id,
         advertise_url=args.advertise_url,
     )

@@ -49,8 +49,16 @@ class BridgeSettings:
     # The embedded imserver's admin and token-signing secret; None -> generated on first
     # start and kept in <data_dir>/imserver/secret (issue 10). Never in repr or logs.
     imserver_secret: str | None = field(default=None, repr=False)
-    # Checkpoints; None -> SQLite file bridge.db under data_dir.
+    # Checkpoints, and without Redis the session directory, event logs and call
+    # outcomes too (issue 12); None -> SQLite file bridge.db under data_dir.
     database_url: str | None = None
+    # Keep sessions, event logs and outcomes in memory only, forgotten at exit
+    # (tests, throwaway runs); ignored in cluster mode (redis_url).
+    ephemeral: bool = False
+    # Commits of those stores: "normal" survives the bridge process (kill -9), "full"
+    # waits for the disk at every (group) commit and survives a crash of the database
+    # host too (bridge/sqlstore/database.py).
+    database_sync: str = "normal"
     # Session pool
     idle_park_seconds: float = 300.0
     sweep_interval: float = 5.0
@@ -146,6 +154,8 @@ class BridgeSettings:
             raise ValueError("max_header_bytes must be >= 1024, json_max_depth and event_max_bytes >= 1")
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be > 0")
+        if self.database_sync not in ("normal", "full"):
+            raise ValueError(f"BRIDGE_DATABASE_SYNC must be normal or full, got {self.database_sync!r}")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

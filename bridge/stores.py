@@ -1,10 +1,14 @@
-"""The session directory and event log the bridge runs on: in memory, or in Redis.
+"""The session directory, event log and call outcomes the bridge runs on: SQL, Redis or memory.
 
-DESIGN.md "Embedded default and cluster mode": with no configuration both
-live in this process's memory; ``BRIDGE_REDIS_URL`` moves both to Redis, so
-several bridge nodes share one session space and any node serves any stream.
-The lifespan opens them here and gets them closed in the right order (the
-stores before the Redis pool they use).
+DESIGN.md "Embedded default and cluster mode": with no configuration they are
+durable in the node's SQL database (SQLite under the data dir, or
+``BRIDGE_DATABASE_URL``; bridge/sqlstore/), so a restarted node keeps every
+session, event id and cursor (issue 12); ``BRIDGE_REDIS_URL`` moves them to
+Redis, so several bridge nodes share one session space and any node serves
+any stream; ``BRIDGE_EPHEMERAL`` (``--ephemeral``) keeps them in this
+process's memory, forgotten at exit (tests, throwaway runs). The lifespan
+opens them here and gets them closed in the right order (the stores before
+the Redis pool or the database they use).
 
 Redis backends run on wall time (``time.time``), not ``settings.clock``: the
 times they store (event append times, when a session ended) are compared by
@@ -22,10 +26,12 @@ from redis.asyncio import Redis
 
 from bridge.eventlog import EventLog, MemoryEventLog
 from bridge.eventlog.redis import RedisEventLog
+from bridge.idempotency import OutcomeStore
 from bridge.redis_client import create_redis
 from bridge.sessions import MemorySessionDirectory, SessionDirectory
 from bridge.sessions.redis import RedisSessionDirectory
 from bridge.settings import BridgeSettings
+from bridge.sqlstore.stores import open_sql_stores
 
 __all__ = ["Stores", "open_stores"]
 
@@ -35,11 +41,17 @@ class Stores:
     events: EventLog
     directory: SessionDirectory
     redis: Redis | None  # the process's Redis pool in cluster mode
+    # Where finished calls' outcomes are kept; None: the idempotency cache's own (memory, or Redis).
+    outcomes: OutcomeStore | None = None
 
 
 @contextlib.asynccontextmanager
 async def open_stores(settings: BridgeSettings) -> AsyncIterator[Stores]:
-    """Open the backends ``settings`` asks for; close them (and the pool) on exit."""
+    """Open the backends ``settings`` asks for; close them (and the pool or database) on exit."""
+    if not settings.redis_url and not settings.ephemeral:
+        async with open_sql_stores(settings) as sql:
+            yield Stores(sql.events, sql.directory, None, sql.outcomes)
+        return
     redis = None
     if settings.redis_url:
         redis = create_redis(settings.redis_url, client_name=f"openim-bridge:{settings.node_id}")

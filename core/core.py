@@ -122,6 +122,11 @@ class Core:
         self._ending: asyncio.Task[None] | None = None
         self._dirty = False
         self._save_lock = asyncio.Lock()
+        # Held while a batch of pushes or a sync is applied, and while a checkpoint
+        # is taken: a checkpoint then never records a seq (or a state) whose events
+        # are still on their way to the log (each emit returns once its event is
+        # durable), so after a crash the log is never behind its checkpoint (issue 12).
+        self._state_lock = asyncio.Lock()
         # The writer generation its checkpoints carry (the bridge's owner fence):
         # a stale core's save is refused by the store, never overwrites a newer one.
         self.fence: int | None = None
@@ -227,10 +232,18 @@ class Core:
     async def park(self) -> None:
         """Disconnect and persist the checkpoint; a later `login` resumes from it.
 
-        Disconnects even when the checkpoint cannot be saved (the error is raised after).
+        The dispatcher and any resync are stopped between two batches first, so
+        the checkpoint is the state after the last event sent and nothing is
+        applied after it: a revived core repeats no event, state events included
+        (pushes still queued are pulled again by seq). Disconnects even when the
+        checkpoint cannot be saved (the error is raised after).
         """
         try:
-            await self.save_checkpoint(force=True)
+            async with self._state_lock:
+                tasks = (self._resync, self._worker)
+                self._resync = self._worker = None
+                await stop_tasks(tasks)
+                await self._save_locked(force=True)
         finally:
             await self._stop(send_logout=False)
             self.status = LoginStatus.LOGOUT
@@ -246,6 +259,12 @@ class Core:
         self._checkpoints_held = True
 
     async def save_checkpoint(self, force: bool = False) -> None:
+        if self._store is None or not self.user_id or self._checkpoints_held or not (self._dirty or force):
+            return
+        async with self._state_lock:  # between batches: see _state_lock
+            await self._save_locked(force)
+
+    async def _save_locked(self, force: bool) -> None:
         if self._store is None or not self.user_id or self._checkpoints_held or not (self._dirty or force):
             return
         async with self._save_lock:
@@ -312,17 +331,18 @@ class Core:
 
     async def _sync_all(self, operation_id: str) -> None:
         """Sync every module; OnSyncServerStart/Finish/Failed around it (5.9 step 3)."""
-        reinstalled = not self.message.has_baseline
-        await self.emit(CONVERSATION, "OnSyncServerStart", reinstalled, operation_id)
-        try:
-            for module in self._modules.values():
-                await module.sync(operation_id)
-            await self.message.flush_batch(operation_id)
-        except SdkError as exc:
-            if exc.code not in TOKEN_ERRORS:
-                await self.emit(CONVERSATION, "OnSyncServerFailed", reinstalled, operation_id)
-            raise
-        await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
+        async with self._state_lock:
+            reinstalled = not self.message.has_baseline
+            await self.emit(CONVERSATION, "OnSyncServerStart", reinstalled, operation_id)
+            try:
+                for module in self._modules.values():
+                    await module.sync(operation_id)
+                await self.message.flush_batch(operation_id)
+            except SdkError as exc:
+                if exc.code not in TOKEN_ERRORS:
+                    await self.emit(CONVERSATION, "OnSyncServerFailed", reinstalled, operation_id)
+                raise
+            await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
     async def _dispatch(self) -> None:
         """Apply pushes in arrival order; conversation events once per batch.
@@ -338,18 +358,25 @@ class Core:
             batch = [await self._inbox.get()]
             while not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
-            operation_id = batch[-1][2]
-            for conv_id, msg, op in batch:
-                if not await self._apply_push(conv_id, msg, op):
+            async with self._state_lock:  # a batch and its flush are applied whole (see _state_lock)
+                if not await self._apply_batch(batch):
                     return
-            try:
-                await self.message.flush_batch(operation_id)
-                await self.conversation.flush(operation_id)
-            except SdkError as exc:
-                log.warning("conversation flush failed for user=%s: %s", self.user_id, exc)
-            except Exception:
-                self.stats.failed_pushes += 1
-                log.exception("conversation flush failed for user=%s", self.user_id)
+
+    async def _apply_batch(self, batch: list[tuple[str, MsgData, str]]) -> bool:
+        """Apply pushes and flush their conversation events; False when a token error ended the core."""
+        operation_id = batch[-1][2]
+        for conv_id, msg, op in batch:
+            if not await self._apply_push(conv_id, msg, op):
+                return False
+        try:
+            await self.message.flush_batch(operation_id)
+            await self.conversation.flush(operation_id)
+        except SdkError as exc:
+            log.warning("conversation flush failed for user=%s: %s", self.user_id, exc)
+        except Exception:
+            self.stats.failed_pushes += 1
+            log.exception("conversation flush failed for user=%s", self.user_id)
+        return True
 
     async def _apply_push(self, conv_id: str, msg: MsgData, op: str) -> bool:
         """Apply one push; False when it ended the core (a token error)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import fresh_database
+from tests.support.sqldb import LazyDatabase
 from tests.support.stack import Stack, run_stack
 
 
@@ -15,3 +18,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     tmp: Path = tmp_path_factory.mktemp("stack")
     async with run_stack(tmp) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+async def pg_database() -> AsyncIterator[LazyDatabase]:
+    """One fresh PostgreSQL database for the run's SQL-store tests, made on first use (tests/support/sqldb.py)."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield LazyDatabase(stack, lambda: fresh_database("oimb_stores"))

@@ -1,4 +1,4 @@
-"""Contract suite for bridge.eventlog backends: memory and redis, the same tests.
+"""Contract suite for bridge.eventlog backends: memory, redis and SQL (SQLite, PostgreSQL), the same tests.
 
 Time is injected (a fake clock for retention by age); waits use deadlines on
 what is awaited, never sleeps (STYLE.md).
@@ -11,6 +11,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -18,8 +19,10 @@ import pytest
 from bridge.errors import BridgeError
 from bridge.eventlog import EventLog, Fence, FencedOut, MemoryEventLog, ReadResult, StoredEvent
 from bridge.eventlog.redis import RedisEventLog
+from bridge.eventlog.sql import SqlEventLog
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
 from tests.support.redis import REDIS_URL, RedisSpace, dead_redis_url, eventually, redis_space
+from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
 
 DEADLINE = 2.0  # generous bound on anything that should happen "at once"
 LONG = 30.0  # a wait that must be cut short by something else
@@ -74,24 +77,49 @@ def _redis_factory(space: RedisSpace) -> LogFactory:
     return make
 
 
-# The contract runs against every backend; redis needs the machine's Redis
-# (skipped locally without it, a failure in CI: tests/support/redis.py).
-BACKENDS = [pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services)]
+# The contract runs against every backend; redis and postgresql need the machine's
+# services (skipped locally without them, a failure in CI: tests/support/redis.py, sqldb.py).
+BACKENDS = [pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services), *SQL_PARAMS]
 
 
 @contextlib.asynccontextmanager
-async def _backend(name: str) -> AsyncIterator[LogFactory]:
+async def _sql_backend(url: str) -> AsyncIterator[LogFactory]:
+    async with sql_stores(url) as stores:
+
+        def make(
+            *,
+            max_events: int = 10000,
+            max_age: float = 3600.0,
+            clock: Callable[[], float] | None = None,
+            max_bytes: int = 8 << 20,
+        ) -> EventLog:
+            bounds: dict[str, Any] = {"max_events": max_events, "max_age": max_age, "max_bytes": max_bytes}
+            if clock is not None:
+                bounds["clock"] = clock
+            return SqlEventLog(stores.db, stores.writer, **bounds)
+
+        yield make
+
+
+@contextlib.asynccontextmanager
+async def _backend(name: str, pg: LazyDatabase, tmp: Path) -> AsyncIterator[LogFactory]:
     if name == "memory":
         yield _memory_factory
+        return
+    if name in ("sqlite", "postgresql"):
+        async with _sql_backend(await sql_url(name, tmp, pg)) as factory:
+            yield factory
         return
     async with redis_space() as space:
         yield _redis_factory(space)
 
 
 @pytest.fixture(params=BACKENDS)
-async def make_log(request: pytest.FixtureRequest) -> AsyncIterator[LogFactory]:
+async def make_log(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase
+) -> AsyncIterator[LogFactory]:
     made: list[EventLog] = []
-    async with _backend(request.param) as factory:
+    async with _backend(request.param, pg_database, tmp_path) as factory:
 
         def make(
             *,

@@ -1,4 +1,4 @@
-"""Contract suite for bridge.idempotency: the same tests on the memory and the Redis outcome store.
+"""Contract suite for bridge.idempotency: the same tests on the memory, Redis and SQL outcome stores.
 
 A retry with the same (session, operationID) replays the first outcome and
 does not run the call again, on this node (in flight or finished) and, with
@@ -9,10 +9,12 @@ short and the test waits until Redis has expired the key (STYLE.md: no sleeps).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +22,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bridge.errors import BridgeError, status_for
 from bridge.idempotency import IdempotencyCache, MemoryOutcomes, Outcome, RecordedError, RedisOutcomes
+from bridge.idempotency.sql import SqlOutcomes
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
+from bridge.settings import BridgeSettings
+from bridge.sqlstore.stores import SqlStores, open_sql_stores
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 from tests.support.clock import wait_until
 from tests.support.redis import RedisSpace, dead_redis_url, eventually, redis_space
+from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
 
 DEADLINE = 2.0  # generous bound on anything that should happen "at once"
 WINDOW = 60.0
@@ -44,18 +50,22 @@ class FakeClock:
 class Backend:
     """Makes caches ("nodes") on one outcome store, and lets a window pass."""
 
-    def __init__(self, name: str, space: RedisSpace | None = None) -> None:
+    def __init__(self, name: str, space: RedisSpace | None = None, sql: SqlStores | None = None) -> None:
         self.name = name
         self.space = space
+        self.sql = sql
         self.clock = FakeClock()
 
     def node(self, window: float = WINDOW, max_entries: int = 100_000) -> IdempotencyCache:
+        if self.sql is not None:
+            store = SqlOutcomes(self.sql.db, self.sql.writer, window=window, clock=self.clock)
+            return IdempotencyCache(window, store=store)
         if self.space is None:
             return IdempotencyCache(window, max_entries=max_entries, clock=self.clock)
         return IdempotencyCache(window, redis=self.space.client, prefix=self.space.prefix)
 
     async def pass_window(self, window: float) -> None:
-        if self.space is None:
+        if self.space is None:  # memory and SQL run on the fake clock
             self.clock.now += window + 0.001
             return
         space = self.space
@@ -66,11 +76,15 @@ class Backend:
         await eventually(expired, "Redis to expire the outcome")
 
 
-BACKENDS = [pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services)]
+BACKENDS = [pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services), *SQL_PARAMS]
 
 
 @pytest.fixture(params=BACKENDS)
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+async def backend(request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase) -> AsyncIterator[Backend]:
+    if request.param in ("sqlite", "postgresql"):
+        async with sql_stores(await sql_url(request.param, tmp_path, pg_database)) as stores:
+            yield Backend(request.param, sql=stores)
+        return
     if request.param == "memory":
         yield Backend("memory")
         return
@@ -470,3 +484,18 @@ def test_recorded_error_rebuilds_the_exception_type() -> None:
     sdk = RecordedError.of(SdkError(12345, detail="?"))
     assert sdk == RecordedError(status_for(12345), 12345, "UnknownError", "?", {}, True)
     assert type(sdk.exception()) is SdkError and type(bridge.exception()) is BridgeError
+
+
+async def test_sql_outcomes_outlive_the_process(tmp_path: Path) -> None:
+    """A retry that reaches the restarted node (same database) replays the first answer."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"
+    fn = Calls()
+    for _ in range(2):  # two processes, one after the other
+        async with sql_stores(url) if fn.runs == 0 else _reopen(url) as stores:
+            cache = IdempotencyCache(WINDOW, store=SqlOutcomes(stores.db, stores.writer, window=WINDOW))
+            assert await cache.run(SID, "op-restart", "/v1/message/send_message", fn) == fn.result
+    assert fn.runs == 1
+
+
+def _reopen(url: str) -> contextlib.AbstractAsyncContextManager[SqlStores]:
+    return open_sql_stores(BridgeSettings(database_url=url), sweep=False)

@@ -1,4 +1,4 @@
-"""Contract suite for bridge.sessions backends: memory and redis, the same tests.
+"""Contract suite for bridge.sessions backends: memory, redis and SQL (SQLite, PostgreSQL), the same tests.
 
 Record expiry runs on an injected clock. Lease expiry is Redis's own clock in
 the redis backend (the one arbiter all nodes share), so there the suite lets
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,11 @@ from bridge.errors import BridgeError
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
 from bridge.sessions import MemorySessionDirectory, SessionDirectory, SessionId, SessionRecord
 from bridge.sessions.redis import RedisSessionDirectory
+from bridge.sessions.sql import SqlSessionDirectory
+from bridge.settings import BridgeSettings
+from bridge.sqlstore.stores import open_sql_stores
 from tests.support.redis import RedisSpace, dead_redis_url, eventually, redis_space
+from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
 
 ENDED_TTL = 60.0
 LEASE = 1.0  # long enough that "still held" checks have margin, short enough to lapse quickly
@@ -77,8 +82,28 @@ async def _redis() -> AsyncIterator[Harness]:
         await directory.aclose()
 
 
-@pytest.fixture(params=[pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services)])
-async def h(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def _sql(url: str) -> AsyncIterator[Harness]:
+    """Records in SQL on the fake clock; leases are the process's own (bridge/sessions/sql.py), on it too."""
+    async with sql_stores(url) as stores:
+        clock = FakeClock()
+        directory = SqlSessionDirectory(
+            stores.db, stores.writer, ended_ttl=ENDED_TTL, clock=clock, lease_seconds=LEASE, lease_clock=clock
+        )
+
+        async def elapse(session_id: str, fraction: float) -> None:
+            clock.now += fraction * LEASE
+
+        yield Harness(directory, clock, elapse)
+        await directory.aclose()
+
+
+@pytest.fixture(params=[pytest.param("memory"), pytest.param("redis", marks=pytest.mark.services), *SQL_PARAMS])
+async def h(request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase) -> AsyncIterator[Harness]:
+    if request.param in ("sqlite", "postgresql"):
+        async with _sql(await sql_url(request.param, tmp_path, pg_database)) as harness:
+            yield harness
+        return
     async with _memory() if request.param == "memory" else _redis() as harness:
         yield harness
 
@@ -347,3 +372,24 @@ async def test_redis_fences_outgrow_a_lost_counter(space: RedisSpace) -> None:
     await space.client.delete(f"{space.prefix}fence")  # flushed, or restored from an old backup
     second = await d.acquire("s1", A)
     assert second is not None and second > first
+
+
+async def test_sql_sessions_outlive_the_process(tmp_path: Path) -> None:
+    """A restarted node (new stores on the same database) resolves its tokens and finds its sessions."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}"
+    async with sql_stores(url) as stores:
+        first = SqlSessionDirectory(stores.db, stores.writer)
+        await first.create(record(batch_messages=True), "hash1")
+        await first.create(record("s2", user="u2"), "hash2")
+        await first.end("s2", 1506)
+        fence = await first.acquire("s1", A)
+    async with open_sql_stores(BridgeSettings(database_url=url), sweep=False) as stores:
+        again = SqlSessionDirectory(stores.db, stores.writer)
+        assert await again.resolve("hash1") == record(batch_messages=True)
+        assert await again.find("u1", 5) == record(batch_messages=True)
+        assert (rec := await again.resolve("hash2")) is not None and rec.ended_code == 1506
+        assert await again.live_count() == 1
+        # The dead process's lease is gone with it; the new fence outgrows the old one.
+        assert await again.owner("s1") is None
+        new = await again.acquire("s1", A)
+        assert fence is not None and new is not None and new > fence

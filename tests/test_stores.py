@@ -1,13 +1,18 @@
-"""Which stores the bridge runs on: memory by default, Redis with BRIDGE_REDIS_URL."""
+"""Which stores the bridge runs on: SQL by default, Redis with BRIDGE_REDIS_URL, memory when ephemeral."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from bridge.eventlog import MemoryEventLog
 from bridge.eventlog.redis import RedisEventLog
+from bridge.eventlog.sql import SqlEventLog
+from bridge.idempotency.sql import SqlOutcomes
 from bridge.sessions import MemorySessionDirectory
 from bridge.sessions.redis import RedisSessionDirectory
+from bridge.sessions.sql import SqlSessionDirectory
 from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
 from tests.support.redis import REDIS_URL, eventually, redis_space
@@ -28,11 +33,38 @@ def test_default_node_ids_are_unique_and_usable() -> None:
         BridgeSettings(node_id="two words").validate()
 
 
-async def test_embedded_mode_keeps_everything_in_memory() -> None:
-    async with open_stores(BridgeSettings()) as stores:
+async def test_default_mode_keeps_everything_in_the_data_dirs_database(tmp_path: Path) -> None:
+    settings = BridgeSettings(data_dir=tmp_path)
+    async with open_stores(settings) as stores:
+        assert isinstance(stores.events, SqlEventLog)
+        assert isinstance(stores.directory, SqlSessionDirectory)
+        assert isinstance(stores.outcomes, SqlOutcomes)
+        assert stores.redis is None
+        await stores.events.append("s", "OnTest", "{}")
+    assert (tmp_path / "bridge.db").exists()
+    async with open_stores(settings) as stores:  # the next process on the same data dir
+        assert await stores.events.last_id("s") == 1
+
+
+async def test_a_second_node_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    settings = BridgeSettings(data_dir=tmp_path)
+    async with open_stores(settings):
+        with pytest.raises(ValueError, match="one node per database"):
+            async with open_stores(settings):
+                pass
+
+
+async def test_ephemeral_mode_keeps_everything_in_memory(tmp_path: Path) -> None:
+    async with open_stores(BridgeSettings(data_dir=tmp_path, ephemeral=True)) as stores:
         assert isinstance(stores.events, MemoryEventLog)
         assert isinstance(stores.directory, MemorySessionDirectory)
-        assert stores.redis is None
+        assert stores.redis is None and stores.outcomes is None
+    assert not (tmp_path / "bridge.db").exists()
+
+
+def test_ephemeral_from_env_and_flag() -> None:
+    assert BridgeSettings.from_env({"BRIDGE_EPHEMERAL": "1"}).ephemeral
+    assert not BridgeSettings.from_env({}).ephemeral
 
 
 @pytest.mark.services

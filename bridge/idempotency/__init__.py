@@ -8,7 +8,7 @@ answer is the same) and the call does not run again. The same operationID on
 another function is refused (409 ArgsError).
 
 In flight on this node, a retry waits for the first call; finished outcomes
-live in an :class:`OutcomeStore` (memory, or Redis in cluster mode). The
+live in an :class:`OutcomeStore` (SQL, memory, or Redis in cluster mode). The
 design record (why no "running" claims in Redis, what is and is not
 recorded, store outages) is in docs/architecture.md, "Idempotency".
 """
@@ -73,8 +73,9 @@ class IdempotencyCache:
     """Run ``fn`` once per (session id, operationID) within ``window`` seconds.
 
     With ``redis`` the outcomes live in Redis under ``prefix`` (shared by every
-    node, expiry on Redis's clock); without, in memory (at most
-    ``max_entries``, expiry on ``clock``).
+    node, expiry on Redis's clock); with ``store`` there (the SQL one of a node
+    without Redis); without either, in memory (at most ``max_entries``, expiry
+    on ``clock``).
     """
 
     def __init__(
@@ -85,12 +86,15 @@ class IdempotencyCache:
         clock: Callable[[], float] = time.monotonic,
         redis: Redis | None = None,
         prefix: str = "oimb:",
+        store: OutcomeStore | None = None,
     ) -> None:
-        self.store: OutcomeStore = (
-            MemoryOutcomes(window, max_entries, clock)
-            if redis is None
-            else RedisOutcomes(redis, window=window, prefix=prefix)
-        )
+        if store is None:
+            store = (
+                MemoryOutcomes(window, max_entries, clock)
+                if redis is None
+                else RedisOutcomes(redis, window=window, prefix=prefix)
+            )
+        self.store: OutcomeStore = store
         self._flights: dict[tuple[str, str], _Flight] = {}
         self._finishing: set[asyncio.Task[None]] = set()
         self.replays = 0

@@ -118,7 +118,9 @@ class BridgeUser:
 async def run_bridge(
     api_url: str, ws_url: str, data_dir: Path, clock: MovableClock, **overrides: Any
 ) -> AsyncIterator[Bridge]:
-    settings = BridgeSettings(upstream_api=api_url, upstream_ws=ws_url, data_dir=data_dir, clock=clock)
+    # In memory unless a test asks for the durable stores (ephemeral=False): tests move the
+    # bridge clock by hand, and most need no restart (tests/bridge/test_restart.py does).
+    settings = BridgeSettings(upstream_api=api_url, upstream_ws=ws_url, data_dir=data_dir, clock=clock, ephemeral=True)
     settings = replace(settings, **overrides)
     sock = bind("127.0.0.1", 0)  # bound first: other nodes forward to its advertised URL
     settings.advertise_url = settings.advertise_url or advertised_url(sock)

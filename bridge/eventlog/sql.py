@@ -1,0 +1,389 @@
+"""Event logs in the node's SQL database: a single node that outlives its restarts (issue 12).
+
+Without Redis, a node's sessions, event ids and cursors must survive ``kill -9``
+and upgrades. Each event is a row of ``bridge_events`` (schema in
+bridge/sqlstore/schema.py), written by the group committer
+(bridge/sqlstore/writer.py) together with its delivery marks, in one
+transaction: a revived core resumes after the last message the log holds,
+so a crash neither loses nor repeats one. Readers are woken only after the
+commit, so no client sees an event a crash could take back.
+
+This backend serves one node (bridge/sqlstore/database.py refuses a second one
+on the same database), so the writer keeps each active session's counters in
+memory (last id, end offset, the retained head) and waiting is in-process, as
+in memory.py. Retention as in redis.py: by count, by bytes (``o`` offsets,
+the newest always stays) and by age (``t``, wall time, never decreasing along
+a log); applied at append, filtered at read (a read never writes), and a quiet
+log's old events are deleted by the sweeper (bridge/sqlstore/sweeper.py).
+Fences are not checked: one node, one writer (as memory.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge.sqlstore import schema
+from bridge.sqlstore.database import SqlDatabase, database_errors
+from bridge.sqlstore.writer import GroupWriter, Job
+
+from .base import DEFAULT_MAX_BYTES, DEFAULT_READ_LIMIT, EventLog, Fence, Mark, ReadResult, StoredEvent, event_size
+
+__all__ = ["SqlEventLog"]
+
+_ev, _logs, _marks = schema.events, schema.logs, schema.marks
+_FLUSH = "eventlog"
+#: Sessions whose counters the writer keeps in memory (least recently written go first; reloaded on demand).
+_CACHED = 50_000
+
+
+@dataclass(slots=True)
+class _Counters:
+    """A session's log as the writer sees it (uncommitted appends of the batch included)."""
+
+    last_id: int
+    end_offset: int
+    last_t: float
+    head: tuple[int, int, float] | None  # (id, o, t) of the oldest retained event
+    stored: bool  # has a bridge_event_logs row
+
+
+class _Wake:
+    """The wake-up a session's waiters share; replaced at every wake ("generation")."""
+
+    __slots__ = ("event", "gone", "waiters")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.waiters = 0
+        self.gone = False
+
+    def wake(self) -> None:
+        self.event.set()
+        self.event = asyncio.Event()
+
+
+class SqlEventLog(EventLog):
+    def __init__(
+        self,
+        db: SqlDatabase,
+        writer: GroupWriter,
+        *,
+        max_events: int = 10000,
+        max_age: float = 3600.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_events < 1:
+            raise ValueError(f"max_events must be >= 1, got {max_events}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        if max_age <= 0:
+            raise ValueError(f"max_age must be > 0, got {max_age}")
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.dropped = 0
+        self._db = db
+        self._writer = writer
+        self._clock = clock
+        self._counters: OrderedDict[str, _Counters] = OrderedDict()
+        self._wakes: dict[str, _Wake] = {}
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------
+
+    async def append(
+        self,
+        session_id: str,
+        event: str,
+        data: str,
+        *,
+        marks: Sequence[Mark] = (),
+        fence: Fence | None = None,  # one node, one writer: nothing to check
+    ) -> StoredEvent:
+        size = event_size(event, data)
+
+        async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> StoredEvent:
+            c = await self._load(conn, session_id)
+            t = max(self._clock(), c.last_t)
+            c.last_id += 1
+            row = {"session_id": session_id, "id": c.last_id, "event": event, "data": data, "t": t}
+            row["o"] = c.end_offset
+            if c.head is None:
+                c.head = (c.last_id, c.end_offset, t)
+            c.end_offset += size
+            c.last_t = t
+            pending = _pending(scratch)
+            pending.rows.append(row)
+            pending.sessions[session_id] = (c, size)
+            _raise(pending.marks, session_id, marks)
+            return StoredEvent(c.last_id, event, data)
+
+        return await self._submit(session_id, run)  # type: ignore[no-any-return]
+
+    async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
+        if not marks:
+            return
+
+        async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
+            _raise(_pending(scratch).marks, session_id, marks)
+
+        await self._writer.submit(Job(run, flush=(_FLUSH, self._flush)))
+
+    async def drop(self, session_id: str) -> None:
+        async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
+            await self._flush(conn, scratch)  # appends earlier in this batch go first, then all of it
+            for table in (_ev, _logs, _marks):
+                await conn.execute(delete(table).where(table.c.session_id == session_id))
+            self._counters.pop(session_id, None)
+
+        def after() -> None:
+            wake = self._wakes.pop(session_id, None)
+            if wake is not None:
+                wake.gone = True
+                wake.wake()
+
+        await self._writer.submit(Job(run, after=after, rollback=self._counters.clear))
+
+    async def _submit(self, session_id: str, run: Any) -> Any:
+        def after() -> None:
+            wake = self._wakes.get(session_id)
+            if wake is not None:
+                wake.wake()
+
+        # A failed batch leaves the counters ahead of the database: reload them next time.
+        job = Job(run, after=after, rollback=self._counters.clear, flush=(_FLUSH, self._flush))
+        return await self._writer.submit(job)
+
+    async def _load(self, conn: AsyncConnection, session_id: str) -> _Counters:
+        c = self._counters.get(session_id)
+        if c is not None:
+            self._counters.move_to_end(session_id)
+            return c
+        row = (
+            await conn.execute(
+                select(_logs.c.last_id, _logs.c.end_offset, _logs.c.last_t).where(_logs.c.session_id == session_id)
+            )
+        ).first()
+        head = (
+            await conn.execute(
+                select(_ev.c.id, _ev.c.o, _ev.c.t).where(_ev.c.session_id == session_id).order_by(_ev.c.id).limit(1)
+            )
+        ).first()
+        head_t = None if head is None else (int(head[0]), int(head[1]), float(head[2]))
+        if row is None:
+            c = _Counters(0, 0, 0.0, head_t, False)
+        else:
+            c = _Counters(int(row.last_id), int(row.end_offset), float(row.last_t), head_t, True)
+        self._counters[session_id] = c
+        while len(self._counters) > _CACHED:
+            self._counters.popitem(last=False)
+        return c
+
+    async def _flush(self, conn: AsyncConnection, scratch: dict[str, Any]) -> None:
+        """The batch's appends as a few multi-row statements, then retention per touched log."""
+        pending = _pending(scratch)
+        if pending.rows:
+            await conn.execute(_ev.insert(), pending.rows)
+        new_logs = {sid for sid, (c, _) in pending.sessions.items() if not c.stored}
+        if new_logs:
+            await conn.execute(
+                _logs.insert(),
+                [_log_row(sid, pending.sessions[sid][0]) for sid in new_logs],
+            )
+            for sid in new_logs:
+                pending.sessions[sid][0].stored = True
+        old_logs = [
+            {"sid": sid, "b_last": c.last_id, "b_end": c.end_offset, "b_t": c.last_t}
+            for sid, (c, _) in pending.sessions.items()
+            if sid not in new_logs
+        ]
+        if old_logs:
+            await conn.execute(
+                update(_logs)
+                .where(_logs.c.session_id == bindparam("sid"))
+                .values(last_id=bindparam("b_last"), end_offset=bindparam("b_end"), last_t=bindparam("b_t")),
+                old_logs,
+            )
+        if pending.marks:
+            await conn.execute(
+                _upsert_marks(self._db.dialect),
+                [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in pending.marks.items()],
+            )
+        for sid, (c, last_size) in pending.sessions.items():
+            await self._trim(conn, sid, c, last_size)
+        scratch.pop(_FLUSH, None)
+
+    async def _trim(self, conn: AsyncConnection, session_id: str, c: _Counters, last_size: int) -> None:
+        """Drop the prefix of the log that count, bytes or age retention no longer keeps."""
+        if c.head is None:
+            return
+        count_cut = c.last_id - self.max_events  # ids up to here go
+        newest_o = c.end_offset - last_size
+        min_off = min(c.end_offset - self.max_bytes, newest_o)  # the newest stays whatever its size
+        cutoff = self._clock() - self.max_age
+        head_id, head_o, head_t = c.head
+        if head_id > count_cut and head_o >= min_off and head_t >= cutoff:
+            return
+        keep = (
+            await conn.execute(
+                select(_ev.c.id, _ev.c.o, _ev.c.t)
+                .where(
+                    _ev.c.session_id == session_id,
+                    _ev.c.id > count_cut,
+                    _ev.c.o >= min_off,
+                    _ev.c.t >= cutoff,
+                )
+                .order_by(_ev.c.id)
+                .limit(1)
+            )
+        ).first()
+        first_kept = c.last_id + 1 if keep is None else int(keep[0])
+        result = await conn.execute(delete(_ev).where(_ev.c.session_id == session_id, _ev.c.id < first_kept))
+        self.dropped += max(int(result.rowcount or 0), 0)
+        c.head = None if keep is None else (int(keep[0]), int(keep[1]), float(keep[2]))
+
+    # -- reading ---------------------------------------------------------------
+
+    async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
+        _check_limit(limit)
+        return await self._read(session_id, after, limit)
+
+    # ASYNC109 (timeout parameter): the contract's own timeout, see base.py.
+    async def wait_after(
+        self,
+        session_id: str,
+        after: int,
+        timeout: float,
+        limit: int = DEFAULT_READ_LIMIT,
+    ) -> ReadResult:
+        _check_limit(limit)
+        if timeout <= 0 or self._closed:
+            return await self._read(session_id, after, limit)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        wake = self._wakes.get(session_id)
+        if wake is None:
+            wake = self._wakes[session_id] = _Wake()
+        wake.waiters += 1
+        try:
+            while True:
+                event = wake.event  # taken before the read: a commit after it wakes us
+                if wake.gone:
+                    return ReadResult([], False)  # dropped or closed while we waited
+                result = await self._read(session_id, after, limit)
+                remaining = deadline - loop.time()
+                if result.events or result.reset or remaining <= 0:
+                    return result
+                try:
+                    async with asyncio.timeout(remaining):
+                        await event.wait()
+                except TimeoutError:
+                    return await self._read(session_id, after, limit)
+        finally:
+            wake.waiters -= 1
+            if not wake.waiters and self._wakes.get(session_id) is wake:
+                del self._wakes[session_id]
+
+    async def _read(self, session_id: str, after: int, limit: int) -> ReadResult:
+        cutoff = self._clock() - self.max_age
+        with database_errors("read event log"):
+            async with self._db.reader.connect() as conn:
+                rows = await _rows(conn, session_id, after, cutoff, limit)
+                if rows:
+                    return ReadResult(rows, rows[0].id != after + 1)
+                last = await _last_id(conn, session_id)
+                if after > last:  # a cursor from a lost history: start over at the oldest retained
+                    return ReadResult(await _rows(conn, session_id, 0, cutoff, limit), True)
+                if after == last:
+                    return ReadResult([], False)
+                # Events after the cursor existed: trimmed, or committed between the two queries.
+                rows = await _rows(conn, session_id, after, cutoff, limit)
+                return ReadResult(rows, not rows or rows[0].id != after + 1)
+
+    async def last_id(self, session_id: str) -> int:
+        with database_errors("read event log"):
+            async with self._db.reader.connect() as conn:
+                return await _last_id(conn, session_id)
+
+    async def delivered(self, session_id: str) -> dict[str, int]:
+        with database_errors("read delivery marks"):
+            async with self._db.reader.connect() as conn:
+                rows = await conn.execute(
+                    select(_marks.c.conversation_id, _marks.c.seq).where(_marks.c.session_id == session_id)
+                )
+                return {str(r.conversation_id): int(r.seq) for r in rows}
+
+    async def aclose(self) -> None:
+        self._closed = True
+        wakes, self._wakes = self._wakes, {}
+        for wake in wakes.values():
+            wake.gone = True
+            wake.wake()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What a batch's appends and marks add, written by ``_flush`` in a few statements."""
+
+    rows: list[dict[str, Any]]
+    sessions: dict[str, tuple[_Counters, int]]  # touched logs, with the size of their newest event
+    marks: dict[tuple[str, str], int]
+
+
+def _pending(scratch: dict[str, Any]) -> _Pending:
+    pending = scratch.get(_FLUSH)
+    if pending is None:
+        pending = scratch[_FLUSH] = _Pending([], {}, {})
+    return pending
+
+
+def _raise(marks: dict[tuple[str, str], int], session_id: str, new: Sequence[Mark]) -> None:
+    for conv_id, seq in new:
+        key = (session_id, conv_id)
+        if seq > marks.get(key, 0):
+            marks[key] = seq
+
+
+def _log_row(session_id: str, c: _Counters) -> dict[str, Any]:
+    return {"session_id": session_id, "last_id": c.last_id, "end_offset": c.end_offset, "last_t": c.last_t}
+
+
+def _upsert_marks(dialect: str) -> Any:
+    """Raise a mark, never lower it (one statement per batch, every conversation at once)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(_marks)
+    return stmt.on_conflict_do_update(
+        index_elements=[_marks.c.session_id, _marks.c.conversation_id],
+        set_={"seq": stmt.excluded.seq},
+        where=_marks.c.seq < stmt.excluded.seq,
+    )
+
+
+async def _rows(conn: AsyncConnection, session_id: str, after: int, cutoff: float, limit: int) -> list[StoredEvent]:
+    result = await conn.execute(
+        select(_ev.c.id, _ev.c.event, _ev.c.data)
+        .where(_ev.c.session_id == session_id, _ev.c.id > after, _ev.c.t >= cutoff)
+        .order_by(_ev.c.id)
+        .limit(limit)
+    )
+    return [StoredEvent(int(r.id), str(r.event), str(r.data)) for r in result]
+
+
+async def _last_id(conn: AsyncConnection, session_id: str) -> int:
+    value = (await conn.execute(select(_logs.c.last_id).where(_logs.c.session_id == session_id))).scalar()
+    return 0 if value is None else int(value)
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
