@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.stack import Stack, run_stack
 
+# Checks every request core sends upstream against the real server's schema (issue 13).
+pytest_plugins = ["tests.support.conformance.plugin"]
+
 
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
