@@ -10,7 +10,7 @@ import pytest
 from tests.support.stack import Stack, run_stack
 
 # Checks every request core sends upstream against the real server's schema (issue 13).
-pytest_plugins = ["tests.support.conformance.plugin"]
+pytest_plugins = ["pytester", "tests.support.conformance.plugin"]
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,16 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 
 from tests.support.conformance.required import OLDER_SERVER, RULES
 
-__all__ = ["WRAPPER_PACKAGE", "check_json", "check_proto", "check_rules", "is_map", "message_of", "proto_to_tree"]
+__all__ = [
+    "RULE_SYNTAX",
+    "WRAPPER_PACKAGE",
+    "check_json",
+    "check_proto",
+    "check_rules",
+    "is_map",
+    "message_of",
+    "proto_to_tree",
+]
 
 WRAPPER_PACKAGE = "openim.protobuf"
 Problem = tuple[str, str]  # (path, what is wrong)
@@ -236,7 +245,7 @@ def check_json(desc: Descriptor, body: Any, path: str = "", rules: bool = True) 
 
 # -- Check() rules ----------------------------------------------------------------
 
-_RULE = re.compile(
+RULE_SYNTAX = re.compile(
     r"^(?:if (?P<cpath>[\w.]+) == (?P<cval>-?\d+): )?"
     r"(?P<path>[\w.|]+)(?P<suffix>\[\]|\[\*\])?"
     r"(?: (?P<op>in|>=|==|<=|!=) (?P<lo>-?\d+)(?:\.\.(?P<hi>-?\d+))?)?$"
@@ -259,7 +268,7 @@ def _zero(value: Any) -> bool:
 
 
 def _rule_problem(rule: str, body: Any) -> str | None:
-    m = _RULE.match(rule)
+    m = RULE_SYNTAX.match(rule)
     if m is None:
         raise ValueError(f"bad rule {rule!r}")
     if m["cpath"] and _number(_get(body, m["cpath"])) != int(m["cval"]):
@@ -293,7 +302,7 @@ def check_rules(message: str, body: Any, path: str = "") -> Iterator[Problem]:
     for rule in RULES.get(message, ()):
         problem = _rule_problem(rule, body)
         if problem:
-            target = _RULE.match(rule)["path"]  # type: ignore[index]
+            target = RULE_SYNTAX.match(rule)["path"]  # type: ignore[index]
             yield _join(path, target), f"{problem}: the server's Check() refuses it ({rule!r})"
 
 
