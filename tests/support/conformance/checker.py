@@ -42,6 +42,7 @@ __all__ = [
     "check_json",
     "check_proto",
     "check_rules",
+    "fields_of",
     "is_map",
     "message_of",
     "proto_to_tree",
@@ -86,6 +87,17 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+@functools.cache
+def fields_of(desc: Descriptor) -> dict[str, FieldDescriptor]:
+    """`desc.fields_by_name` as a plain dict (upb builds a new mapping on every access)."""
+    return dict(desc.fields_by_name)
+
+
+@functools.cache
+def _folded(desc: Descriptor) -> dict[str, str]:
+    return {name.lower(): name for name in fields_of(desc)}
+
+
 def message_of(field: FieldDescriptor) -> Descriptor:
     """The message type of a message-typed field."""
     if field.message_type is None:
@@ -99,6 +111,7 @@ def _type_name(field: FieldDescriptor) -> str:
     return _TYPE_NAMES.get(field.type, str(field.type))
 
 
+@functools.cache
 def is_map(field: FieldDescriptor) -> bool:
     return field.type == _T.TYPE_MESSAGE and message_of(field).GetOptions().map_entry
 
@@ -171,7 +184,7 @@ def _check_value(field: FieldDescriptor, value: Any, path: str) -> Iterator[Prob
         return
     desc = message_of(field)
     if _is_wrapper(desc):
-        problem = _scalar_problem(desc.fields_by_name["value"].type, value)
+        problem = _scalar_problem(fields_of(desc)["value"].type, value)
         if problem:
             yield path, f"{problem} ({desc.full_name} is its bare value in JSON)"
         return
@@ -192,7 +205,7 @@ def _check_field(field: FieldDescriptor, value: Any, path: str) -> Iterator[Prob
         if not isinstance(value, dict):
             yield path, f"is {_json_type(value)}, must be an object (map)"
             return
-        entry = message_of(field).fields_by_name
+        entry = fields_of(message_of(field))
         key_f, val_f = entry["key"], entry["value"]
         for key, item in value.items():
             if key_f.type != _T.TYPE_STRING and not re.fullmatch(r"-?[0-9]+", key):
@@ -221,8 +234,7 @@ def check_json(desc: Descriptor, body: Any, path: str = "", rules: bool = True) 
     if not isinstance(body, dict):
         yield path or "(body)", f"is {_json_type(body)}, must be an object ({desc.full_name})"
         return
-    fields = desc.fields_by_name
-    folded = {name.lower(): name for name in fields}
+    fields, folded = fields_of(desc), _folded(desc)
     older = OLDER_SERVER.get(desc.full_name, ())
     for key, value in body.items():
         field = fields.get(key)
@@ -328,7 +340,7 @@ def _unknown(msg: Message, path: str) -> Iterator[Problem]:
             )
     for field, value in msg.ListFields():
         if field.type != _T.TYPE_MESSAGE or is_map(field):
-            if is_map(field) and message_of(field).fields_by_name["value"].type == _T.TYPE_MESSAGE:
+            if is_map(field) and fields_of(message_of(field))["value"].type == _T.TYPE_MESSAGE:
                 for key, entry in value.items():
                     yield from _unknown(entry, _join(path, f"{field.name}[{key}]"))
             continue

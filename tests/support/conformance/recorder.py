@@ -30,7 +30,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from core.transport.api import ApiClient
 from core.transport.gateway import GatewayClient
-from tests.support.conformance.checker import WRAPPER_PACKAGE, check_json, check_proto, is_map, message_of
+from tests.support.conformance.checker import WRAPPER_PACKAGE, check_json, check_proto, fields_of, is_map, message_of
 from tests.support.conformance.required import OLDER_SERVER_RESPONSES
 from tests.support.conformance.routes import CUSTOM, GATEWAY, ROUTES
 from tests.support.conformance.wasm_descriptors import Schema
@@ -153,6 +153,8 @@ class Answer(dict[str, Any]):
             return
         reader = self._reader
         reader.sink.reads += 1
+        if key in self._fields and key not in OLDER_SERVER_RESPONSES.get(self._message, ()):
+            return
         path = f"{self._path}.{key}" if self._path else str(key)
         if key not in self._fields:
             near = [f for f in self._fields if f.lower() == str(key).lower()]
@@ -194,18 +196,19 @@ class Answer(dict[str, Any]):
 
 
 def _wrap_message(desc: Descriptor, data: dict[str, Any], reader: _Reader, path: str) -> Answer:
-    fields = desc.fields_by_name
+    fields = fields_of(desc)
     items = {}
     for key, value in data.items():
         f = fields.get(key)
         items[key] = value if f is None else _wrap_field(f, value, reader, f"{path}.{key}" if path else key)
-    return Answer(items, desc.full_name, dict(fields), reader, path)
+    return Answer(items, desc.full_name, fields, reader, path)
 
 
 def _wrap_one(f: FieldDescriptor, value: Any, reader: _Reader, path: str) -> Any:
-    if f.type != FieldDescriptor.TYPE_MESSAGE or message_of(f).full_name.startswith(WRAPPER_PACKAGE + "."):
+    if f.type != FieldDescriptor.TYPE_MESSAGE or not isinstance(value, dict):
         return value
-    return _wrap_message(message_of(f), value, reader, path) if isinstance(value, dict) else value
+    desc = message_of(f)
+    return value if desc.full_name.startswith(WRAPPER_PACKAGE + ".") else _wrap_message(desc, value, reader, path)
 
 
 def _wrap_field(f: FieldDescriptor, value: Any, reader: _Reader, path: str) -> Any:
@@ -213,7 +216,8 @@ def _wrap_field(f: FieldDescriptor, value: Any, reader: _Reader, path: str) -> A
         if not isinstance(value, dict):
             return value
         entry = message_of(f)
-        items = {k: _wrap_one(entry.fields_by_name["value"], v, reader, f"{path}[{k}]") for k, v in value.items()}
+        value_field = fields_of(entry)["value"]
+        items = {k: _wrap_one(value_field, v, reader, f"{path}[{k}]") for k, v in value.items()}
         return Answer(items, entry.full_name, None, reader, path)
     if f.is_repeated:
         if not isinstance(value, list):
