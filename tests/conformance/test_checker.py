@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.modules import group as group_module
 from core.protocol import openim_pb2 as pb
 from core.transport.api import ApiClient
 from tests.support.conformance.recorder import Answer, Collector, collecting
@@ -192,3 +193,18 @@ async def test_core_traffic_is_recorded_through_the_api_client(schema: Schema) -
     assert next(iter(collector.findings.values())).first_test.endswith(
         "test_core_traffic_is_recorded_through_the_api_client"
     )
+
+
+def test_notification_tips_reads_are_checked(schema: Schema) -> None:
+    """Core reads a notification's tips (content `{"detail": "<tips JSON>"}`) in every module."""
+    tips = {"group": {"groupID": "g"}, "kickedUserList": [{"userID": "b"}]}
+    content = json.dumps({"detail": json.dumps(tips)}).encode()
+    collector = Collector(schema)
+    with collecting(collector):
+        read = group_module.tips_of(pb.MsgData(contentType=1508, content=content))
+    assert read == tips
+    assert read["group"].get("groupID") == "g" and read["kickedUserList"][0].get("userID") == "b"
+    read.get("kickedUsers")
+    assert [f"{f.where}: {f.path} {f.problem}" for f in collector.findings.values()] == [
+        "read tips of 1508: kickedUsers is read by core but is not a field of openim.sdkws.MemberKickedTips"
+    ]

@@ -1,13 +1,15 @@
 """Record what core sends upstream, and what it reads back, during a test run.
 
-`install()` wraps two methods at the class level, so every core in this process
+`install()` wraps two methods at the class level and one function, so every core in this process
 is covered whoever built it (bridge app, test stacks, bare cores):
 - `core.transport.api.ApiClient.post`: the JSON body of each HTTP call, as it goes
   on the wire (json round trip: a float stays a float), checked against the
   route's request message; the answer's `data` is handed back as `Answer` dicts
   that check each key core reads against the response message;
 - `core.transport.gateway.GatewayClient.request`: each gateway request payload,
-  checked against the message its reqIdentifier names.
+  checked against the message its reqIdentifier names;
+- `core.modules.base.tips_of` (in every module that imported it): a notification's
+  tips, handed back as `Answer` dicts of the sdkws tips message of its contentType.
 Core itself is untouched. Checks run as traffic arrives; a `Collector` keeps
 one `Finding` per distinct problem (with a count and the first test that caused
 it), so a long run costs no memory. Cores in other processes (the cluster
@@ -20,19 +22,24 @@ import contextlib
 import contextvars
 import copy
 import functools
+import importlib
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from core.modules.base import tips_of
+from core.protocol.openim_pb2 import MsgData
 from core.transport.api import ApiClient
 from core.transport.gateway import GatewayClient
 from tests.support.conformance.checker import WRAPPER_PACKAGE, check_json, check_proto, fields_of, is_map, message_of
 from tests.support.conformance.required import OLDER_SERVER_RESPONSES
-from tests.support.conformance.routes import CUSTOM, GATEWAY, ROUTES
+from tests.support.conformance.routes import CUSTOM, GATEWAY, ROUTES, TIPS
 from tests.support.conformance.wasm_descriptors import Schema
 
 __all__ = ["Answer", "Collector", "Finding", "collecting", "current_test", "install", "uninstall"]
@@ -105,6 +112,14 @@ class Collector:
         if pair is None or not isinstance(data, dict):
             return data
         return _wrap_message(pair[1], data, _Reader(self, f"read {route}"), "")
+
+    def tips(self, content_type: int, tips: dict[str, Any]) -> dict[str, Any]:
+        """A notification's tips (`tips_of`), read-checked against its sdkws tips message."""
+        name = TIPS.get(content_type)
+        if name is None:
+            return tips
+        desc = self.schema.pool.FindMessageTypeByName(f"openim.sdkws.{name}")
+        return _wrap_message(desc, tips, _Reader(self, f"read tips of {content_type}"), "")
 
     def gateway_request(self, ident: int, payload: bytes) -> None:
         where = f"gateway {ident}"
@@ -231,6 +246,7 @@ def _wrap_field(f: FieldDescriptor, value: Any, reader: _Reader, path: str) -> A
 current_test: contextvars.ContextVar[str] = contextvars.ContextVar("conformance_test", default="(outside a test)")
 _active: contextvars.ContextVar[Collector | None] = contextvars.ContextVar("conformance_collector", default=None)
 _originals: dict[str, Callable[..., Any]] = {}
+_tips_modules: list[ModuleType] = []
 
 
 @contextlib.contextmanager
@@ -262,11 +278,26 @@ def install(collector: Collector) -> None:
         (_active.get() or default).gateway_request(int(ident), data)
         return await request(self, ident, data, operation_id, timeout)
 
+    def recorded_tips(msg: MsgData) -> dict[str, Any]:
+        return (_active.get() or default).tips(msg.contentType, tips_of(msg))
+
     ApiClient.post = functools.wraps(post)(recorded_post)  # type: ignore[method-assign]
     GatewayClient.request = functools.wraps(request)(recorded_request)  # type: ignore[method-assign]
+    # Modules import tips_of by name: replace it in each (core.core imports them all).
+    _tips_modules.extend(_importers_of_tips())
+    for module in _tips_modules:
+        module.tips_of = functools.wraps(tips_of)(recorded_tips)  # type: ignore[attr-defined]
+
+
+def _importers_of_tips() -> list[ModuleType]:
+    importlib.import_module("core.core")
+    loaded = list(sys.modules.items())
+    return [m for name, m in loaded if name.startswith("core.") and getattr(m, "tips_of", None) is tips_of]
 
 
 def uninstall() -> None:
     if _originals:
         ApiClient.post = _originals.pop("post")  # type: ignore[method-assign]
         GatewayClient.request = _originals.pop("request")  # type: ignore[method-assign]
+    while _tips_modules:
+        _tips_modules.pop().tips_of = tips_of  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ Gateway: internal/msggateway/client.go handleMessage + message_handler.go
 
 from __future__ import annotations
 
-__all__ = ["CUSTOM", "GATEWAY", "GATEWAY_RESPONSES", "ROUTES"]
+__all__ = ["CUSTOM", "GATEWAY", "GATEWAY_RESPONSES", "ROUTES", "TIPS"]
 
 # route -> "<proto package tail>.<service>/<Method>" (service and method as in the .proto,
 # matched ignoring the case of the first letter, as Go capitalises it).
@@ -185,4 +185,52 @@ GATEWAY_RESPONSES: dict[int, str] = {
     1006: "openim.msg.GetConversationsHasReadAndMaxSeqResp",
     1007: "openim.msg.GetLastMessageResp",
     2003: "openim.push.DelUserPushTokenResp",
+}
+
+# Notification contentType -> the sdkws tips message whose JSON is the content's `detail`
+# (open-im-server pkg/notification/msg.go: encoding/json of the tips struct, so proto
+# field names). Senders: internal/rpc/{relation,user,group,conversation,msg}/notification.go.
+TIPS: dict[int, str] = {
+    1201: "FriendApplicationApprovedTips",
+    1202: "FriendApplicationRejectedTips",
+    1203: "FriendApplicationTips",
+    1204: "FriendAddedTips",
+    1205: "FriendDeletedTips",
+    1206: "FriendInfoChangedTips",
+    1207: "BlackAddedTips",
+    1208: "BlackDeletedTips",
+    1209: "UserInfoUpdatedTips",
+    1210: "FriendsInfoUpdateTips",
+    1300: "ConversationUpdateTips",
+    1303: "UserInfoUpdatedTips",
+    1304: "UserStatusChangeTips",
+    1305: "UserCommandAddTips",
+    1306: "UserCommandDeleteTips",
+    1307: "UserCommandUpdateTips",
+    1501: "GroupCreatedTips",
+    1502: "GroupInfoSetTips",
+    1503: "JoinGroupApplicationTips",
+    1504: "MemberQuitTips",
+    1505: "GroupApplicationAcceptedTips",
+    1506: "GroupApplicationRejectedTips",
+    1507: "GroupOwnerTransferredTips",
+    1508: "MemberKickedTips",
+    1509: "MemberInvitedTips",
+    1510: "MemberEnterTips",
+    1511: "GroupDismissedTips",
+    1512: "GroupMemberMutedTips",
+    1513: "GroupMemberCancelMutedTips",
+    1514: "GroupMutedTips",
+    1515: "GroupCancelMutedTips",
+    1516: "GroupMemberInfoSetTips",
+    1517: "GroupMemberInfoSetTips",
+    1518: "GroupMemberInfoSetTips",
+    1519: "GroupInfoSetAnnouncementTips",
+    1520: "GroupInfoSetNameTips",
+    1701: "ConversationSetPrivateTips",
+    1702: "ConversationHasReadTips",
+    1703: "ClearConversationTips",
+    2101: "RevokeMsgTips",
+    2102: "DeleteMsgsTips",
+    2200: "MarkAsReadTips",
 }
