@@ -201,7 +201,8 @@ def test_notification_tips_reads_are_checked(schema: Schema) -> None:
     content = json.dumps({"detail": json.dumps(tips)}).encode()
     collector = Collector(schema)
     with collecting(collector):
-        read = group_module.tips_of(pb.MsgData(contentType=1508, content=content))
+        # the name core.modules.group calls (it imported tips_of from core.modules.base)
+        read = group_module.tips_of(pb.MsgData(contentType=1508, content=content))  # type: ignore[attr-defined]
     assert read == tips
     assert read["group"].get("groupID") == "g" and read["kickedUserList"][0].get("userID") == "b"
     read.get("kickedUsers")
