@@ -299,6 +299,8 @@ def _rule_problem(rule: str, body: Any) -> str | None:
         return None if size else "is empty"
     if op is None:
         return "is empty" if _zero(value) else None
+    if value is not None and _number(value) != value:
+        return None  # not an integer: its type problem is reported already
     n, lo = _number(value), int(m["lo"])
     if op == "in":
         hi = int(m["hi"])
