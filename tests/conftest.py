@@ -12,6 +12,9 @@ from tests.support.cluster import fresh_database
 from tests.support.sqldb import LazyDatabase
 from tests.support.stack import Stack, run_stack
 
+# Checks every request core sends upstream against the real server's schema (issue 13).
+pytest_plugins = ["pytester", "tests.support.conformance.plugin"]
+
 
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:

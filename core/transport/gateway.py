@@ -35,6 +35,7 @@ from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from core.errors import SdkError
+from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import (
     EnvelopeError,
@@ -162,9 +163,12 @@ class GatewayClient:
         self._stop.set()
         ws = self._ws
         if ws is not None and send_logout:
-            # 2003 LogoutMsg lets the server drop this device's push token (5.2).
+            # 2003 LogoutMsg lets the server drop this device's push token (5.2). Its data is a
+            # push.DelUserPushTokenReq, whose Check() wants both IDs (internal/msggateway
+            # message_handler.go UserLogout; openimsdk/protocol push/push.go), as the SDK sends.
+            data = pb.DelUserPushTokenReq(userID=self._user_id, platformID=self._platform_id).SerializeToString()
             with contextlib.suppress(SdkError):
-                await self.request(ReqIdentifier.LOGOUT_MSG, b"", "logout", timeout=2.0)
+                await self.request(ReqIdentifier.LOGOUT_MSG, data, "logout", timeout=2.0)
         if ws is not None:
             await ws.close()
         await stop_tasks([self._task])
