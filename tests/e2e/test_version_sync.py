@@ -208,16 +208,16 @@ async def test_changes_made_in_a_gap_arrive_once_by_version_sync(world: World, g
         assert other_members == []
 
         # The lists are right too.
-        async def members(kind: str) -> dict[str, Any]:
+        async def members_of(kind: str) -> dict[str, Any]:
             found = await alice.call("/v1/group/get_group_member_list", {"groupID": g[kind]})
             return {m["userID"]: m for m in found}
 
-        assert set(await members("join")) == {carol_id, alice_id, bob_id, dave_id}
-        assert set(await members("kick")) == {carol_id, alice_id}
-        assert set(await members("quit")) == {carol_id, alice_id}
-        assert (await members("role"))[alice_id]["roleLevel"] == 60
-        assert (await members("mute"))[bob_id]["muteEndTime"] > 0
-        assert (await members("nickname"))[bob_id]["nickname"] == "bobby"
+        assert set(await members_of("join")) == {carol_id, alice_id, bob_id, dave_id}
+        assert set(await members_of("kick")) == {carol_id, alice_id}
+        assert set(await members_of("quit")) == {carol_id, alice_id}
+        assert (await members_of("role"))[alice_id]["roleLevel"] == 60
+        assert (await members_of("mute"))[bob_id]["muteEndTime"] > 0
+        assert (await members_of("nickname"))[bob_id]["nickname"] == "bobby"
         joined = {x["groupID"]: x for x in await alice.call("/v1/group/get_joined_group_list")}
         assert joined[g["info"]]["groupName"] == "renamed" and len(joined) == len(GROUP_KINDS)
         listed = await alice.call(conv + "get_multiple_conversation", {"conversationIDList": list(convs.values())})
