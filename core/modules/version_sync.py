@@ -40,8 +40,10 @@ class Version:
 
     @classmethod
     def load(cls, raw: Any) -> Version:
-        if isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str) and isinstance(raw[1], int):
-            return cls(raw[0], raw[1])
+        if isinstance(raw, list) and len(raw) == 2:
+            version_id, version = raw
+            if isinstance(version_id, str) and isinstance(version, int) and not isinstance(version, bool):
+                return cls(version_id, max(0, version))
         return cls()
 
 
@@ -60,7 +62,7 @@ class Delta:
         data = data if isinstance(data, dict) else {}
         group = mapping(data, "group")
         return cls(
-            version=Version(text(data, "versionID"), integer(data, "version")),
+            version=Version(text(data, "versionID"), max(0, integer(data, "version"))),
             full=flag(data, "full"),
             delete=str_list(data, "delete", _MAX_IDS),
             upsert=objects(data, "insert") + objects(data, "update"),
@@ -77,8 +79,10 @@ def objects(data: Any, key: str) -> list[dict[str, Any]]:
 def apply_delta(
     local: Mapping[str, T], delete: Sequence[str], upsert: Iterable[T], key: Callable[[T], str]
 ) -> dict[str, T]:
-    """The list after a delta: deletions, then inserts and updates (VersionSynchronizer.IncrementalSync)."""
-    out = {k: v for k, v in local.items() if k not in set(delete)}
+    """The list after a delta: inserts and updates, then deletions (VersionSynchronizer.IncrementalSync)."""
+    out = dict(local)
     for item in upsert:
         out[key(item)] = item
+    for gone in delete:
+        out.pop(gone, None)
     return out
