@@ -32,7 +32,7 @@ from typing import Any
 
 from core.errors import SdkError
 from core.modules.version_sync import Delta, Version
-from core.protocol.errcodes import ErrCode
+from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.transport.api import ApiClient
 from core.untrusted import mapping
 
@@ -40,7 +40,9 @@ __all__ = ["MAX_SYNC_GROUPS", "GroupVersions", "fetch_joined_delta", "fetch_memb
 
 # protocol constant.MaxSyncPullNumber: groups per batch request (IncrSyncGroupAndMember).
 MAX_SYNC_GROUPS = 500
-# Answers to the batch route that the per-group route can still give (see fetch_member_deltas).
+# The upstream not answering: the sync fails, to be run again (reconnect, next notification).
+_UNREACHABLE = {ErrCode.NetworkError, ErrCode.NetworkTimeoutError}
+# Per-group refusals that mean "not one of your groups (any more)": skipped.
 _SKIPPABLE = {
     ErrCode.NoPermissionError,
     ErrCode.GroupIDNotFoundError,
@@ -87,9 +89,10 @@ async def fetch_member_deltas(
     An answer may leave groups out (the server stops after enough changes, and
     skips dismissed groups): those are asked again, until an answer brings
     nothing new; then the rest are left out (the joined-group sync removes
-    dismissed groups). A batch refused for one group (imserver checks
-    membership: a group left meanwhile) is asked group by group instead,
-    skipping the groups refused.
+    dismissed groups). A batch refused by the server (imserver checks
+    membership, so a group left meanwhile fails it; 3.8.3 fails a batch whose
+    groups are all dismissed with 500, incrversion "targetKeys is empty") is
+    asked group by group instead, skipping the groups refused.
     """
     pending = dict(versions)
     out: dict[str, Delta] = {}
@@ -98,7 +101,7 @@ async def fetch_member_deltas(
         try:
             answers = await _batch(api, me, chunk, operation_id)
         except SdkError as exc:
-            if exc.code not in _SKIPPABLE:
+            if exc.code in _UNREACHABLE or exc.code in TOKEN_ERRORS:
                 raise
             answers = await _one_by_one(api, chunk, operation_id)
             for gid in chunk:

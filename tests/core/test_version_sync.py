@@ -136,27 +136,43 @@ async def test_groups_the_server_never_answers_end_the_loop() -> None:
     assert len(up.named("/group/get_incremental_group_members_batch")) == 2
 
 
-async def test_a_batch_refused_for_one_group_is_asked_group_by_group() -> None:
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        ErrCode.NoPermissionError,  # imserver: a group the user left meanwhile
+        ErrCode.ServerInternalError,  # 3.8.3: every group asked is dismissed ("targetKeys is empty")
+    ],
+)
+async def test_a_batch_refused_is_asked_group_by_group(refusal: int) -> None:
     def batch(route: str, body: dict[str, Any]) -> Any:
-        raise SdkError(ErrCode.NoPermissionError, "op user not in group")
+        raise SdkError(refusal, "refused")
 
     def single(route: str, body: dict[str, Any]) -> Any:
         if body["groupID"] == "left":
             raise SdkError(ErrCode.NoPermissionError, "op user not in group")
+        if body["groupID"] == "dismissed":
+            raise SdkError(ErrCode.DismissedAlreadyError, "group dismissed")
         return _delta(5, delete=["u9"])
 
     up = Upstream({"/group/get_incremental_group_members_batch": batch, "/group/get_incremental_group_members": single})
+    asked = {"g1": Version(VID, 4), "left": Version(VID, 4), "dismissed": Version(VID, 2)}
     async with up.client() as http:
         api = ApiClient(http, "http://up")
-        got = await fetch_member_deltas(api, "me", {"g1": Version(VID, 4), "left": Version(VID, 4)}, "op")
+        got = await fetch_member_deltas(api, "me", asked, "op")
         assert list(got) == ["g1"] and got["g1"].delete == ["u9"]
+        assert [b["groupID"] for b in up.named("/group/get_incremental_group_members")] == list(asked)
 
-        up.routes["/group/get_incremental_group_members_batch"] = lambda r, b: (_ for _ in ()).throw(
-            SdkError(ErrCode.NetworkError, "down")
-        )
-        with pytest.raises(SdkError) as err:  # anything else fails the sync, to be retried
-            await fetch_member_deltas(api, "me", {"g1": Version()}, "op")
-        assert err.value.code == ErrCode.NetworkError
+
+@pytest.mark.parametrize("code", [ErrCode.NetworkError, ErrCode.NetworkTimeoutError, 1501])
+async def test_an_unreachable_upstream_or_a_bad_token_fails_the_sync(code: int) -> None:
+    def down(route: str, body: dict[str, Any]) -> Any:
+        raise SdkError(code, "no")
+
+    up = Upstream({"/group/get_incremental_group_members_batch": down, "/group/get_incremental_group_members": down})
+    async with up.client() as http:
+        with pytest.raises(SdkError) as err:  # to be run again: reconnect, next notification, revival
+            await fetch_member_deltas(ApiClient(http, "http://up"), "me", {"g1": Version()}, "op")
+    assert err.value.code == code and up.named("/group/get_incremental_group_members") == []
 
 
 # -- the diff ----------------------------------------------------------------------
