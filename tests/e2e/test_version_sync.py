@@ -13,6 +13,7 @@ its own group or conversation, so one gap per mode checks them all.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncIterator
@@ -29,7 +30,7 @@ from imserver.settings import ImServerSettings
 from tests.support.clock import MovableClock
 from tests.support.imadmin import ADMIN_SECRET
 from tests.support.sseclient import SseEvent, SseReader
-from tests.support.stack import BridgeUser, Stack, run_bridge
+from tests.support.stack import Bridge, BridgeUser, Stack, run_bridge
 from tests.support.tcprelay import TcpRelay, tcp_relay
 from tests.support.wait import wait_until
 
@@ -96,31 +97,47 @@ async def _text(sender: BridgeUser, to: str, text: str) -> None:
     await sender.call("/v1/message/send_message", {"message": msg, "recvID": to})
 
 
-@pytest.mark.parametrize("gap", ["parked", "cut"])
+async def _forget_versions(bridge: Bridge, user_id: str) -> None:
+    """Make the parked session's checkpoint one written before issue 13: no list versions."""
+    data = await bridge.checkpoints.load(user_id, 5)
+    assert data is not None and data["group"].pop("versions") and data["conversation"].pop("version")
+    assert await bridge.checkpoints.save(user_id, 5, data)
+
+
+# parked: revival from the checkpoint; cut: the same core reconnecting; old-checkpoint:
+# revival from a checkpoint without versions, so every answer is `full` and diffed.
+@pytest.mark.parametrize("gap", ["parked", "cut", "old-checkpoint"])
 async def test_changes_made_in_a_gap_arrive_once_by_version_sync(world: World, gap: str) -> None:
     subject, actors = world.subject, world.actors
-    alice_id, bob_id, carol_id, dave_id, erin_id, frank_id = await actors.new_users(6, prefix=f"vs{gap[0]}")
+    alice_id, bob_id, carol_id, dave_id, erin_id, frank_id = await actors.new_users(6, prefix=f"vs{gap[:2]}")
     alice = await subject.login(alice_id)
-    bob, carol, dave, erin, frank = [await actors.login(u) for u in (bob_id, carol_id, dave_id, erin_id, frank_id)]
+    others = (bob_id, carol_id, dave_id, erin_id, frank_id)
+    bob, carol, dave, erin, frank = await asyncio.gather(*(actors.login(u) for u in others))
     s = await alice.stream()
     s2: SseReader | None = None
     try:
-        groups: dict[str, str] = {}
-        for kind in GROUP_KINDS:
-            members = [alice_id] if kind in ("info", "role") else [alice_id, bob_id]
-            made = await carol.call(
-                "/v1/group/create_group", {"memberUserIDs": members, "groupInfo": {"groupName": kind}}
+        # One group per kind of member change, one single chat per kind of setting.
+        made = await asyncio.gather(
+            *(
+                carol.call(
+                    "/v1/group/create_group",
+                    {
+                        "memberUserIDs": [alice_id] if k in ("info", "role") else [alice_id, bob_id],
+                        "groupInfo": {"groupName": k},
+                    },
+                )
+                for k in GROUP_KINDS
             )
-            groups[kind] = made["groupID"]
+        )
+        groups = {k: m["groupID"] for k, m in zip(GROUP_KINDS, made, strict=True)}
         peers = dict(zip(CONV_KINDS, (bob, carol, dave, erin), strict=True))
-        for peer in peers.values():
-            await _text(peer, alice_id, "hello")
+        await asyncio.gather(*(_text(peer, alice_id, "hello") for peer in peers.values()))
         await s.wait_for("OnJoinedGroupAdded", count=len(GROUP_KINDS))
         await s.wait_for("OnRecvNewMessage", count=len(peers))
         await s.wait_for("OnTotalUnreadMessageCountChanged", lambda e: e["data"] == len(peers))
         convs = {k: "si_" + "_".join(sorted((alice_id, p.user_id))) for k, p in peers.items()}
         other_device = await actors.login(alice_id, platform_id=2)
-        for peer in peers.values():
+        for peer in peers.values():  # on Alice's other device too
             await other_device.call(
                 "/v1/conversation/get_one_conversation", {"sessionType": 1, "sourceID": peer.user_id}
             )
@@ -129,13 +146,15 @@ async def test_changes_made_in_a_gap_arrive_once_by_version_sync(world: World, g
         mark = len(s.events)
         handle = subject.bridge.pool.handle(alice.session_id)
         assert handle is not None
-        if gap == "parked":
+        if gap != "cut":
             last = s.events[-1].id
             await s.close()
             await wait_until(lambda: handle.streams == 0, what="the bridge to see Alice's stream closed")
             subject.bridge_clock.advance(61)
             await subject.bridge.pool.sweep()
             assert (await alice.session())["state"] == "parked"
+            if gap == "old-checkpoint":
+                await _forget_versions(subject.bridge, alice_id)
         else:
             gw = subject.bridge.core(alice.session_id).gateway
             assert gw is not None
@@ -143,28 +162,34 @@ async def test_changes_made_in_a_gap_arrive_once_by_version_sync(world: World, g
             await wait_until(lambda: not gw.connected.is_set(), what="Alice's gateway socket to drop")
         finishes = len(s.named("OnSyncServerFinish"))
 
-        g = groups
-        await carol.call("/v1/group/invite_user_to_group", {"groupID": g["join"], "userIDList": [dave_id]})
-        await carol.call("/v1/group/kick_group_member", {"groupID": g["kick"], "userIDList": [bob_id]})
-        await bob.call("/v1/group/quit_group", {"groupID": g["quit"]})
-        await carol.call("/v1/group/set_group_member_info", {"groupID": g["role"], "userID": alice_id, "roleLevel": 60})
-        mute = {"groupID": g["mute"], "userID": bob_id, "mutedSeconds": 600}
-        await carol.call("/v1/group/change_group_member_mute", mute)
-        await carol.call(
-            "/v1/group/set_group_member_info", {"groupID": g["nickname"], "userID": bob_id, "nickname": "bobby"}
-        )
-        await carol.call("/v1/group/set_group_info", {"groupID": g["info"], "groupName": "renamed"})
-        conv = "/v1/conversation/"
-        await other_device.call(conv + "pin_conversation", {"conversationID": convs["pin"], "isPinned": True})
-        opt = {"conversationID": convs["recvMsgOpt"], "opt": 2}
-        await other_device.call(conv + "set_conversation_recv_message_opt", opt)
-        private = {"conversationID": convs["privateChat"], "isPrivate": True}
-        await other_device.call(conv + "set_conversation_private_chat", private)
-        burn = {"conversationID": convs["burnDuration"], "burnDuration": 30}
-        await other_device.call(conv + "set_conversation_burn_duration", burn)
+        g, conv = groups, "/v1/conversation/"
+        changes = [
+            carol.call("/v1/group/invite_user_to_group", {"groupID": g["join"], "userIDList": [dave_id]}),
+            carol.call("/v1/group/kick_group_member", {"groupID": g["kick"], "userIDList": [bob_id]}),
+            bob.call("/v1/group/quit_group", {"groupID": g["quit"]}),
+            carol.call("/v1/group/set_group_member_info", {"groupID": g["role"], "userID": alice_id, "roleLevel": 60}),
+            carol.call(
+                "/v1/group/change_group_member_mute", {"groupID": g["mute"], "userID": bob_id, "mutedSeconds": 600}
+            ),
+            carol.call(
+                "/v1/group/set_group_member_info", {"groupID": g["nickname"], "userID": bob_id, "nickname": "bobby"}
+            ),
+            carol.call("/v1/group/set_group_info", {"groupID": g["info"], "groupName": "renamed"}),
+            other_device.call(conv + "pin_conversation", {"conversationID": convs["pin"], "isPinned": True}),
+            other_device.call(
+                conv + "set_conversation_recv_message_opt", {"conversationID": convs["recvMsgOpt"], "opt": 2}
+            ),
+            other_device.call(
+                conv + "set_conversation_private_chat", {"conversationID": convs["privateChat"], "isPrivate": True}
+            ),
+            other_device.call(
+                conv + "set_conversation_burn_duration", {"conversationID": convs["burnDuration"], "burnDuration": 30}
+            ),
+        ]
+        await asyncio.gather(*changes)
 
         # Revival, or the socket back.
-        if gap == "parked":
+        if gap != "cut":
             stream = s2 = await alice.stream(last_event_id=last)
             mark = 0
             await stream.wait_for("OnSyncServerFinish", timeout=30)
