@@ -186,6 +186,11 @@ async def test_changes_made_in_a_gap_arrive_once_by_version_sync(world: World, g
                 conv + "set_conversation_burn_duration", {"conversationID": convs["burnDuration"], "burnDuration": 30}
             ),
         ]
+        # Draft and hidden are SDK-local in 3.8.3 (conversation_msg/api.go): not for other devices.
+        changes.append(
+            other_device.call(conv + "set_conversation_draft", {"conversationID": convs["pin"], "draftText": "d"})
+        )
+        changes.append(other_device.call(conv + "hide_conversation", {"conversationID": convs["burnDuration"]}))
         await asyncio.gather(*changes)
 
         # Revival, or the socket back.
@@ -249,6 +254,8 @@ async def test_changes_made_in_a_gap_arrive_once_by_version_sync(world: World, g
         by_kind = {k: next(c for c in listed if c["conversationID"] == cid) for k, cid in convs.items()}
         assert by_kind["pin"]["isPinned"] and by_kind["recvMsgOpt"]["recvMsgOpt"] == 2
         assert by_kind["privateChat"]["isPrivateChat"] and by_kind["burnDuration"]["burnDuration"] == 30
+        assert by_kind["pin"]["draftText"] == ""
+        assert convs["burnDuration"] in {c["conversationID"] for c in everything}
         assert by_kind["recvMsgOpt"]["unreadCount"] == 1  # still unread, no longer counted
     finally:
         await s.close()
