@@ -9,6 +9,7 @@ OnConversationChanged, OnTotalUnreadMessageCountChanged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -18,13 +19,15 @@ from pydantic import Field
 from core.errors import SdkError
 from core.events import CONVERSATION
 from core.models import LocalConversation
-from core.modules.base import Module, NoParams, Params, tips_of
+from core.modules.base import Module, NoParams, Params
+from core.modules.conversation_sync import apply_settings, fetch_all, fetch_delta, new_conversation
+from core.modules.version_sync import Version
 from core.msgstruct import MsgStruct
 from core.protocol.constants import ContentType, SessionType, single_conversation_id
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
-from core.untrusted import str_list, text
+from core.untrusted import str_list
 
 __all__ = ["ConversationModule", "conversation_id_for"]
 
@@ -104,6 +107,8 @@ class ConversationModule(Module):
         self._new: set[str] = set()
         self._changed: set[str] = set()
         self._last_total = -1
+        self.version = Version()
+        self._sync_lock = asyncio.Lock()
 
     # -- checkpoint ------------------------------------------------------
 
@@ -112,12 +117,15 @@ class ConversationModule(Module):
             "convs": [c.model_dump() for c in self.convs.values()],
             "hasRead": self.has_read,
             "hidden": sorted(self.hidden),
+            "version": self.version.dump(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         self.convs = {c["conversationID"]: LocalConversation.model_validate(c) for c in data.get("convs") or []}
         self.has_read = {k: int(v) for k, v in (data.get("hasRead") or {}).items()}
         self.hidden = set(data.get("hidden") or [])
+        # Absent from checkpoints written before version sync: the next sync asks for the full list.
+        self.version = Version.load(data.get("version"))
         self._last_total = self.total_unread()
 
     # -- state used by the message module -----------------------------------
@@ -219,48 +227,66 @@ class ConversationModule(Module):
             if conv.unreadCount != before:
                 self.touch(conv_id)
 
+    async def sync(self, operation_id: str) -> None:
+        """Login, reconnect, revival: IncrSyncConversations. Emitted by the message sync's flush, which follows."""
+        await self.sync_versions(operation_id)
+
+    async def sync_versions(self, operation_id: str) -> None:
+        """The conversation list by version (core/modules/conversation_sync.py); changes are touched, not flushed."""
+        async with self._sync_lock:
+            delta = await fetch_delta(self.core.api, self.me, self.version, operation_id)
+            if delta.full:
+                quiet = not self.convs
+                raws = await fetch_all(self.core.api, self.me, operation_id)
+            else:
+                quiet, raws = False, delta.upsert
+            await self._take_server(raws, quiet)
+            self.version = delta.version
+            self.core.checkpoint_dirty()
+
+    async def _take_server(self, raws: list[dict[str, Any]], quiet: bool) -> None:
+        fresh = []
+        for raw in raws:
+            made = new_conversation(raw)
+            if made is None:
+                continue
+            conv = self.convs.get(made.conversationID)
+            if conv is None:
+                conv = self.convs[made.conversationID] = made
+                apply_settings(conv, raw)
+                fresh.append(conv)
+                if not quiet:  # ConChange, never OnNewConversation (see conversation_sync.py)
+                    self._changed.add(conv.conversationID)
+            elif apply_settings(conv, raw) and not quiet:
+                self.touch(conv.conversationID)
+        await self._fill_names(fresh)
+
     async def refresh(self, conv_ids: list[str], operation_id: str, quiet: bool = False) -> None:
-        """Re-read server-side settings of conversations (after 1300 / set_conversations)."""
+        """Re-read server-side settings of conversations (after set_conversations, or unknown ones)."""
         body = {"ownerUserID": self.me, "conversationIDs": conv_ids}
         data = await self.core.api.post("/conversation/get_conversations", body, operation_id) or {}
         fresh = []
         for raw in data.get("conversations") or []:
-            cid = str(raw.get("conversationID") or "")
-            if not cid:
+            made = new_conversation(raw) if isinstance(raw, dict) else None
+            if made is None:
                 continue
+            cid = made.conversationID
             conv = self.convs.get(cid)
             if conv is None:
-                conv = LocalConversation(
-                    conversationID=cid,
-                    conversationType=int(raw.get("conversationType") or 1),
-                    userID=str(raw.get("userID") or ""),
-                    groupID=str(raw.get("groupID") or ""),
-                )
-                self.convs[cid] = conv
+                conv = self.convs[cid] = made
                 fresh.append(conv)
                 if not quiet:
                     self._new.add(cid)
-            before = conv.model_dump()
-            conv.recvMsgOpt = int(raw.get("recvMsgOpt") or 0)
-            conv.isPinned = bool(raw.get("isPinned"))
-            conv.isPrivateChat = bool(raw.get("isPrivateChat"))
-            conv.burnDuration = int(raw.get("burnDuration") or 0)
-            conv.groupAtType = int(raw.get("groupAtType") or 0)
-            conv.attachedInfo = str(raw.get("attachedInfo") or "")
-            conv.ex = str(raw.get("ex") or "")
-            conv.msgDestructTime = int(raw.get("msgDestructTime") or 0)
-            conv.isMsgDestruct = bool(raw.get("isMsgDestruct"))
-            if conv.model_dump() != before and not quiet:
+            if apply_settings(conv, raw) and not quiet:
                 self.touch(cid)
         await self._fill_names(fresh)
 
     async def on_notification(self, msg: MsgData, operation_id: str) -> None:
+        # 1300 and 1701: DoConversationChangedNotification / ...IsPrivateChangedNotification
+        # ignore the tips and run IncrSyncConversations (conversation_msg/notification.go).
         if msg.contentType in (ContentType.CONVERSATION_CHANGE, 1701):
-            tips = tips_of(msg)
-            ids = str_list(tips, "conversationIDList", _MAX_IDS) or [c for c in [text(tips, "conversationID")] if c]
-            if ids:
-                await self.refresh(ids, operation_id)
-                await self.flush(operation_id)
+            await self.sync_versions(operation_id)
+            await self.flush(operation_id)
 
     # -- functions -------------------------------------------------------
 

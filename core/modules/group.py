@@ -24,6 +24,8 @@ from core.models import (
     member_from_server,
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
+from core.modules.group_sync import GroupVersions, fetch_joined_delta, fetch_member_deltas
+from core.modules.version_sync import Version, apply_delta
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
@@ -160,6 +162,14 @@ def _req_key(r: LocalGroupRequest) -> str:
     return f"{r.groupID}\x00{r.userID}"
 
 
+def _group_key(g: LocalGroup) -> str:
+    return g.groupID
+
+
+def _member_key(m: LocalGroupMember) -> str:
+    return m.userID
+
+
 class GroupModule(Module):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
@@ -167,6 +177,7 @@ class GroupModule(Module):
         self.members: dict[str, dict[str, LocalGroupMember]] = {}
         self.requests: dict[str, LocalGroupRequest] = {}
         self._baseline = {"groups": False, "requests": False}
+        self.versions = GroupVersions()
         self._lock = asyncio.Lock()
 
     # -- checkpoint ------------------------------------------------------
@@ -176,6 +187,7 @@ class GroupModule(Module):
             "groups": [g.model_dump() for g in self.groups.values()] if self._baseline["groups"] else None,
             "members": {gid: [m.model_dump() for m in ms.values()] for gid, ms in self.members.items()},
             "requests": [r.model_dump() for r in self.requests.values()] if self._baseline["requests"] else None,
+            "versions": self.versions.dump(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -190,11 +202,13 @@ class GroupModule(Module):
             reqs = [LocalGroupRequest.model_validate(r) for r in data["requests"]]
             self.requests = {_req_key(r): r for r in reqs}
             self._baseline["requests"] = True
+        self.versions = GroupVersions.load(data.get("versions"))
 
     # -- sync ------------------------------------------------------------
 
     async def sync(self, operation_id: str) -> None:
-        await self.sync_groups(operation_id)
+        # Login, reconnect, revival: SyncAllJoinedGroupsAndMembers (conversation_msg/notification.go).
+        await self.sync_groups(operation_id, all_members=True)
         await self.sync_requests(operation_id)
 
     async def _emit(self, changes: list[tuple[str, Any]], operation_id: str | None) -> None:
@@ -203,13 +217,13 @@ class GroupModule(Module):
         if changes:
             self.core.checkpoint_dirty()
 
-    async def sync_groups(self, operation_id: str, members_of: set[str] | None = None) -> None:
-        """Joined groups (and the members of new or named groups) against the server."""
+    async def sync_groups(
+        self, operation_id: str, members_of: set[str] | None = None, *, all_members: bool = False
+    ) -> None:
+        """Joined groups by version, then members by version: of every joined group
+        with `all_members`, else of new groups and those in `members_of` (core/modules/group_sync.py)."""
         async with self._lock:
-            items = await self.core.api.page_all(
-                "/group/get_joined_group_list", {"fromUserID": self.me}, "groups", operation_id
-            )
-            fresh = {g.groupID: g for g in map(group_from_server, items) if g.status != DISMISSED}
+            fresh, version = await self._fresh_groups(operation_id)
             quiet = not self._baseline["groups"]
             changes = diff_by_key(
                 self.groups, fresh, "OnJoinedGroupAdded", "OnJoinedGroupDeleted", "OnGroupInfoChanged"
@@ -226,16 +240,29 @@ class GroupModule(Module):
                 with_dismissals.append((callback, g))
             changes = with_dismissals
             self.groups = fresh
+            self.versions.joined = version
             self._baseline["groups"] = True
             for gid in list(self.members):
                 if gid not in fresh:
                     del self.members[gid]
+            self.versions.forget(fresh)
             # Members first, so a client reacting to OnJoinedGroupAdded finds them.
-            for gid in fresh:
-                if gid not in self.members or (members_of and gid in members_of):
-                    await self._sync_members_locked(gid, operation_id, quiet=gid not in self.members)
+            new = {gid for gid in fresh if gid not in self.members}
+            wanted = [gid for gid in fresh if all_members or gid in new or (members_of and gid in members_of)]
+            await self._sync_members_locked(wanted, operation_id, quiet=new)
             await self._emit([] if quiet else changes, operation_id)
             self._refresh_conversation_names()
+
+    async def _fresh_groups(self, operation_id: str) -> tuple[dict[str, LocalGroup], Version]:
+        """IncrSyncJoinGroup: the joined groups after the server's delta (or its full list)."""
+        api = self.core.api
+        delta = await fetch_joined_delta(api, self.me, self.versions.joined, operation_id)
+        if delta.full or not self._baseline["groups"]:
+            items = await api.page_all("/group/get_joined_group_list", {"fromUserID": self.me}, "groups", operation_id)
+            joined = apply_delta({}, [], map(group_from_server, items), _group_key)
+        else:
+            joined = apply_delta(self.groups, delta.delete, map(group_from_server, delta.upsert), _group_key)
+        return {gid: g for gid, g in joined.items() if g.status != DISMISSED}, delta.version
 
     async def _dismissed(self, group_ids: list[str], operation_id: str) -> dict[str, LocalGroup]:
         data = await self.core.api.post("/group/get_groups_info", {"groupIDs": group_ids}, operation_id) or {}
@@ -245,20 +272,38 @@ class GroupModule(Module):
     async def sync_members(self, group_id: str, operation_id: str) -> None:
         async with self._lock:
             if group_id in self.groups:
-                await self._sync_members_locked(group_id, operation_id, quiet=False)
+                await self._sync_members_locked([group_id], operation_id, quiet=set())
 
-    async def _sync_members_locked(self, group_id: str, operation_id: str, quiet: bool) -> None:
-        items = await self.core.api.page_all(
-            "/group/get_group_member_list", {"groupID": group_id, "filter": 0}, "members", operation_id
-        )
-        fresh = {m.userID: m for m in map(member_from_server, items)}
-        old = self.members.get(group_id, {})
-        self.members[group_id] = fresh
-        if not quiet:
-            await self._emit(
-                diff_by_key(old, fresh, "OnGroupMemberAdded", "OnGroupMemberDeleted", "OnGroupMemberInfoChanged"),
-                operation_id,
-            )
+    async def _sync_members_locked(self, group_ids: list[str], operation_id: str, quiet: set[str]) -> None:
+        """IncrSyncGroupAndMember: each group's member delta applied and diffed, and the
+        group info the answer carries diffed against the joined group (its ExtraData)."""
+        if not group_ids:
+            return
+        asked = {
+            gid: self.versions.members.get(gid, Version()) if gid in self.members else Version() for gid in group_ids
+        }
+        deltas = await fetch_member_deltas(self.core.api, self.me, asked, operation_id)
+        for gid, delta in deltas.items():
+            if gid not in self.groups:
+                continue
+            old = self.members.get(gid, {})
+            if delta.full or gid not in self.members:
+                items = await self.core.api.page_all(
+                    "/group/get_group_member_list", {"groupID": gid, "filter": 0}, "members", operation_id
+                )
+                fresh = apply_delta({}, [], map(member_from_server, items), _member_key)
+            else:
+                fresh = apply_delta(old, delta.delete, map(member_from_server, delta.upsert), _member_key)
+            self.members[gid] = fresh
+            self.versions.members[gid] = delta.version
+            self.core.checkpoint_dirty()
+            changes = diff_by_key(old, fresh, "OnGroupMemberAdded", "OnGroupMemberDeleted", "OnGroupMemberInfoChanged")
+            info = group_from_server(delta.group) if delta.group else None
+            if info is not None and info.groupID == gid and info.status != DISMISSED and info != self.groups[gid]:
+                self.groups[gid] = info
+                changes.append(("OnGroupInfoChanged", info))
+            await self._emit([] if gid in quiet else changes, operation_id)
+        self._refresh_conversation_names()
 
     async def sync_requests(self, operation_id: str) -> None:
         async with self._lock:
@@ -395,14 +440,14 @@ class GroupModule(Module):
     async def set_group_info(self, p: SetGroupInfoParams, operation_id: str) -> None:
         """Change name, notification, introduction, face, ex or the join policy."""
         await self._post("/group/set_group_info_ex", p.model_dump(), operation_id)
-        await self.sync_groups(operation_id)
+        await self.sync_groups(operation_id, members_of={p.groupID})
 
     @sdk_function("group", "ChangeGroupMute", MuteGroupParams, None)
     async def change_group_mute(self, p: MuteGroupParams, operation_id: str) -> None:
         """Mute or unmute the whole group (ordinary members cannot send)."""
         route = "/group/mute_group" if p.isMute else "/group/cancel_mute_group"
         await self._post(route, {"groupID": p.groupID}, operation_id)
-        await self.sync_groups(operation_id)
+        await self.sync_groups(operation_id, members_of={p.groupID})
 
     @sdk_function("group", "ChangeGroupMemberMute", MuteMemberParams, None)
     async def change_group_member_mute(self, p: MuteMemberParams, operation_id: str) -> None:

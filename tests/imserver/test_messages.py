@@ -184,6 +184,10 @@ async def test_conversation_change_notification(rec: RecServer) -> None:
     changed = [p for p in pushes if p.msg.contentType == 1300]
     assert [(p.msg.sendID, p.msg.recvID) for p in changed] == [(a, a)]
     assert changed[0].tips == {"userID": a, "conversationIDList": [_cid(a, b)]}
+    # notification.yml conversationChanged, reliabilityLevel 1: online only, so a device
+    # that is away learns the change only by version sync (issue 13).
+    assert changed[0].msg.seq == 0 and not changed[0].msg.options["history"]
+    assert not changed[0].msg.options["persistent"]
     private = [p for p in pushes if p.msg.contentType == 1701 and p.msg.seq == 0]
     assert private[0].tips == {"recvID": b, "sendID": a, "isPrivate": True, "conversationID": _cid(a, b)}
     # unchanged settings: no notification
