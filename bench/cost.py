@@ -41,9 +41,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -120,7 +121,7 @@ async def _process(name: str, args: list[str], url: str, health: str) -> AsyncIt
 
 
 @contextlib.contextmanager
-def measure(*procs: Proc) -> AsyncIterator[dict[str, float]]:  # type: ignore[misc]
+def measure(*procs: Proc) -> Iterator[dict[str, float]]:
     """CPU seconds each process spent inside the block, and the wall time: `out[name]`, `out['wall']`."""
     out: dict[str, float] = {}
     before = {p.name: p.cpu() for p in procs}
@@ -387,11 +388,11 @@ class _Sink:
                         self.latencies.append(now - float(sent[2:]))
 
 
-async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[None]]) -> int:
+async def paced(rate: float, seconds: float, send: Callable[[int], Coroutine[Any, Any, None]]) -> int:
     """Start `send(i)` at `rate` per second for `seconds` (not waiting for earlier ones); wait for all."""
     n = int(rate * seconds)
     t0 = time.perf_counter()
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     for i in range(n):
         delay = t0 + i / rate - time.perf_counter()
         if delay > 0:
