@@ -28,6 +28,7 @@ from bridge.oimws import install_oimws
 from bridge.pool import SessionPool
 from bridge.routes import events, health, session
 from bridge.routes.deps import Services
+from bridge.routes.dispatch import FunctionDispatch
 from bridge.routes.functions import function_router
 from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
@@ -111,6 +112,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     # Outermost last: operationID is set before the body limit may answer, and
     # forwarding (innermost) replays a body the limit has already passed.
     app.state.forward_stats = ForwardStats()
+    app.add_middleware(FunctionDispatch, functions=all_functions())  # innermost: function calls skip the router
     app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
