@@ -34,6 +34,7 @@ from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
 from bridge.upstream import Upstream
 from core.checkpoint import CheckpointStore, make_engine, migrate
+from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
 
 __all__ = ["create_app", "drain"]
@@ -58,6 +59,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         ):
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
             checkpoints = CheckpointStore(engine)
+            flusher = CheckpointFlusher(checkpoints)  # every live core's periodic save, one task
             leases = SessionLeases(
                 stores.directory,
                 settings.node_id,
@@ -69,7 +71,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 directory=stores.directory,
                 events=stores.events,
                 leases=leases,
-                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size),
+                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size, flusher),
             )
             idempotency = IdempotencyCache(
                 settings.idempotency_window,
@@ -91,11 +93,13 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 checkpoints,
             )
             pool.start()
+            flusher.start()
             try:
                 yield
             finally:
                 await calls.aclose()
                 await pool.aclose()
+                await flusher.aclose()
 
     app = FastAPI(
         title="openim-bridge",
