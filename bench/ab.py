@@ -22,6 +22,11 @@ import cost
 import httpx
 
 
+def _order(procs: dict[str, cost.Proc], i: int) -> list[tuple[str, cost.Proc]]:
+    items = list(procs.items())
+    return items if i % 2 == 0 else items[::-1]
+
+
 async def main(a: argparse.Namespace) -> None:
     ports = {k: cost._port() for k in ("api", "ws", "A", "B", "fastapi")}
     api, ws = f"http://127.0.0.1:{ports['api']}", f"ws://127.0.0.1:{ports['ws']}"
@@ -77,25 +82,26 @@ async def main(a: argparse.Namespace) -> None:
             req = {s: cost.post_request("/v1/friend/get_friend_list", headers=sessions[s].auth[0]) for s in procs}
             for side, p in procs.items():
                 await cost.hammer(p.url, req[side], 0.5)
-            for _ in range(a.rounds):
+            for i in range(a.rounds):
                 with cost.measure(fp) as m:
                     lat = await cost.hammer(fp.url, cost.post_request("/hello"), a.seconds)
                 put("A", "FastAPI hello CPU", m["fastapi"] / len(lat))
-                for side, p in procs.items():
+                # ABBA: whichever goes first in a round is measured differently on a busy machine
+                for side, p in _order(procs, i):
                     with cost.measure(p) as m:
                         lat = await cost.hammer(p.url, req[side], a.seconds)
                     put(side, "cached call CPU", m[side] / len(lat))
                     put(side, "cached call req/s", len(lat) / m["wall"])
                     put(side, "cached call p99", cost.pct(lat, 0.99))
-            for _ in range(a.rounds):
-                for side, p in procs.items():
+            for i in range(a.rounds):
+                for side, p in _order(procs, i):
                     with cost.measure(p) as m:
                         await asyncio.sleep(a.idle)
                     per = max(m[side] - idle0[side] * m["wall"], 0.0) / (a.sessions * m["wall"])
                     put(side, "idle CPU per session-s", per)
             if a.messages:
-                for _ in range(a.rounds):
-                    for side, p in procs.items():
+                for i in range(a.rounds):
+                    for side, p in _order(procs, i):
                         t = cost.Table()
                         await cost.messaging(t, http, up, p, ip, sessions[side], 25.0, a.seconds, 1.0)
                         put(side, "CPU per delivered message", t.rows[0].value)
@@ -108,6 +114,10 @@ async def main(a: argparse.Namespace) -> None:
         unit = "/s" if "req/s" in name else "s"
         ratio = vb / va if va else float("nan")
         print(f"| {name:28} | {cost._fmt(va, unit):>10} | {cost._fmt(vb, unit):>10} | {ratio:.2f}")
+    if a.verbose:
+        for side in ("A", "B"):
+            for name, values in figures[side].items():
+                print(side, name, " ".join(f"{v:.6f}" for v in values))
     fa = statistics.median(figures["A"]["FastAPI hello CPU"])
     print(f"\nFastAPI hello CPU per request in the same run: {cost._fmt(fa, 's')}")
 
@@ -117,8 +127,9 @@ if __name__ == "__main__":
     ap.add_argument("a", help="source tree A (the baseline)")
     ap.add_argument("b", help="source tree B (the change)")
     ap.add_argument("--sessions", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4, help="alternated rounds, ABBA (default 4)")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--idle", type=float, default=4.0, help="seconds per idle round")
+    ap.add_argument("--verbose", action="store_true", help="print every round's value")
     ap.add_argument("--messages", action="store_true", help="also CPU per delivered message at 25 msg/s")
     asyncio.run(main(ap.parse_args()))
