@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,22 @@ async def test_other_paths_and_bad_input_go_on_to_fastapi() -> None:
         "/v1/friend/get_friend_list",
         "[1",
     ]
+
+
+async def test_an_idle_live_session_runs_no_saver_task(tmp_path: Path) -> None:
+    """Per-core tasks of an idle session: its gateway loop, its dispatch worker and
+    the websockets keep-alive of its connection; checkpoints are the pool's
+    flusher's (one task for all). Issue 14's goal is one task per idle session:
+    this bounds where we are (bench/README.md says what stands in the way)."""
+    from tests.support.stack import run_stack
+
+    async with run_stack(tmp_path) as st:
+        (uid,) = await st.new_users(1)
+        user = await st.login(uid)
+        core = st.bridge.core(user.session_id)
+        named = sorted(t.get_name().split(":")[0] for t in asyncio.all_tasks() if t.get_name().endswith(f":{uid}"))
+        assert named == ["core-dispatch", "gateway"]
+        assert core.gateway is not None and core.gateway._ws is not None
+        keepalive = [core.gateway._ws.keepalive_task] if core.gateway._ws.keepalive_task is not None else []
+        assert len(named) + len(keepalive) <= 3
+        await user.post("/v1/logout")
