@@ -28,11 +28,13 @@ from bridge.oimws import install_oimws
 from bridge.pool import SessionPool
 from bridge.routes import events, health, session
 from bridge.routes.deps import Services
+from bridge.routes.dispatch import FunctionDispatch
 from bridge.routes.functions import function_router
 from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
 from bridge.upstream import Upstream
 from core.checkpoint import CheckpointStore, make_engine, migrate
+from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
 
 __all__ = ["create_app", "drain"]
@@ -57,6 +59,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         ):
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
             checkpoints = CheckpointStore(engine)
+            flusher = CheckpointFlusher(checkpoints)  # every live core's periodic save, one task
             leases = SessionLeases(
                 stores.directory,
                 settings.node_id,
@@ -68,7 +71,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 directory=stores.directory,
                 events=stores.events,
                 leases=leases,
-                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size),
+                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size, flusher),
             )
             idempotency = IdempotencyCache(
                 settings.idempotency_window,
@@ -91,11 +94,13 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 checkpoints,
             )
             pool.start()
+            flusher.start()
             try:
                 yield
             finally:
                 await calls.aclose()
                 await pool.aclose()
+                await flusher.aclose()
 
     app = FastAPI(
         title="openim-bridge",
@@ -112,6 +117,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     # Outermost last: operationID is set before the body limit may answer, and
     # forwarding (innermost) replays a body the limit has already passed.
     app.state.forward_stats = ForwardStats()
+    app.add_middleware(FunctionDispatch, functions=all_functions())  # innermost: function calls skip the router
     app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

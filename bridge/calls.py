@@ -24,8 +24,8 @@ import asyncio
 import logging
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from bridge.errors import BridgeError, status_for
 from bridge.eventlog import FencedOut
@@ -106,7 +106,9 @@ class CallService:
     async def _invoke(self, handle: SessionHandle, fn: SdkFunction, params: BaseModel, op: str) -> Any:
         async with self._pool.use(handle, op) as core:
             result = await core.call(fn, params, op)
-        return jsonable_encoder(result)
+        # pydantic-core's encoder: what jsonable_encoder gives for our models, ~10x
+        # less CPU (issue 14: jsonable_encoder was 8% of a cached call).
+        return to_jsonable_python(result, by_alias=True)
 
     async def _deliver(self, handle: SessionHandle, fn: SdkFunction, params: BaseModel, op: str, once: bool) -> None:
         if once:

@@ -21,7 +21,7 @@ from bridge.app import create_app, drain
 from bridge.http_limits import HttpLimits
 from bridge.logs import configure_logging
 from bridge.oimws import oimws_app
-from bridge.server import advertised_url, bind, serve_app
+from bridge.server import advertised_url, bind, run_loop, serve_app
 from bridge.settings import BridgeSettings
 
 __all__ = ["main", "openapi_document"]
@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(args.log_level)
     try:
-        asyncio.run(_serve(args) if args.command == "serve" else _imserver(args))
+        run_loop(_serve(args) if args.command == "serve" else _imserver(args))
     except ValueError as exc:
         print(f"openim-bridge: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from bridge.sessions import SessionRecord
 from core.checkpoint import CheckpointStore
+from core.checkpoint_flusher import CheckpointFlusher
 from core.core import Core, CoreConfig, EndHandler, MarkSink
 from core.events import EventSink
 from core.registry import SdkFunction
@@ -50,6 +51,7 @@ class UpstreamCoreFactory:
     http: httpx.AsyncClient
     store: CheckpointStore
     inbox_size: int = 10_000
+    flusher: CheckpointFlusher | None = None  # one task saves every core's checkpoint
 
     def __call__(self, record: SessionRecord, sink: EventSink, mark_sink: MarkSink, on_end: EndHandler) -> Core:
         config = CoreConfig(
@@ -59,4 +61,12 @@ class UpstreamCoreFactory:
             batch_messages=record.batch_messages,
             inbox_size=self.inbox_size,
         )
-        return Core(config, http=self.http, sink=sink, store=self.store, on_end=on_end, mark_sink=mark_sink)
+        return Core(
+            config,
+            http=self.http,
+            sink=sink,
+            store=self.store,
+            on_end=on_end,
+            mark_sink=mark_sink,
+            flusher=self.flusher,
+        )

@@ -8,6 +8,7 @@ Counters are per node; Prometheus sums them over a cluster.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,8 @@ class _BridgeCollector(Collector):
             "openim_bridge_sessions": ("sessions this node holds (live or parked)", pool.sessions),
             "openim_bridge_calls_in_flight": ("SDK calls running on this node", pool.in_flight),
             "openim_bridge_draining": ("1 while this node drains after SIGTERM", int(pool.draining)),
+            # Tasks per live core is a cost the pool bounds (issue 14: at most one per idle session).
+            "openim_bridge_asyncio_tasks": ("asyncio tasks in this node's event loop", len(asyncio.all_tasks())),
         }
         for name, (text, value) in gauges.items():
             yield GaugeMetricFamily(name, text, value=value)

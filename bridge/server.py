@@ -9,15 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from bridge.http_limits import HttpLimits, protocol_class
 
-__all__ = ["RunningServer", "advertised_url", "bind", "serve_app"]
+__all__ = ["RunningServer", "advertised_url", "bind", "run_loop", "serve_app"]
+
+
+T = TypeVar("T")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a server's top-level coroutine on the event loop the bridge's servers use."""
+    return asyncio.run(main)
 
 
 @dataclass(slots=True)

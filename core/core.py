@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError
 from pydantic import BaseModel
 
 from core.checkpoint import CheckpointStore
+from core.checkpoint_flusher import CheckpointFlusher
 from core.errors import SdkError
 from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink, applying
 from core.modules.auth import AuthModule
@@ -103,6 +104,7 @@ class Core:
         store: CheckpointStore | None = None,
         on_end: EndHandler | None = None,
         mark_sink: MarkSink | None = None,
+        flusher: CheckpointFlusher | None = None,
     ) -> None:
         self.config = config
         self.status = LoginStatus.LOGOUT
@@ -111,6 +113,9 @@ class Core:
         self.gateway: GatewayClient | None = None
         self._sink = sink
         self._store = store
+        # With a flusher (the bridge's pool), periodic saves are its batches: no
+        # saver task and timer per core (issue 14).
+        self._flusher = flusher
         self._on_end = on_end
         self._mark_sink = mark_sink
         self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue(max(1, config.inbox_size))
@@ -176,6 +181,26 @@ class Core:
 
     def checkpoint_dirty(self) -> None:
         self._dirty = True
+        if self._flusher is not None and self.user_id:
+            self._flusher.mark(self)
+
+    def checkpoint_row(self) -> tuple[str, int, dict[str, Any], int | None] | None:
+        """This core's checkpoint for a flusher batch (None: it may not write one)."""
+        if self._store is None or not self.user_id or self._checkpoints_held:
+            return None
+        if self._state_lock.locked():
+            # Mid-batch: the events of what is applied may not be in the log yet, and a
+            # checkpoint must never be ahead of it (see _state_lock). Next batch, then.
+            if self._flusher is not None:
+                self._flusher.mark(self)
+            return None
+        self._dirty = False
+        return self.user_id, self.platform_id, self._snapshot(), self.fence
+
+    def _snapshot(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"v": _CHECKPOINT_VERSION}
+        data.update({name: m.snapshot() for name, m in self._modules.items()})
+        return data
 
     # -- login / logout --------------------------------------------------
 
@@ -204,7 +229,8 @@ class Core:
             if delivered:
                 self.message.skip_delivered(delivered)
             self._worker = self._supervise(f"core-dispatch:{user_id}", self._dispatch)
-            self._saver = self._supervise(f"core-saver:{user_id}", self._save_periodically)
+            if self._flusher is None:
+                self._saver = self._supervise(f"core-saver:{user_id}", self._save_periodically)
             self.gateway = GatewayClient(
                 self.config.ws_addr, user_id, token, self.platform_id, self, self.config.gateway
             )
@@ -267,15 +293,19 @@ class Core:
     async def _save_locked(self, force: bool) -> None:
         if self._store is None or not self.user_id or self._checkpoints_held or not (self._dirty or force):
             return
-        async with self._save_lock:
+        # Never between a flusher batch's snapshot and its write (see core/checkpoint_flusher.py).
+        async with self._flusher.exclusive() if self._flusher else contextlib.nullcontext(), self._save_lock:
             self._dirty = False
-            data: dict[str, Any] = {"v": _CHECKPOINT_VERSION}
-            data.update({name: m.snapshot() for name, m in self._modules.items()})
+            if self._flusher is not None:
+                self._flusher.forget(self)
+            data = self._snapshot()
             if not await self._store.save(self.user_id, self.platform_id, data, fence=self.fence):
                 log.warning("checkpoint of user=%s not saved: fence %s is stale", self.user_id, self.fence)
 
     async def _stop(self, send_logout: bool) -> None:
         """Stop every loop; never raises what a task died of, never waits long on one."""
+        if self._flusher is not None:
+            self._flusher.forget(self)  # what is left to save, park and logout saved
         tasks = (self._resync, self._worker, self._saver)
         self._resync = self._worker = self._saver = None
         await stop_tasks(tasks)

@@ -263,3 +263,61 @@ async def test_alembic_cli_upgrades_from_the_repo_root(url: str, engine: AsyncEn
     assert "Running upgrade" in out.decode()
     assert SECRET not in out.decode()
     assert await _version(engine) == HEAD
+
+
+# --- the pool-level flusher (issue 14) -----------------------------------------------------------
+
+
+class _Dirty:
+    """A Flushable: what a core hands the flusher."""
+
+    def __init__(self, user: str, data: dict[str, Any], fence: int | None = None, held: bool = False) -> None:
+        self.user, self.data, self.fence, self.held, self.asked = user, data, fence, held, 0
+
+    def checkpoint_row(self) -> tuple[str, int, dict[str, Any], int | None] | None:
+        self.asked += 1
+        return None if self.held else (self.user, 5, self.data, self.fence)
+
+
+async def test_flusher_writes_every_dirty_core_in_one_batch(store: CheckpointStore) -> None:
+    from core.checkpoint_flusher import CheckpointFlusher
+
+    flusher = CheckpointFlusher(store, interval=3600)
+    assert await store.save("u3", 5, {"v": "newer owner"}, fence=9)
+    a, b, held = _Dirty("u1", {"v": 1}), _Dirty("u2", {"v": 2}, fence=3), _Dirty("u4", {"v": 4}, held=True)
+    stale = _Dirty("u3", {"v": "stale"}, fence=2)
+    for core in (a, b, held, stale, a):  # marking twice is one write
+        flusher.mark(core)
+    assert flusher.pending == 4
+    assert await flusher.flush() == 3
+    assert flusher.batches == 1 and flusher.pending == 0 and a.asked == 1
+    assert await store.load("u1", 5) == {"v": 1}
+    assert await store.load("u2", 5) == {"v": 2}
+    assert await store.load("u3", 5) == {"v": "newer owner"}  # the fence holds in a batch too
+    assert await store.load("u4", 5) is None
+    assert await flusher.flush() == 0 and flusher.batches == 1  # nothing dirty: no transaction
+    flusher.mark(a)
+    flusher.forget(a)
+    assert flusher.pending == 0
+    await flusher.aclose()
+
+
+async def test_flusher_keeps_cores_dirty_when_a_batch_fails(tmp_path: Path) -> None:
+    from core.checkpoint_flusher import CheckpointFlusher
+    from core.errors import CheckpointUnavailable
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")  # never migrated: no table
+    flusher = CheckpointFlusher(CheckpointStore(engine), interval=3600)
+    flusher.mark(_Dirty("u1", {"v": 1}))
+    with pytest.raises(CheckpointUnavailable):
+        await flusher.flush()
+    assert flusher.pending == 1
+    await engine.dispose()
+
+
+async def test_sqlite_checkpoints_use_wal(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await conn.execute(text("PRAGMA synchronous"))).scalar() == 1  # NORMAL
+    await engine.dispose()

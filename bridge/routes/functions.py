@@ -10,12 +10,13 @@ import inspect
 from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from bridge.calls import parse_params
 from bridge.errors import PROBLEM_SCHEMA
 from bridge.routes.deps import Services, services, session_from_header
+from bridge.routes.dispatch import answer
 from bridge.session_handle import SessionHandle
 from core.registry import SdkFunction
 
@@ -47,15 +48,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _make_endpoint(fn: SdkFunction) -> Any:
-    async def endpoint(request: Request, session: SessionHandle, body: Any, svc: Services) -> JSONResponse:
-        op = str(request.state.operation_id)
-        given = bool(request.state.operation_id_given)
-        params = parse_params(fn, body)
-        if "respond-async" in request.headers.get("prefer", "").lower():
-            await svc.calls.start(session, fn, params, op, op_given=given)
-            return JSONResponse({"operationID": op}, status_code=202, headers={"Preference-Applied": "respond-async"})
-        result = await svc.calls.run(session, fn, params, op, op_given=given)
-        return JSONResponse({"operationID": op, "data": result})
+    # Valid calls are answered by bridge/routes/dispatch.py before FastAPI routes
+    # them; this route serves the spec and what the fast path hands back (bad input).
+    async def endpoint(request: Request, session: SessionHandle, body: Any, svc: Services) -> Response:
+        done = await answer(request, svc, session, fn, parse_params(fn, body))
+        return Response(done.body, done.status, {k.decode(): v.decode() for k, v in done.headers}, "application/json")
 
     # FastAPI reads the signature: give it the function's own body model so
     # the OpenAPI schema and docs are exact. A model whose fields all have

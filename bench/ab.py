@@ -1,0 +1,135 @@
+"""A/B of two source trees of the bridge, side by side in one run (issue 14's "measure each change").
+
+    .venv/bin/python bench/ab.py A_TREE B_TREE [--sessions 40] [--rounds 3] [--messages]
+
+Starts one imserver, one FastAPI peer and two bridges, each bridge importing
+from its tree (PYTHONPATH), e.g. a `git worktree add --detach /tmp/base HEAD~1`
+and this checkout. Logs the same number of sessions in on each, then
+alternates the measurements A, B, A, B ... so both see the same machine load,
+and prints the median of each figure with the B/A ratio: CPU per login, cached
+call CPU per request, requests/s and p99 at 16 connections, idle CPU per
+session-second, and with ``--messages`` CPU per delivered message at 25 msg/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+
+import cost
+import httpx
+
+
+def _order(procs: dict[str, cost.Proc], i: int) -> list[tuple[str, cost.Proc]]:
+    items = list(procs.items())
+    return items if i % 2 == 0 else items[::-1]
+
+
+async def main(a: argparse.Namespace) -> None:
+    ports = {k: cost._port() for k in ("api", "ws", "A", "B", "fastapi")}
+    api, ws = f"http://127.0.0.1:{ports['api']}", f"ws://127.0.0.1:{ports['ws']}"
+    cost._WS = ws
+    figures: dict[str, dict[str, list[float]]] = {"A": {}, "B": {}}
+
+    def put(side: str, name: str, value: float) -> None:
+        figures[side].setdefault(name, []).append(value)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ims = ["-m", "imserver", "--api-port", str(ports["api"]), "--ws-port", str(ports["ws"])]
+        ims += ["--data-dir", f"{tmp}/ims", "--secret", cost._SECRET]
+
+        def brg(side: str) -> list[str]:
+            return [
+                "-m",
+                "bridge.cli",
+                "serve",
+                "--port",
+                str(ports[side]),
+                "--upstream-api",
+                api,
+                "--upstream-ws",
+                ws,
+                "--data-dir",
+                f"{tmp}/{side}",
+                "--log-level",
+                "warning",
+            ]
+
+        url = {k: f"http://127.0.0.1:{ports[k]}" for k in ("A", "B", "fastapi")}
+        peer = str(cost._HERE / "peers.py")
+        async with (
+            cost._process("imserver", ims, api, "/auth/parse_token") as ip,
+            cost._process("A", brg("A"), url["A"], "/healthz", {"PYTHONPATH": a.a}) as pa,
+            cost._process("B", brg("B"), url["B"], "/healthz", {"PYTHONPATH": a.b}) as pb,
+            cost._process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fp,
+            httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=500)) as http,
+        ):
+            up = cost.Upstream(http, api)
+            await up.start()
+            procs = {"A": pa, "B": pb}
+            idle0 = {}
+            for side, p in procs.items():
+                with cost.measure(p) as m:
+                    await asyncio.sleep(2)
+                idle0[side] = m[side] / m["wall"]
+            sessions = {}
+            for side, p in procs.items():
+                t = cost.Table()
+                sessions[side] = await cost.logins(t, http, up, p, ip, a.sessions, 1.0)
+                put(side, "login CPU", t.rows[0].value)
+            req = {s: cost.post_request("/v1/friend/get_friend_list", headers=sessions[s].auth[0]) for s in procs}
+            for side, p in procs.items():
+                await cost.hammer(p.url, req[side], 0.5)
+            for i in range(a.rounds):
+                with cost.measure(fp) as m:
+                    lat = await cost.hammer(fp.url, cost.post_request("/hello"), a.seconds)
+                put("A", "FastAPI hello CPU", m["fastapi"] / len(lat))
+                # ABBA: whichever goes first in a round is measured differently on a busy machine
+                for side, p in _order(procs, i):
+                    with cost.measure(p) as m:
+                        lat = await cost.hammer(p.url, req[side], a.seconds)
+                    put(side, "cached call CPU", m[side] / len(lat))
+                    put(side, "cached call req/s", len(lat) / m["wall"])
+                    put(side, "cached call p99", cost.pct(lat, 0.99))
+            for i in range(a.rounds):
+                for side, p in _order(procs, i):
+                    with cost.measure(p) as m:
+                        await asyncio.sleep(a.idle)
+                    per = max(m[side] - idle0[side] * m["wall"], 0.0) / (a.sessions * m["wall"])
+                    put(side, "idle CPU per session-s", per)
+            if a.messages:
+                for i in range(a.rounds):
+                    for side, p in _order(procs, i):
+                        t = cost.Table()
+                        await cost.messaging(t, http, up, p, ip, sessions[side], 25.0, a.seconds, 1.0)
+                        put(side, "CPU per delivered message", t.rows[0].value)
+                        put(side, "send->SSE p99", t.rows[1].value)
+    print(f"\nA = {a.a}\nB = {a.b}\n{a.sessions} sessions each, median of {a.rounds} alternated rounds\n")
+    print(f"| {'figure':28} | {'A':>10} | {'B':>10} | B/A")
+    print(f"|{'-' * 30}|{'-' * 12}|{'-' * 12}|-----")
+    for name, values in figures["B"].items():
+        va, vb = statistics.median(figures["A"][name]), statistics.median(values)
+        unit = "/s" if "req/s" in name else "s"
+        ratio = vb / va if va else float("nan")
+        print(f"| {name:28} | {cost._fmt(va, unit):>10} | {cost._fmt(vb, unit):>10} | {ratio:.2f}")
+    if a.verbose:
+        for side in ("A", "B"):
+            for name, values in figures[side].items():
+                print(side, name, " ".join(f"{v:.6f}" for v in values))
+    fa = statistics.median(figures["A"]["FastAPI hello CPU"])
+    print(f"\nFastAPI hello CPU per request in the same run: {cost._fmt(fa, 's')}")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("a", help="source tree A (the baseline)")
+    ap.add_argument("b", help="source tree B (the change)")
+    ap.add_argument("--sessions", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=4, help="alternated rounds, ABBA (default 4)")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--idle", type=float, default=4.0, help="seconds per idle round")
+    ap.add_argument("--verbose", action="store_true", help="print every round's value")
+    ap.add_argument("--messages", action="store_true", help="also CPU per delivered message at 25 msg/s")
+    asyncio.run(main(ap.parse_args()))

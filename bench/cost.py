@@ -1,0 +1,676 @@
+"""The bridge's cost per call, message, event, login and idle session, against bare peers (issue 14).
+
+One command, one run, every figure of issue 14's goals table with its baseline and ratio:
+
+    .venv/bin/python bench/cost.py [--sessions 200] [--seconds 4]
+
+Processes (all on loopback, each its own process so /proc/<pid>/stat gives its CPU alone):
+an imserver, a bridge (`bridge.cli serve --upstream-*`), and three bare peers served by the
+same uvicorn config (bench/peers.py): FastAPI, Starlette, sse-starlette. This process is the
+load: a raw asyncio HTTP/1.1 client (pre-encoded requests on kept-alive connections, so the
+client costs far less than the servers) for request rates, httpx for logins, sends and SSE.
+
+Figures (CPU = utime+stime of the server process over the phase, divided by the work done):
+
+- cached call `get_friend_list`: CPU per request, requests/s and p99 at 16 connections, vs
+  the FastAPI and Starlette peers' `POST /hello`;
+- messaging (REST send in, SSE OnRecvNewMessage out) at 25 and 250 msg/s: bridge CPU per
+  delivered message (vs one FastAPI request), send->SSE p99 vs the same traffic sent straight
+  over the imserver's gateway (core's GatewayClient), imserver CPU per message;
+- login: bridge and imserver CPU per `POST /v1/login` (vs one FastAPI request);
+- SSE fan-out: marginal CPU per delivered event, 8 streams vs 1 stream of one session, vs the
+  same marginal cost on bare sse-starlette;
+- sessions at rest: idle CPU per live session-second, RSS per live session, asyncio tasks per
+  live session (from the bridge's /metrics).
+
+imserver-only baselines (raw sqlite3 running the statements of one message, group commit)
+belong to the imserver's own bench: `IMSERVER_BASELINES` below is the hook; a figure it
+returns is printed in the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.msgstruct import MsgStruct, to_msgdata
+from core.protocol.constants import ReqIdentifier
+from core.protocol.envelope import WsResp
+from core.protocol.openim_pb2 import PushMessages
+from core.transport.gateway import GatewayClient
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_SECRET = "bench-admin-secret"
+_HERE = Path(__file__).resolve().parent
+
+
+# --- processes and /proc ------------------------------------------------------------------------
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of `pid` (proc(5): fields 14 and 15 of /proc/<pid>/stat)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@dataclass
+class Proc:
+    name: str
+    pid: int
+    url: str
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+
+@contextlib.asynccontextmanager
+async def _process(
+    name: str, args: list[str], url: str, health: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Proc]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    r = await http.post(f"{url}{health}", json={}, headers={"operationID": "bench"})
+                    if r.status_code < 500:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or proc.returncode is not None:
+                    raise RuntimeError(f"{name} did not start")
+                await asyncio.sleep(0.05)
+        yield Proc(name, proc.pid, url)
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@contextlib.contextmanager
+def measure(*procs: Proc) -> Iterator[dict[str, float]]:
+    """CPU seconds each process spent inside the block, and the wall time: `out[name]`, `out['wall']`."""
+    out: dict[str, float] = {}
+    before = {p.name: p.cpu() for p in procs}
+    t0 = time.perf_counter()
+    yield out
+    out["wall"] = time.perf_counter() - t0
+    for p in procs:
+        out[p.name] = p.cpu() - before[p.name]
+
+
+# --- a lean HTTP/1.1 load client -----------------------------------------------------------------
+
+_CL = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
+
+
+async def hammer(url: str, request: bytes, seconds: float, connections: int = 16) -> list[float]:
+    """Send `request` back to back on `connections` kept-alive connections for `seconds`; latencies."""
+    host, port = url.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                m = _CL.search(head)
+                if m is None or not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"unexpected answer {head[:200]!r}")
+                await reader.readexactly(int(m.group(1)))
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    await asyncio.gather(*(one() for _ in range(connections)))
+    return latencies
+
+
+def post_request(path: str, body: bytes = b"{}", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: bench", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+# --- imserver helpers ----------------------------------------------------------------------------
+
+
+class Upstream:
+    def __init__(self, http: httpx.AsyncClient, api: str) -> None:
+        self.http, self.api, self.admin = http, api, ""
+
+    async def start(self) -> None:
+        r = await self.http.post(
+            f"{self.api}/auth/get_admin_token", json={"secret": _SECRET, "userID": "imAdmin"}, headers=self._h()
+        )
+        self.admin = r.json()["data"]["token"]
+
+    def _h(self) -> dict[str, str]:
+        return {"operationID": "bench", "token": self.admin}
+
+    async def users(self, k: int) -> list[str]:
+        users = [f"cb{uuid.uuid4().hex[:12]}" for _ in range(k)]
+        for i in range(0, k, 100):
+            chunk = users[i : i + 100]
+            await self.http.post(
+                f"{self.api}/user/user_register",
+                json={"users": [{"userID": u, "nickname": u} for u in chunk]},
+                headers=self._h(),
+            )
+        return users
+
+    async def token(self, user: str, platform: int) -> str:
+        r = await self.http.post(
+            f"{self.api}/auth/get_user_token", json={"userID": user, "platformID": platform}, headers=self._h()
+        )
+        return str(r.json()["data"]["token"])
+
+
+async def bounded(n: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
+    sem = asyncio.Semaphore(n)
+
+    async def run(job: Callable[[], Awaitable[None]]) -> None:
+        async with sem:
+            await job()
+
+    await asyncio.gather(*(run(j) for j in jobs))
+
+
+def text_message(sender: str, recv: str) -> MsgStruct:
+    m = MsgStruct(
+        clientMsgID=uuid.uuid4().hex,
+        sendID=sender,
+        contentType=101,
+        createTime=int(time.time() * 1000),
+        textElem={"content": f"t={time.perf_counter()}"},
+        senderPlatformID=5,
+    )
+    m.recvID, m.sessionType = recv, 1
+    return m
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    figure: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    goal: str = ""
+
+    def ratio(self) -> float | None:
+        return None if not self.baseline else self.value / self.baseline
+
+
+@dataclass
+class Table:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, *a: object, **k: object) -> None:
+        self.rows.append(Row(*a, **k))  # type: ignore[arg-type]
+
+    def print(self) -> None:
+        print()
+        print(f"| {'figure':52} | {'bridge':>12} | {'baseline':>26} | {'ratio':>7} | goal")
+        print(f"|{'-' * 54}|{'-' * 14}|{'-' * 28}|{'-' * 9}|------")
+        for r in self.rows:
+            base = f"{_fmt(r.baseline, r.unit)} {r.baseline_name}" if r.baseline is not None else "-"
+            ratio = r.ratio()
+            print(
+                f"| {r.figure:52} | {_fmt(r.value, r.unit):>12} | {base:>26} | "
+                f"{(f'{ratio:.2f}' if ratio is not None else '-'):>7} | {r.goal}"
+            )
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit == "s":
+        return f"{v * 1e6:.0f} µs" if v < 1e-3 else f"{v * 1e3:.2f} ms"
+    if unit == "KiB":
+        return f"{v / 1024:.1f} KiB"
+    return f"{v:.1f} {unit}".strip()
+
+
+# --- phases ----------------------------------------------------------------------------------------
+
+
+async def cached_calls(t: Table, bridge: Proc, fastapi: Proc, starlette: Proc, auth: str, seconds: float) -> float:
+    """Returns the FastAPI peer's CPU per request (the unit of the later ratios)."""
+    say("cached calls")
+    results: dict[str, tuple[float, float, float]] = {}
+    targets = [
+        ("fastapi", fastapi, post_request("/hello")),
+        ("starlette", starlette, post_request("/hello")),
+        ("bridge", bridge, post_request("/v1/friend/get_friend_list", headers={"Authorization": auth})),
+    ]
+    await hammer(bridge.url, targets[2][2], 0.5)  # warm up every path once
+    for name, proc, req in targets:
+        await hammer(proc.url, req, 0.3)
+        with measure(proc) as m:
+            lat = await hammer(proc.url, req, seconds)
+        results[name] = (m[proc.name] / len(lat), len(lat) / m["wall"], pct(lat, 0.99))
+    b, f, s = results["bridge"], results["fastapi"], results["starlette"]
+    t.add("cached call: server CPU per request", b[0], "s", f[0], "FastAPI", "<= 1.5x FastAPI")
+    t.add("cached call: server CPU per request (vs Starlette)", b[0], "s", s[0], "Starlette")
+    t.add("cached call: requests/s at 16 connections", b[1], "/s", f[1], "FastAPI", ">= 0.7x")
+    t.add("cached call: p99 at 16 connections", b[2], "s", f[2], "FastAPI", "<= 3x")
+    return f[0]
+
+
+@dataclass
+class Sessions:
+    users: list[str]
+    auth: list[dict[str, str]]
+
+
+async def logins(
+    t: Table, http: httpx.AsyncClient, up: Upstream, bridge: Proc, ims: Proc, n: int, unit: float
+) -> Sessions:
+    say(f"{n} logins")
+    users = await up.users(n)
+    tokens = [await up.token(u, 5) for u in users]
+    auth: list[dict[str, str]] = [{} for _ in users]
+
+    def job(i: int) -> Callable[[], Awaitable[None]]:
+        async def login() -> None:
+            r = await http.post(
+                f"{bridge.url}/v1/login", json={"userID": users[i], "token": tokens[i], "platformID": 5}
+            )
+            r.raise_for_status()
+            auth[i] = {"Authorization": f"Bearer {r.json()['data']['sessionToken']}"}
+
+        return login
+
+    with measure(bridge, ims) as m:
+        await bounded(8, [job(i) for i in range(n)])
+    t.add("login: bridge CPU per login", m[bridge.name] / n, "s", unit, "FastAPI req", "<= 40x")
+    t.add("login: imserver CPU per login", m["imserver"] / n, "s", None, "", "<= 5 ms")
+    return Sessions(users, auth)
+
+
+async def at_rest(t: Table, http: httpx.AsyncClient, bridge: Proc, n: int, idle_before: float, seconds: float) -> None:
+    say("idle sessions")
+    await asyncio.sleep(2.0)  # let the logins' follow-up syncs settle
+    with measure(bridge) as m:
+        await asyncio.sleep(seconds)
+    per = max(m["bridge"] - idle_before * m["wall"], 0.0) / (n * m["wall"])
+    t.add("idle: CPU per live session-second", per, "s", None, "", "<= 4 µs")
+
+
+async def tasks_per_session(t: Table, http: httpx.AsyncClient, bridge: Proc, n: int, tasks_before: float) -> None:
+    text = (await http.get(f"{bridge.url}/metrics")).text
+    m = re.search(r"^openim_bridge_asyncio_tasks (\S+)$", text, re.MULTILINE)
+    if m is None:
+        t.add("idle: asyncio tasks per live session", float("nan"), "", None, "(no gauge on /metrics)", "<= 1")
+        return
+    t.add("idle: asyncio tasks per live session", (float(m.group(1)) - tasks_before) / n, "", None, "", "<= 1")
+
+
+async def _tasks(http: httpx.AsyncClient, bridge: Proc) -> float:
+    text = (await http.get(f"{bridge.url}/metrics")).text
+    m = re.search(r"^openim_bridge_asyncio_tasks (\S+)$", text, re.MULTILINE)
+    return float(m.group(1)) if m else 0.0
+
+
+class _Sink:
+    """Gateway listener timestamping received text messages (the gateway-direct receivers)."""
+
+    def __init__(self, latencies: list[float], user: str) -> None:
+        self.latencies, self.user = latencies, user
+
+    async def on_connecting(self) -> None: ...
+    async def on_connected(self, first: bool) -> None: ...
+    async def on_connect_failed(self, code: int, msg: str) -> None: ...
+    async def on_kicked(self) -> None: ...
+    async def on_token_error(self, code: int, msg: str) -> None: ...
+    async def on_crashed(self, exc: BaseException) -> None: ...
+    def on_bad_frame(self, reason: str) -> None: ...
+
+    async def on_push(self, resp: WsResp) -> None:
+        if resp.req_identifier != ReqIdentifier.PUSH_MSG:
+            return
+        now = time.perf_counter()
+        for pulled in PushMessages.FromString(resp.data).msgs.values():
+            for m in pulled.Msgs:
+                if m.contentType == 101 and m.recvID == self.user:
+                    sent = json.loads(m.content)["content"]
+                    if sent.startswith("t="):
+                        self.latencies.append(now - float(sent[2:]))
+
+
+async def paced(rate: float, seconds: float, send: Callable[[int], Coroutine[Any, Any, None]]) -> int:
+    """Start `send(i)` at `rate` per second for `seconds` (not waiting for earlier ones); wait for all."""
+    n = int(rate * seconds)
+    t0 = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(n):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i)))
+    await asyncio.gather(*tasks)
+    return n
+
+
+async def _sse_reader(
+    http: httpx.AsyncClient, url: str, headers: dict[str, str], on_line: Callable[[str], None], ready: asyncio.Event
+) -> None:
+    async with http.stream("GET", url, headers=headers, timeout=None) as resp:
+        ready.set()
+        async for line in resp.aiter_lines():
+            on_line(line)
+
+
+async def messaging(
+    t: Table,
+    http: httpx.AsyncClient,
+    up: Upstream,
+    bridge: Proc,
+    ims: Proc,
+    s: Sessions,
+    rate: float,
+    seconds: float,
+    unit: float,
+) -> None:
+    say(f"messaging at {rate:.0f} msg/s")
+    pairs = min(20, len(s.users) // 2)
+    # gateway direct: fresh users, core's gateway client, the same pacing
+    gusers = await up.users(2 * pairs)
+    gtoks = [await up.token(u, 3) for u in gusers]
+    glat: list[float] = []
+    clients = [GatewayClient(_WS, u, tk, 3, _Sink(glat, u)) for u, tk in zip(gusers, gtoks, strict=True)]
+    for c in clients:
+        await c.start("bench")
+    for c in clients:
+        await c.wait_connected()
+    try:
+
+        async def gsend(i: int) -> None:
+            p = i % pairs
+            msg = text_message(gusers[2 * p], gusers[2 * p + 1])
+            await clients[2 * p].request(
+                ReqIdentifier.SEND_MSG, to_msgdata(msg).SerializeToString(), "bench", timeout=120
+            )
+
+        with measure(ims) as gm:
+            sent = await paced(rate, seconds, gsend)
+            await _until(lambda: len(glat) >= sent, 120)
+    finally:
+        for c in clients:
+            await c.close()
+
+    blat: list[float] = []
+
+    def on_line(line: str) -> None:
+        if line.startswith("data:") and '"OnRecvNewMessage"' in line:
+            text = json.loads(line[5:])["data"]["textElem"]["content"]
+            if text.startswith("t="):
+                blat.append(time.perf_counter() - float(text[2:]))
+
+    readies = [asyncio.Event() for _ in range(pairs)]
+    readers = [
+        asyncio.create_task(_sse_reader(http, f"{bridge.url}/v1/events", s.auth[2 * p + 1], on_line, readies[p]))
+        for p in range(pairs)
+    ]
+    try:
+        for e in readies:
+            await asyncio.wait_for(e.wait(), 30)
+
+        async def bsend(i: int) -> None:
+            p = i % pairs
+            body = {"message": text_message(s.users[2 * p], s.users[2 * p + 1]).out(), "recvID": s.users[2 * p + 1]}
+            r = await http.post(f"{bridge.url}/v1/message/send_message", json=body, headers=s.auth[2 * p])
+            if r.status_code != 200:
+                failed.append(r.status_code)  # the upstream's limit (504: it did not answer in time)
+
+        failed: list[int] = []
+        with measure(bridge, ims) as bm:
+            sent = await paced(rate, seconds, bsend)
+            sent -= len(failed)
+            await _until(lambda: len(blat) >= sent, 120)
+        if failed:
+            say(f"  {len(failed)} sends failed: {sorted(set(failed))}")
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    r = f"{rate:.0f} msg/s"
+    t.add(f"message ({r}): bridge CPU per delivered message", bm[bridge.name] / sent, "s", unit, "FastAPI req", "<= 8x")
+    t.add(f"message ({r}): send->SSE p99", pct(blat, 0.99), "s", pct(glat, 0.99), "gateway-direct", "<= 1.5x")
+    t.add(f"message ({r}): achieved msg/s through the bridge", sent / bm["wall"], "/s", sent / gm["wall"], "direct", "")
+    t.add(f"message ({r}): imserver CPU per message (bridge)", bm["imserver"] / sent, "s", None, "", "")
+    t.add(f"message ({r}): imserver CPU per message (direct)", gm["imserver"] / sent, "s", None, "", "")
+
+
+async def _until(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError("messages did not all arrive")
+        await asyncio.sleep(0.02)
+
+
+async def fanout(
+    t: Table, http: httpx.AsyncClient, bridge: Proc, sse: Proc, s: Sessions, count: int, streams: int = 8
+) -> None:
+    """Marginal CPU of an extra stream-event: (CPU with `streams` streams - CPU with 1) / extra events."""
+    sender, recv = s.auth[-2], s.users[-1]
+    sender_id = s.users[-2]
+
+    async def bridge_round(k: int) -> tuple[float, int]:
+        got = [0]
+
+        def on_line(line: str) -> None:
+            if line.startswith("id:"):
+                got[0] += 1
+
+        readies = [asyncio.Event() for _ in range(k)]
+        readers = [
+            asyncio.create_task(_sse_reader(http, f"{bridge.url}/v1/events", s.auth[-1], on_line, readies[j]))
+            for j in range(k)
+        ]
+        try:
+            for e in readies:
+                await asyncio.wait_for(e.wait(), 30)
+            await asyncio.sleep(0.3)
+            got[0] = 0
+            with measure(bridge) as m:
+                for _ in range(count):
+                    body = {"message": text_message(sender_id, recv).out(), "recvID": recv}
+                    (
+                        await http.post(f"{bridge.url}/v1/message/send_message", json=body, headers=sender)
+                    ).raise_for_status()
+                # every stream gets the same events: wait until each stream's share is in
+                await _settle(lambda: got[0])
+            return m["bridge"], got[0]
+        finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+    async def peer_round(k: int) -> tuple[float, int]:
+        got = [0]
+
+        def on_line(line: str) -> None:
+            if line.startswith("id:"):
+                got[0] += 1
+
+        readies = [asyncio.Event() for _ in range(k)]
+        readers = [
+            asyncio.create_task(_sse_reader(http, f"{sse.url}/events", {}, on_line, readies[j])) for j in range(k)
+        ]
+        try:
+            for e in readies:
+                await asyncio.wait_for(e.wait(), 30)
+            await asyncio.sleep(0.3)
+            payload = json.dumps({"listener": "advancedMsg", "callback": "OnRecvNewMessage", "data": {"x": "y" * 300}})
+            with measure(sse) as m:
+                for _ in range(count):
+                    (await http.post(f"{sse.url}/publish", content=payload)).raise_for_status()
+                await _until(lambda: got[0] >= count * k, 30)
+            return m["sse"], got[0]
+        finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+    say("SSE fan-out")
+    b1, e1 = await bridge_round(1)
+    bk, ek = await bridge_round(streams)
+    p1, q1 = await peer_round(1)
+    pk, qk = await peer_round(streams)
+    bridge_marginal = (bk - b1) / max(ek - e1, 1)
+    peer_marginal = (pk - p1) / max(qk - q1, 1)
+    t.add(
+        f"SSE fan-out: CPU per delivered event ({streams} streams)",
+        bridge_marginal,
+        "s",
+        peer_marginal,
+        "sse-starlette",
+        "<= 1.3x",
+    )
+
+
+async def _settle(count: Callable[[], int], quiet: float = 0.5, timeout: float = 30) -> None:
+    """Wait until `count()` stops growing for `quiet` seconds (the bridge's events per message vary)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet and now > 0:
+            return
+        await asyncio.sleep(0.05)
+
+
+# Hook for the imserver's own baselines (raw sqlite3 doing one message's statements, group
+# commit ...): a coroutine returning rows (figure, imserver value, baseline, baseline name,
+# goal) is appended to the table. None: not measured here.
+IMSERVER_BASELINES: Callable[[Proc], Awaitable[list[Row]]] | None = None
+
+_WS = ""
+
+
+async def main(a: argparse.Namespace) -> None:
+    global _WS
+    ports = {k: _port() for k in ("api", "ws", "bridge", "fastapi", "starlette", "sse")}
+    api, ws = f"http://127.0.0.1:{ports['api']}", f"ws://127.0.0.1:{ports['ws']}"
+    _WS = ws
+    url = {k: f"http://127.0.0.1:{ports[k]}" for k in ("bridge", "fastapi", "starlette", "sse")}
+    t = Table()
+    with tempfile.TemporaryDirectory() as tmp:
+        ims_args = ["-m", "imserver", "--api-port", str(ports["api"]), "--ws-port", str(ports["ws"])]
+        ims_args += ["--data-dir", f"{tmp}/ims", "--secret", _SECRET]
+        brg_args = ["-m", "bridge.cli", "serve", "--port", str(ports["bridge"]), "--upstream-api", api]
+        brg_args += ["--upstream-ws", ws, "--data-dir", f"{tmp}/bridge", "--log-level", "warning"]
+        peer = str(_HERE / "peers.py")
+        async with (
+            _process("imserver", ims_args, api, "/auth/parse_token") as ims,
+            _process("bridge", brg_args, url["bridge"], "/healthz") as bridge,
+            _process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fastapi,
+            _process("starlette", [peer, "starlette", str(ports["starlette"])], url["starlette"], "/healthz") as star,
+            _process("sse", [peer, "sse", str(ports["sse"])], url["sse"], "/healthz") as sse,
+            httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500)) as http,
+        ):
+            up = Upstream(http, api)
+            await up.start()
+            with measure(bridge) as idle0:
+                await asyncio.sleep(3.0)
+            idle_before = idle0["bridge"] / idle0["wall"]
+            rss0, tasks0 = rss_bytes(bridge.pid), await _tasks(http, bridge)
+            # one FastAPI unit first, for the login ratio (refined by the cached-call phase)
+            with measure(fastapi) as fm:
+                lat = await hammer(fastapi.url, post_request("/hello"), 1.0)
+            unit = fm["fastapi"] / len(lat)
+            sessions = await logins(t, http, up, bridge, ims, a.sessions, unit)
+            rows_login = t.rows[-2:]
+            del t.rows[-2:]
+            if "calls" in a.only:
+                unit = await cached_calls(t, bridge, fastapi, star, sessions.auth[0]["Authorization"], a.seconds)
+            rows_login[0].baseline = unit
+            t.rows += rows_login
+            t.add(
+                "RSS per live session",
+                (rss_bytes(bridge.pid) - rss0) / a.sessions,
+                "KiB",
+                27 * 1024,
+                "Go gateway/conn",
+                "<= 16 KiB",
+            )
+            await tasks_per_session(t, http, bridge, a.sessions, tasks0)
+            if "rest" in a.only:
+                await at_rest(t, http, bridge, a.sessions, idle_before, a.idle_seconds)
+            for rate in (25.0, 250.0) if "messaging" in a.only else ():
+                await messaging(t, http, up, bridge, ims, sessions, rate, a.seconds, unit)
+            if "fanout" in a.only:
+                await fanout(t, http, bridge, sse, sessions, a.fanout)
+            if IMSERVER_BASELINES is not None:
+                t.rows += await IMSERVER_BASELINES(ims)
+    print(
+        f"issue 14 cost table: {a.sessions} live sessions, {a.seconds:.0f} s per load phase, "
+        f"bridge idle floor {idle_before * 1e3:.2f} ms CPU/s before logins"
+    )
+    t.print()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--sessions", type=int, default=200, help="live sessions logged in (default 200)")
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of each load phase (default 4)")
+    ap.add_argument("--idle-seconds", type=float, default=10.0, help="length of the idle phase (default 10)")
+    ap.add_argument("--fanout", type=int, default=40, help="messages per SSE fan-out round (default 40)")
+    ap.add_argument("--only", default="calls,rest,messaging,fanout", help="phases to run (default all)")
+    asyncio.run(main(ap.parse_args()))

@@ -1,0 +1,135 @@
+"""Structural guards of the bridge's cost per request (issue 14): no timings, only shapes.
+
+- every function route is answered by exact-path dispatch (one dict lookup), not by
+  FastAPI's route scan;
+- no request hops to the threadpool: every dependency and endpoint is a coroutine
+  function (FastAPI runs a plain function in a worker thread, per request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+from typing import Any
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.types import Message, Receive, Scope, Send
+
+from bridge.app import create_app
+from bridge.routes.dispatch import FunctionDispatch
+from bridge.settings import BridgeSettings
+from core.registry import all_functions
+
+
+def _app(tmp_path: Path) -> Any:
+    return create_app(BridgeSettings(upstream_api="http://x", upstream_ws="ws://x", data_dir=tmp_path))
+
+
+def _sync_calls(dep: Dependant) -> list[str]:
+    found = [] if dep.call is None or inspect.iscoroutinefunction(dep.call) else [repr(dep.call)]
+    for sub in dep.dependencies:
+        found += _sync_calls(sub)
+    return found
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute, also inside the routers FastAPI wraps at include_router."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        inner = getattr(route, "original_router", None) or getattr(route, "router", None)
+        if inner is not None and inner is not route:
+            found += _api_routes(list(inner.routes))
+    return found
+
+
+def test_no_route_runs_in_the_threadpool(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    routes = _api_routes(list(app.routes))
+    assert len(routes) > len(all_functions())
+    sync = {route.path: _sync_calls(route.dependant) for route in routes}
+    assert sync, "no API routes found"
+    assert {path: calls for path, calls in sync.items() if calls} == {}
+
+
+def test_every_function_is_dispatched_by_exact_path(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    dispatch = [m for m in app.user_middleware if m.cls is FunctionDispatch]
+    assert len(dispatch) == 1
+    # Innermost of the bridge's own middleware: a function call passes the body
+    # limit, JSON and forwarding checks first, and no router after.
+    assert app.user_middleware[-1].cls is FunctionDispatch
+    table = FunctionDispatch(_unreachable, all_functions()).by_path
+    assert set(table) == {fn.rest_path for fn in all_functions().values()}
+
+
+async def _unreachable(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError(f"{scope['path']} reached the router")
+
+
+async def _call(app: Any, path: str, body: bytes, method: str = "POST") -> list[Message]:
+    sent: list[Message] = []
+    scope: Scope = {"type": "http", "method": method, "path": path, "headers": [], "state": {}}
+    scope["state"].update(operation_id="op1", operation_id_given=False)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def test_a_function_call_is_answered_without_the_router() -> None:
+    dispatch = FunctionDispatch(_unreachable, all_functions())
+    sent = await _call(dispatch, "/v1/friend/get_friend_list", b"{}")
+    assert sent[0]["status"] == 401  # answered here: no session token
+
+
+async def test_other_paths_and_bad_input_go_on_to_fastapi() -> None:
+    reached: list[str] = []
+
+    async def router(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["path"])
+        message = await receive()
+        reached.append(message["body"].decode())
+
+    dispatch = FunctionDispatch(router, all_functions())
+    await _call(dispatch, "/v1/login", b"{}")
+    await _call(dispatch, "/v1/friend/get_friend_list", b"{}", method="GET")
+    await _call(dispatch, "/v1/friend/add_friend", b'{"toUserID": 5}')  # FastAPI's 400 names the field
+    await _call(dispatch, "/v1/friend/get_friend_list", b"[1")
+    assert reached == [
+        "/v1/login",
+        "{}",
+        "/v1/friend/get_friend_list",
+        "{}",
+        "/v1/friend/add_friend",
+        '{"toUserID": 5}',
+        "/v1/friend/get_friend_list",
+        "[1",
+    ]
+
+
+async def test_an_idle_live_session_runs_no_saver_task(tmp_path: Path) -> None:
+    """Per-core tasks of an idle session: its gateway loop, its dispatch worker and
+    the websockets keep-alive of its connection; checkpoints are the pool's
+    flusher's (one task for all). Issue 14's goal is one task per idle session:
+    this bounds where we are (bench/README.md says what stands in the way)."""
+    from tests.support.stack import run_stack
+
+    async with run_stack(tmp_path) as st:
+        (uid,) = await st.new_users(1)
+        user = await st.login(uid)
+        core = st.bridge.core(user.session_id)
+        named = sorted(t.get_name().split(":")[0] for t in asyncio.all_tasks() if t.get_name().endswith(f":{uid}"))
+        assert named == ["core-dispatch", "gateway"]
+        assert core.gateway is not None and core.gateway._ws is not None
+        keepalive = [core.gateway._ws.keepalive_task] if core.gateway._ws.keepalive_task is not None else []
+        assert len(named) + len(keepalive) <= 3
+        await user.post("/v1/logout")
