@@ -257,7 +257,12 @@ class ConversationModule(Module):
     async def on_notification(self, msg: MsgData, operation_id: str) -> None:
         if msg.contentType in (ContentType.CONVERSATION_CHANGE, 1701):
             tips = tips_of(msg)
-            ids = str_list(tips, "conversationIDList", _MAX_IDS) or [c for c in [text(tips, "conversationID")] if c]
+            # 1300 ConversationUpdateTips lists conversationIDList; 1701 ConversationSetPrivateTips
+            # names one conversationID (sdkws.proto): read each tips message's own key.
+            if msg.contentType == ContentType.CONVERSATION_CHANGE:
+                ids = str_list(tips, "conversationIDList", _MAX_IDS)
+            else:
+                ids = [c for c in [text(tips, "conversationID")] if c]
             if ids:
                 await self.refresh(ids, operation_id)
                 await self.flush(operation_id)
