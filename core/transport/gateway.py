@@ -35,6 +35,7 @@ from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from core.errors import SdkError
+from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import (
     EnvelopeError,
@@ -52,7 +53,7 @@ from core.protocol.jsonlimits import loads_bounded
 from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
 
-__all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError"]
+__all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError", "dial_url"]
 
 log = logging.getLogger("openim.core.gateway")
 # websockets logs the request line (with `token=`) at DEBUG: redact it.
@@ -162,9 +163,11 @@ class GatewayClient:
         self._stop.set()
         ws = self._ws
         if ws is not None and send_logout:
-            # 2003 LogoutMsg lets the server drop this device's push token (5.2).
+            # 2003 LogoutMsg lets the server drop this device's push token (5.2); the SDK
+            # sends DelUserPushTokenReq{userID, platformID} (open_im_sdk/userRelated.go logout).
+            req = pb.DelUserPushTokenReq(userID=self._user_id, platformID=self._platform_id)
             with contextlib.suppress(SdkError):
-                await self.request(ReqIdentifier.LOGOUT_MSG, b"", "logout", timeout=2.0)
+                await self.request(ReqIdentifier.LOGOUT_MSG, req.SerializeToString(), "logout", timeout=2.0)
         if ws is not None:
             await ws.close()
         await stop_tasks([self._task])
@@ -251,7 +254,7 @@ class GatewayClient:
             **({"compression": "gzip"} if self._opt.compression else {}),
             **self._opt.extra_query,
         }
-        return f"{self._url.rstrip('/')}/?{urlencode(query)}"
+        return dial_url(self._url, query)
 
     def _settle_first(self, exc: BaseException | None) -> None:
         if self._first is not None and not self._first.done():
@@ -376,6 +379,17 @@ class GatewayClient:
             if not fut.done():
                 fut.set_exception(exc)
         self._pending.clear()
+
+
+def dial_url(ws_addr: str, query: dict[str, str]) -> str:
+    """`<ws_addr>?<query>`, the address exactly as configured, as the SDK dials it
+    (internal/interaction/long_conn_mgr.go: Sprintf("%s?sendID=...", WsAddr)).
+
+    Never `<ws_addr>/?`: behind a proxy path such as wss://host/msg_gateway that
+    would ask for /msg_gateway/, which Go's router answers with a 301. An address
+    that carries a query of its own keeps it and gets ours after an `&`.
+    """
+    return f"{ws_addr}{'&' if '?' in ws_addr else '?'}{urlencode(query)}"
 
 
 def _handshake_error(exc: InvalidStatus) -> tuple[int, str]:

@@ -131,7 +131,9 @@ async def _send_signal_msg(ctx: GatewayContext, conn: Connection, req: WsReq) ->
 async def _logout(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     # DelUserPushToken drops the offline-push token (none here); replyMessage then
     # ends the read loop, so the socket closes after the answer.
-    _parse(pb.DelUserPushTokenReq, req.data)
+    body = _parse(pb.DelUserPushTokenReq, req.data)
+    if body.userID == conn.user_id and body.platformID == conn.platform_id:
+        ctx.hub.stats.push_tokens_dropped += 1
     return Reply(pb.DelUserPushTokenResp().SerializeToString(), close=True)
 
 

@@ -25,7 +25,14 @@ from core.protocol.redact import redacting_logger
 from imserver.errors import ImError
 from imserver.gateway.connection import Connection, ConnState
 from imserver.gateway.handlers import HANDLERS, GatewayContext, handle_request
-from imserver.gateway.handshake import ConnArgs, TokenVerifier, authenticate, error_body, parse_args
+from imserver.gateway.handshake import (
+    ConnArgs,
+    TokenVerifier,
+    authenticate,
+    clean_path_redirect,
+    error_body,
+    parse_args,
+)
 from imserver.gateway.handshake import wants_text_response as _wants_text
 from imserver.gateway.heartbeat import WEB_PLATFORM_ID, HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
@@ -79,6 +86,11 @@ def _json_response(error: ImError) -> Response:
     return Response(http.HTTPStatus.OK, "OK", headers, body)
 
 
+def _redirect(location: str) -> Response:
+    headers = Headers([("Location", location), ("Content-Length", "0"), ("Connection", "close")])
+    return Response(http.HTTPStatus.MOVED_PERMANENTLY, "Moved Permanently", headers, b"")
+
+
 class _Gateway:
     def __init__(self, ctx: GatewayContext, tokens: TokenVerifier) -> None:
         self.ctx = ctx
@@ -97,6 +109,9 @@ class _Gateway:
 
     async def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         assert isinstance(conn, _GatewayConnection)
+        location = clean_path_redirect(request.path)
+        if location is not None:
+            return _redirect(location)  # as Go's ServeMux, before the handler ever runs
         try:
             conn.args = await self._check(request)
             return None
