@@ -397,6 +397,8 @@ class Core:
             await self.group.on_notification(msg, operation_id)
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):
             await self.conversation.on_notification(msg, operation_id)
+        if ct == ContentType.HAS_READ_RECEIPT:  # only unstored ones get here: one's own other device
+            await self.message.on_own_read_receipt(msg, operation_id)
         if ct == ContentType.BUSINESS:
             # {"detail": "<string>"}; anything else is skipped, as the Go SDK's
             # unmarshal into NotificationElem would fail.

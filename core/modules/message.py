@@ -353,11 +353,32 @@ class MessageModule(MessageCreateModule):
         if emit:
             await self.core.emit(ADVANCED, "OnNewRecvMessageRevoked", revoked, operation_id)
 
+    async def on_own_read_receipt(self, m: pb.MsgData, operation_id: str) -> None:
+        """A read on another of the user's devices, pushed online only with seq 0.
+
+        For group and notification conversations (and SetConversationHasReadSeq) the
+        server sends the receipt from the reader to the reader (internal/rpc/msg/as_read.go
+        sendMarkAsReadNotification), and pkg/notification/msg.go makes such a receipt
+        unreliable: never stored, so never pulled. The SDK applies it like a stored one
+        (conversation_msg/read_drawing.go doReadDrawing -> doUnreadCount). Only the server
+        or our own devices send as us, so one from anyone else is skipped.
+        """
+        tips = tips_of(m)
+        if m.sendID != self.me or m.recvID != self.me or text(tips, "markAsReadUserID") != self.me:
+            self.core.stats.bad_pushes += 1
+            log.warning("unstored read receipt from %s to %s skipped", m.sendID, m.recvID)
+            return
+        async with self._lock:
+            await self._read_receipt(tips, m.sendTime, operation_id, emit=True)
+
     async def _read_receipt(self, tips: dict[str, Any], at: int, operation_id: str, emit: bool) -> None:
         conv_id = text(tips, "conversationID")
         reader = text(tips, "markAsReadUserID")
         has_read = integer(tips, "hasReadSeq")
-        if reader == self.me:  # read on another of my devices
+        if reader == self.me:
+            # Read on another of my devices (read_drawing.go doUnreadCount): the unread count
+            # becomes maxSeq - hasReadSeq (a group's reads everything up to hasReadSeq); the
+            # conversation flush emits OnConversationChanged and OnTotalUnreadMessageCountChanged.
             self.core.conversation.set_read(conv_id, has_read)
             return
         # The reader chose these seqs: only ones that can be ours, at most a bounded number.
