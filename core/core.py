@@ -172,6 +172,11 @@ class Core:
     def checkpoint_dirty(self) -> None:
         self._dirty = True
 
+    def resync_later(self) -> None:
+        """A pull the server did not answer for a conversation: sync by seq once the
+        pushes queued now are handled (the same recovery as for dropped pushes)."""
+        self._resync_pending = True
+
     # -- login / logout --------------------------------------------------
 
     async def login(

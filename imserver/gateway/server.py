@@ -63,13 +63,15 @@ class _GatewayConnection(ServerConnection):
 
 
 class GatewayServer:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, hub: Hub) -> None:
         self._server = server
+        self._hub = hub
         self.port: int = server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         self._server.close()
         await self._server.wait_closed()
+        await self._hub.close()
 
 
 def _json_response(error: ImError) -> Response:
@@ -272,4 +274,4 @@ async def start_gateway(
         # websockets logs request lines (with `token=`) at DEBUG: redact them.
         logger=redacting_logger("openim.imserver.gateway.ws"),
     )
-    return GatewayServer(server)
+    return GatewayServer(server, hub)
