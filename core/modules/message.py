@@ -27,6 +27,7 @@ from core.events import ADVANCED_MSG as ADVANCED
 from core.events import applying
 from core.modules.base import NoParams, Params, tips_of
 from core.modules.message_create import MessageCreateModule, new_client_msg_id
+from core.modules.message_own_seq import OwnSeqs
 from core.modules.message_pull import Pulled, RangePuller
 from core.msgstruct import ELEM_FIELDS, MsgStruct, from_msgdata, to_msgdata
 from core.protocol import openim_pb2 as pb
@@ -40,6 +41,8 @@ __all__ = ["MessageModule", "is_stored"]
 log = logging.getLogger("openim.core.message")
 
 _CACHE_PER_CONV = 200
+# How long SendMessage waits for the seq of what it sent (RevokeMessage & co. wait longer).
+_SEND_SEQ_WAIT = 15.0
 _INDEX_SIZE = 20_000
 # Seqs read from one notification's tips (a read receipt lists the reader's choice).
 _MAX_TIPS_SEQS = 10_000
@@ -143,7 +146,7 @@ class MessageModule(MessageCreateModule):
         self._batch: list[dict[str, Any]] = []
         self._batch_marks: dict[str, int] = {}  # highest seq per conversation in _batch
         # Own messages whose seq is not known yet (the server tells it by pushing our copy back).
-        self._seq_waiters: dict[str, asyncio.Future[int]] = {}
+        self._own = OwnSeqs(self._known_seq, self._catch_up)
         self._puller = RangePuller(self._reconnected)
         # WS 1002 requests per conversation (metrics, tests: a capped conversation costs none).
         self.range_pulls: Counter[str] = Counter()
@@ -175,9 +178,8 @@ class MessageModule(MessageCreateModule):
                 cache.popitem(last=False)
         self._index[msg.clientMsgID] = (conv_id, msg.seq)
         self._index.move_to_end(msg.clientMsgID)
-        waiter = self._seq_waiters.pop(msg.clientMsgID, None) if msg.seq else None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(msg.seq)
+        if msg.seq:
+            self._own.learned(msg.clientMsgID, msg.seq)
         while len(self._index) > _INDEX_SIZE:
             self._index.popitem(last=False)
 
@@ -546,6 +548,15 @@ class MessageModule(MessageCreateModule):
             if known is not None and known[1]:
                 msg.seq = known[1]  # our own copy was pushed back before the send answered
             self._remember(conv_id, msg)
+            if not msg.seq:
+                # The answer carries no seq (SendMsgResp); the SDK's answer has it once the
+                # echo is in. Wait for it, or pull it, but not for ever: the send succeeded.
+                try:
+                    msg.seq = await self._own.seq_of(conv_id, msg.clientMsgID, operation_id, deadline=_SEND_SEQ_WAIT)
+                except SdkError as exc:
+                    log.warning("sent %s without learning its seq: %s", msg.clientMsgID, exc)
+                else:
+                    self._remember(conv_id, msg)
             conv = await self.core.conversation.ensure(conv_id, msg.sessionType, peer, group)
             self.core.conversation.message_arrived(conv, msg, from_me=True, counts_unread=False)
             await self.core.conversation.flush(operation_id)
@@ -561,21 +572,34 @@ class MessageModule(MessageCreateModule):
 
     # -- functions: reading ------------------------------------------------
 
-    async def _seq_of(self, conv_id: str, client_msg_id: str) -> int:
+    def _known_seq(self, client_msg_id: str) -> int:
+        known = self._index.get(client_msg_id)
+        return known[1] if known is not None else 0
+
+    async def _seq_of(self, conv_id: str, client_msg_id: str, operation_id: str) -> int:
         known = self._index.get(client_msg_id)
         if known is None or known[0] != conv_id:
             raise SdkError(ErrCode.RecordNotFoundError, detail=f"message {client_msg_id} not found in {conv_id}")
         if known[1]:
             return known[1]
-        # Just sent by us: its seq arrives with our copy's push; wait for it briefly.
-        waiter = self._seq_waiters.setdefault(client_msg_id, asyncio.get_running_loop().create_future())
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiter), 5.0)
-        except TimeoutError as exc:
-            self._seq_waiters.pop(client_msg_id, None)
-            raise SdkError(
-                ErrCode.NetworkTimeoutError, detail=f"message {client_msg_id} has no seq yet (not stored?)"
-            ) from exc
+        # Just sent by us: its seq comes with our copy's push, or a pull (message_own_seq.py).
+        return await self._own.seq_of(conv_id, client_msg_id, operation_id)
+
+    async def _catch_up(self, conv_id: str, operation_id: str) -> None:
+        """Pull `conv_id` up to the server's max seq now, as a gap would be pulled: the
+        copies of our own messages come with it, and their seqs (message_own_seq.py)."""
+        async with self._lock:
+            req = pb.GetConversationsHasReadAndMaxSeqReq(userID=self.me, conversationIDs=[conv_id])
+            resp = pb.GetConversationsHasReadAndMaxSeqResp.FromString(
+                await self._ws(ReqIdentifier.GET_CONV_MAX_READ_SEQ, req, operation_id)
+            )
+            top = resp.seqs[conv_id].maxSeq if conv_id in resp.seqs else 0
+            done = self.synced.get(conv_id, 0)
+            if top > done:
+                for m in (await self._pull(conv_id, done + 1, top, operation_id)).msgs:
+                    await self._apply(conv_id, m, operation_id, emit=True)
+        await self.flush_batch(operation_id)
+        await self.core.conversation.flush(operation_id)
 
     async def _history(self, p: HistoryParams, forward: bool, operation_id: str) -> dict[str, Any]:
         conv = self.core.conversation.convs.get(p.conversationID)
@@ -583,7 +607,7 @@ class MessageModule(MessageCreateModule):
             raise SdkError(ErrCode.RecordNotFoundError, detail=f"conversation {p.conversationID} not found")
         top = max(conv.maxSeq, self.synced.get(p.conversationID, 0))
         if p.startClientMsgID:
-            start = await self._seq_of(p.conversationID, p.startClientMsgID)
+            start = await self._seq_of(p.conversationID, p.startClientMsgID, operation_id)
         elif forward:
             start = 0
         else:
@@ -714,14 +738,14 @@ class MessageModule(MessageCreateModule):
     @sdk_function("message", "RevokeMessage", ConvMsgParams, None)
     async def revoke_message(self, p: ConvMsgParams, operation_id: str) -> None:
         """Revoke a sent message; both sides get OnNewRecvMessageRevoked."""
-        seq = await self._seq_of(p.conversationID, p.clientMsgID)
+        seq = await self._seq_of(p.conversationID, p.clientMsgID, operation_id)
         body = {"conversationID": p.conversationID, "seq": seq, "userID": self.me}
         await self.core.api.post("/msg/revoke_msg", body, operation_id)
 
     @sdk_function("message", "DeleteMessage", ConvMsgParams, None)
     async def delete_message(self, p: ConvMsgParams, operation_id: str) -> None:
         """Delete a message for the login user, on the server and here."""
-        seq = await self._seq_of(p.conversationID, p.clientMsgID)
+        seq = await self._seq_of(p.conversationID, p.clientMsgID, operation_id)
         body = {"conversationID": p.conversationID, "seqs": [seq], "userID": self.me}
         await self.core.api.post("/msg/delete_msgs", body, operation_id)
         self._forget(p.conversationID, p.clientMsgID, seq)
@@ -729,7 +753,7 @@ class MessageModule(MessageCreateModule):
     @sdk_function("message", "DeleteMessageFromLocalStorage", ConvMsgParams, None)
     async def delete_message_from_local_storage(self, p: ConvMsgParams, operation_id: str) -> None:
         """Hide a message in this session only (the server keeps it)."""
-        seq = await self._seq_of(p.conversationID, p.clientMsgID)
+        seq = await self._seq_of(p.conversationID, p.clientMsgID, operation_id)
         self._forget(p.conversationID, p.clientMsgID, seq)
 
     def _forget(self, conv_id: str, client_msg_id: str, seq: int) -> None:
