@@ -202,6 +202,11 @@ class Core:
         data.update({name: m.snapshot() for name, m in self._modules.items()})
         return data
 
+    def resync_later(self) -> None:
+        """A pull the server did not answer for a conversation: sync by seq once the
+        pushes queued now are handled (the same recovery as for dropped pushes)."""
+        self._resync_pending = True
+
     # -- login / logout --------------------------------------------------
 
     async def login(
@@ -454,6 +459,8 @@ class Core:
             await self.group.on_notification(msg, operation_id)
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):
             await self.conversation.on_notification(msg, operation_id)
+        if ct == ContentType.HAS_READ_RECEIPT:  # only unstored ones get here: one's own other device
+            await self.message.on_own_read_receipt(msg, operation_id)
         if ct == ContentType.BUSINESS:
             # {"detail": "<string>"}; anything else is skipped, as the Go SDK's
             # unmarshal into NotificationElem would fail.
