@@ -28,7 +28,9 @@ from core.modules.base import Module
 from core.modules.conversation import ConversationModule
 from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
+from core.modules.media import MediaModule
 from core.modules.message import MessageModule, is_stored
+from core.modules.third import ThirdModule
 from core.modules.user import UserModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
 from core.protocol.envelope import WsResp
@@ -132,6 +134,8 @@ class Core:
         self.group = GroupModule(self)
         self.conversation = ConversationModule(self)
         self.message = MessageModule(self)
+        self.media = MediaModule(self)
+        self.third = ThirdModule(self)
         # Sync order matters: conversations are filled in by the message sync.
         self._modules: dict[str, Module] = {
             "auth": self.auth,
@@ -140,6 +144,8 @@ class Core:
             "group": self.group,
             "conversation": self.conversation,
             "message": self.message,
+            "media": self.media,
+            "third": self.third,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 

@@ -23,6 +23,8 @@ from imserver.api import (
     group_sync,
     jssdk,
     msg,
+    s3,
+    third,
     user,
 )
 from imserver.api.context import ApiContext
@@ -42,6 +44,8 @@ _ROUTERS = (
     conversation.router,
     msg.router,
     jssdk.router,
+    s3.router,
+    third.router,
 )
 
 

@@ -19,23 +19,41 @@ here (or an entry in `EXCLUDED`, with the reason it cannot be called).
 from __future__ import annotations
 
 import functools
+import io
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from PIL import Image
 from pydantic import TypeAdapter
 
 from core.registry import SdkFunction, all_functions
+from core.transport.api import ApiClient
+from core.upload import Uploader, UploadRequest
 from tests.support.clock import poll_answer
 
-__all__ = ["EXCLUDED", "STEPS", "USERS", "Invoke", "Step", "World", "missing", "run_every_function", "validate_result"]
+__all__ = [
+    "EXCLUDED",
+    "STEPS",
+    "USERS",
+    "Invoke",
+    "Step",
+    "World",
+    "missing",
+    "run_every_function",
+    "upload_objects",
+    "validate_result",
+]
 
 USERS = ("a", "b", "c", "d")
 
 # Registry functions no step calls, each with the reason it cannot be called
-# on the test stack. Empty: every function runs against imserver.
-EXCLUDED: dict[str, str] = {}
+# by this scenario (which sends JSON bodies / oimws frames).
+EXCLUDED: dict[str, str] = {
+    "UploadFile": "multipart/form-data body, REST only: tests/e2e/test_uploads.py calls it",
+}
 
 # (who, function, REST-shaped parameters) -> the answer's data, already checked by the face.
 Invoke = Callable[[str, SdkFunction, dict[str, Any]], Awaitable[Any]]
@@ -165,9 +183,40 @@ STEPS: tuple[Step, ...] = (
     _s("CreateFaceMessage", "a", lambda w: {"index": 3, "data": "smile"}),
     _s("CreateMergerMessage", "a", lambda w: {"messageList": [w.msg("text")], "title": "t", "summaryList": ["s"]}),
     _s("CreateForwardMessage", "a", lambda w: {"message": w.msg("text")}),
+    # media from uploaded objects (upload_objects): sizes read from the stored object
+    _s(
+        "CreateImageMessage",
+        "a",
+        lambda w: {"imagePath": w.kept["png"]},
+        keep="image_up",
+        ok=lambda w, m: (
+            (m["pictureElem"]["sourcePicture"]["width"], m["pictureElem"]["sourcePicture"]["height"]) == (4, 3)
+        ),
+    ),
+    _s("CreateImageMessageFromFullPath", "a", lambda w: {"imageFullPath": w.kept["png"]}),
+    _s("CreateSoundMessage", "a", lambda w: {"soundPath": w.kept["wav"], "duration": 2}),
+    _s("CreateSoundMessageFromFullPath", "a", lambda w: {"soundPath": w.kept["wav"], "duration": 2}),
+    _s(
+        "CreateVideoMessage",
+        "a",
+        lambda w: {"videoPath": w.kept["mp4"], "videoType": "mp4", "duration": 3, "snapshotPath": w.kept["png"]},
+    ),
+    _s(
+        "CreateVideoMessageFromFullPath",
+        "a",
+        lambda w: {"videoFullPath": w.kept["mp4"], "duration": 3, "snapshotFullPath": w.kept["png"]},
+    ),
+    _s("CreateFileMessage", "a", lambda w: {"filePath": w.kept["pdf"], "fileName": "a.pdf"}),
+    _s("CreateFileMessageFromFullPath", "a", lambda w: {"fileFullPath": w.kept["pdf"]}),
+    # third
+    _s("UpdateFcmToken", "a", lambda w: {"fcmToken": "fcm-smoke", "expireTime": 0}),
+    _s("SetAppBadge", "a", lambda w: {"appUnreadCount": 3}),
+    _s("Logs", "a", lambda w: {"logLevel": 4, "msgs": "smoke log", "keyAndValue": ["k", 1]}),
+    _s("UploadLogs", "a", lambda w: {"line": 10, "ex": "smoke"}),
     _s("SendMessage", "a", lambda w: {"message": w.msg("text"), "recvID": w.b}, keep="text_sent"),
     _s("SendMessageNotOss", "a", lambda w: {"message": w.msg("image"), "recvID": w.b}, keep="image_sent"),
     _s("SendMessage", "a", lambda w: {"message": w.msg("at"), "groupID": w.gid}, keep="at_sent"),
+    _s("SendMessage", "a", lambda w: {"message": w.msg("image_up"), "groupID": w.gid}),
     _s("TypingStatusUpdate", "a", lambda w: {"recvID": w.b, "msgTip": "typing"}),
     _s("GetConversationIDBySessionType", "a", lambda w: {"sourceID": w.b, "sessionType": 1}, keep="conv"),
     # A's own copies come back with their seqs: then history and lookups find them
@@ -260,12 +309,32 @@ def _expected(step: Step, world: World, data: Any) -> bool:
     return step.empty_ok or not isinstance(data, list) or bool(data)
 
 
-async def run_every_function(ids: dict[str, str], invoke: Invoke, timeout: float = 10.0) -> set[str]:
-    """Run every step as its user; return the names of the functions called."""
+async def upload_objects(http: httpx.AsyncClient, api_url: str, token: str, user_id: str) -> dict[str, str]:
+    """Objects the media steps send, uploaded to the upstream as the SDK uploads (core/upload.py)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), (1, 2, 3)).save(buf, "PNG")
+    contents = {
+        "png": (buf.getvalue(), "image/png"),
+        "wav": (b"RIFF0000WAVE" * 10, "audio/wav"),
+        "mp4": (b"\0\0\0 ftypisom" * 10, "video/mp4"),
+        "pdf": (b"%PDF-1.4 smoke", "application/pdf"),
+    }
+    uploader = Uploader(ApiClient(http, api_url, token), user_id)
+    urls = {}
+    for key, (data, ctype) in contents.items():
+        req = UploadRequest(io.BytesIO(data), len(data), f"smoke/{key}.{key}", ctype, "smoke")
+        urls[key] = await uploader.upload(req, f"smoke-upload-{key}")
+    return urls
+
+
+async def run_every_function(
+    ids: dict[str, str], invoke: Invoke, timeout: float = 10.0, kept: dict[str, Any] | None = None
+) -> set[str]:
+    """Run every step as its user (`kept`: answers prepared before, e.g. upload_objects'); the names called."""
     functions = all_functions()
     unknown = sorted({s.fn for s in STEPS} - set(functions))
     assert not unknown, f"steps name functions that are not registered: {unknown}"
-    world = World(ids)
+    world = World(ids, dict(kept or {}))
     called: set[str] = set()
     for step in STEPS:
         fn = functions[step.fn]
