@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from core.checkpoint import CheckpointStore
 from core.errors import SdkError
 from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink, applying
+from core.modules.app_state import AppStateModule
 from core.modules.auth import AuthModule
 from core.modules.base import Module
 from core.modules.conversation import ConversationModule
@@ -30,6 +31,7 @@ from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
 from core.modules.media import MediaModule
 from core.modules.message import MessageModule, is_stored
+from core.modules.presence import PresenceModule
 from core.modules.third import ThirdModule
 from core.modules.user import UserModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
@@ -54,6 +56,8 @@ MarkSink = Callable[[tuple[tuple[str, int], ...]], Awaitable[None]]
 EndHandler = Callable[[int], Awaitable[None]]
 
 _CHECKPOINT_VERSION = 1
+# Inbox key of an online-status push (2005): no conversation ID has this form.
+_STATUS_PUSH = "<status>"
 
 
 @dataclass(slots=True)
@@ -136,6 +140,8 @@ class Core:
         self.message = MessageModule(self)
         self.media = MediaModule(self)
         self.third = ThirdModule(self)
+        self.app_state = AppStateModule(self)
+        self.presence = PresenceModule(self)
         # Sync order matters: conversations are filled in by the message sync.
         self._modules: dict[str, Module] = {
             "auth": self.auth,
@@ -146,6 +152,8 @@ class Core:
             "message": self.message,
             "media": self.media,
             "third": self.third,
+            "app_state": self.app_state,
+            "presence": self.presence,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 
@@ -209,6 +217,7 @@ class Core:
             self.gateway = GatewayClient(
                 self.config.ws_addr, user_id, token, self.platform_id, self, self.config.gateway
             )
+            self.gateway.background = self.app_state.background
             await self.gateway.start(operation_id)
             await self._sync_all(operation_id)
             await self.save_checkpoint()
@@ -360,7 +369,9 @@ class Core:
     async def _apply_push(self, conv_id: str, msg: MsgData, op: str) -> bool:
         """Apply one push; False when it ended the core (a token error)."""
         try:
-            if not is_stored(msg) and conv_id.startswith("n_"):
+            if conv_id == _STATUS_PUSH:
+                await self.presence.on_status_push(msg.content, op)
+            elif not is_stored(msg) and conv_id.startswith("n_"):
                 await self.route_notification(msg, op)
             else:
                 await self.message.on_pushed(conv_id, msg, op)
@@ -460,6 +471,13 @@ class Core:
 
     async def on_push(self, resp: WsResp) -> None:
         """Queue a push for the dispatcher; never raises, never waits (see CoreConfig.inbox_size)."""
+        if resp.req_identifier == ReqIdentifier.SUB_USER_ONLINE_STATUS:
+            # Through the inbox, so status callbacks keep their order with the rest.
+            try:
+                self._inbox.put_nowait((_STATUS_PUSH, MsgData(content=resp.data), resp.operation_id))
+            except asyncio.QueueFull:
+                self.stats.inbox_dropped += 1
+            return
         if resp.req_identifier != ReqIdentifier.PUSH_MSG:
             return
         try:

@@ -80,6 +80,7 @@ TABLE: dict[str, ArgSpec] = {
     "SetSelfInfo": WHOLE,
     "GetUsersInfo": pos("userIDs"),
     "SubscribeUsersStatus": pos("userIDs"),
+    "GetUserStatus": pos("userIDs"),
     "UnsubscribeUsersStatus": pos("userIDs"),
     "SetAppBackgroundStatus": pos("isBackground"),
     "SetGlobalRecvMessageOpt": pos("globalRecvMsgOpt"),

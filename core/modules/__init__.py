@@ -1,5 +1,29 @@
 """SDK function modules; importing this package registers every function."""
 
-from core.modules import auth, conversation, friend, group, media, message, message_create, third, user
+from core.modules import (
+    app_state,
+    auth,
+    conversation,
+    friend,
+    group,
+    media,
+    message,
+    message_create,
+    presence,
+    third,
+    user,
+)
 
-__all__ = ["auth", "conversation", "friend", "group", "media", "message", "message_create", "third", "user"]
+__all__ = [
+    "app_state",
+    "auth",
+    "conversation",
+    "friend",
+    "group",
+    "media",
+    "message",
+    "message_create",
+    "presence",
+    "third",
+    "user",
+]

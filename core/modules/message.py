@@ -142,6 +142,7 @@ class MessageModule(MessageCreateModule):
         self._lock = asyncio.Lock()
         self._batch: list[dict[str, Any]] = []
         self._batch_marks: dict[str, int] = {}  # highest seq per conversation in _batch
+        self._offline_batch: list[dict[str, Any]] = []  # the same, in the background (app_state.py)
         # Own messages whose seq is not known yet (the server tells it by pushing our copy back).
         self._seq_waiters: dict[str, asyncio.Future[int]] = {}
         self._puller = RangePuller(self._reconnected)
@@ -284,6 +285,11 @@ class MessageModule(MessageCreateModule):
                 self._batch_marks[conv_id] = m.seq
             else:
                 await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
+            if self.core.app_state.offline_notify(conv.recvMsgOpt):  # in the background (app_state.py)
+                if self.core.config.batch_messages:
+                    self._offline_batch.append(msg.out())
+                else:
+                    await self.core.emit(ADVANCED, "OnRecvOfflineNewMessage", msg.out(), operation_id)
 
     @property
     def has_baseline(self) -> bool:
@@ -295,6 +301,9 @@ class MessageModule(MessageCreateModule):
             batch, self._batch = self._batch, []
             marks, self._batch_marks = tuple(self._batch_marks.items()), {}
             await self.core.emit(ADVANCED, "OnRecvNewMessages", batch, operation_id, marks)
+        if self._offline_batch:
+            offline, self._offline_batch = self._offline_batch, []
+            await self.core.emit(ADVANCED, "OnRecvOfflineNewMessages", offline, operation_id, ())
 
     async def _online_only(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
         if m.sendID == self.me and m.clientMsgID in self._sent:

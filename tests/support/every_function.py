@@ -132,6 +132,14 @@ STEPS: tuple[Step, ...] = (
     _s("SetSelfInfo", "a", lambda w: {"nickname": "Alice", "ex": "smoke"}),
     _s("GetSelfUserInfo", "a", ok=lambda w, u: u["nickname"] == "Alice"),
     _s("GetUsersInfo", "a", lambda w: {"userIDs": [w.b, w.c]}),
+    _s("GetSdkVersion", "a", ok=lambda w, v: v.startswith("v3.8")),
+    # online status: B and C are logged in
+    _s("SubscribeUsersStatus", "a", lambda w: {"userIDs": [w.b]}, ok=lambda w, r: r[0]["status"] == 1),
+    _s("GetUserStatus", "a", lambda w: {"userIDs": [w.c]}, ok=lambda w, r: r[0]["status"] == 1),
+    _s("GetSubscribeUsersStatus", "a", ok=lambda w, r: {s["userID"] for s in r} == {w.b, w.c}),
+    _s("UnsubscribeUsersStatus", "a", lambda w: {"userIDs": [w.c]}),
+    _s("SetAppBackgroundStatus", "a", lambda w: {"isBackground": True}),
+    _s("SetAppBackgroundStatus", "a", lambda w: {"isBackground": False}),
     # friends: B and C apply to A; A accepts B, refuses C
     _s("AddFriend", "b", lambda w: {"toUserID": w.a, "reqMsg": "hi"}),
     _s("AddFriend", "c", lambda w: {"toUserID": w.a}),
@@ -287,6 +295,7 @@ STEPS: tuple[Step, ...] = (
     _s("TransferGroupOwner", "a", lambda w: {"groupID": w.gid, "newOwnerUserID": w.b}),
     _s("DismissGroup", "b", lambda w: {"groupID": w.gid}),
     _s("DeleteFriend", "a", lambda w: {"friendUserID": w.b}),
+    _s("NetworkStatusChanged", "c"),
 )
 
 
