@@ -29,6 +29,7 @@ from core.modules.base import Module
 from core.modules.conversation import ConversationModule
 from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
+from core.modules.input_states import InputStatesModule
 from core.modules.media import MediaModule
 from core.modules.message import MessageModule, is_stored
 from core.modules.presence import PresenceModule
@@ -142,6 +143,7 @@ class Core:
         self.third = ThirdModule(self)
         self.app_state = AppStateModule(self)
         self.presence = PresenceModule(self)
+        self.input_states = InputStatesModule(self)
         # Sync order matters: conversations are filled in by the message sync.
         self._modules: dict[str, Module] = {
             "auth": self.auth,
@@ -154,6 +156,7 @@ class Core:
             "third": self.third,
             "app_state": self.app_state,
             "presence": self.presence,
+            "input_states": self.input_states,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 

@@ -138,6 +138,8 @@ TABLE: dict[str, ArgSpec] = {
     "HideConversation": pos("conversationID"),
     "ClearConversationAndDeleteAllMsg": pos("conversationID"),
     "DeleteConversationAndDeleteAllMsg": pos("conversationID"),
+    "ChangeInputStates": pos("conversationID", "focus"),
+    "GetInputStates": pos("conversationID", "userID"),
     # message
     "CreateTextMessage": pos("text"),
     "CreateTextAtMessage": pos("text", "atUserIDList", "atUsersInfo", "message"),

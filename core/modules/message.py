@@ -310,6 +310,8 @@ class MessageModule(MessageCreateModule):
             return
         msg = from_msgdata(m)
         msg.seq = 0  # not stored: any seq on it is the sender's invention
+        if msg.contentType == ContentType.TYPING:  # input states (core/modules/input_states.py)
+            await self.core.input_states.on_typing(msg, self._typing_conv(msg), operation_id)
         await self.core.emit(ADVANCED, "OnRecvOnlineOnlyMessage", msg.out(), operation_id)
 
     async def _notification(self, conv_id: str, m: pb.MsgData, operation_id: str, emit: bool) -> None:
@@ -725,3 +727,10 @@ class MessageModule(MessageCreateModule):
         """Clear a conversation's messages and take it off the list until a new message."""
         await self.clear_conversation_and_delete_all_msg(p, operation_id)
         self.core.conversation.hidden.add(p.conversationID)
+
+    def _typing_conv(self, msg: MsgStruct) -> str:
+        """The conversation a typing message belongs to (entering.go onNewMsg)."""
+        if msg.groupID:
+            return f"sg_{msg.groupID}"
+        x, y = sorted((self.me, msg.sendID))
+        return f"si_{x}_{y}"

@@ -62,3 +62,26 @@ async def test_background_reports_offline_messages_and_reconnect_resubscribes(st
         assert b2.user_id == b_id
     finally:
         await sa.close()
+
+
+async def test_input_states_reach_the_peer_and_clear(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    sb = await b.stream()
+    try:
+        conv = await a.call("/v1/conversation/get_one_conversation", {"sessionType": 1, "sourceID": b_id})
+        cid = conv["conversationID"]
+        await a.call("/v1/conversation/change_input_states", {"conversationID": cid, "focus": True})
+        (on,) = await sb.wait_for("OnConversationUserInputStatusChanged")
+        assert on.json["data"] == {"conversationID": cid, "userID": a_id, "platformIDs": [5]}
+        assert on.json["listener"] == "OnConversationListener"
+        assert await b.call("/v1/conversation/get_input_states", {"conversationID": cid, "userID": a_id}) == [5]
+        await a.call("/v1/conversation/change_input_states", {"conversationID": cid, "focus": True})  # within 10 s
+        await a.call("/v1/conversation/change_input_states", {"conversationID": cid, "focus": False})
+        off = await sb.wait_for("OnConversationUserInputStatusChanged", count=2)
+        assert off[-1].json["data"]["platformIDs"] == [] and len(off) == 2
+        assert await b.call("/v1/conversation/get_input_states", {"conversationID": cid, "userID": a_id}) == []
+        r = await a.post("/v1/conversation/change_input_states", {"conversationID": "si_x_y", "focus": True})
+        assert r.status_code == 404 and "si_x_y" in r.json()["detail"], r.text
+    finally:
+        await sb.close()

@@ -226,6 +226,13 @@ STEPS: tuple[Step, ...] = (
     _s("SendMessage", "a", lambda w: {"message": w.msg("at"), "groupID": w.gid}, keep="at_sent"),
     _s("SendMessage", "a", lambda w: {"message": w.msg("image_up"), "groupID": w.gid}),
     _s("TypingStatusUpdate", "a", lambda w: {"recvID": w.b, "msgTip": "typing"}),
+    _s("ChangeInputStates", "a", lambda w: {"conversationID": w.gconv, "focus": True}),
+    _s(
+        "GetInputStates",
+        "b",
+        lambda w: {"conversationID": w.gconv, "userID": w.a},
+        ok=lambda w, r: r == [5],
+    ),
     _s("GetConversationIDBySessionType", "a", lambda w: {"sourceID": w.b, "sessionType": 1}, keep="conv"),
     # A's own copies come back with their seqs: then history and lookups find them
     _s(
