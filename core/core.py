@@ -35,6 +35,7 @@ from core.modules.message import MessageModule, is_stored
 from core.modules.presence import PresenceModule
 from core.modules.third import ThirdModule
 from core.modules.user import UserModule
+from core.modules.user_commands import COMMAND_NOTIFICATIONS, UserCommandModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
 from core.protocol.envelope import WsResp
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
@@ -144,6 +145,7 @@ class Core:
         self.app_state = AppStateModule(self)
         self.presence = PresenceModule(self)
         self.input_states = InputStatesModule(self)
+        self.user_commands = UserCommandModule(self)
         # Sync order matters: conversations are filled in by the message sync.
         self._modules: dict[str, Module] = {
             "auth": self.auth,
@@ -157,6 +159,7 @@ class Core:
             "app_state": self.app_state,
             "presence": self.presence,
             "input_states": self.input_states,
+            "user_commands": self.user_commands,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 
@@ -413,6 +416,8 @@ class Core:
             await self.friend.on_notification(msg, operation_id)
         if ct in (ContentType.USER_INFO_UPDATED, ContentType.FRIEND_INFO_UPDATED):
             await self.user.on_notification(msg, operation_id)
+        if ct in COMMAND_NOTIFICATIONS:
+            await self.user_commands.on_notification(msg, operation_id)
         if 1500 < ct < 1599:
             await self.group.on_notification(msg, operation_id)
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):

@@ -26,6 +26,7 @@ from imserver.api import (
     s3,
     third,
     user,
+    user_commands,
 )
 from imserver.api.context import ApiContext
 from imserver.api.cors import CorsMiddleware
@@ -46,6 +47,7 @@ _ROUTERS = (
     jssdk.router,
     s3.router,
     third.router,
+    user_commands.router,
 )
 
 

@@ -84,6 +84,9 @@ TABLE: dict[str, ArgSpec] = {
     "UnsubscribeUsersStatus": pos("userIDs"),
     "SetAppBackgroundStatus": pos("isBackground"),
     "SetGlobalRecvMessageOpt": pos("globalRecvMsgOpt"),
+    "AddUserCommand": pos("type", "uuid", "value"),
+    "DeleteUserCommand": pos("type", "uuid"),
+    "GetAllUserCommands": pos("type"),
     # friend
     "AddFriend": WHOLE,
     "AcceptFriendApplication": WHOLE,

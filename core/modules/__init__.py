@@ -13,6 +13,7 @@ from core.modules import (
     presence,
     third,
     user,
+    user_commands,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "presence",
     "third",
     "user",
+    "user_commands",
 ]

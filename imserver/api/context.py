@@ -22,6 +22,7 @@ from imserver.services.jssdk import JsSdkService
 from imserver.services.messages import MessageService
 from imserver.services.presence import PresenceService
 from imserver.services.third import ThirdService
+from imserver.services.user_commands import UserCommandService
 from imserver.services.users import UserService
 from imserver.services.versions import VersionLogs
 from imserver.settings import ImServerSettings
@@ -53,6 +54,7 @@ class ApiContext:
     group_chat: GroupChatService
     objects: ObjectStore
     third: ThirdService
+    user_commands: UserCommandService
 
     @classmethod
     def build(
@@ -96,4 +98,5 @@ class ApiContext:
             group_chat=group_chat,
             objects=ObjectStore(settings.data_dir / "objects", settings.secret, settings.now_ms),
             third=ThirdService(settings.now_ms),
+            user_commands=UserCommandService(settings, sessionmaker, notifier),
         )

@@ -133,6 +133,9 @@ STEPS: tuple[Step, ...] = (
     _s("GetSelfUserInfo", "a", ok=lambda w, u: u["nickname"] == "Alice"),
     _s("GetUsersInfo", "a", lambda w: {"userIDs": [w.b, w.c]}),
     _s("GetSdkVersion", "a", ok=lambda w, v: v.startswith("v3.8")),
+    _s("AddUserCommand", "a", lambda w: {"type": 1, "uuid": "u1", "value": "v"}),
+    _s("GetAllUserCommands", "a", lambda w: {"type": 1}, ok=lambda w, r: [c["uuid"] for c in r] == ["u1"]),
+    _s("DeleteUserCommand", "a", lambda w: {"type": 1, "uuid": "u1"}),
     # online status: B and C are logged in
     _s("SubscribeUsersStatus", "a", lambda w: {"userIDs": [w.b]}, ok=lambda w, r: r[0]["status"] == 1),
     _s("GetUserStatus", "a", lambda w: {"userIDs": [w.c]}, ok=lambda w, r: r[0]["status"] == 1),
