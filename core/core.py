@@ -27,12 +27,17 @@ from core.modules.app_state import AppStateModule
 from core.modules.auth import AuthModule
 from core.modules.base import Module
 from core.modules.conversation import ConversationModule
+from core.modules.conversation_settings import ConversationSettingsModule
 from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
 from core.modules.input_states import InputStatesModule
 from core.modules.media import MediaModule
 from core.modules.message import MessageModule, is_stored
+from core.modules.message_advanced import MessageAdvancedModule
 from core.modules.presence import PresenceModule
+from core.modules.read_state import ReadStateModule
+from core.modules.relation_queries import RelationQueryModule
+from core.modules.sdk35 import Sdk35Module
 from core.modules.third import ThirdModule
 from core.modules.user import UserModule
 from core.modules.user_commands import COMMAND_NOTIFICATIONS, UserCommandModule
@@ -146,6 +151,11 @@ class Core:
         self.presence = PresenceModule(self)
         self.input_states = InputStatesModule(self)
         self.user_commands = UserCommandModule(self)
+        self.relation_queries = RelationQueryModule(self)
+        self.conversation_settings = ConversationSettingsModule(self)
+        self.read_state = ReadStateModule(self)
+        self.message_advanced = MessageAdvancedModule(self)
+        self.sdk35 = Sdk35Module(self)
         # Sync order matters: conversations are filled in by the message sync.
         self._modules: dict[str, Module] = {
             "auth": self.auth,
@@ -160,6 +170,11 @@ class Core:
             "presence": self.presence,
             "input_states": self.input_states,
             "user_commands": self.user_commands,
+            "relation_queries": self.relation_queries,
+            "conversation_settings": self.conversation_settings,
+            "read_state": self.read_state,
+            "message_advanced": self.message_advanced,
+            "sdk35": self.sdk35,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 

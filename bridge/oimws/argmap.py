@@ -180,6 +180,21 @@ TABLE: dict[str, ArgSpec] = {
     "CreateVideoMessageFromFullPath": pos("videoFullPath", "videoType", "duration", "snapshotFullPath"),
     "CreateFileMessage": pos("filePath", "fileName"),
     "CreateFileMessageFromFullPath": pos("fileFullPath", "fileName"),
+    # v3.8 friend, group, conversation and message functions (issue 15)
+    "GetFriendListPage": pos("offset", "count", "filterBlack"),
+    "GetFriendApplicationUnhandledCount": WHOLE,
+    "UpdateFriends": WHOLE,
+    "GetJoinedGroupListPage": pos("offset", "count"),
+    "IsJoinGroup": pos("groupID"),
+    "GetUsersInGroup": pos("groupID", "userIDList"),
+    "GetGroupApplicationUnhandledCount": WHOLE,
+    "SetConversation": pos("conversationID", "req"),
+    "SearchConversation": pos("searchParam"),
+    "MarkMessagesAsReadByMsgID": pos("conversationID", "clientMsgIDs"),
+    "CreateAdvancedTextMessage": pos("text", "messageEntityList"),
+    "CreateAdvancedQuoteMessage": pos("text", "message", "messageEntityList"),
+    # open-im-sdk 3.5.2 names (src/api/user.ts)
+    "GetUsersInfoWithCache": pos("userIDList", "groupID"),
     # third
     "UpdateFcmToken": pos("fcmToken", "expireTime"),
     "SetAppBadge": pos("appUnreadCount"),

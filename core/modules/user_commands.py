@@ -99,7 +99,7 @@ class UserCommandModule(Module):
     @sdk_function("user", "AddUserCommand", AddCommandParams, None)
     async def add_user_command(self, p: AddCommandParams, operation_id: str) -> None:
         """Add (or overwrite) a command of the login user; every device gets OnUserCommandAdd."""
-        body = {"userID": self.me, "type": p.type, "uuid": p.uuid, "value": {"value": p.value}}
+        body = {"userID": self.me, "type": p.type, "uuid": p.uuid, "value": p.value}  # StringValue: bare
         await self.core.api.post("/user/process_user_command_add", body, operation_id)
         await self.sync(operation_id)
 

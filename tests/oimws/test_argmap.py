@@ -17,8 +17,6 @@ from core.registry import SdkFunction, all_functions
 # open-im-sdk 3.5.2 names the bridge does not answer yet, and why. Names must leave this
 # list as core's registry grows (the coverage test below fails on one that is answered).
 NOT_YET: dict[str, str] = {
-    "GetUsersInfoWithCache": "needs a core function answering [{publicInfo, friendInfo, blackInfo, groupMemberInfo}]",
-    "SetGlobalRecvMessageOpt": "not in core yet (SetSelfInfo's globalRecvMsgOpt covers it)",
     "InsertGroupMessageToLocalStorage": "no local-only message store in core",
     "InsertSingleMessageToLocalStorage": "no local-only message store in core",
     "SetMessageLocalEx": "no local-only message fields in core",

@@ -148,9 +148,18 @@ STEPS: tuple[Step, ...] = (
     _s("AddFriend", "c", lambda w: {"toUserID": w.a}),
     _s("GetFriendApplicationListAsRecipient", "a", ok=lambda w, r: len(r) == 2),
     _s("GetFriendApplicationListAsApplicant", "b"),
+    _s("GetFriendApplicationUnhandledCount", "a", lambda w: {"time": 0}, ok=lambda w, n: n == 2),
     _s("AcceptFriendApplication", "a", lambda w: {"toUserID": w.b, "handleMsg": "ok"}),
     _s("RefuseFriendApplication", "a", lambda w: {"toUserID": w.c}),
     _s("GetFriendList", "a"),
+    _s(
+        "GetFriendListPage",
+        "a",
+        lambda w: {"offset": 0, "count": 10},
+        ok=lambda w, r: [f["userID"] for f in r] == [w.b],
+    ),
+    _s("UpdateFriends", "a", lambda w: {"friendUserIDs": [w.b], "isPinned": True, "ex": "e"}),
+    _s("GetSpecifiedFriendsInfo", "a", lambda w: {"userIDList": [w.b]}, ok=lambda w, r: r[0]["isPinned"]),
     _s("CheckFriend", "a", lambda w: {"userIDList": [w.b, w.c]}, ok=lambda w, r: [x["result"] for x in r] == [1, 0]),
     _s("GetSpecifiedFriendsInfo", "a", lambda w: {"userIDList": [w.b]}),
     _s("SetFriendRemark", "a", lambda w: {"toUserID": w.b, "remark": "bee"}),
@@ -167,6 +176,16 @@ STEPS: tuple[Step, ...] = (
         ok=lambda w, g: (g["ownerUserID"], g["creatorUserID"], g["memberCount"]) == (w.a, w.a, 3),
     ),
     _s("GetJoinedGroupList", "a"),
+    _s("GetJoinedGroupListPage", "a", lambda w: {"offset": 0, "count": 5}),
+    _s("IsJoinGroup", "a", lambda w: {"groupID": w.gid}, ok=lambda w, r: r is True),
+    _s("GetUsersInGroup", "a", lambda w: {"groupID": w.gid, "userIDList": [w.b, w.d]}, ok=lambda w, r: r == [w.b]),
+    _s(
+        "GetUsersInfoWithCache",
+        "a",
+        lambda w: {"userIDList": [w.b], "groupID": w.gid},
+        ok=lambda w, r: r[0]["friendInfo"]["userID"] == w.b and r[0]["groupMemberInfo"]["userID"] == w.b,
+    ),
+    _s("SetGlobalRecvMessageOpt", "a", lambda w: {"globalRecvMsgOpt": 0}),
     _s("GetSpecifiedGroupsInfo", "a", lambda w: {"groupIDList": [w.gid]}),
     _s("SearchGroups", "a", lambda w: {"keywordList": ["smoke"], "isSearchGroupName": True}),
     _s("GetGroupMemberList", "a", lambda w: {"groupID": w.gid}, ok=lambda w, m: len(m) == 3),
@@ -194,6 +213,13 @@ STEPS: tuple[Step, ...] = (
     _s("CreateFaceMessage", "a", lambda w: {"index": 3, "data": "smile"}),
     _s("CreateMergerMessage", "a", lambda w: {"messageList": [w.msg("text")], "title": "t", "summaryList": ["s"]}),
     _s("CreateForwardMessage", "a", lambda w: {"message": w.msg("text")}),
+    _s(
+        "CreateAdvancedTextMessage",
+        "a",
+        lambda w: {"text": "bold move", "messageEntityList": [{"type": "bold", "offset": 0, "length": 4}]},
+    ),
+    _s("CreateAdvancedQuoteMessage", "a", lambda w: {"text": "re", "message": w.msg("text")}),
+    _s("GetAtAllTag", "a", ok=lambda w, t: t == "AtAllTag"),
     # media from uploaded objects (upload_objects): sizes read from the stored object
     _s(
         "CreateImageMessage",
@@ -255,6 +281,12 @@ STEPS: tuple[Step, ...] = (
     # B reads what A sent
     _s("GetTotalUnreadMsgCount", "b", ok=lambda w, n: n >= 2),
     _s("MarkConversationMessageAsRead", "b", lambda w: {"conversationID": w.conv}),
+    _s(
+        "MarkMessagesAsReadByMsgID",
+        "b",
+        lambda w: {"conversationID": w.gconv, "clientMsgIDs": [w.msg_id("at_sent")]},
+    ),
+    _s("MarkAllConversationMessageAsRead", "b"),
     # conversations
     _s("GetAllConversationList", "a"),
     _s("GetConversationListSplit", "a", lambda w: {"offset": 0, "count": 10}),
@@ -270,6 +302,14 @@ STEPS: tuple[Step, ...] = (
     _s("SetConversationPrivateChat", "a", lambda w: {"conversationID": w.conv, "isPrivate": True}),
     _s("SetConversationBurnDuration", "a", lambda w: {"conversationID": w.conv, "burnDuration": 30}),
     _s("ResetConversationGroupAtType", "a", lambda w: {"conversationID": w.gconv}),
+    _s("SetConversation", "a", lambda w: {"conversationID": w.conv, "req": {"ex": "x", "isMsgDestruct": True}}),
+    _s(
+        "GetMultipleConversation",
+        "a",
+        lambda w: {"conversationIDList": [w.conv]},
+        ok=lambda w, r: (r[0]["ex"], r[0]["isMsgDestruct"]) == ("x", True),
+    ),
+    _s("SearchConversation", "a", lambda w: {"searchParam": "smoke"}, ok=lambda w, r: r[0]["groupID"] == w.gid),
     _s("RevokeMessage", "a", lambda w: {"conversationID": w.conv, "clientMsgID": w.msg_id("text_sent")}),
     _s("DeleteMessage", "a", lambda w: {"conversationID": w.conv, "clientMsgID": w.msg_id("image_sent")}),
     _s(
@@ -279,6 +319,7 @@ STEPS: tuple[Step, ...] = (
     ),
     _s("HideConversation", "a", lambda w: {"conversationID": w.conv}),
     _s("HideAllConversation", "a"),
+    _s("HideAllConversations", "a"),
     _s("ClearConversationAndDeleteAllMsg", "a", lambda w: {"conversationID": w.gconv}),
     _s("DeleteConversationAndDeleteAllMsg", "a", lambda w: {"conversationID": w.conv}),
     _s("DeleteAllMsgFromLocal", "b"),
@@ -291,6 +332,7 @@ STEPS: tuple[Step, ...] = (
     _s("InviteUserToGroup", "a", lambda w: {"groupID": w.gid, "userIDList": [w.d]}),
     _s("KickGroupMember", "a", lambda w: {"groupID": w.gid, "userIDList": [w.d], "reason": "bye"}),
     _s("JoinGroup", "d", lambda w: {"groupID": w.gid, "reqMsg": "let me in"}),
+    _s("GetGroupApplicationUnhandledCount", "a", lambda w: {"time": 0}, ok=lambda w, n: n == 1),
     _s("GetGroupApplicationListAsApplicant", "d", ok=lambda w, r: [x["reqMsg"] for x in r] == ["let me in"]),
     _s(
         "GetGroupApplicationListAsRecipient",
