@@ -31,6 +31,7 @@ from core.modules.conversation_settings import ConversationSettingsModule
 from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
 from core.modules.input_states import InputStatesModule
+from core.modules.local_messages import LocalMessagesModule
 from core.modules.media import MediaModule
 from core.modules.message import MessageModule, is_stored
 from core.modules.message_advanced import MessageAdvancedModule
@@ -156,6 +157,7 @@ class Core:
         self.read_state = ReadStateModule(self)
         self.message_advanced = MessageAdvancedModule(self)
         self.sdk35 = Sdk35Module(self)
+        self.local_messages = LocalMessagesModule(self)
         # Sync order matters: conversations are filled in by the message sync.
         self._modules: dict[str, Module] = {
             "auth": self.auth,
@@ -175,8 +177,13 @@ class Core:
             "read_state": self.read_state,
             "message_advanced": self.message_advanced,
             "sdk35": self.sdk35,
+            "local_messages": self.local_messages,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
+
+    @property
+    def checkpoints(self) -> CheckpointStore | None:
+        return self._store
 
     @property
     def platform_id(self) -> int:

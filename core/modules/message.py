@@ -558,6 +558,14 @@ class MessageModule(MessageCreateModule):
                         msgs.append(msg)
         msgs = [m for m in msgs if m.clientMsgID not in self._deleted]
         is_end = hi >= top if forward else lo <= max(1, conv.minSeq)
+        # Local-only messages and localEx (core/modules/local_messages.py), by sendTime window.
+        start_msg = self._cache.get(p.conversationID, OrderedDict()).get(start)
+        edge = start_msg.sendTime if start_msg is not None else 0
+        if forward:
+            after, until = edge, (msgs[-1].sendTime if msgs and not is_end else 0)
+        else:
+            after, until = (msgs[0].sendTime if msgs and not is_end else 0), edge
+        msgs = await self.core.local_messages.merge_history(p.conversationID, msgs, after, until)
         return {"messageList": [m.out() for m in msgs], "isEnd": is_end, "errCode": 0, "errMsg": ""}
 
     @sdk_function("message", "GetAdvancedHistoryMessageList", HistoryParams, dict[str, Any])

@@ -263,6 +263,18 @@ STEPS: tuple[Step, ...] = (
         ok=lambda w, r: r == [5],
     ),
     _s("GetConversationIDBySessionType", "a", lambda w: {"sourceID": w.b, "sessionType": 1}, keep="conv"),
+    _s(
+        "InsertSingleMessageToLocalStorage",
+        "a",
+        lambda w: {"message": w.msg("text"), "recvID": w.b, "sendID": w.a},
+        keep="local_msg",
+    ),
+    _s("InsertGroupMessageToLocalStorage", "a", lambda w: {"message": w.msg("text"), "groupID": w.gid, "sendID": w.b}),
+    _s(
+        "SetMessageLocalEx",
+        "a",
+        lambda w: {"conversationID": w.conv, "clientMsgID": w.msg_id("local_msg"), "localEx": "mine"},
+    ),
     # A's own copies come back with their seqs: then history and lookups find them
     _s(
         "SearchLocalMessages",
