@@ -158,26 +158,28 @@ class Core:
         self.message_advanced = MessageAdvancedModule(self)
         self.sdk35 = Sdk35Module(self)
         self.local_messages = LocalMessagesModule(self)
-        # Sync order matters: conversations are filled in by the message sync.
+        # Sync order matters: conversations are filled in by the message sync, which
+        # stays last so its events come after every other module's (issue 15 modules
+        # without a sync of their own are listed for their checkpoint and functions).
         self._modules: dict[str, Module] = {
             "auth": self.auth,
             "user": self.user,
+            "user_commands": self.user_commands,
+            "presence": self.presence,
+            "app_state": self.app_state,
             "friend": self.friend,
             "group": self.group,
-            "conversation": self.conversation,
-            "message": self.message,
             "media": self.media,
             "third": self.third,
-            "app_state": self.app_state,
-            "presence": self.presence,
             "input_states": self.input_states,
-            "user_commands": self.user_commands,
             "relation_queries": self.relation_queries,
             "conversation_settings": self.conversation_settings,
             "read_state": self.read_state,
             "message_advanced": self.message_advanced,
             "sdk35": self.sdk35,
             "local_messages": self.local_messages,
+            "conversation": self.conversation,
+            "message": self.message,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 
@@ -358,13 +360,22 @@ class Core:
         reinstalled = not self.message.has_baseline
         await self.emit(CONVERSATION, "OnSyncServerStart", reinstalled, operation_id)
         try:
-            for module in self._modules.values():
+            # OnSyncServerProgress (1..100) on the reinstall path only, as conversation_msg
+            # notification.go syncFlag reports it (AppDataSyncStart .. AppDataSyncFinish).
+            modules = list(self._modules.values())
+            if reinstalled:
+                await self.emit(CONVERSATION, "OnSyncServerProgress", 1, operation_id)
+            for i, module in enumerate(modules, 1):
                 await module.sync(operation_id)
+                if reinstalled and i < len(modules):
+                    await self.emit(CONVERSATION, "OnSyncServerProgress", max(1, i * 99 // len(modules)), operation_id)
             await self.message.flush_batch(operation_id)
         except SdkError as exc:
             if exc.code not in TOKEN_ERRORS:
                 await self.emit(CONVERSATION, "OnSyncServerFailed", reinstalled, operation_id)
             raise
+        if reinstalled:
+            await self.emit(CONVERSATION, "OnSyncServerProgress", 100, operation_id)
         await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
     async def _dispatch(self) -> None:

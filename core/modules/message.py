@@ -685,13 +685,17 @@ class MessageModule(MessageCreateModule):
         seq = await self._seq_of(p.conversationID, p.clientMsgID)
         body = {"conversationID": p.conversationID, "seqs": [seq], "userID": self.me}
         await self.core.api.post("/msg/delete_msgs", body, operation_id)
+        deleted = self._deleted_message(p.conversationID, p.clientMsgID, seq)
         self._forget(p.conversationID, p.clientMsgID, seq)
+        await self.core.emit(ADVANCED, "OnMsgDeleted", deleted, operation_id)
 
     @sdk_function("message", "DeleteMessageFromLocalStorage", ConvMsgParams, None)
     async def delete_message_from_local_storage(self, p: ConvMsgParams, operation_id: str) -> None:
         """Hide a message in this session only (the server keeps it)."""
         seq = await self._seq_of(p.conversationID, p.clientMsgID)
+        deleted = self._deleted_message(p.conversationID, p.clientMsgID, seq)
         self._forget(p.conversationID, p.clientMsgID, seq)
+        await self.core.emit(ADVANCED, "OnMsgDeleted", deleted, operation_id)
 
     def _forget(self, conv_id: str, client_msg_id: str, seq: int) -> None:
         self._bounded_add(self._deleted, client_msg_id, 10_000)
@@ -742,3 +746,8 @@ class MessageModule(MessageCreateModule):
             return f"sg_{msg.groupID}"
         x, y = sorted((self.me, msg.sendID))
         return f"si_{x}_{y}"
+
+    def _deleted_message(self, conv_id: str, client_msg_id: str, seq: int) -> dict[str, Any]:
+        """OnMsgDeleted's payload: the message as it was (delete.go), or what identifies it."""
+        cached = self._cache.get(conv_id, OrderedDict()).get(seq)
+        return cached.out() if cached is not None else {"clientMsgID": client_msg_id, "seq": seq}

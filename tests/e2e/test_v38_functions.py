@@ -66,3 +66,34 @@ async def test_set_conversation_update_friends_and_read_everything(stack: Stack)
     finally:
         for s in (sa, sb, sc):
             await s.close()
+
+
+async def test_first_sync_reports_progress_and_deleting_reports_the_message(stack: Stack) -> None:
+    a_id, b_id = await stack.new_users(2)
+    a = await stack.login(a_id)
+    sa = await a.stream(last_event_id=0)  # from the first event of the session: the login's sync
+    try:
+        await sa.wait_for("OnSyncServerProgress", lambda e: e["data"] == 100)
+        progress = [e.json["data"] for e in sa.named("OnSyncServerProgress")]
+        assert progress[0] == 1 and progress == sorted(progress) and progress[-1] == 100
+        names = [e.event for e in sa.events]
+        assert (
+            names.index("OnSyncServerStart") < names.index("OnSyncServerProgress") < names.index("OnSyncServerFinish")
+        )
+
+        b = await stack.login(b_id)
+        sent = await _send(b, a_id, "delete me")
+        await sa.wait_for("OnRecvNewMessage")
+        conv = await a.call(
+            "/v1/conversation/get_conversation_id_by_session_type", {"sourceID": b_id, "sessionType": 1}
+        )
+        await a.call(
+            "/v1/message/delete_message_from_local_storage",
+            {"conversationID": conv, "clientMsgID": sent["clientMsgID"]},
+        )
+        (deleted,) = await sa.wait_for("OnMsgDeleted")
+        assert deleted.json["listener"] == "OnAdvancedMsgListener"
+        assert deleted.json["data"]["clientMsgID"] == sent["clientMsgID"]
+        assert deleted.json["data"]["textElem"]["content"] == "delete me"
+    finally:
+        await sa.close()
