@@ -461,7 +461,13 @@ class MessageModule(MessageCreateModule):
         """Send a message made by a Create*Message function to `recvID` or `groupID`.
 
         Retrying with the same message (same clientMsgID) does not send it twice.
+        A media element whose path is an uploaded object but whose URL is empty
+        gets that URL first, as the SDK uploads before sending (core/modules/media.py).
         """
+        from core.modules.media import fill_uploaded_urls
+
+        p = p.model_copy(update={"message": p.message.model_copy(deep=True)})
+        fill_uploaded_urls(p.message, self.core.api.base_url)
         return await self._send(p, operation_id)
 
     @sdk_function("message", "SendMessageNotOss", SendParams, MsgStruct)

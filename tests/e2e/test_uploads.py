@@ -100,6 +100,15 @@ async def test_sound_video_and_file_messages_from_uploads(stack: Stack) -> None:
     m = await a.call("/v1/message/create_file_message", {"filePath": doc, "fileName": "report.pdf"})
     assert (m["contentType"], m["fileElem"]["fileName"], m["fileElem"]["fileSize"]) == (105, "report.pdf", 14)
 
+    m = await a.call("/v1/message/create_sound_message", {"soundPath": sound, "duration": 1})
+    m["soundElem"]["sourceUrl"] = ""  # not "uploaded" yet: SendMessage fills it, SendMessageNotOss does not
+    (b_id,) = await stack.new_users(1)
+    sent = await a.call("/v1/message/send_message", {"message": m, "recvID": b_id})
+    assert sent["soundElem"]["sourceUrl"] == sound
+    m["clientMsgID"] = ""
+    sent = await a.call("/v1/message/send_message_not_oss", {"message": m, "recvID": b_id})
+    assert sent["soundElem"]["sourceUrl"] == ""
+
     r = await a.post("/v1/message/create_image_message", {"imagePath": "http://169.254.169.254/latest"})
     assert r.status_code == 400 and "upload_file" in r.json()["detail"], "no fetching of arbitrary URLs"
     r = await a.post("/v1/message/create_image_message", {"imagePath": doc})
