@@ -30,6 +30,7 @@ from bridge.routes import events, health, session
 from bridge.routes.deps import Services
 from bridge.routes.dispatch import FunctionDispatch
 from bridge.routes.functions import function_router
+from bridge.routes.upload import UPLOAD_PATHS, upload_router
 from bridge.settings import BridgeSettings
 from bridge.stores import open_stores
 from bridge.upstream import Upstream
@@ -113,14 +114,27 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.include_router(session.router)
     app.include_router(events.router)
     app.include_router(function_router(all_functions()))
+    for fn in all_functions().values():
+        if fn.multipart:
+            app.include_router(upload_router(fn))
     install_oimws(app)  # /ws: the oimws-compatible WebSocket over the same registry and pool
     # Outermost last: operationID is set before the body limit may answer, and
     # forwarding (innermost) replays a body the limit has already passed.
     app.state.forward_stats = ForwardStats()
-    app.add_middleware(FunctionDispatch, functions=all_functions())  # innermost: function calls skip the router
-    app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
+    # Innermost: function calls skip the router (uploads are multipart: their own route).
+    app.add_middleware(FunctionDispatch, functions={n: f for n, f in all_functions().items() if not f.multipart})
+    app.add_middleware(
+        ForwardingMiddleware,
+        timeout=settings.login_timeout + 15.0,
+        stats=app.state.forward_stats,
+        stream_paths=UPLOAD_PATHS,
+    )
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        path_limits=dict.fromkeys(UPLOAD_PATHS, settings.upload_max_bytes),
+    )
     app.add_middleware(OperationIDMiddleware)
     return app
 

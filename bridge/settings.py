@@ -77,6 +77,10 @@ class BridgeSettings:
     # Calls
     idempotency_window: float = 600.0
     max_body_bytes: int = 1 << 20
+    # POST /v1/third/upload_file (multipart): the largest request (413 past it) and the
+    # content types it takes (415 otherwise; "image/" matches every image type; empty: any).
+    upload_max_bytes: int = 100 << 20
+    upload_content_types: tuple[str, ...] = ()
     # Client input limits (README "Limits"). Request line + header fields: 16 KiB
     # like Node.js and h11 (nginx allows 4 x 8 KiB), far above a bearer token plus
     # cookies. A request head must arrive within header_timeout (Apache

@@ -154,6 +154,7 @@ async def run_imserver(
         )
         stack.push_async_callback(gateway.close)
         host = _url_host(settings.host)
+        ctx.objects.public_url = f"http://{host}:{port}"  # signed object URLs are absolute
         running = RunningImServer(
             api_url=f"http://{host}:{port}",
             ws_url=f"ws://{host}:{gateway.port}",

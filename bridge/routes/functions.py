@@ -85,6 +85,8 @@ def _make_endpoint(fn: SdkFunction) -> Any:
 def function_router(functions: dict[str, SdkFunction]) -> APIRouter:
     router = APIRouter()
     for fn in functions.values():
+        if fn.multipart:
+            continue  # bridge/routes/upload.py
         router.add_api_route(
             fn.rest_path,
             _make_endpoint(fn),

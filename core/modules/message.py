@@ -145,6 +145,7 @@ class MessageModule(MessageCreateModule):
         self._lock = asyncio.Lock()
         self._batch: list[dict[str, Any]] = []
         self._batch_marks: dict[str, int] = {}  # highest seq per conversation in _batch
+        self._offline_batch: list[dict[str, Any]] = []  # the same, in the background (app_state.py)
         # Own messages whose seq is not known yet (the server tells it by pushing our copy back).
         self._own = OwnSeqs(self._known_seq, self._catch_up)
         self._puller = RangePuller(self._reconnected)
@@ -299,6 +300,11 @@ class MessageModule(MessageCreateModule):
                 self._batch_marks[conv_id] = m.seq
             else:
                 await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
+            if self.core.app_state.offline_notify(conv.recvMsgOpt):  # in the background (app_state.py)
+                if self.core.config.batch_messages:
+                    self._offline_batch.append(msg.out())
+                else:
+                    await self.core.emit(ADVANCED, "OnRecvOfflineNewMessage", msg.out(), operation_id)
 
     @property
     def has_baseline(self) -> bool:
@@ -310,12 +316,17 @@ class MessageModule(MessageCreateModule):
             batch, self._batch = self._batch, []
             marks, self._batch_marks = tuple(self._batch_marks.items()), {}
             await self.core.emit(ADVANCED, "OnRecvNewMessages", batch, operation_id, marks)
+        if self._offline_batch:
+            offline, self._offline_batch = self._offline_batch, []
+            await self.core.emit(ADVANCED, "OnRecvOfflineNewMessages", offline, operation_id, ())
 
     async def _online_only(self, conv_id: str, m: pb.MsgData, operation_id: str) -> None:
         if m.sendID == self.me and m.clientMsgID in self._sent:
             return
         msg = from_msgdata(m)
         msg.seq = 0  # not stored: any seq on it is the sender's invention
+        if msg.contentType == ContentType.TYPING:  # input states (core/modules/input_states.py)
+            await self.core.input_states.on_typing(msg, self._typing_conv(msg), operation_id)
         await self.core.emit(ADVANCED, "OnRecvOnlineOnlyMessage", msg.out(), operation_id)
 
     async def _notification(self, conv_id: str, m: pb.MsgData, operation_id: str, emit: bool) -> None:
@@ -510,7 +521,13 @@ class MessageModule(MessageCreateModule):
         """Send a message made by a Create*Message function to `recvID` or `groupID`.
 
         Retrying with the same message (same clientMsgID) does not send it twice.
+        A media element whose path is an uploaded object but whose URL is empty
+        gets that URL first, as the SDK uploads before sending (core/modules/media.py).
         """
+        from core.modules.media import fill_uploaded_urls
+
+        p = p.model_copy(update={"message": p.message.model_copy(deep=True)})
+        fill_uploaded_urls(p.message, self.core.api.base_url)
         return await self._send(p, operation_id)
 
     @sdk_function("message", "SendMessageNotOss", SendParams, MsgStruct)
@@ -629,6 +646,14 @@ class MessageModule(MessageCreateModule):
                         msgs.append(msg)
         msgs = [m for m in msgs if m.clientMsgID not in self._deleted]
         is_end = hi >= top if forward else lo <= max(1, conv.minSeq)
+        # Local-only messages and localEx (core/modules/local_messages.py), by sendTime window.
+        start_msg = self._cache.get(p.conversationID, OrderedDict()).get(start)
+        edge = start_msg.sendTime if start_msg is not None else 0
+        if forward:
+            after, until = edge, (msgs[-1].sendTime if msgs and not is_end else 0)
+        else:
+            after, until = (msgs[0].sendTime if msgs and not is_end else 0), edge
+        msgs = await self.core.local_messages.merge_history(p.conversationID, msgs, after, until)
         return {"messageList": [m.out() for m in msgs], "isEnd": is_end, "errCode": 0, "errMsg": ""}
 
     @sdk_function("message", "GetAdvancedHistoryMessageList", HistoryParams, dict[str, Any])
@@ -748,13 +773,17 @@ class MessageModule(MessageCreateModule):
         seq = await self._seq_of(p.conversationID, p.clientMsgID, operation_id)
         body = {"conversationID": p.conversationID, "seqs": [seq], "userID": self.me}
         await self.core.api.post("/msg/delete_msgs", body, operation_id)
+        deleted = self._deleted_message(p.conversationID, p.clientMsgID, seq)
         self._forget(p.conversationID, p.clientMsgID, seq)
+        await self.core.emit(ADVANCED, "OnMsgDeleted", deleted, operation_id)
 
     @sdk_function("message", "DeleteMessageFromLocalStorage", ConvMsgParams, None)
     async def delete_message_from_local_storage(self, p: ConvMsgParams, operation_id: str) -> None:
         """Hide a message in this session only (the server keeps it)."""
         seq = await self._seq_of(p.conversationID, p.clientMsgID, operation_id)
+        deleted = self._deleted_message(p.conversationID, p.clientMsgID, seq)
         self._forget(p.conversationID, p.clientMsgID, seq)
+        await self.core.emit(ADVANCED, "OnMsgDeleted", deleted, operation_id)
 
     def _forget(self, conv_id: str, client_msg_id: str, seq: int) -> None:
         self._bounded_add(self._deleted, client_msg_id, 10_000)
@@ -798,3 +827,15 @@ class MessageModule(MessageCreateModule):
         """Clear a conversation's messages and take it off the list until a new message."""
         await self.clear_conversation_and_delete_all_msg(p, operation_id)
         self.core.conversation.hidden.add(p.conversationID)
+
+    def _typing_conv(self, msg: MsgStruct) -> str:
+        """The conversation a typing message belongs to (entering.go onNewMsg)."""
+        if msg.groupID:
+            return f"sg_{msg.groupID}"
+        x, y = sorted((self.me, msg.sendID))
+        return f"si_{x}_{y}"
+
+    def _deleted_message(self, conv_id: str, client_msg_id: str, seq: int) -> dict[str, Any]:
+        """OnMsgDeleted's payload: the message as it was (delete.go), or what identifies it."""
+        cached = self._cache.get(conv_id, OrderedDict()).get(seq)
+        return cached.out() if cached is not None else {"clientMsgID": client_msg_id, "seq": seq}

@@ -139,6 +139,8 @@ class GatewayClient:
         # Connections ended by a frame over our read limit (metrics, tests).
         self.read_limit_drops = 0
         self._limit_hit = self._opt.max_frame
+        # The app's foreground state, told to the server at every dial (and by 2004 meanwhile).
+        self.background = False
 
     # -- lifecycle -------------------------------------------------------
 
@@ -250,7 +252,7 @@ class GatewayClient:
             "token": self.token,
             "platformID": str(self._platform_id),
             "operationID": operation_id,
-            "isBackground": "false",
+            "isBackground": "true" if self.background else "false",
             "sdkType": "js",
             **({"compression": "gzip"} if self._opt.compression else {}),
             **self._opt.extra_query,
