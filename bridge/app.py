@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridge.calls import CallService
 from bridge.core_factory import UpstreamCoreFactory
+from bridge.cors import install_cors
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware, ForwardStats
 from bridge.idempotency import IdempotencyCache
@@ -115,6 +116,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(OperationIDMiddleware)
+    install_cors(app, settings.cors_origins)  # outermost: preflights answered before any check
     return app
 
 

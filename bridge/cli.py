@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         "--advertise-url",
         help="URL other nodes forward calls to (default the bound address, env BRIDGE_ADVERTISE_URL)",
     )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="let browser pages of this origin (scheme://host[:port]) call the bridge; repeatable "
+        "(env BRIDGE_CORS_ORIGINS, comma-separated)",
+    )
     serve.add_argument("--log-level", default="info")
     ims = sub.add_parser("imserver", help="run only the compact OpenIM-compatible server")
     ims.add_argument("--host", default="127.0.0.1")
@@ -124,6 +132,7 @@ async def _serve(args: argparse.Namespace) -> None:
         redis_url=args.redis_url,
         node_id=args.node_id,
         advertise_url=args.advertise_url,
+        cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
     )
     embedded = settings.embedded
     secret = ""

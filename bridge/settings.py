@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from bridge.cors import check_origin
+
 __all__ = ["BridgeSettings"]
 
 
@@ -110,6 +112,8 @@ class BridgeSettings:
     # Where other nodes reach this one to forward calls for sessions it owns;
     # None -> the bound address (http://host:port, the host name for 0.0.0.0).
     advertise_url: str | None = None
+    # Browser origins allowed to call the bridge (CORS, bridge/cors.py); empty -> none.
+    cors_origins: tuple[str, ...] = ()
     # SIGTERM: stop taking sessions, end streams, wait this long for in-flight calls.
     drain_seconds: float = 20.0
     # Monotonic clock, injected by tests.
@@ -146,6 +150,8 @@ class BridgeSettings:
             raise ValueError("max_header_bytes must be >= 1024, json_max_depth and event_max_bytes >= 1")
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be > 0")
+        for origin in self.cors_origins:
+            check_origin(origin)
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 
