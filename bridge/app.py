@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bridge.calls import CallService
 from bridge.core_factory import UpstreamCoreFactory
 from bridge.cors import install_cors
+from bridge.docs import install_docs
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware, ForwardStats
 from bridge.idempotency import IdempotencyCache
@@ -26,6 +27,7 @@ from bridge.leases import SessionLeases
 from bridge.logins import Logins
 from bridge.middleware import BodyLimitMiddleware, JsonBodyMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
+from bridge.openapi_spec import install_openapi
 from bridge.pool import SessionPool
 from bridge.routes import events, health, session
 from bridge.routes.deps import Services
@@ -102,8 +104,12 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         version=VERSION,
         summary="REST + Server-Sent Events for OpenIM: every SDK function one endpoint, every listener one event.",
         lifespan=lifespan,
+        docs_url=None,  # served from package assets by install_docs, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)  # security, headers, one Problem, no 422 (bridge/openapi_spec.py)
+    install_docs(app)  # /docs and /redoc work offline
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(events.router)

@@ -12,8 +12,9 @@ from sse_starlette import EventSourceResponse
 
 from bridge.errors import BridgeError
 from bridge.eventlog import ReadResult
+from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, operation_id, services, session_from_header_or_query
-from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+from bridge.routes.functions import CallResponse
 from bridge.session_handle import SessionHandle
 from bridge.sse import event_stream, parse_last_event_id, wait_unless_stopped
 from core.protocol.errcodes import ErrCode
@@ -35,7 +36,7 @@ def _cursor(request: Request) -> int | None:
     operation_id="streamEvents",
     responses={
         200: {"description": "text/event-stream of listener callbacks", "content": {"text/event-stream": {}}},
-        **PROBLEM_RESPONSES,
+        **problem_responses(400, 401, 429, 502, 503),
     },
 )
 async def stream_events(
@@ -97,7 +98,7 @@ class PollResult(BaseModel):
     "/v1/events/poll",
     operation_id="pollEvents",
     response_model=CallResponse[PollResult],
-    responses=PROBLEM_RESPONSES,
+    responses=problem_responses(400, 401, 429, 502, 503),
 )
 async def poll_events(
     handle: SessionHandle = Depends(session_from_header_or_query),
