@@ -29,12 +29,14 @@ from bridge.middleware import BodyLimitMiddleware, JsonBodyMiddleware, Operation
 from bridge.oimws import install_oimws
 from bridge.openapi_spec import install_openapi
 from bridge.pool import SessionPool
-from bridge.routes import events, health, session
+from bridge.routes import events, health, session, webhook
 from bridge.routes.deps import Services
 from bridge.routes.functions import function_router
 from bridge.settings import BridgeSettings
-from bridge.stores import open_stores
+from bridge.stores import Stores, open_stores
 from bridge.upstream import Upstream
+from bridge.webhook_store import MemoryWebhookStore, RedisWebhookStore, WebhookStore
+from bridge.webhooks import WebhookDispatcher
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.registry import all_functions
 
@@ -81,6 +83,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             )
             upstream = Upstream(http, api)
             calls = CallService(pool, idempotency)
+            webhooks = WebhookDispatcher(settings, pool, stores.events, _webhook_store(settings, stores), http)
             app.state.services = Services(
                 settings,
                 pool,
@@ -92,10 +95,13 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 http,
                 checkpoints,
             )
+            app.state.webhooks = app.state.services.webhooks = webhooks
             pool.start()
+            webhooks.start()
             try:
                 yield
             finally:
+                await webhooks.aclose()
                 await calls.aclose()
                 await pool.aclose()
 
@@ -113,6 +119,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(events.router)
+    app.include_router(webhook.router)
     app.include_router(function_router(all_functions()))
     install_oimws(app)  # /ws: the oimws-compatible WebSocket over the same registry and pool
     # Outermost last: operationID is set before the body limit may answer, and
@@ -124,6 +131,13 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.add_middleware(OperationIDMiddleware)
     install_cors(app, settings.cors_origins)  # outermost: preflights answered before any check
     return app
+
+
+def _webhook_store(settings: BridgeSettings, stores: Stores) -> WebhookStore:
+    """Targets and cursors beside the event logs: shared in Redis, else in this process."""
+    if stores.redis is None:
+        return MemoryWebhookStore()
+    return RedisWebhookStore(stores.redis, settings.redis_prefix, settings.event_max_age)
 
 
 @contextlib.asynccontextmanager

@@ -114,6 +114,18 @@ class BridgeSettings:
     advertise_url: str | None = None
     # Browser origins allowed to call the bridge (CORS, bridge/cors.py); empty -> none.
     cors_origins: tuple[str, ...] = ()
+    # Webhooks (bridge/webhooks.py): every session's events to the operator's URL,
+    # signed with its secret; per-session URLs (PUT /v1/session/webhook) to loopback,
+    # link-local or private addresses only when allowed. Failed POSTs are retried
+    # with backoff from webhook_retry_base up to webhook_retry_cap seconds.
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8
+    webhook_retry_base: float = 1.0
+    webhook_retry_cap: float = 60.0
+    webhook_timeout: float = 10.0
+    webhook_scan_interval: float = 1.0
     # SIGTERM: stop taking sessions, end streams, wait this long for in-flight calls.
     drain_seconds: float = 20.0
     # Monotonic clock, injected by tests.
@@ -150,6 +162,11 @@ class BridgeSettings:
             raise ValueError("max_header_bytes must be >= 1024, json_max_depth and event_max_bytes >= 1")
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be > 0")
+        _check_url("BRIDGE_WEBHOOK_URL", self.webhook_url, ("http", "https"))
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("BRIDGE_WEBHOOK_URL needs BRIDGE_WEBHOOK_SECRET (receivers verify the signature with it)")
+        if self.webhook_max_attempts < 1 or self.webhook_retry_base <= 0 or self.webhook_scan_interval <= 0:
+            raise ValueError("webhook_max_attempts must be >= 1, webhook_retry_base and webhook_scan_interval > 0")
         for origin in self.cors_origins:
             check_origin(origin)
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:

@@ -36,6 +36,7 @@ class Services:
     http: httpx.AsyncClient  # the process's shared HTTP pool (upstream calls, forwarding)
     checkpoints: CheckpointStore
     metrics: Any = None  # the node's Prometheus registry, made on first scrape
+    webhooks: Any = None  # the WebhookDispatcher (bridge/webhooks.py)
 
 
 async def services(request: Request) -> Services:
