@@ -95,6 +95,9 @@ class BridgeSettings:
     event_max_bytes: int = 8 << 20
     sse_keepalive: float = 15.0
     sse_retry_ms: int = 3000
+    # Streams end cleanly (event streamEnd with the cursor) after this long; 0: never.
+    # ?maxSeconds= overrides it per stream (mini-programs: under wx.request's 60 s).
+    sse_max_seconds: float = 0.0
     poll_max_wait: float = 30.0
     # oimws-compatible WebSocket (/ws): its own port too when non-zero (oimws used
     # 10003); frames queued per connection before producers wait; largest request frame.

@@ -17,6 +17,7 @@ from bridge.routes.deps import Services, operation_id, services, session_from_he
 from bridge.routes.functions import CallResponse
 from bridge.session_handle import SessionHandle
 from bridge.sse import event_stream, parse_last_event_id, wait_unless_stopped
+from bridge.stream_limit import bounded_stream
 from core.protocol.errcodes import ErrCode
 
 __all__ = ["router"]
@@ -46,14 +47,24 @@ async def stream_events(
     op: str = Depends(operation_id),
     lastEventId: str | None = Query(None, description="Resume after this event id (or the Last-Event-ID header)"),
     access_token: str | None = Query(None, description="Session token, for EventSource clients"),
+    maxSeconds: float | None = Query(
+        None,
+        ge=1.0,
+        le=86_400.0,
+        description="End the stream cleanly after this many seconds with a `streamEnd` event carrying the cursor "
+        "(mini-programs: wx.request times out at 60 s, so e.g. 50); default BRIDGE_SSE_MAX_SECONDS (0: never)",
+    ),
 ) -> EventSourceResponse:
     """SSE stream of this session's listener callbacks.
 
     `id:` is a per-session increasing event id, `event:` the callback name,
     `data:` `{listener, callback, operationID?, data}`. Resume with
     `Last-Event-ID`; an id older than the log's retention gets a `reset` event.
+    With `maxSeconds` the stream ends after that long with `event: streamEnd`,
+    `data: {"reason": "maxSeconds", "lastEventId": N}`: reconnect with that id.
     """
     after = _cursor(request)
+    limit = maxSeconds or svc.settings.sse_max_seconds or None
     # Counted first: a stream keeps its handle here even when another node runs
     # the core, so this node revives it should that node park it or die.
     svc.pool.stream_opened(handle)
@@ -65,16 +76,22 @@ async def stream_events(
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for chunk in event_stream(
+            start = await svc.events.last_id(handle.session_id) if after is None and limit else after
+            stream = event_stream(
                 svc.events,
                 handle.session_id,
-                after,
+                start,
                 keepalive=svc.settings.sse_keepalive,
                 retry_ms=svc.settings.sse_retry_ms,
                 is_closed=lambda: handle.closed,
                 stop=svc.pool.drain_started,
-            ):
-                yield chunk
+            )
+            if limit is None:
+                async for chunk in stream:
+                    yield chunk
+            else:
+                async for chunk in bounded_stream(stream, start or 0, limit):
+                    yield chunk
         finally:
             svc.pool.stream_closed(handle)
 
