@@ -16,6 +16,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bridge.access_log import AccessLogMiddleware
 from bridge.calls import CallService
 from bridge.core_factory import UpstreamCoreFactory
 from bridge.cors import install_cors
@@ -128,6 +129,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)  # inside operationID: every line carries it
     app.add_middleware(OperationIDMiddleware)
     install_cors(app, settings.cors_origins)  # outermost: preflights answered before any check
     return app
