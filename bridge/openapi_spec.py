@@ -104,7 +104,7 @@ _PREFER = {
     "in": "header",
     "required": False,
     "description": "`respond-async`: answer 202 at once; the outcome comes as a `callResult` event.",
-    "schema": {"type": "string", "enum": ["respond-async"]},
+    "schema": {"$ref": "#/components/schemas/Prefer"},  # one enum type in generated clients, not one per call
 }
 _EVENT_ID_PATTERN = "^[0-9]{1,19}$"
 _LAST_EVENT_ID: dict[str, Any] = {
@@ -126,6 +126,7 @@ def transform(spec: dict[str, Any]) -> dict[str, Any]:
     for name in _VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["Prefer"] = {"type": "string", "enum": ["respond-async"], "title": "Prefer"}
     components["headers"] = {
         "operationID": {"description": "The call's operationID (given or generated)", "schema": {"type": "string"}},
         "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
