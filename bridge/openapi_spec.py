@@ -14,6 +14,8 @@ module adds what it cannot know and removes what is not true of the bridge:
 - a body schema used by one operation only written inline in its
   requestBody: generators then read its defaults as "may be omitted"
   (openapi-typescript types a component field with a default as required);
+- every event as a 3.1 `webhooks` entry named by its callback, whose body is
+  the webhook delivery (bridge/webhooks.py) with the event's payload type;
 - the async 202 without a body schema, so a generated call's success type is
   the 200 result alone (its body, `{"operationID"}`, is in the description).
 """
@@ -24,6 +26,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, TypeAdapter
+
+from bridge.event_catalog import EVENTS
 
 __all__ = [
     "ACCESS_TOKEN_SCHEME",
@@ -149,7 +154,70 @@ def transform(spec: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             _operation(operation)
     _inline_single_use_bodies(spec)
+    spec["webhooks"] = _webhooks(schemas)
+    _share_problem_responses(spec)
     return spec
+
+
+def _share_problem_responses(spec: dict[str, Any]) -> None:
+    """Each error answer once in components/responses, referenced by status (a third of the document)."""
+    shared = spec["components"].setdefault("responses", {})
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            for status, answer in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) in _TEXT and answer == problem_responses(int(status))[int(status)]:
+                    name = f"Problem{status}"
+                    shared[name] = answer
+                    operation["responses"][status] = {"$ref": f"#/components/responses/{name}"}
+
+
+_ENVELOPE_TEXT = (
+    "Delivered the same way on every channel: on `GET /v1/events` as `event: {name}` with `data: {{listener, "
+    "callback, operationID?, data}}`, on `/v1/events/poll` as `{{id, event, data}}`, and to webhooks as this "
+    "body (headers X-Bridge-Event, X-Bridge-Delivery, X-Bridge-Signature)."
+)
+
+
+def _payload_schema(payload: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema for `payload` (a type or a schema); model definitions go to components."""
+    if isinstance(payload, dict):
+        return payload
+    schema = TypeAdapter(payload).json_schema(mode="serialization", ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    if isinstance(payload, type) and issubclass(payload, BaseModel):
+        schemas.setdefault(payload.__name__, schema)  # a model by reference, as the 200 answers do
+        return {"$ref": f"#/components/schemas/{payload.__name__}"}
+    return schema
+
+
+def _webhooks(schemas: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for ev in EVENTS:
+        body = {
+            "type": "object",
+            "required": ["sessionID", "userID", "platformID", "id", "event", "data"],
+            "properties": {
+                "sessionID": {"type": "string"},
+                "userID": {"type": "string"},
+                "platformID": {"type": "integer"},
+                "id": {"type": "integer", "description": "The per-session event id (SSE id:, poll id)"},
+                "event": {"type": "string", "const": ev.name},
+                "operationID": {"type": ["string", "null"], "description": "The call that caused it, if any"},
+                "data": _payload_schema(ev.payload, schemas),
+            },
+        }
+        out[ev.name] = {
+            "post": {
+                "operationId": f"event{ev.name[0].upper()}{ev.name[1:]}",
+                "summary": ev.summary,
+                "description": f"Listener `{ev.listener}`. " + _ENVELOPE_TEXT.format(name=ev.name),
+                "tags": ["events"],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                "responses": {"200": {"description": "Acknowledged (any 2xx); anything else is retried"}},
+            }
+        }
+    return out
 
 
 def _refs(node: Any, counts: dict[str, int]) -> None:

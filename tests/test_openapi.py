@@ -49,6 +49,8 @@ def test_spec_declares_auth_headers_and_one_problem_without_422() -> None:
         assert ("security" in op) is not public, where
         for status, answer in op["responses"].items():
             if not status.startswith("2"):
+                ref = answer.get("$ref", "")
+                answer = spec["components"]["responses"][ref.removeprefix("#/components/responses/")] if ref else answer
                 assert answer["content"]["application/problem+json"]["schema"] == {
                     "$ref": "#/components/schemas/Problem"
                 }, where
@@ -61,3 +63,15 @@ def test_spec_declares_auth_headers_and_one_problem_without_422() -> None:
     events = spec["paths"]["/v1/events"]["get"]
     assert {"sessionToken": []} in events["security"] and {"accessToken": []} in events["security"]
     assert "Last-Event-ID" in {p["name"] for p in events["parameters"]}
+
+
+def test_every_event_is_a_webhooks_entry_with_its_payload() -> None:
+    spec = json.loads(openapi_document())
+    hooks = spec["webhooks"]
+    for name in ("OnRecvNewMessage", "OnFriendApplicationAdded", "OnRecvC2CReadReceipt", "callResult", "sessionClosed"):
+        body = hooks[name]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["properties"]["event"]["const"] == name
+        assert set(body["required"]) >= {"sessionID", "id", "event", "data"}
+    message = hooks["OnRecvNewMessage"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert message["properties"]["data"] == {"$ref": "#/components/schemas/MsgStruct"}
+    assert "MsgStruct" in spec["components"]["schemas"]

@@ -36,7 +36,11 @@ def _cursor(request: Request) -> int | None:
     "/v1/events",
     operation_id="streamEvents",
     responses={
-        200: {"description": "text/event-stream of listener callbacks", "content": {"text/event-stream": {}}},
+        200: {
+            "description": "text/event-stream of listener callbacks: every event name and payload is a `webhooks` "
+            "entry of this document",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
         **problem_responses(400, 401, 429, 502, 503),
     },
 )
@@ -126,7 +130,10 @@ async def poll_events(
     limit: int = Query(100, ge=1, le=1000),
     access_token: str | None = Query(None, description="Session token, for clients that cannot set headers"),
 ) -> dict[str, Any]:
-    """Long-poll fallback for clients that cannot stream."""
+    """Long-poll fallback for clients that cannot stream.
+
+    Each event's `data` is `{listener, callback, operationID?, data}`; the
+    names and payload types are the `webhooks` entries of this document."""
     wait = min(wait, svc.settings.poll_max_wait)
     svc.pool.stream_opened(handle)  # a waiting poll counts as a listener: not parked under it
     try:
