@@ -1,4 +1,4 @@
-"""/docs (Swagger UI) and /redoc served with no network access (issue 16).
+"""/docs (Swagger UI) and /redoc served with no network access, and the /demo/ page (issue 16).
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN, which intranet
 deployments of OpenIM cannot reach. The assets come from the
@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 __all__ = ["ASSETS_PATH", "install_docs"]
+
+_DEMO = files("bridge") / "demo"
 
 ASSETS_PATH = "/docs/assets"
 
@@ -43,6 +45,9 @@ def install_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
+
+    # A plain-JS page that logs in, befriends, chats and streams (README "Quickstart").
+    app.mount("/demo", StaticFiles(directory=str(_DEMO), html=True), name="demo")
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
