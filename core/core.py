@@ -387,7 +387,10 @@ class Core:
         """The long-lived tasks of a logged-in core that are not running (normally none)."""
         if self.status != LoginStatus.LOGGED:
             return []
-        dead = [name for name, t in (("dispatch", self._worker), ("saver", self._saver)) if t is None or t.done()]
+        tasks = [("dispatch", self._worker)]
+        if self._flusher is None:  # with a pool-level flusher a core has no saver task of its own
+            tasks.append(("saver", self._saver))
+        dead = [name for name, t in tasks if t is None or t.done()]
         if self.gateway is None or not self.gateway.running:
             dead.append("gateway")
         return dead
