@@ -48,7 +48,7 @@ class AccessLogMiddleware:
                 "operationID": state.get("operation_id"),
                 "method": scope.get("method"),
                 "path": path,
-                "function": getattr(route, "operation_id", None),
+                "function": getattr(route, "operation_id", None) or state.get("function"),
                 "status": status or None,  # None: the client left before an answer
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             }

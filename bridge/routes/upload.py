@@ -107,7 +107,10 @@ def upload_router(fn: SdkFunction) -> APIRouter:
         "Progress: `OnProgress` events (listener `UploadFileCallback`) with this call's operationID. "
         "413 past BRIDGE_UPLOAD_MAX_BYTES, 415 for a type outside BRIDGE_UPLOAD_CONTENT_TYPES.",
         response_model=CallResponse[UploadFileResult],
-        responses={415: {"description": "Not multipart, or a content type not accepted"}, **PROBLEM_RESPONSES},
+        responses={
+            415: {**PROBLEM_RESPONSES[400], "description": "Not multipart, or a content type not accepted"},
+            **PROBLEM_RESPONSES,
+        },
         openapi_extra={"requestBody": _BODY_SCHEMA},
     )
     return router
