@@ -67,8 +67,8 @@ STOP_TIMEOUT = 15.0
 DELIVERY_TIMEOUT = 120.0
 STREAM_TIMEOUT = 15.0
 OP = {"operationID": "bench"}
-_IMSERVER = re.compile(r"imserver: API (\S+)  gateway (\S+)")
-_BRIDGE = re.compile(r"openim-bridge listening on (http://\S+)")
+_IMSERVER = re.compile(r"imserver: API ([^\s\"]+)  gateway ([^\s\"]+)")  # in a JSON log line
+_BRIDGE = re.compile(r"openim-bridge listening on (http://[^\s\"]+)")
 
 
 def _rss_kib(pid: int) -> int:

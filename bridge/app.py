@@ -16,8 +16,11 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bridge.access_log import AccessLogMiddleware
 from bridge.calls import CallService
 from bridge.core_factory import UpstreamCoreFactory
+from bridge.cors import install_cors
+from bridge.docs import install_docs
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware, ForwardStats
 from bridge.idempotency import IdempotencyCache
@@ -25,14 +28,18 @@ from bridge.leases import SessionLeases
 from bridge.logins import Logins
 from bridge.middleware import BodyLimitMiddleware, JsonBodyMiddleware, OperationIDMiddleware
 from bridge.oimws import install_oimws
+from bridge.openapi_spec import install_openapi
 from bridge.pool import SessionPool
-from bridge.routes import events, health, session
+from bridge.routes import events, health, session, webhook
 from bridge.routes.deps import Services
 from bridge.routes.dispatch import FunctionDispatch
 from bridge.routes.functions import function_router
+from bridge.routes.upload import UPLOAD_PATHS, upload_router
 from bridge.settings import BridgeSettings
-from bridge.stores import open_stores
+from bridge.stores import Stores, open_stores
 from bridge.upstream import Upstream
+from bridge.webhook_store import MemoryWebhookStore, RedisWebhookStore, WebhookStore
+from bridge.webhooks import WebhookDispatcher
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
@@ -82,6 +89,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             )
             upstream = Upstream(http, api)
             calls = CallService(pool, idempotency)
+            webhooks = WebhookDispatcher(settings, pool, stores.events, _webhook_store(settings, stores), http)
             app.state.services = Services(
                 settings,
                 pool,
@@ -93,11 +101,14 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 http,
                 checkpoints,
             )
+            app.state.webhooks = app.state.services.webhooks = webhooks
             pool.start()
             flusher.start()
+            webhooks.start()
             try:
                 yield
             finally:
+                await webhooks.aclose()
                 await calls.aclose()
                 await pool.aclose()
                 await flusher.aclose()
@@ -107,22 +118,49 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         version=VERSION,
         summary="REST + Server-Sent Events for OpenIM: every SDK function one endpoint, every listener one event.",
         lifespan=lifespan,
+        docs_url=None,  # served from package assets by install_docs, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)  # security, headers, one Problem, no 422 (bridge/openapi_spec.py)
+    install_docs(app)  # /docs and /redoc work offline
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(events.router)
+    app.include_router(webhook.router)
     app.include_router(function_router(all_functions()))
+    for fn in all_functions().values():
+        if fn.multipart:
+            app.include_router(upload_router(fn))
     install_oimws(app)  # /ws: the oimws-compatible WebSocket over the same registry and pool
     # Outermost last: operationID is set before the body limit may answer, and
     # forwarding (innermost) replays a body the limit has already passed.
     app.state.forward_stats = ForwardStats()
-    app.add_middleware(FunctionDispatch, functions=all_functions())  # innermost: function calls skip the router
-    app.add_middleware(ForwardingMiddleware, timeout=settings.login_timeout + 15.0, stats=app.state.forward_stats)
+    # Innermost: function calls skip the router (uploads are multipart: their own route).
+    app.add_middleware(FunctionDispatch, functions={n: f for n, f in all_functions().items() if not f.multipart})
+    app.add_middleware(
+        ForwardingMiddleware,
+        timeout=settings.login_timeout + 15.0,
+        stats=app.state.forward_stats,
+        stream_paths=UPLOAD_PATHS,
+    )
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.json_max_depth)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        path_limits=dict.fromkeys(UPLOAD_PATHS, settings.upload_max_bytes),
+    )
+    app.add_middleware(AccessLogMiddleware)  # inside operationID: every line carries it
     app.add_middleware(OperationIDMiddleware)
+    install_cors(app, settings.cors_origins)  # outermost: preflights answered before any check
     return app
+
+
+def _webhook_store(settings: BridgeSettings, stores: Stores) -> WebhookStore:
+    """Targets and cursors beside the event logs: shared in Redis, else in this process."""
+    if stores.redis is None:
+        return MemoryWebhookStore()
+    return RedisWebhookStore(stores.redis, settings.redis_prefix, settings.event_max_age)
 
 
 @contextlib.asynccontextmanager

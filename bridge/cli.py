@@ -10,21 +10,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
+import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
-from bridge.app import create_app, drain
+from bridge.app import VERSION, create_app, drain
 from bridge.http_limits import HttpLimits
-from bridge.logs import configure_logging
+from bridge.logs import LOG_FORMATS, configure_logging
 from bridge.oimws import oimws_app
 from bridge.server import advertised_url, bind, run_loop, serve_app
 from bridge.settings import BridgeSettings
 
 __all__ = ["main", "openapi_document"]
+
+log = logging.getLogger("openim.cli")
+
+
+@contextlib.contextmanager
+def _port_role(what: str) -> Iterator[None]:
+    """Name the port's role (and its flag) when it is already in use: there are up to four."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(exc.errno, f"{what}: {exc.strerror}") from exc
+        raise
 
 
 def openapi_document() -> str:
@@ -35,6 +50,7 @@ def openapi_document() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="openim-bridge", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the bridge (with an embedded imserver unless --upstream-* is given)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1, env BRIDGE_HOST)")
@@ -75,7 +91,16 @@ def _parser() -> argparse.ArgumentParser:
         "--advertise-url",
         help="URL other nodes forward calls to (default the bound address, env BRIDGE_ADVERTISE_URL)",
     )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="let browser pages of this origin (scheme://host[:port]) call the bridge; repeatable "
+        "(env BRIDGE_CORS_ORIGINS, comma-separated)",
+    )
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-format", choices=LOG_FORMATS, default="json", help="every log line as JSON or text")
     ims = sub.add_parser("imserver", help="run only the compact OpenIM-compatible server")
     ims.add_argument("--host", default="127.0.0.1")
     ims.add_argument("--api-port", type=int, default=10002)
@@ -93,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         help="answer every origin with Access-Control-Allow-Origin: * as OpenIM does (default off)",
     )
     ims.add_argument("--log-level", default="info")
+    ims.add_argument("--log-format", choices=LOG_FORMATS, default="json", help="every log line as JSON or text")
     sub.add_parser("openapi", help="print the OpenAPI spec (JSON)")
     return p
 
@@ -134,15 +160,20 @@ async def _serve(args: argparse.Namespace) -> None:
         ephemeral=args.ephemeral,
         node_id=args.node_id,
         advertise_url=args.advertise_url,
+        cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
     )
     embedded = settings.embedded
     secret = ""
     async with contextlib.AsyncExitStack() as stack:
         if embedded:
-            api, ws, secret = await stack.enter_async_context(_embedded_imserver(settings))
+            ports = f"embedded imserver (--imserver-api-port {settings.imserver_api_port}, "
+            ports += f"--imserver-ws-port {settings.imserver_ws_port})"
+            with _port_role(ports):
+                api, ws, secret = await stack.enter_async_context(_embedded_imserver(settings))
             settings.upstream_api, settings.upstream_ws = api, ws
         # Bound before the app exists: with --port 0 the advertised URL needs the real port.
-        sock = bind(settings.host, settings.port)
+        with _port_role(f"bridge (--port {settings.port})"):
+            sock = bind(settings.host, settings.port)
         stack.callback(sock.close)
         settings.advertise_url = settings.advertise_url or advertised_url(sock)
         app = create_app(settings)
@@ -151,15 +182,16 @@ async def _serve(args: argparse.Namespace) -> None:
         oimws_url = None
         if settings.oimws_port:
             # Entered after the bridge app, so it stops first and its sockets never outlive the pool.
-            oimws = await stack.enter_async_context(
-                serve_app(oimws_app(app), settings.host, settings.oimws_port, log_level="warning", limits=limits)
-            )
+            with _port_role(f"oimws WebSocket (--oimws-port {settings.oimws_port})"):
+                oimws = await stack.enter_async_context(
+                    serve_app(oimws_app(app), settings.host, settings.oimws_port, log_level="warning", limits=limits)
+                )
             oimws_url = oimws.url.replace("http://", "ws://", 1)
         _banner(settings, running.url, secret if embedded else None, oimws_url)
         await _wait_for_signal()
-        print("draining", file=sys.stderr, flush=True)
+        log.info("draining")
         await drain(app)
-        print("shutting down", file=sys.stderr)
+        log.info("shutting down")
 
 
 def _banner(settings: BridgeSettings, url: str, imserver_secret: str | None, oimws_url: str | None = None) -> None:
@@ -187,7 +219,8 @@ def _banner(settings: BridgeSettings, url: str, imserver_secret: str | None, oim
         ]
     else:
         lines.append(f"upstream OpenIM: API {settings.upstream_api}  gateway {settings.upstream_ws}")
-    print("\n".join(lines), file=sys.stderr, flush=True)
+    for line in lines:  # one log record each: every line of the process in one format
+        log.info(line)
 
 
 async def _imserver(args: argparse.Namespace) -> None:
@@ -204,9 +237,11 @@ async def _imserver(args: argparse.Namespace) -> None:
     )
     # Where the secret is, not the secret: a standalone imserver's output usually ends in logs.
     where = "as configured" if settings.secret else f"kept in {args.data_dir / SECRET_FILE}"
-    async with run_imserver(settings, api_port=args.api_port, ws_port=args.ws_port) as srv:
-        print(f"imserver: API {srv.api_url}  gateway {srv.ws_url}", file=sys.stderr, flush=True)
-        print(f"imserver: admin secret {where}", file=sys.stderr, flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        with _port_role(f"imserver (--api-port {args.api_port}, --ws-port {args.ws_port})"):
+            srv = await stack.enter_async_context(run_imserver(settings, api_port=args.api_port, ws_port=args.ws_port))
+        log.info(f"imserver: API {srv.api_url}  gateway {srv.ws_url}")
+        log.info(f"imserver: admin secret {where}")
         await _wait_for_signal()
 
 
@@ -215,14 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "openapi":
         sys.stdout.write(openapi_document())
         return 0
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
     try:
         run_loop(_serve(args) if args.command == "serve" else _imserver(args))
     except ValueError as exc:
-        print(f"openim-bridge: {exc}", file=sys.stderr)
+        log.error(f"openim-bridge: {exc}")
         return 2
     except OSError as exc:
-        print(f"openim-bridge: cannot start: {exc}", file=sys.stderr)
+        log.error(f"openim-bridge: cannot start: {exc.strerror if exc.errno == errno.EADDRINUSE else exc}")
         return 1
     return 0
 

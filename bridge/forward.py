@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,18 @@ class ForwardStats:
 
 
 class ForwardingMiddleware:
-    def __init__(self, app: ASGIApp, timeout: float, stats: ForwardStats, url_ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        timeout: float,
+        stats: ForwardStats,
+        url_ttl: float = 5.0,
+        stream_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        # Routes whose bodies are not teed (file uploads): they decide on the owner
+        # before reading the body, which is then streamed to the owner unread.
+        self.stream_paths = stream_paths
         self.timeout = timeout
         self.stats = stats
         # node id -> (URL, until): one directory read per node every few seconds, not per call.
@@ -64,11 +75,12 @@ class ForwardingMiddleware:
             return
         chunks: list[bytes] = []
         body_done = False
+        tee = scope.get("path") not in self.stream_paths
 
         async def teeing_receive() -> Message:
             nonlocal body_done
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and tee:
                 chunks.append(message.get("body", b""))
                 body_done = not message.get("more_body", False)
             return message
@@ -85,6 +97,9 @@ class ForwardingMiddleware:
         await self.app(scope, teeing_receive, intercepting_send)
         if owner is None:
             return
+        if not tee:
+            await self._forward(scope, _rest_of_body(receive), owner, send)
+            return
         while not body_done:  # a route may answer before reading the whole body
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -93,13 +108,13 @@ class ForwardingMiddleware:
             body_done = not message.get("more_body", False)
         await self._forward(scope, b"".join(chunks), owner, send)
 
-    async def _forward(self, scope: Scope, body: bytes, owner: str, send: Send) -> None:
+    async def _forward(self, scope: Scope, body: bytes | AsyncIterator[bytes], owner: str, send: Send) -> None:
         if await self._relay(scope, body, owner, send):
             self.stats.forwarded += 1
         else:
             self.stats.failed += 1
 
-    async def _relay(self, scope: Scope, body: bytes, owner: str, send: Send) -> bool:
+    async def _relay(self, scope: Scope, body: bytes | AsyncIterator[bytes], owner: str, send: Send) -> bool:
         """Replay the request at `owner`; False when it had to answer 503 instead."""
         state = scope.get("state", {})
         op = state.get("operation_id")
@@ -154,6 +169,17 @@ class ForwardingMiddleware:
         if url:
             self._urls[node_id] = (url, now + self._url_ttl)
         return url
+
+
+async def _rest_of_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The body a route left unread, as it arrives (streamed to the owner)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 async def _unavailable(send: Send, op: Any, detail: str) -> None:

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bridge.errors import BridgeError, status_for
+from bridge.logs import log_fields
 from bridge.pool import SessionPool
 from bridge.session_close import end_reason
 from bridge.session_handle import SessionHandle
@@ -77,6 +78,9 @@ class Logins:
                     platform_id,
                     f"{exc.code} {exc.detail}",
                     client or "-",
+                    extra=log_fields(
+                        userID=user_id, platformID=platform_id, status=exc.status, errCode=exc.code, client=client
+                    ),
                 )
             raise
 

@@ -70,6 +70,26 @@ class _BridgeCollector(Collector):
                 getattr(self._svc.events, "dropped", 0),
             ),
         }
+        hooks = getattr(self._svc, "webhooks", None)
+        if hooks is not None:
+            counters |= {
+                "openim_bridge_webhook_delivered": (
+                    "webhook POSTs a receiver acknowledged (2xx)",
+                    hooks.delivered_total,
+                ),
+                "openim_bridge_webhook_failed_attempts": (
+                    "webhook POSTs that failed and were retried or dead-lettered",
+                    hooks.failed_attempts_total,
+                ),
+                "openim_bridge_webhook_dead_letters": (
+                    "webhook events given up on after BRIDGE_WEBHOOK_MAX_ATTEMPTS",
+                    hooks.dead_letters_total,
+                ),
+                "openim_bridge_webhook_events_lost": (
+                    "events a lagging webhook missed because log retention removed them",
+                    hooks.events_lost_total,
+                ),
+            }
         for name, (text, value) in counters.items():
             yield CounterMetricFamily(name, text, value=value)
         # What live cores skipped or recovered from (core.core.CoreStats), summed.

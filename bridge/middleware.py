@@ -116,6 +116,9 @@ class JsonBodyMiddleware:
             await self.app(scope, receive, send)
             return
         ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":  # a file upload: streamed to its route, never JSON
+            await self.app(scope, receive, send)
+            return
         if ctype in ("", "application/x-www-form-urlencoded", "text/plain"):
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
             scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
@@ -162,18 +165,21 @@ class BodyLimitMiddleware:
     rest of the body, bounded by the body read timeout (bridge/http_limits.py).
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        # Routes with a limit of their own (file uploads: BRIDGE_UPLOAD_MAX_BYTES).
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         op = scope.get("state", {}).get("operation_id")
-        detail = f"request body larger than {self.limit} bytes"
+        limit = self.path_limits.get(scope.get("path", ""), self.limit)
+        detail = f"request body larger than {limit} bytes"
         length = header(scope, b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await send_problem(send, 413, detail, op)
             return
         seen = 0
@@ -186,7 +192,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     answered = True
                     if not started:
                         await send_problem(send, 413, detail, op)

@@ -124,6 +124,10 @@ class SessionPool:
     def handle(self, session_id: str) -> SessionHandle | None:
         return self._handles.get(session_id)
 
+    def handles(self) -> list[SessionHandle]:
+        """Every session this node holds (live or parked), for webhook delivery."""
+        return list(self._handles.values())
+
     # -- lifecycle -------------------------------------------------------
 
     def start(self) -> None:

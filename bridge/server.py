@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -46,7 +47,13 @@ def bind(host: str, port: int) -> socket.socket:
     # when the listener says TCP (else every response waits ~40 ms for Nagle).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(exc.errno, f"port {port} on {host} is already in use") from exc
+        raise
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -87,6 +94,7 @@ async def serve_app(
         log_level=log_level,
         lifespan="on",
         access_log=False,
+        log_config=None,  # uvicorn's lines go to our handlers and format (bridge/logs.py)
         timeout_graceful_shutdown=5,
         timeout_keep_alive=75,
         http=protocol_class(limits or HttpLimits()),

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from bridge.cors import check_origin
+
 __all__ = ["BridgeSettings"]
 
 
@@ -77,6 +79,10 @@ class BridgeSettings:
     # Calls
     idempotency_window: float = 600.0
     max_body_bytes: int = 1 << 20
+    # POST /v1/third/upload_file (multipart): the largest request (413 past it) and the
+    # content types it takes (415 otherwise; "image/" matches every image type; empty: any).
+    upload_max_bytes: int = 100 << 20
+    upload_content_types: tuple[str, ...] = ()
     # Client input limits (README "Limits"). Request line + header fields: 16 KiB
     # like Node.js and h11 (nginx allows 4 x 8 KiB), far above a bearer token plus
     # cookies. A request head must arrive within header_timeout (Apache
@@ -101,6 +107,9 @@ class BridgeSettings:
     event_max_bytes: int = 8 << 20
     sse_keepalive: float = 15.0
     sse_retry_ms: int = 3000
+    # Streams end cleanly (event streamEnd with the cursor) after this long; 0: never.
+    # ?maxSeconds= overrides it per stream (mini-programs: under wx.request's 60 s).
+    sse_max_seconds: float = 0.0
     poll_max_wait: float = 30.0
     # oimws-compatible WebSocket (/ws): its own port too when non-zero (oimws used
     # 10003); frames queued per connection before producers wait; largest request frame.
@@ -118,6 +127,20 @@ class BridgeSettings:
     # Where other nodes reach this one to forward calls for sessions it owns;
     # None -> the bound address (http://host:port, the host name for 0.0.0.0).
     advertise_url: str | None = None
+    # Browser origins allowed to call the bridge (CORS, bridge/cors.py); empty -> none.
+    cors_origins: tuple[str, ...] = ()
+    # Webhooks (bridge/webhooks.py): every session's events to the operator's URL,
+    # signed with its secret; per-session URLs (PUT /v1/session/webhook) to loopback,
+    # link-local or private addresses only when allowed. Failed POSTs are retried
+    # with backoff from webhook_retry_base up to webhook_retry_cap seconds.
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8
+    webhook_retry_base: float = 1.0
+    webhook_retry_cap: float = 60.0
+    webhook_timeout: float = 10.0
+    webhook_scan_interval: float = 1.0
     # SIGTERM: stop taking sessions, end streams, wait this long for in-flight calls.
     drain_seconds: float = 20.0
     # Monotonic clock, injected by tests.
@@ -156,6 +179,13 @@ class BridgeSettings:
             raise ValueError("header_timeout and body_timeout must be > 0")
         if self.database_sync not in ("normal", "full"):
             raise ValueError(f"BRIDGE_DATABASE_SYNC must be normal or full, got {self.database_sync!r}")
+        _check_url("BRIDGE_WEBHOOK_URL", self.webhook_url, ("http", "https"))
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("BRIDGE_WEBHOOK_URL needs BRIDGE_WEBHOOK_SECRET (receivers verify the signature with it)")
+        if self.webhook_max_attempts < 1 or self.webhook_retry_base <= 0 or self.webhook_scan_interval <= 0:
+            raise ValueError("webhook_max_attempts must be >= 1, webhook_retry_base and webhook_scan_interval > 0")
+        for origin in self.cors_origins:
+            check_origin(origin)
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

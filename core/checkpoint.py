@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from core.errors import CheckpointUnavailable
 from core.migrations import migrate
 
-__all__ = ["CheckpointStore", "make_engine", "metadata", "migrate"]
+__all__ = ["CheckpointStore", "LocalMessageRow", "make_engine", "metadata", "migrate"]
 
 
 class _Base(DeclarativeBase):
@@ -42,6 +42,21 @@ class _Checkpoint(_Base):
     updated_at: Mapped[int] = mapped_column(Integer)
     # Owner fence of the writer; NULL for rows written without one.
     fence: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LocalMessageRow(_Base):
+    """Messages only this user's cores know: inserted locally (Insert*MessageToLocalStorage)
+    or carrying a localEx (SetMessageLocalEx); the SDK's local chat log rows (issue 15)."""
+
+    __tablename__ = "core_local_messages"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    client_msg_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    send_time: Mapped[int] = mapped_column(BigInteger)
+    # The message's JSON (MsgStruct); NULL for a server message that only has a localEx here.
+    data: Mapped[str | None] = mapped_column(Text)
+    local_ex: Mapped[str] = mapped_column(Text)
 
 
 metadata = _Base.metadata
@@ -180,6 +195,11 @@ class CheckpointStore:
                 # Nothing deleted: refused only if a newer owner's row is there.
                 newer = select(exists().where(key, _table.c.fence > fence))
                 return not (await conn.execute(newer)).scalar()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The checkpoint database, which also keeps the local message store (core/local_store.py)."""
+        return self._engine
 
     async def count(self) -> int:
         async with self._sessions() as s:

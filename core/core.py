@@ -24,13 +24,25 @@ from core.checkpoint import CheckpointStore
 from core.checkpoint_flusher import CheckpointFlusher
 from core.errors import SdkError
 from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink, applying
+from core.modules.app_state import AppStateModule
 from core.modules.auth import AuthModule
 from core.modules.base import Module
 from core.modules.conversation import ConversationModule
+from core.modules.conversation_settings import ConversationSettingsModule
 from core.modules.friend import FriendModule
 from core.modules.group import GroupModule
+from core.modules.input_states import InputStatesModule
+from core.modules.local_messages import LocalMessagesModule
+from core.modules.media import MediaModule
 from core.modules.message import MessageModule, is_stored
+from core.modules.message_advanced import MessageAdvancedModule
+from core.modules.presence import PresenceModule
+from core.modules.read_state import ReadStateModule
+from core.modules.relation_queries import RelationQueryModule
+from core.modules.sdk35 import Sdk35Module
+from core.modules.third import ThirdModule
 from core.modules.user import UserModule
+from core.modules.user_commands import COMMAND_NOTIFICATIONS, UserCommandModule
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
 from core.protocol.envelope import WsResp
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
@@ -53,6 +65,8 @@ MarkSink = Callable[[tuple[tuple[str, int], ...]], Awaitable[None]]
 EndHandler = Callable[[int], Awaitable[None]]
 
 _CHECKPOINT_VERSION = 1
+# Inbox key of an online-status push (2005): no conversation ID has this form.
+_STATUS_PUSH = "<status>"
 
 
 @dataclass(slots=True)
@@ -142,16 +156,46 @@ class Core:
         self.group = GroupModule(self)
         self.conversation = ConversationModule(self)
         self.message = MessageModule(self)
-        # Sync order matters: conversations are filled in by the message sync.
+        self.media = MediaModule(self)
+        self.third = ThirdModule(self)
+        self.app_state = AppStateModule(self)
+        self.presence = PresenceModule(self)
+        self.input_states = InputStatesModule(self)
+        self.user_commands = UserCommandModule(self)
+        self.relation_queries = RelationQueryModule(self)
+        self.conversation_settings = ConversationSettingsModule(self)
+        self.read_state = ReadStateModule(self)
+        self.message_advanced = MessageAdvancedModule(self)
+        self.sdk35 = Sdk35Module(self)
+        self.local_messages = LocalMessagesModule(self)
+        # Sync order matters: conversations are filled in by the message sync, which
+        # stays last so its events come after every other module's (issue 15 modules
+        # without a sync of their own are listed for their checkpoint and functions).
         self._modules: dict[str, Module] = {
             "auth": self.auth,
             "user": self.user,
+            "user_commands": self.user_commands,
+            "presence": self.presence,
+            "app_state": self.app_state,
             "friend": self.friend,
             "group": self.group,
+            "media": self.media,
+            "third": self.third,
+            "input_states": self.input_states,
+            "relation_queries": self.relation_queries,
+            "conversation_settings": self.conversation_settings,
+            "read_state": self.read_state,
+            "message_advanced": self.message_advanced,
+            "sdk35": self.sdk35,
+            "local_messages": self.local_messages,
             "conversation": self.conversation,
             "message": self.message,
         }
         self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
+
+    @property
+    def checkpoints(self) -> CheckpointStore | None:
+        return self._store
 
     @property
     def platform_id(self) -> int:
@@ -202,6 +246,11 @@ class Core:
         data.update({name: m.snapshot() for name, m in self._modules.items()})
         return data
 
+    def resync_later(self) -> None:
+        """A pull the server did not answer for a conversation: sync by seq once the
+        pushes queued now are handled (the same recovery as for dropped pushes)."""
+        self._resync_pending = True
+
     # -- login / logout --------------------------------------------------
 
     async def login(
@@ -234,6 +283,7 @@ class Core:
             self.gateway = GatewayClient(
                 self.config.ws_addr, user_id, token, self.platform_id, self, self.config.gateway
             )
+            self.gateway.background = self.app_state.background
             await self.gateway.start(operation_id)
             await self._sync_all(operation_id)
             await self.save_checkpoint()
@@ -368,13 +418,23 @@ class Core:
             reinstalled = not self.message.has_baseline
             await self.emit(CONVERSATION, "OnSyncServerStart", reinstalled, operation_id)
             try:
-                for module in self._modules.values():
+                # OnSyncServerProgress (1..100) on the reinstall path only, as conversation_msg
+                # notification.go syncFlag reports it (AppDataSyncStart .. AppDataSyncFinish).
+                modules = list(self._modules.values())
+                if reinstalled:
+                    await self.emit(CONVERSATION, "OnSyncServerProgress", 1, operation_id)
+                for i, module in enumerate(modules, 1):
                     await module.sync(operation_id)
+                    if reinstalled and i < len(modules):
+                        progress = max(1, i * 99 // len(modules))
+                        await self.emit(CONVERSATION, "OnSyncServerProgress", progress, operation_id)
                 await self.message.flush_batch(operation_id)
             except SdkError as exc:
                 if exc.code not in TOKEN_ERRORS:
                     await self.emit(CONVERSATION, "OnSyncServerFailed", reinstalled, operation_id)
                 raise
+            if reinstalled:
+                await self.emit(CONVERSATION, "OnSyncServerProgress", 100, operation_id)
             await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
     async def _dispatch(self) -> None:
@@ -414,7 +474,9 @@ class Core:
     async def _apply_push(self, conv_id: str, msg: MsgData, op: str) -> bool:
         """Apply one push; False when it ended the core (a token error)."""
         try:
-            if not is_stored(msg) and conv_id.startswith("n_"):
+            if conv_id == _STATUS_PUSH:
+                await self.presence.on_status_push(msg.content, op)
+            elif not is_stored(msg) and conv_id.startswith("n_"):
                 await self.route_notification(msg, op)
             else:
                 await self.message.on_pushed(conv_id, msg, op)
@@ -453,10 +515,14 @@ class Core:
             await self.friend.on_notification(msg, operation_id)
         if ct in (ContentType.USER_INFO_UPDATED, ContentType.FRIEND_INFO_UPDATED):
             await self.user.on_notification(msg, operation_id)
+        if ct in COMMAND_NOTIFICATIONS:
+            await self.user_commands.on_notification(msg, operation_id)
         if 1500 < ct < 1599:
             await self.group.on_notification(msg, operation_id)
         if ct in (ContentType.CONVERSATION_CHANGE, 1701):
             await self.conversation.on_notification(msg, operation_id)
+        if ct == ContentType.HAS_READ_RECEIPT:  # only unstored ones get here: one's own other device
+            await self.message.on_own_read_receipt(msg, operation_id)
         if ct == ContentType.BUSINESS:
             # {"detail": "<string>"}; anything else is skipped, as the Go SDK's
             # unmarshal into NotificationElem would fail.
@@ -514,6 +580,13 @@ class Core:
 
     async def on_push(self, resp: WsResp) -> None:
         """Queue a push for the dispatcher; never raises, never waits (see CoreConfig.inbox_size)."""
+        if resp.req_identifier == ReqIdentifier.SUB_USER_ONLINE_STATUS:
+            # Through the inbox, so status callbacks keep their order with the rest.
+            try:
+                self._inbox.put_nowait((_STATUS_PUSH, MsgData(content=resp.data), resp.operation_id))
+            except asyncio.QueueFull:
+                self.stats.inbox_dropped += 1
+            return
         if resp.req_identifier != ReqIdentifier.PUSH_MSG:
             return
         try:

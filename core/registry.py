@@ -36,6 +36,8 @@ class SdkFunction:
     read_only: bool
     # The class that defines the method (a core maps it to its module object).
     owner: str
+    # The REST body is multipart/form-data (a file upload), served by its own route.
+    multipart: bool = False
 
     @property
     def rest_path(self) -> str:
@@ -47,7 +49,13 @@ class SdkFunction:
 
 
 def sdk_function(
-    module: str, name: str, params: type[BaseModel], result: Any, *, read_only: bool = False
+    module: str,
+    name: str,
+    params: type[BaseModel],
+    result: Any,
+    *,
+    read_only: bool = False,
+    multipart: bool = False,
 ) -> Callable[[F], F]:
     """Register a module method as the SDK function `name`."""
 
@@ -56,7 +64,7 @@ def sdk_function(
         if name in _TABLE:
             raise RuntimeError(f"SDK function {name} declared twice")
         owner = fn.__qualname__.split(".")[0]
-        _TABLE[name] = SdkFunction(name, module, fn.__name__, params, result, doc, read_only, owner)
+        _TABLE[name] = SdkFunction(name, module, fn.__name__, params, result, doc, read_only, owner, multipart)
         return fn
 
     return register

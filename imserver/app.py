@@ -23,7 +23,10 @@ from imserver.api import (
     group_sync,
     jssdk,
     msg,
+    s3,
+    third,
     user,
+    user_commands,
 )
 from imserver.api.context import ApiContext
 from imserver.api.cors import CorsMiddleware
@@ -42,6 +45,9 @@ _ROUTERS = (
     conversation.router,
     msg.router,
     jssdk.router,
+    s3.router,
+    third.router,
+    user_commands.router,
 )
 
 

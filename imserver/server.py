@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import AsyncIterator, Generator
@@ -74,8 +75,10 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:  # say which port: the imserver binds two
+            raise OSError(exc.errno, f"port {port} on {host} is already in use") from exc
         raise
     return sock
 
@@ -154,6 +157,7 @@ async def run_imserver(
         )
         stack.push_async_callback(gateway.close)
         host = _url_host(settings.host)
+        ctx.objects.public_url = f"http://{host}:{port}"  # signed object URLs are absolute
         running = RunningImServer(
             api_url=f"http://{host}:{port}",
             ws_url=f"ws://{host}:{gateway.port}",

@@ -46,6 +46,15 @@ class ImServerSettings:
     # pulls the group's whole history); imserver defaults to False: a member who joins
     # sees the group chat from the join on (issue 4; openim-v3.md 8 left this open).
     group_history_for_new_members: bool = False
+    # Test knobs for the real server's timing and failures (issue 13), off by default.
+    # On OpenIM the sender's own copy of a message comes back through Kafka, msgtransfer
+    # and the push service, after SendMsg answered: under load, seconds later. Each own
+    # copy (the push to the sender's connections) is held back a random 0..this seconds.
+    own_copy_push_delay: float = 0.0
+    # Conversations whose reads fail as a transient storage error would: a pull (1002)
+    # leaves them out of its answer with errCode 0, as sync_msg.go PullMessageBySeqs
+    # logs the error and `continue`s. A set a test may change while the server runs.
+    pull_faults: set[str] = field(default_factory=set)
     # Injected wall clock (seconds since epoch) so tests can expire tokens.
     clock: Callable[[], float] = time.time
 

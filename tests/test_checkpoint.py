@@ -27,7 +27,7 @@ from core.checkpoint import CheckpointStore, make_engine, metadata, migrate
 from core.migrations import MIGRATION_LOCK_KEY, VERSION_TABLE
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-HEAD = "0002"
+HEAD = "0003"
 # Trust auth ignores it; it only has to stay out of every log line.
 SECRET = "pw-must-not-leak-7f3a"
 REPO = Path(__file__).resolve().parents[1]

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.app import VERSION
 from tests.support.imadmin import admin_token, envelope, register_users, user_token
 
 
@@ -57,12 +58,24 @@ class Serve:
     banner: str
 
     async def stop(self) -> str:
-        """SIGTERM; all of stderr (the banner included) once it exited 0."""
+        """SIGTERM; the messages of all of stderr (the banner included) once it exited 0.
+
+        Every line must be one JSON object (the default --log-format): no plain text mixed in."""
         self.proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(self.proc.communicate(), 30)
-        text = self.banner + err.decode()
+        text = self.banner + "".join(_message(line) for line in err.decode().splitlines(keepends=True))
         assert self.proc.returncode == 0, text
         return text
+
+
+def _message(line: str) -> str:
+    """The `msg` of one JSON log line (and its other fields), failing on a line that is not JSON."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        raise AssertionError(f"a log line that is not JSON: {line!r}") from None
+    assert isinstance(record, dict) and {"ts", "level", "logger", "msg"} <= set(record), line
+    return str(record["msg"]) + "".join(f" {k}={v}" for k, v in record.items() if k not in ("ts", "msg")) + "\n"
 
 
 async def _read_banner(proc: asyncio.subprocess.Process, timeout: float) -> str:
@@ -74,7 +87,7 @@ async def _read_banner(proc: asyncio.subprocess.Process, timeout: float) -> str:
             line = await proc.stderr.readline()
             if not line:
                 raise AssertionError(f"serve exited before its banner:\n{''.join(lines)}")
-            lines.append(line.decode())
+            lines.append(_message(line.decode()))
     return "".join(lines)
 
 
@@ -189,3 +202,28 @@ async def test_bad_urls_are_named_not_a_traceback(flag: str, value: str, named: 
     assert proc.returncode == 2, text
     assert named in text and "Traceback" not in text
     assert "s3cret" not in text  # a password in a bad URL is not echoed
+
+
+async def test_version_flag() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "--version", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0 and out.decode().strip() == f"openim-bridge {VERSION}"
+
+
+async def test_a_port_in_use_is_named_with_its_flag(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = int(taken.getsockname()[1])
+        argv = ["--port", str(port), "--upstream-api", "http://127.0.0.1:9", "--upstream-ws", "ws://127.0.0.1:9"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "bridge.cli", "serve", "--data-dir", str(tmp_path), *argv),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = "".join(_message(line) for line in err.decode().splitlines(keepends=True))
+    assert proc.returncode == 1, text
+    assert f"bridge (--port {port}): port {port} on 127.0.0.1 is already in use" in text

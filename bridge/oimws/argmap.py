@@ -80,9 +80,13 @@ TABLE: dict[str, ArgSpec] = {
     "SetSelfInfo": WHOLE,
     "GetUsersInfo": pos("userIDs"),
     "SubscribeUsersStatus": pos("userIDs"),
+    "GetUserStatus": pos("userIDs"),
     "UnsubscribeUsersStatus": pos("userIDs"),
     "SetAppBackgroundStatus": pos("isBackground"),
     "SetGlobalRecvMessageOpt": pos("globalRecvMsgOpt"),
+    "AddUserCommand": pos("type", "uuid", "value"),
+    "DeleteUserCommand": pos("type", "uuid"),
+    "GetAllUserCommands": pos("type"),
     # friend
     "AddFriend": WHOLE,
     "AcceptFriendApplication": WHOLE,
@@ -137,6 +141,8 @@ TABLE: dict[str, ArgSpec] = {
     "HideConversation": pos("conversationID"),
     "ClearConversationAndDeleteAllMsg": pos("conversationID"),
     "DeleteConversationAndDeleteAllMsg": pos("conversationID"),
+    "ChangeInputStates": pos("conversationID", "focus"),
+    "GetInputStates": pos("conversationID", "userID"),
     # message
     "CreateTextMessage": pos("text"),
     "CreateTextAtMessage": pos("text", "atUserIDList", "atUsersInfo", "message"),
@@ -165,13 +171,48 @@ TABLE: dict[str, ArgSpec] = {
     "InsertGroupMessageToLocalStorage": pos("message", "groupID", "sendID"),
     "InsertSingleMessageToLocalStorage": pos("message", "recvID", "sendID"),
     "SetMessageLocalEx": pos("conversationID", "clientMsgID", "localEx"),
+    # media from uploads (issue 15): the path is the url POST /v1/third/upload_file answered
+    "CreateImageMessage": pos("imagePath"),
+    "CreateImageMessageFromFullPath": pos("imageFullPath"),
+    "CreateSoundMessage": pos("soundPath", "duration"),
+    "CreateSoundMessageFromFullPath": pos("soundPath", "duration"),
+    "CreateVideoMessage": pos("videoPath", "videoType", "duration", "snapshotPath"),
+    "CreateVideoMessageFromFullPath": pos("videoFullPath", "videoType", "duration", "snapshotFullPath"),
+    "CreateFileMessage": pos("filePath", "fileName"),
+    "CreateFileMessageFromFullPath": pos("fileFullPath", "fileName"),
+    # v3.8 friend, group, conversation and message functions (issue 15)
+    "GetFriendListPage": pos("offset", "count", "filterBlack"),
+    "GetFriendApplicationUnhandledCount": WHOLE,
+    "UpdateFriends": WHOLE,
+    "GetJoinedGroupListPage": pos("offset", "count"),
+    "IsJoinGroup": pos("groupID"),
+    "GetUsersInGroup": pos("groupID", "userIDList"),
+    "GetGroupApplicationUnhandledCount": WHOLE,
+    "SetConversation": pos("conversationID", "req"),
+    "SearchConversation": pos("searchParam"),
+    "MarkMessagesAsReadByMsgID": pos("conversationID", "clientMsgIDs"),
+    "CreateAdvancedTextMessage": pos("text", "messageEntityList"),
+    "CreateAdvancedQuoteMessage": pos("text", "message", "messageEntityList"),
+    # open-im-sdk 3.5.2 names (src/api/user.ts)
+    "GetUsersInfoWithCache": pos("userIDList", "groupID"),
+    # third
+    "UpdateFcmToken": pos("fcmToken", "expireTime"),
+    "SetAppBadge": pos("appUnreadCount"),
+    "Logs": pos("logLevel", "file", "line", "msgs", "err", "keyAndValue"),
+    "UploadLogs": pos("line", "ex"),
 }
 
 _NO_ARGS = ArgSpec()
 
 
 def spec_for(fn: SdkFunction, table: Mapping[str, ArgSpec] = TABLE) -> ArgSpec | None:
-    """The mapping of a registry function: its entry, or no arguments for a field-less model."""
+    """The mapping of a registry function: its entry, or no arguments for a field-less model.
+
+    A multipart function (UploadFile) has none: its content cannot come in a
+    frame, and open-im-sdk uploads in the page itself (catalog.CLIENT_SIDE).
+    """
+    if fn.multipart:
+        return None
     spec = table.get(fn.name)
     if spec is not None:
         return spec
@@ -180,7 +221,7 @@ def spec_for(fn: SdkFunction, table: Mapping[str, ArgSpec] = TABLE) -> ArgSpec |
 
 def unmapped(functions: Mapping[str, SdkFunction], table: Mapping[str, ArgSpec] = TABLE) -> list[str]:
     """Registry functions the oimws face cannot call: no entry, and a model with fields."""
-    return sorted(name for name, fn in functions.items() if spec_for(fn, table) is None)
+    return sorted(name for name, fn in functions.items() if not fn.multipart and spec_for(fn, table) is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +239,7 @@ def resolve(name: str, functions: Mapping[str, SdkFunction], table: Mapping[str,
     entry = table.get(name)
     if fn is None and entry is not None and entry.target is not None:
         fn = functions.get(entry.target)
-    if fn is None:
+    if fn is None or fn.multipart:
         return None
     spec = entry or spec_for(fn, table)
     return Bound(name, fn, spec) if spec is not None else None

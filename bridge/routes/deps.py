@@ -36,6 +36,7 @@ class Services:
     http: httpx.AsyncClient  # the process's shared HTTP pool (upstream calls, forwarding)
     checkpoints: CheckpointStore
     metrics: Any = None  # the node's Prometheus registry, made on first scrape
+    webhooks: Any = None  # the WebhookDispatcher (bridge/webhooks.py)
 
 
 async def services(request: Request) -> Services:
@@ -83,5 +84,6 @@ async def session_from_header_or_query(request: Request) -> SessionHandle:
 async def _resolve(request: Request, token: str) -> SessionHandle:
     handle = await (await services(request)).logins.authenticate(token)
     request.state.user_id = handle.record.user_id
+    request.state.platform_id = handle.record.platform_id  # for the access log line
     current_user_id.set(handle.record.user_id)
     return handle

@@ -78,6 +78,7 @@ class FunctionDispatch:
         if params is None:  # not valid: FastAPI's validation renders the 400
             await self.app(scope, _replay(body, rest, receive), send)
             return
+        scope.setdefault("state", {})["function"] = fn.operation_id  # the access log's "function"
         request = Request(scope, receive)
         try:
             session = await session_from_header(request)

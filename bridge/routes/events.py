@@ -12,10 +12,12 @@ from sse_starlette import EventSourceResponse
 
 from bridge.errors import BridgeError
 from bridge.eventlog import ReadResult
+from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, operation_id, services, session_from_header_or_query
-from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+from bridge.routes.functions import CallResponse
 from bridge.session_handle import SessionHandle
 from bridge.sse import event_stream, parse_last_event_id, wait_unless_stopped
+from bridge.stream_limit import bounded_stream
 from core.protocol.errcodes import ErrCode
 
 __all__ = ["router"]
@@ -34,8 +36,12 @@ def _cursor(request: Request) -> int | None:
     "/v1/events",
     operation_id="streamEvents",
     responses={
-        200: {"description": "text/event-stream of listener callbacks", "content": {"text/event-stream": {}}},
-        **PROBLEM_RESPONSES,
+        200: {
+            "description": "text/event-stream of listener callbacks: every event name and payload is a `webhooks` "
+            "entry of this document",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(400, 401, 429, 502, 503),
     },
 )
 async def stream_events(
@@ -45,14 +51,24 @@ async def stream_events(
     op: str = Depends(operation_id),
     lastEventId: str | None = Query(None, description="Resume after this event id (or the Last-Event-ID header)"),
     access_token: str | None = Query(None, description="Session token, for EventSource clients"),
+    maxSeconds: float | None = Query(
+        None,
+        ge=1.0,
+        le=86_400.0,
+        description="End the stream cleanly after this many seconds with a `streamEnd` event carrying the cursor "
+        "(mini-programs: wx.request times out at 60 s, so e.g. 50); default BRIDGE_SSE_MAX_SECONDS (0: never)",
+    ),
 ) -> EventSourceResponse:
     """SSE stream of this session's listener callbacks.
 
     `id:` is a per-session increasing event id, `event:` the callback name,
     `data:` `{listener, callback, operationID?, data}`. Resume with
     `Last-Event-ID`; an id older than the log's retention gets a `reset` event.
+    With `maxSeconds` the stream ends after that long with `event: streamEnd`,
+    `data: {"reason": "maxSeconds", "lastEventId": N}`: reconnect with that id.
     """
     after = _cursor(request)
+    limit = maxSeconds or svc.settings.sse_max_seconds or None
     # Counted first: a stream keeps its handle here even when another node runs
     # the core, so this node revives it should that node park it or die.
     svc.pool.stream_opened(handle)
@@ -64,16 +80,22 @@ async def stream_events(
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for chunk in event_stream(
+            start = await svc.events.last_id(handle.session_id) if after is None and limit else after
+            stream = event_stream(
                 svc.events,
                 handle.session_id,
-                after,
+                start,
                 keepalive=svc.settings.sse_keepalive,
                 retry_ms=svc.settings.sse_retry_ms,
                 is_closed=lambda: handle.closed,
                 stop=svc.pool.drain_started,
-            ):
-                yield chunk
+            )
+            if limit is None:
+                async for chunk in stream:
+                    yield chunk
+            else:
+                async for chunk in bounded_stream(stream, start or 0, limit):
+                    yield chunk
         finally:
             svc.pool.stream_closed(handle)
 
@@ -97,7 +119,7 @@ class PollResult(BaseModel):
     "/v1/events/poll",
     operation_id="pollEvents",
     response_model=CallResponse[PollResult],
-    responses=PROBLEM_RESPONSES,
+    responses=problem_responses(400, 401, 429, 502, 503),
 )
 async def poll_events(
     handle: SessionHandle = Depends(session_from_header_or_query),
@@ -108,7 +130,10 @@ async def poll_events(
     limit: int = Query(100, ge=1, le=1000),
     access_token: str | None = Query(None, description="Session token, for clients that cannot set headers"),
 ) -> dict[str, Any]:
-    """Long-poll fallback for clients that cannot stream."""
+    """Long-poll fallback for clients that cannot stream.
+
+    Each event's `data` is `{listener, callback, operationID?, data}`; the
+    names and payload types are the `webhooks` entries of this document."""
     wait = min(wait, svc.settings.poll_max_wait)
     svc.pool.stream_opened(handle)  # a waiting poll counts as a listener: not parked under it
     try:

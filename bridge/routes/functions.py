@@ -14,13 +14,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from bridge.calls import parse_params
-from bridge.errors import PROBLEM_SCHEMA
+from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, services, session_from_header
 from bridge.routes.dispatch import answer
 from bridge.session_handle import SessionHandle
 from core.registry import SdkFunction
 
-__all__ = ["PROBLEM_RESPONSES", "AcceptedResponse", "CallResponse", "function_router"]
+__all__ = ["PROBLEM_RESPONSES", "CallResponse", "function_router"]
 
 T = TypeVar("T")
 
@@ -30,21 +30,8 @@ class CallResponse(BaseModel, Generic[T]):
     data: T
 
 
-class AcceptedResponse(BaseModel):
-    operationID: str
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": text, "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
-    for status, text in (
-        (400, "Bad input: the detail names the field"),
-        (401, "No, unknown or ended session (errCode says why: 1506 kicked, 1501 token expired, ...)"),
-        (409, "Conflict with the current state (OpenIM errCode)"),
-        (413, "Request body too large"),
-        (502, "Upstream OpenIM server error or unreachable"),
-        (503, "Session pool full; retry after Retry-After seconds"),
-    )
-}
+# What a function call can answer besides 200/202 (bridge/errors.py status_for).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = problem_responses(400, 401, 403, 404, 409, 413, 502, 503, 504)
 
 
 def _make_endpoint(fn: SdkFunction) -> Any:
@@ -85,6 +72,8 @@ def _make_endpoint(fn: SdkFunction) -> Any:
 def function_router(functions: dict[str, SdkFunction]) -> APIRouter:
     router = APIRouter()
     for fn in functions.values():
+        if fn.multipart:
+            continue  # bridge/routes/upload.py
         router.add_api_route(
             fn.rest_path,
             _make_endpoint(fn),
@@ -96,7 +85,10 @@ def function_router(functions: dict[str, SdkFunction]) -> APIRouter:
             "result as a `callResult` event.",
             response_model=CallResponse[fn.result],  # type: ignore[name-defined]
             responses={
-                202: {"model": AcceptedResponse, "description": "Accepted (Prefer: respond-async)"},
+                202: {
+                    "description": 'Accepted (Prefer: respond-async): the body is `{"operationID"}` and the '
+                    "outcome comes as a `callResult` event with that operationID"
+                },
                 **PROBLEM_RESPONSES,
             },
         )

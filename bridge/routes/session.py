@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, operation_id, services, session_from_header
-from bridge.routes.functions import PROBLEM_RESPONSES, CallResponse
+from bridge.routes.functions import CallResponse
 from bridge.session_handle import SessionHandle, SessionState
 
 __all__ = ["router"]
@@ -56,7 +57,12 @@ def _info(handle: SessionHandle, last_event_id: int, node_id: str) -> dict[str, 
     ).model_dump()
 
 
-@router.post("/v1/login", operation_id="login", response_model=CallResponse[LoginResult], responses=PROBLEM_RESPONSES)
+@router.post(
+    "/v1/login",
+    operation_id="login",
+    response_model=CallResponse[LoginResult],
+    responses=problem_responses(400, 401, 403, 413, 502, 503, 504),
+)
 async def login(
     request: Request, body: LoginRequest, svc: Services = Depends(services), op: str = Depends(operation_id)
 ) -> dict[str, Any]:
@@ -72,7 +78,9 @@ async def login(
     return {"operationID": op, "data": result.model_dump()}
 
 
-@router.post("/v1/logout", operation_id="logout", response_model=CallResponse[None], responses=PROBLEM_RESPONSES)
+@router.post(
+    "/v1/logout", operation_id="logout", response_model=CallResponse[None], responses=problem_responses(400, 401, 503)
+)
 async def logout(
     handle: SessionHandle = Depends(session_from_header),
     svc: Services = Depends(services),
@@ -87,7 +95,7 @@ async def logout(
     "/v1/session",
     operation_id="getSession",
     response_model=CallResponse[SessionInfo],
-    responses=PROBLEM_RESPONSES,
+    responses=problem_responses(400, 401, 503),
 )
 async def session_info(
     handle: SessionHandle = Depends(session_from_header),

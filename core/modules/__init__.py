@@ -1,5 +1,45 @@
 """SDK function modules; importing this package registers every function."""
 
-from core.modules import auth, conversation, friend, group, message, message_create, user
+from core.modules import (
+    app_state,
+    auth,
+    conversation,
+    conversation_settings,
+    friend,
+    group,
+    input_states,
+    local_messages,
+    media,
+    message,
+    message_advanced,
+    message_create,
+    presence,
+    read_state,
+    relation_queries,
+    sdk35,
+    third,
+    user,
+    user_commands,
+)
 
-__all__ = ["auth", "conversation", "friend", "group", "message", "message_create", "user"]
+__all__ = [
+    "app_state",
+    "auth",
+    "conversation",
+    "conversation_settings",
+    "friend",
+    "group",
+    "input_states",
+    "local_messages",
+    "media",
+    "message",
+    "message_advanced",
+    "message_create",
+    "presence",
+    "read_state",
+    "relation_queries",
+    "sdk35",
+    "third",
+    "user",
+    "user_commands",
+]

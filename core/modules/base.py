@@ -16,9 +16,15 @@ __all__ = ["Module", "NoParams", "Params", "diff_by_key", "tips_of"]
 
 
 class Params(BaseModel):
-    """Base of every parameter model: unknown keys are refused, naming the key."""
+    """Base of every parameter model: unknown keys are refused, naming the key.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict, so a value is taken only as the JSON type the spec names: lax mode
+    would read `{"count": false}` as 0 and `"5"` as 5, which the OpenAPI
+    schema (integer) says are wrong (issue 16). Nested models keep their own
+    config: a message passed back (send_message) is the bridge's own output.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NoParams(Params):

@@ -9,6 +9,13 @@ the redial would fail the same way, for ever. So a range that does not fit is
 asked for again in halves, and the smaller batch is remembered for that
 conversation; a single message that does not fit even alone is skipped (one log
 line, a counter) so the sync moves past it instead of looping.
+
+The server leaves a conversation out of its answer when it failed to read it
+(internal/rpc/msg/sync_msg.go PullMessageBySeqs logs and `continue`s), and also
+when the range holds nothing the user may read. `fetch` returns None for a
+conversation left out; the pull stops there and says how far it got, so a
+transient server error never moves the sync position past unread messages
+(the caller knows from the per-user max seq whether anything was readable).
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from core.protocol import openim_pb2 as pb
 from core.transport.gateway import ReadLimitError
 
-__all__ = ["PULL_BATCH", "RangePuller"]
+__all__ = ["PULL_BATCH", "Pulled", "RangePuller"]
 
 log = logging.getLogger("openim.core.message")
 
@@ -33,8 +41,17 @@ _UNREADABLE = 4
 # single seq is skipped only when its pull failed this many times in a row.
 _STRIKES = 2
 
-Fetch = Callable[[int, int], Awaitable[list[pb.MsgData]]]
+Fetch = Callable[[int, int], Awaitable[list[pb.MsgData] | None]]
 Reconnected = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Pulled:
+    """What a pull got, ascending by seq, and the last seq it covered (begin - 1: none)."""
+
+    msgs: list[pb.MsgData] = field(default_factory=list)
+    through: int = 0
+    complete: bool = True  # False: the server left the conversation out of an answer
 
 
 class RangePuller:
@@ -60,9 +77,9 @@ class RangePuller:
         while len(self._batches) > _REMEMBERED:
             self._batches.popitem(last=False)
 
-    async def pull(self, conv_id: str, begin: int, end: int, fetch: Fetch) -> list[pb.MsgData]:
-        """Every message `fetch` returns for [begin, end], ascending by seq."""
-        out: list[pb.MsgData] = []
+    async def pull(self, conv_id: str, begin: int, end: int, fetch: Fetch) -> Pulled:
+        """Every message `fetch` returns for [begin, end], up to the first answer without it."""
+        out = Pulled(through=begin - 1)
         initial, strikes = self.batch_of(conv_id), 0
         while begin <= end:
             hi = min(end, begin + self.batch_of(conv_id) - 1)
@@ -78,13 +95,18 @@ class RangePuller:
                     if strikes >= _STRIKES:
                         self.skipped += 1
                         log.warning("message %s seq %d alone is over %d bytes: skipped", conv_id, begin, exc.limit)
-                        out.append(pb.MsgData(seq=begin, status=_UNREADABLE))
+                        out.msgs.append(pb.MsgData(seq=begin, status=_UNREADABLE))
+                        out.through = begin
                         begin, strikes = begin + 1, 0
                         self._set_batch(conv_id, initial)
                 await self._reconnected()
                 continue
+            if got is None:
+                out.complete = False
+                break
             strikes = 0
-            out.extend(m for m in got if begin <= m.seq <= hi)
+            out.msgs.extend(m for m in got if begin <= m.seq <= hi)
+            out.through = hi
             begin = hi + 1
-        out.sort(key=lambda m: m.seq)
+        out.msgs.sort(key=lambda m: m.seq)
         return out

@@ -25,6 +25,15 @@ class ApiClient:
         self._base = base_url.rstrip("/")
         self.token = token
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared pool, for requests that are not API calls (signed object URLs)."""
+        return self._http
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
     async def post(self, route: str, body: dict[str, Any], operation_id: str) -> Any:
         """Call `route` and return the envelope's `data` (None when absent).
 

@@ -53,7 +53,7 @@ from core.protocol.jsonlimits import loads_bounded
 from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
 
-__all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError"]
+__all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError", "dial_url"]
 
 log = logging.getLogger("openim.core.gateway")
 # websockets logs the request line (with `token=`) at DEBUG: redact it.
@@ -139,6 +139,8 @@ class GatewayClient:
         # Connections ended by a frame over our read limit (metrics, tests).
         self.read_limit_drops = 0
         self._limit_hit = self._opt.max_frame
+        # The app's foreground state, told to the server at every dial (and by 2004 meanwhile).
+        self.background = False
 
     # -- lifecycle -------------------------------------------------------
 
@@ -250,12 +252,12 @@ class GatewayClient:
             "token": self.token,
             "platformID": str(self._platform_id),
             "operationID": operation_id,
-            "isBackground": "false",
+            "isBackground": "true" if self.background else "false",
             "sdkType": "js",
             **({"compression": "gzip"} if self._opt.compression else {}),
             **self._opt.extra_query,
         }
-        return f"{self._url.rstrip('/')}/?{urlencode(query)}"
+        return dial_url(self._url, query)
 
     def _settle_first(self, exc: BaseException | None) -> None:
         if self._first is not None and not self._first.done():
@@ -380,6 +382,17 @@ class GatewayClient:
             if not fut.done():
                 fut.set_exception(exc)
         self._pending.clear()
+
+
+def dial_url(ws_addr: str, query: dict[str, str]) -> str:
+    """`<ws_addr>?<query>`, the address exactly as configured, as the SDK dials it
+    (internal/interaction/long_conn_mgr.go: Sprintf("%s?sendID=...", WsAddr)).
+
+    Never `<ws_addr>/?`: behind a proxy path such as wss://host/msg_gateway that
+    would ask for /msg_gateway/, which Go's router answers with a 301. An address
+    that carries a query of its own keeps it and gets ours after an `&`.
+    """
+    return f"{ws_addr}{'&' if '?' in ws_addr else '?'}{urlencode(query)}"
 
 
 def _handshake_error(exc: InvalidStatus) -> tuple[int, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imserver.notify import HubPort, Notifier
+from imserver.objects import ObjectStore
 from imserver.services.blacks import BlackService
 from imserver.services.conversations import ConversationService
 from imserver.services.friend_requests import FriendRequestService
@@ -20,6 +21,8 @@ from imserver.services.groups import GroupService
 from imserver.services.jssdk import JsSdkService
 from imserver.services.messages import MessageService
 from imserver.services.presence import PresenceService
+from imserver.services.third import ThirdService
+from imserver.services.user_commands import UserCommandService
 from imserver.services.users import UserService
 from imserver.services.versions import VersionLogs
 from imserver.settings import ImServerSettings
@@ -49,6 +52,9 @@ class ApiContext:
     group_requests: GroupRequestService
     group_sync: GroupSyncService
     group_chat: GroupChatService
+    objects: ObjectStore
+    third: ThirdService
+    user_commands: UserCommandService
 
     @classmethod
     def build(
@@ -90,4 +96,7 @@ class ApiContext:
             group_requests=GroupRequestService(*group_deps, group_members),
             group_sync=GroupSyncService(sessionmaker, versions),
             group_chat=group_chat,
+            objects=ObjectStore(settings.data_dir / "objects", settings.secret, settings.now_ms),
+            third=ThirdService(settings.now_ms),
+            user_commands=UserCommandService(settings, sessionmaker, notifier),
         )

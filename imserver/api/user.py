@@ -166,18 +166,6 @@ class StatusListResp(WireModel):
     statusList: list[OnlineStatus] | None = None
 
 
-class CommandInfo(WireModel):
-    type: int = 0
-    createTime: int = 0
-    uuid: str = ""
-    value: str = ""
-    ex: str = ""
-
-
-class CommandListResp(WireModel):
-    CommandResp: list[CommandInfo] | None = None
-
-
 @router.post("/user_register")
 async def user_register(call: Call, req: UserRegisterReq) -> None:
     call.require_admin()
@@ -278,10 +266,3 @@ async def get_subscribe_users_status(call: Call, req: UserIDReq) -> StatusListRe
 @router.post("/get_users_status")
 async def get_users_status(call: Call, req: GetUserStatusReq) -> StatusListResp:
     return StatusListResp(statusList=call.ctx.presence.statuses(req.userIDs or []))
-
-
-@router.post("/process_user_command_get_all")
-async def process_user_command_get_all(call: Call, req: UserIDReq) -> CommandListResp:
-    # imserver keeps no user commands; OpenIM answers a non-nil empty slice.
-    call.check_access(req.userID)
-    return CommandListResp(CommandResp=[])

@@ -37,6 +37,9 @@ class GatewayStats:
     read_timeouts: int = 0
     bad_frames: int = 0
     kicks: int = 0
+    # 2003 logouts that named the connection's own (userID, platformID): the real push
+    # service drops the token stored under that key (DelUserPushToken); another key drops nothing.
+    push_tokens_dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)

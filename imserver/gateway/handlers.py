@@ -10,7 +10,8 @@ errCode/errMsg on the answer and the connection stays open.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -81,7 +82,7 @@ async def _get_newest_seq(ctx: GatewayContext, conn: Connection, req: WsReq) -> 
 async def _pull_by_range(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.PullMessageBySeqsReq, req.data)
     async with ctx.sessionmaker() as session:
-        resp = await sync.pull_by_range(session, _owner(ctx, conn, body.userID), body)
+        resp = await sync.pull_by_range(session, _owner(ctx, conn, body.userID), body, ctx.settings.pull_faults)
     return Reply(resp.SerializeToString())
 
 
@@ -118,9 +119,27 @@ async def _send_msg(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     )
 
     async def push() -> None:
-        await outcome.push(ctx.hub, req.operation_id)
+        delay = ctx.settings.own_copy_push_delay
+        pusher = _OwnCopyLater(ctx.hub, conn.user_id, delay) if delay > 0 else ctx.hub
+        await outcome.push(pusher, req.operation_id)
 
     return Reply(outcome.resp.SerializeToString(), after=push)
+
+
+@dataclass(frozen=True, slots=True)
+class _OwnCopyLater:
+    """A Pusher that holds the sender's own copy back a random 0..`delay` seconds
+    (ImServerSettings.own_copy_push_delay); everyone else gets theirs at once."""
+
+    hub: Hub
+    sender: str
+    delay: float
+
+    async def push(self, user_ids: Iterable[str], msg: pb.MsgData, operation_id: str) -> None:
+        users = list(dict.fromkeys(user_ids))
+        await self.hub.push([u for u in users if u != self.sender], msg, operation_id)
+        if self.sender in users:
+            self.hub.push_later(random.uniform(0, self.delay), [self.sender], msg, operation_id)
 
 
 async def _send_signal_msg(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
@@ -131,7 +150,9 @@ async def _send_signal_msg(ctx: GatewayContext, conn: Connection, req: WsReq) ->
 async def _logout(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     # DelUserPushToken drops the offline-push token (none here); replyMessage then
     # ends the read loop, so the socket closes after the answer.
-    _parse(pb.DelUserPushTokenReq, req.data)
+    body = _parse(pb.DelUserPushTokenReq, req.data)
+    if body.userID == conn.user_id and body.platformID == conn.platform_id:
+        ctx.hub.stats.push_tokens_dropped += 1
     return Reply(pb.DelUserPushTokenResp().SerializeToString(), close=True)
 
 

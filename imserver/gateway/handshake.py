@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,6 +89,20 @@ def _go_atoi(value: str) -> int | None:
 def _parse_bool(value: str) -> bool | None:
     """Go strconv.ParseBool; None when Go would fail."""
     return True if value in _GO_TRUE else False if value in _GO_FALSE else None
+
+
+def clean_path_redirect(target: str) -> str | None:
+    """Where Go's http.ServeMux redirects (301) a request target whose path is not clean,
+    else None. The real gateway serves http.HandleFunc("/") on the default mux
+    (internal/msggateway/ws_server.go, Handler: nil), whose cleanPath turns `//` into `/`
+    and `/a/../b` into `/b`, keeping a trailing slash; the query rides along."""
+    path, sep, query = target.partition("?")
+    if not path:
+        return None
+    clean = posixpath.normpath("/" + path.lstrip("/"))
+    if path.endswith("/") and clean != "/":
+        clean += "/"
+    return None if clean == path else clean + sep + query
 
 
 def _query(path: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ PushMessage / KickOnlineMessage, subscription.go (online-status subscribers).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
@@ -67,6 +68,26 @@ class Hub:
         self.stats = GatewayStats()
         self._users: dict[str, list[Connection]] = {}
         self._subscribers: dict[str, set[Connection]] = {}
+        self._later: set[asyncio.Task[None]] = set()
+
+    def push_later(self, delay: float, user_ids: Iterable[str], msg: pb.MsgData, operation_id: str) -> None:
+        """`push` after `delay` seconds, without holding up the caller (settings.own_copy_push_delay)."""
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            await self.push(user_ids, msg, operation_id)
+
+        task = asyncio.get_running_loop().create_task(later(), name="gateway-delayed-push")
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def close(self) -> None:
+        """Drop the pushes still held back (the server is stopping)."""
+        tasks = list(self._later)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     @property
     def connection_count(self) -> int:

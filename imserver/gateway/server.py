@@ -25,7 +25,14 @@ from core.protocol.redact import redacting_logger
 from imserver.errors import ImError
 from imserver.gateway.connection import Connection, ConnState
 from imserver.gateway.handlers import HANDLERS, GatewayContext, handle_request
-from imserver.gateway.handshake import ConnArgs, TokenVerifier, authenticate, error_body, parse_args
+from imserver.gateway.handshake import (
+    ConnArgs,
+    TokenVerifier,
+    authenticate,
+    clean_path_redirect,
+    error_body,
+    parse_args,
+)
 from imserver.gateway.handshake import wants_text_response as _wants_text
 from imserver.gateway.heartbeat import WEB_PLATFORM_ID, HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
@@ -56,13 +63,15 @@ class _GatewayConnection(ServerConnection):
 
 
 class GatewayServer:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, hub: Hub) -> None:
         self._server = server
+        self._hub = hub
         self.port: int = server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         self._server.close()
         await self._server.wait_closed()
+        await self._hub.close()
 
 
 def _json_response(error: ImError) -> Response:
@@ -77,6 +86,11 @@ def _json_response(error: ImError) -> Response:
         ]
     )
     return Response(http.HTTPStatus.OK, "OK", headers, body)
+
+
+def _redirect(location: str) -> Response:
+    headers = Headers([("Location", location), ("Content-Length", "0"), ("Connection", "close")])
+    return Response(http.HTTPStatus.MOVED_PERMANENTLY, "Moved Permanently", headers, b"")
 
 
 class _Gateway:
@@ -97,6 +111,9 @@ class _Gateway:
 
     async def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         assert isinstance(conn, _GatewayConnection)
+        location = clean_path_redirect(request.path)
+        if location is not None:
+            return _redirect(location)  # as Go's ServeMux, before the handler ever runs
         try:
             conn.args = await self._check(request)
             return None
@@ -257,4 +274,4 @@ async def start_gateway(
         # websockets logs request lines (with `token=`) at DEBUG: redact them.
         logger=redacting_logger("openim.imserver.gateway.ws"),
     )
-    return GatewayServer(server)
+    return GatewayServer(server, hub)

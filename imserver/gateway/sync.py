@@ -11,7 +11,8 @@ user's max].
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Container, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,8 @@ __all__ = [
     "get_seq_message",
     "pull_by_range",
 ]
+
+log = logging.getLogger(__name__)
 
 _Bounds = dict[str, tuple[int, int]]
 
@@ -54,12 +57,19 @@ async def get_newest_seq(session: AsyncSession, user_id: str) -> pb.GetMaxSeqRes
     return pb.GetMaxSeqResp(maxSeqs=await store.max_seqs(session, visible))
 
 
-async def pull_by_range(session: AsyncSession, user_id: str, req: pb.PullMessageBySeqsReq) -> pb.PullMessageBySeqsResp:
+async def pull_by_range(
+    session: AsyncSession, user_id: str, req: pb.PullMessageBySeqsReq, failing: Container[str] = ()
+) -> pb.PullMessageBySeqsResp:
     """1002: normal conversations give the last `num` seqs of [begin, end] in range;
-    n_ conversations every seq of it. Conversations with nothing are left out."""
+    n_ conversations every seq of it. Conversations with nothing are left out, and so
+    are those whose read fails (`failing`: ImServerSettings.pull_faults), as
+    PullMessageBySeqs logs a GetMsgBySeqsRange error and goes on with errCode 0."""
     resp = pb.PullMessageBySeqsResp()
     visible = await store.visible_conversation_ids(session, user_id)
-    wanted = [r for r in req.seqRanges if r.conversationID in visible]
+    for r in req.seqRanges:
+        if r.conversationID in failing:
+            log.warning("pull of %s for %s failed (pull_faults): left out", r.conversationID, user_id)
+    wanted = [r for r in req.seqRanges if r.conversationID in visible and r.conversationID not in failing]
     bounds = await _bounds(session, user_id, {r.conversationID for r in wanted})
     for r in wanted:
         cid = r.conversationID

@@ -22,9 +22,12 @@ class FakeServer:
         self.sizes = sizes or {}
         self.asked: list[tuple[int, int]] = []
         self.redials = 0
+        self.omit: set[int] = set()  # batches starting here are left out of the answer
 
-    async def fetch(self, lo: int, hi: int) -> list[pb.MsgData]:
+    async def fetch(self, lo: int, hi: int) -> list[pb.MsgData] | None:
         self.asked.append((lo, hi))
+        if lo in self.omit:
+            return None  # left out of the answer, as sync_msg.go does when it fails to read
         if sum(self.sizes.get(s, 10) for s in range(lo, hi + 1)) > LIMIT:
             raise ReadLimitError(LIMIT)
         return [pb.MsgData(seq=s, clientMsgID=f"m{s}") for s in range(lo, hi + 1)]
@@ -36,7 +39,7 @@ class FakeServer:
 async def test_small_messages_use_the_sdk_batch() -> None:
     server = FakeServer()
     puller = RangePuller(server.reconnected)
-    got = await puller.pull("si_a_b", 1, 250, server.fetch)
+    got = (await puller.pull("si_a_b", 1, 250, server.fetch)).msgs
     assert [m.seq for m in got] == list(range(1, 251))
     assert server.asked == [(1, 100), (101, 200), (201, 250)] and server.redials == 0
     assert PULL_BATCH == 100
@@ -45,7 +48,7 @@ async def test_small_messages_use_the_sdk_batch() -> None:
 async def test_long_messages_halve_the_batch_and_it_is_remembered() -> None:
     server = FakeServer(dict.fromkeys(range(1, 201), 300))  # 3 fit in LIMIT
     puller = RangePuller(server.reconnected)
-    got = await puller.pull("si_a_b", 1, 200, server.fetch)
+    got = (await puller.pull("si_a_b", 1, 200, server.fetch)).msgs
     assert [m.seq for m in got] == list(range(1, 201))
     assert [hi - lo + 1 for lo, hi in server.asked[:7]] == [100, 50, 25, 12, 6, 3, 3]
     assert server.redials == 5 and puller.batch_of("si_a_b") == 3 and puller.skipped == 0
@@ -58,7 +61,7 @@ async def test_long_messages_halve_the_batch_and_it_is_remembered() -> None:
 async def test_a_message_too_large_alone_is_skipped_after_two_tries_and_the_batch_recovers() -> None:
     server = FakeServer({5: LIMIT + 1})
     puller = RangePuller(server.reconnected)
-    got = await puller.pull("si_a_b", 1, 300, server.fetch)
+    got = (await puller.pull("si_a_b", 1, 300, server.fetch)).msgs
     assert [m.seq for m in got] == list(range(1, 301))
     skipped = got[4]
     assert skipped.seq == 5 and skipped.status == 4 and not skipped.clientMsgID, "a deleted placeholder"
@@ -70,7 +73,7 @@ async def test_a_message_too_large_alone_is_skipped_after_two_tries_and_the_batc
 async def test_a_pull_ends_even_when_every_answer_is_too_large() -> None:
     server = FakeServer(dict.fromkeys(range(1, 41), LIMIT + 1))
     puller = RangePuller(server.reconnected)
-    got = await puller.pull("si_a_b", 1, 40, server.fetch)
+    got = (await puller.pull("si_a_b", 1, 40, server.fetch)).msgs
     assert [(m.seq, m.status) for m in got] == [(s, 4) for s in range(1, 41)]
     assert puller.skipped == 40
     # Each skip costs two strikes and, at worst, a descent from where the pull started.
@@ -96,3 +99,17 @@ async def test_a_gateway_that_does_not_come_back_ends_the_pull() -> None:
 
     with pytest.raises(SdkError, match="did not reconnect"):
         await RangePuller(gone).pull("si_a_b", 1, 10, server.fetch)
+
+
+async def test_a_conversation_left_out_of_an_answer_ends_the_pull_where_it_was() -> None:
+    server = FakeServer()
+    server.omit = {101}
+    pulled = await RangePuller(server.reconnected).pull("si_a_b", 1, 250, server.fetch)
+    assert [m.seq for m in pulled.msgs] == list(range(1, 101))
+    assert (pulled.through, pulled.complete) == (100, False)
+    assert server.asked == [(1, 100), (101, 200)], "nothing is asked past the batch that was left out"
+    server.omit = {1}
+    first = await RangePuller(server.reconnected).pull("si_a_b", 1, 10, server.fetch)
+    assert (first.msgs, first.through, first.complete) == ([], 0, False)
+    whole = await RangePuller(server.reconnected).pull("si_a_b", 11, 20, server.fetch)
+    assert (whole.through, whole.complete) == (20, True)

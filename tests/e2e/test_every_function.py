@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from core.registry import SdkFunction
-from tests.support.every_function import STEPS, USERS, missing, run_every_function, validate_result
+from tests.support.every_function import STEPS, USERS, missing, run_every_function, upload_objects, validate_result
 from tests.support.stack import Stack
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
@@ -59,7 +59,8 @@ async def test_every_registry_function_answers_its_declared_schema(stack: Stack)
         assert not errors, f"{fn.name}: answer does not fit {SPEC.name}: {errors}"
         return body["data"]
 
-    called = await run_every_function(ids, invoke)
+    kept = await upload_objects(stack.http, stack.api_url, await stack.token(ids["a"]), ids["a"])
+    called = await run_every_function(ids, invoke, kept=kept)
     left = missing(called)
     assert not left, (
         f"registry functions no test calls: {left}. Add a step for each to tests/support/every_function.py "

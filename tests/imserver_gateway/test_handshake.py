@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from core.protocol.constants import ReqIdentifier
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
-from imserver.gateway.handshake import SdkType, error_body, parse_args
+from imserver.gateway.handshake import SdkType, clean_path_redirect, error_body, parse_args
 from imserver.settings import ImServerSettings
 from tests.imserver_gateway.harness import Env, gateway_env, v_param, within
 
@@ -211,3 +211,20 @@ def test_error_body_bytes() -> None:
     assert error_body(ImError(ErrCode.ConnArgsErr, "token is empty")) == (
         b'{"errCode":1602,"errMsg":"ConnArgsErr","errDlt":"token is empty"}'
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/?sendID=a", None),
+        ("/msg_gateway?sendID=a", None),
+        ("/msg_gateway/?sendID=a", None),
+        ("//?sendID=a", "/?sendID=a"),
+        ("/a//b", "/a/b"),
+        ("/a/../b/", "/b/"),
+        ("/a/./b?x=1", "/a/b?x=1"),
+    ],
+)
+def test_unclean_paths_are_redirected_as_go_servemux_does(target: str, location: str | None) -> None:
+    """The gateway runs on Go's default ServeMux (ws_server.go), whose cleanPath answers 301."""
+    assert clean_path_redirect(target) == location

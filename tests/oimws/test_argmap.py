@@ -16,18 +16,7 @@ from core.registry import SdkFunction, all_functions
 
 # open-im-sdk 3.5.2 names the bridge does not answer yet, and why. Names must leave this
 # list as core's registry grows (the coverage test below fails on one that is answered).
-NOT_YET: dict[str, str] = {
-    "GetUsersInfoWithCache": "needs a core function answering [{publicInfo, friendInfo, blackInfo, groupMemberInfo}]",
-    "SubscribeUsersStatus": "online status (WS 2005) is not in core yet",
-    "UnsubscribeUsersStatus": "online status (WS 2005) is not in core yet",
-    "GetSubscribeUsersStatus": "online status (WS 2005) is not in core yet",
-    "SetAppBackgroundStatus": "the core keeps no foreground/background state (WS 2004) yet",
-    "NetworkStatusChanged": "the core's gateway reconnects by itself; no forced reconnect function yet",
-    "SetGlobalRecvMessageOpt": "not in core yet (SetSelfInfo's globalRecvMsgOpt covers it)",
-    "InsertGroupMessageToLocalStorage": "no local-only message store in core",
-    "InsertSingleMessageToLocalStorage": "no local-only message store in core",
-    "SetMessageLocalEx": "no local-only message fields in core",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def test_every_registry_function_has_an_oimws_mapping() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from bridge.oimws import argmap
 from core.registry import SdkFunction, all_functions
 from tests.oimws.client import OimwsClient, ws_url
-from tests.support.every_function import USERS, missing, run_every_function, validate_result
+from tests.support.every_function import USERS, missing, run_every_function, upload_objects, validate_result
 from tests.support.stack import Stack
 
 
@@ -54,7 +54,8 @@ async def test_every_registry_function_over_oimws(stack: Stack) -> None:
             validate_result(fn, frame.value)
             return frame.value
 
-        called = await run_every_function(ids, invoke)
+        kept = await upload_objects(stack.http, stack.api_url, await stack.token(ids["a"]), ids["a"])
+        called = await run_every_function(ids, invoke, kept=kept)
         left = missing(called)
         assert not left, (
             f"registry functions not called over oimws: {left}: add steps to tests/support/every_function.py"

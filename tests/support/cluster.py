@@ -82,8 +82,8 @@ DEFAULT_ENV = {"lease_seconds": "2", "drain_seconds": "5", "idle_park_seconds": 
 #: How long a process may take to print its banner and answer /readyz.
 START_TIMEOUT = 30.0
 
-_IMSERVER_BANNER = re.compile(r"imserver: API (\S+)  gateway (\S+)")
-_BRIDGE_BANNER = re.compile(r"openim-bridge listening on (http://\S+)")
+_IMSERVER_BANNER = re.compile(r"imserver: API ([^\s\"]+)  gateway ([^\s\"]+)")  # in a JSON log line
+_BRIDGE_BANNER = re.compile(r"openim-bridge listening on (http://[^\s\"]+)")
 
 T = TypeVar("T")
 

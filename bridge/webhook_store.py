@@ -1,0 +1,121 @@
+"""Where webhook targets and delivery cursors live: this process, or Redis.
+
+A cursor is the id of the last event a target has acknowledged (2xx); the
+dispatcher resumes after it, so a restart (Redis mode: any node) and a
+receiver that was down resume where delivery stopped. Targets set with
+`PUT /v1/session/webhook` are kept per session; the operator's target
+(BRIDGE_WEBHOOK_URL) is configuration, only its cursors are stored.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+__all__ = ["MemoryWebhookStore", "RedisWebhookStore", "WebhookStore", "WebhookTarget"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    kind: str  # "operator" or "session": each has its own cursor
+    url: str
+    secret: str = field(repr=False)
+
+
+def _text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode()
+
+
+class WebhookStore(ABC):
+    @abstractmethod
+    async def target(self, session_id: str) -> WebhookTarget | None: ...
+
+    @abstractmethod
+    async def set_target(self, session_id: str, url: str, secret: str) -> None: ...
+
+    @abstractmethod
+    async def delete_target(self, session_id: str) -> bool: ...
+
+    @abstractmethod
+    async def cursor(self, session_id: str, kind: str) -> int | None:
+        """The last acknowledged event id; None when delivery never started."""
+
+    @abstractmethod
+    async def set_cursor(self, session_id: str, kind: str, event_id: int) -> None: ...
+
+    @abstractmethod
+    async def forget(self, session_id: str) -> None:
+        """The session ended and its events were all delivered: drop its target and cursors."""
+
+
+class MemoryWebhookStore(WebhookStore):
+    def __init__(self) -> None:
+        self._targets: dict[str, WebhookTarget] = {}
+        self._cursors: dict[tuple[str, str], int] = {}
+
+    async def target(self, session_id: str) -> WebhookTarget | None:
+        return self._targets.get(session_id)
+
+    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+        self._targets[session_id] = WebhookTarget("session", url, secret)
+
+    async def delete_target(self, session_id: str) -> bool:
+        self._cursors.pop((session_id, "session"), None)
+        return self._targets.pop(session_id, None) is not None
+
+    async def cursor(self, session_id: str, kind: str) -> int | None:
+        return self._cursors.get((session_id, kind))
+
+    async def set_cursor(self, session_id: str, kind: str, event_id: int) -> None:
+        self._cursors[(session_id, kind)] = event_id
+
+    async def forget(self, session_id: str) -> None:
+        self._targets.pop(session_id, None)
+        for key in [k for k in self._cursors if k[0] == session_id]:
+            del self._cursors[key]
+
+
+class RedisWebhookStore(WebhookStore):
+    """`<prefix>wh:<session>` hash {url, secret, cursor:<kind>...}, shared by every node."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl: float) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = int(ttl)  # a session gone for good leaves nothing behind
+
+    def _key(self, session_id: str) -> str:
+        return f"{self._prefix}wh:{session_id}"
+
+    async def target(self, session_id: str) -> WebhookTarget | None:
+        url, secret = await self._redis.hmget(self._key(session_id), ["url", "secret"])
+        if url is None or secret is None:
+            return None
+        return WebhookTarget("session", _text(url), _text(secret))
+
+    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+        key = self._key(session_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"url": url, "secret": secret})
+            pipe.hdel(key, "cursor:session")
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def delete_target(self, session_id: str) -> bool:
+        removed = await self._redis.hdel(self._key(session_id), "url", "secret", "cursor:session")
+        return bool(removed)
+
+    async def cursor(self, session_id: str, kind: str) -> int | None:
+        raw = await self._redis.hget(self._key(session_id), f"cursor:{kind}")
+        return None if raw is None else int(raw)
+
+    async def set_cursor(self, session_id: str, kind: str, event_id: int) -> None:
+        key = self._key(session_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, f"cursor:{kind}", event_id)
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def forget(self, session_id: str) -> None:
+        await self._redis.delete(self._key(session_id))

@@ -1,0 +1,202 @@
+"""Webhook delivery: each session's events POSTed to the operator's and the session's URL.
+
+Fits the event log's cursor model (DESIGN.md "Events"): a worker per
+(session, target) reads the log after its stored cursor, POSTs one event at a
+time in id order, and moves the cursor when the receiver answers 2xx. So
+delivery is at least once (a crash between the 2xx and the cursor write
+repeats one event: receivers dedupe on `X-Bridge-Delivery`, which is
+`<sessionID>:<event id>` and stable across retries and restarts), in order
+per session, and a receiver that was down gets everything the log still has.
+
+Overflow policy "log retention": the worker never holds events itself; the
+queue is the session's event log, bounded by BRIDGE_EVENT_MAX /
+BRIDGE_EVENT_MAX_BYTES / BRIDGE_EVENT_MAX_AGE. A receiver that lags past
+retention loses the oldest events (counted in
+openim_bridge_webhook_events_lost) and delivery goes on from the oldest kept.
+The core writes the log whatever the receiver does: a webhook never blocks a
+session. A failed POST is retried with exponential backoff and full jitter up
+to BRIDGE_WEBHOOK_MAX_ATTEMPTS, then counted as a dead letter and skipped.
+
+Workers run on the node that runs the session's core (the lease owner), found
+by a scan every BRIDGE_WEBHOOK_SCAN_INTERVAL seconds; cursors live in the
+WebhookStore (Redis in cluster mode), so the next owner resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bridge.eventlog import EventLog, StoredEvent
+from bridge.pool import SessionPool
+from bridge.session_handle import SessionHandle
+from bridge.settings import BridgeSettings
+from bridge.sse import SESSION_CLOSED_EVENT
+from bridge.webhook_signing import SIGNATURE_HEADER, sign
+from bridge.webhook_store import WebhookStore, WebhookTarget
+
+__all__ = ["WebhookDispatcher", "webhook_payload"]
+
+log = logging.getLogger("openim.bridge.webhooks")
+
+_BATCH = 100
+_IDLE_WAIT = 5.0  # how long a worker waits for a new event before checking its session again
+
+
+def webhook_payload(handle: SessionHandle, ev: StoredEvent) -> dict[str, Any]:
+    """The POSTed JSON: `{sessionID, userID, platformID, id, event, operationID, data}`."""
+    stored = json.loads(ev.data)
+    inner = stored.get("data") if isinstance(stored, dict) and "callback" in stored else stored
+    op = stored.get("operationID") if isinstance(stored, dict) else None
+    return {
+        "sessionID": handle.session_id,
+        "userID": handle.record.user_id,
+        "platformID": handle.record.platform_id,
+        "id": ev.id,
+        "event": ev.event,
+        "operationID": op,
+        "data": inner,
+    }
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        pool: SessionPool,
+        events: EventLog,
+        store: WebhookStore,
+        http: httpx.AsyncClient,
+        *,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._events = events
+        self.store = store
+        self._http = http
+        self._jitter = jitter
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._scanner: asyncio.Task[None] | None = None
+        self._rescan = asyncio.Event()
+        self.delivered_total = 0
+        self.failed_attempts_total = 0
+        self.dead_letters_total = 0
+        self.events_lost_total = 0
+
+    @property
+    def operator_target(self) -> WebhookTarget | None:
+        s = self._settings
+        return WebhookTarget("operator", s.webhook_url, s.webhook_secret or "") if s.webhook_url else None
+
+    def start(self) -> None:
+        self._scanner = asyncio.create_task(self._scan_forever(), name="webhook-scanner")
+
+    def kick(self) -> None:
+        """Scan now (a session's target was just set)."""
+        self._rescan.set()
+
+    async def aclose(self) -> None:
+        tasks = [t for t in (self._scanner, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+    async def _scan_forever(self) -> None:
+        while True:
+            try:
+                await self.scan()
+            except Exception:  # a store outage: try again at the next tick
+                log.exception("webhook scan failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rescan.wait(), self._settings.webhook_scan_interval)
+            self._rescan.clear()
+
+    async def scan(self) -> None:
+        """Start a worker for every (live session here, target) that has none."""
+        for handle in self._pool.handles():
+            if handle.core is None:
+                continue  # parked or run elsewhere: its owner delivers
+            targets = [self.operator_target, await self.store.target(handle.session_id)]
+            for target in targets:
+                if target is None:
+                    continue
+                key = (handle.session_id, target.kind)
+                worker = self._workers.get(key)
+                if worker is None or worker.done():
+                    self._workers[key] = asyncio.create_task(
+                        self._run(handle, target), name=f"webhook-{target.kind}-{handle.session_id}"
+                    )
+
+    async def _current(self, handle: SessionHandle, target: WebhookTarget) -> WebhookTarget | None:
+        if target.kind == "operator":
+            return self.operator_target
+        return await self.store.target(handle.session_id)
+
+    async def _run(self, handle: SessionHandle, target: WebhookTarget) -> None:
+        sid = handle.session_id
+        try:
+            cursor = await self.store.cursor(sid, target.kind) or 0
+            while True:
+                result = await self._events.wait_after(sid, cursor, _IDLE_WAIT, _BATCH)
+                if result.reset:
+                    first = result.events[0].id if result.events else await self._events.last_id(sid) + 1
+                    lost = max(first - cursor - 1, 0)
+                    self.events_lost_total += lost
+                    log.warning("webhook for %s lagged past the event log's retention: %d lost", sid, lost)
+                    cursor = first - 1
+                for ev in result.events:
+                    current = await self._current(handle, target)
+                    if current != target:
+                        return  # removed or replaced: the next scan starts the new one
+                    await self._deliver(handle, target, ev)
+                    cursor = ev.id
+                    await self.store.set_cursor(sid, target.kind, cursor)
+                    if ev.event == SESSION_CLOSED_EVENT:
+                        return
+                if not result.events and (handle.core is None or handle.closed):
+                    return  # parked, ended or moved: revival or the next owner starts a worker
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook worker for session %s stopped", sid)
+
+    async def _deliver(self, handle: SessionHandle, target: WebhookTarget, ev: StoredEvent) -> None:
+        """POST one event until a 2xx, or dead-letter it after the last attempt."""
+        s = self._settings
+        body = json.dumps(webhook_payload(handle, ev), ensure_ascii=False, separators=(",", ":")).encode()
+        delivery = f"{handle.session_id}:{ev.id}"
+        for attempt in range(1, s.webhook_max_attempts + 1):
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "openim-bridge-webhook",
+                "X-Bridge-Event": ev.event,
+                "X-Bridge-Delivery": delivery,
+                SIGNATURE_HEADER: sign(target.secret, body),
+            }
+            try:
+                r = await self._http.post(target.url, content=body, headers=headers, timeout=s.webhook_timeout)
+                if 200 <= r.status_code < 300:
+                    self.delivered_total += 1
+                    return
+                why = f"answered {r.status_code}"
+            except httpx.HTTPError as exc:
+                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.failed_attempts_total += 1
+            if attempt == s.webhook_max_attempts:
+                break
+            delay = min(s.webhook_retry_cap, s.webhook_retry_base * 2 ** (attempt - 1))
+            log.info("webhook delivery %s attempt %d %s; retrying", delivery, attempt, why)
+            await asyncio.sleep(self._jitter(delay / 2, delay))
+        self.dead_letters_total += 1
+        log.warning("webhook delivery %s dead-lettered after %d attempts", delivery, s.webhook_max_attempts)
