@@ -119,7 +119,7 @@ async def _batch(api: ApiClient, me: str, chunk: Mapping[str, Version], operatio
     body = {"userID": me, "reqList": [{"groupID": gid, **v.body()} for gid, v in chunk.items()]}
     data = await api.post("/group/get_incremental_group_members_batch", body, operation_id)
     answers = mapping(data, "respList")
-    return {str(gid): Delta.parse(a) for gid, a in answers.items() if isinstance(a, dict)}
+    return {str(gid): Delta.parse(a, members=True) for gid, a in answers.items() if isinstance(a, dict)}
 
 
 async def _one_by_one(api: ApiClient, chunk: Mapping[str, Version], operation_id: str) -> dict[str, Delta]:
@@ -133,5 +133,5 @@ async def _one_by_one(api: ApiClient, chunk: Mapping[str, Version], operation_id
             if exc.code not in _SKIPPABLE:
                 raise
             continue
-        out[gid] = Delta.parse(data)
+        out[gid] = Delta.parse(data, members=True)
     return out

@@ -5,8 +5,9 @@ internal/group/api.go).
 GetFriendListPage and GetJoinedGroupListPage page the synced lists;
 IsJoinGroup and GetUsersInGroup answer from them, as the SDK answers from its
 version-synced tables; the unhandled-application counts (the app's badges)
-come from the server (`/friend/get_self_unhandled_apply_count`,
-`/group/get_group_application_unhandled_count`). UpdateFriends is
+count the server's pending applications newer than `time`, read with the
+application-list routes open-im-server v3.8.3 has (its router.go has no
+count routes; those came with later patch releases). UpdateFriends is
 `/friend/update_friends` with any of pin, remark and ex, then a friend sync.
 """
 
@@ -71,9 +72,9 @@ class RelationQueryModule(Module):
     @sdk_function("friend", "GetFriendApplicationUnhandledCount", UnhandledCountParams, int)
     async def get_friend_application_unhandled_count(self, p: UnhandledCountParams, operation_id: str) -> int:
         """Friend applications to the login user still waiting for an answer (the badge)."""
-        body = {"userID": self.me, "time": p.time}
-        data = await self.core.api.post("/friend/get_self_unhandled_apply_count", body, operation_id)
-        return integer(data or {}, "count")
+        body = {"userID": self.me}  # v3.8.3 filters nothing: counted here
+        pending = await self.core.api.page_all("/friend/get_friend_apply_list", body, "FriendRequests", operation_id)
+        return sum(1 for r in pending if integer(r, "handleResult") == 0 and integer(r, "createTime") > p.time)
 
     @sdk_function("friend", "UpdateFriends", UpdateFriendsParams, None)
     async def update_friends(self, p: UpdateFriendsParams, operation_id: str) -> None:
@@ -106,6 +107,8 @@ class RelationQueryModule(Module):
     @sdk_function("group", "GetGroupApplicationUnhandledCount", UnhandledCountParams, int)
     async def get_group_application_unhandled_count(self, p: UnhandledCountParams, operation_id: str) -> int:
         """Join applications to the groups the login user manages still waiting for an answer."""
-        body = {"userID": self.me, "time": p.time}
-        data = await self.core.api.post("/group/get_group_application_unhandled_count", body, operation_id)
-        return integer(data or {}, "count")
+        body = {"fromUserID": self.me, "groupIDs": []}  # likewise
+        pending = await self.core.api.page_all(
+            "/group/get_recv_group_applicationList", body, "groupRequests", operation_id
+        )
+        return sum(1 for r in pending if integer(r, "handleResult") == 0 and integer(r, "reqTime") > p.time)

@@ -58,9 +58,11 @@ class Delta:
     group: dict[str, Any] | None = None  # member answers: the group's info when it (or anything) changed
 
     @classmethod
-    def parse(cls, data: Any) -> Delta:
+    def parse(cls, data: Any, *, members: bool = False) -> Delta:
+        """`members`: a group-member answer, the only kind that carries `group`
+        (GetIncrementalGroupMemberResp; the join-group and conversation answers have none)."""
         data = data if isinstance(data, dict) else {}
-        group = mapping(data, "group")
+        group = mapping(data, "group") if members else {}
         return cls(
             version=Version(text(data, "versionID"), max(0, integer(data, "version"))),
             full=flag(data, "full"),

@@ -25,11 +25,18 @@ from core.errors import SdkError
 from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import WsReq, WsResp, decode_json_req, encode_json_resp, gunzip, is_gzip
 from core.protocol.errcodes import ErrCode
+from core.protocol.openim_pb2 import GetMaxSeqReq
 from core.supervise import RestartPolicy
 from core.transport.gateway import GatewayClient, GatewayOptions
 from tests.support.wait import until
 
 Handler = Callable[["Peer", ServerConnection], Awaitable[None]]
+NEWEST_SEQ = ReqIdentifier.GET_NEWEST_SEQ
+
+
+def ask(user_id: str = "alice") -> bytes:
+    """A well-formed request payload (GetMaxSeqReq): the suite's conformance check reads every one."""
+    return GetMaxSeqReq(userID=user_id).SerializeToString()
 
 
 @dataclass
@@ -155,8 +162,8 @@ async def test_answers_are_matched_by_msg_incr_whatever_their_order(listener: Li
         await ws.wait_closed()
 
     async with gateway(reverse_order) as peer, client(peer, listener) as gw:
-        results = await asyncio.gather(*(gw.request(1003, f"r{i}".encode(), f"op-{i}") for i in range(3)))
-        assert results == [b"for r0", b"for r1", b"for r2"]
+        results = await asyncio.gather(*(gw.request(NEWEST_SEQ, ask(f"r{i}"), f"op-{i}") for i in range(3)))
+        assert results == [b"for " + ask(f"r{i}") for i in range(3)]
         assert listener.pushes.empty()
 
 
@@ -168,7 +175,7 @@ async def test_an_error_answer_raises_its_errcode(listener: Listener) -> None:
 
     async with gateway(refuse) as peer, client(peer, listener) as gw:
         with pytest.raises(SdkError) as caught:
-            await gw.request(1003, b"", "op-err")
+            await gw.request(NEWEST_SEQ, ask(), "op-err")
         assert caught.value.code == ErrCode.RecordNotFoundError
 
 
@@ -179,7 +186,7 @@ async def test_an_unanswered_request_times_out_and_is_forgotten(listener: Listen
 
     async with gateway(silent) as peer, client(peer, listener, request_timeout=0.2) as gw:
         with pytest.raises(SdkError) as caught:
-            await gw.request(1003, b"", "op-timeout")
+            await gw.request(NEWEST_SEQ, ask(), "op-timeout")
         assert caught.value.code == ErrCode.NetworkTimeoutError
         assert gw._pending == {}
 
@@ -207,10 +214,10 @@ async def test_a_lost_connection_fails_waiting_requests_and_the_client_redials(l
 
     async with gateway(drop_first) as peer, client(peer, listener) as gw:
         with pytest.raises(SdkError) as caught:
-            await gw.request(1003, b"lost", "op-lost")
+            await gw.request(NEWEST_SEQ, ask("lost"), "op-lost")
         assert caught.value.code == ErrCode.NetworkError
         await gw.wait_connected()
-        assert await gw.request(1003, b"abc", "op-again") == b"cba"
+        assert await gw.request(NEWEST_SEQ, ask("abc"), "op-again") == ask("abc")[::-1]
         assert listener.calls[:4] == ["connecting", "connected first=True", "connecting", "connected first=False"]
 
 
@@ -226,7 +233,7 @@ async def test_refused_redials_are_retried_until_one_succeeds(listener: Listener
     async with gateway(close_first, refused) as peer, client(peer, listener) as gw:
         await until(lambda: _true(gw.connected.is_set() and peer.handshakes == 5), "the fifth handshake")
         assert listener.failures == [ErrCode.ServerInternalError] * 3
-        assert await gw.request(1003, b"xy", "op-back") == b"yx"
+        assert await gw.request(NEWEST_SEQ, ask("xy"), "op-back") == ask("xy")[::-1]
         assert listener.token_errors == []
 
 
@@ -239,7 +246,7 @@ async def test_a_token_error_on_redial_stops_the_loop(listener: Listener) -> Non
         assert listener.token_errors == [ErrCode.TokenExpiredError]
         assert peer.handshakes == 2  # no redial after a token error
         with pytest.raises(SdkError) as caught:
-            await gw.request(1003, b"", "op-after")
+            await gw.request(NEWEST_SEQ, ask(), "op-after")
         assert caught.value.code == ErrCode.NetworkError
 
 
@@ -276,7 +283,7 @@ async def test_a_kick_ends_the_connection_for_good(listener: Listener) -> None:
 
     async with gateway(kick) as peer, client(peer, listener) as gw:
         with pytest.raises(SdkError) as caught:
-            await gw.request(1003, b"", "op-pending")
+            await gw.request(NEWEST_SEQ, ask(), "op-pending")
         assert caught.value.code == ErrCode.NetworkError
         await asyncio.wait_for(listener.kicked.wait(), 5)
         await until(lambda: _true(not gw.running), "the connection loop to stop")
@@ -298,11 +305,11 @@ async def test_a_request_before_start_or_after_close_is_a_network_error(listener
     async with gateway(echo_until_closed) as peer:
         gw = GatewayClient(peer.url, "alice", "tok", 5, listener, options())
         with pytest.raises(SdkError) as before:
-            await gw.request(1003, b"", "op-early")
+            await gw.request(NEWEST_SEQ, ask(), "op-early")
         await gw.start("op-start")
         await gw.close()
         with pytest.raises(SdkError) as after:
-            await gw.request(1003, b"", "op-late")
+            await gw.request(NEWEST_SEQ, ask(), "op-late")
         assert before.value.code == after.value.code == ErrCode.NetworkError
 
 
