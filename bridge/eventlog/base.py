@@ -23,6 +23,7 @@ __all__ = [
     "Mark",
     "ReadResult",
     "StoredEvent",
+    "check_retention",
     "event_size",
 ]
 
@@ -35,6 +36,16 @@ DEFAULT_READ_LIMIT = 1000
 
 #: Bytes of events a session's log keeps by default (BridgeSettings.event_max_bytes).
 DEFAULT_MAX_BYTES = 8 << 20
+
+
+def check_retention(max_events: int, max_age: float, max_bytes: int) -> None:
+    """The retention bounds every backend takes: ValueError naming a bad one."""
+    if max_events < 1:
+        raise ValueError(f"max_events must be >= 1, got {max_events}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+    if max_age <= 0:
+        raise ValueError(f"max_age must be > 0, got {max_age}")
 
 
 def event_size(event: str, data: str) -> int:

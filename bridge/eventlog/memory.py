@@ -15,7 +15,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import islice
 
-from .base import DEFAULT_MAX_BYTES, DEFAULT_READ_LIMIT, EventLog, Fence, Mark, ReadResult, StoredEvent, event_size
+from .base import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_READ_LIMIT,
+    EventLog,
+    Fence,
+    Mark,
+    ReadResult,
+    StoredEvent,
+    check_retention,
+    event_size,
+)
 
 __all__ = ["MemoryEventLog"]
 
@@ -62,12 +72,7 @@ class MemoryEventLog(EventLog):
         clock: Callable[[], float] = time.monotonic,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        if max_events < 1:
-            raise ValueError(f"max_events must be >= 1, got {max_events}")
-        if max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
-        if max_age <= 0:
-            raise ValueError(f"max_age must be > 0, got {max_age}")
+        check_retention(max_events, max_age, max_bytes)
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.max_age = max_age

@@ -63,7 +63,17 @@ from redis.asyncio import Redis
 from bridge.redis_client import redis_errors
 
 from ._watcher import StreamWatcher, entry_number, text
-from .base import DEFAULT_MAX_BYTES, DEFAULT_READ_LIMIT, EventLog, Fence, FencedOut, Mark, ReadResult, StoredEvent
+from .base import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_READ_LIMIT,
+    EventLog,
+    Fence,
+    FencedOut,
+    Mark,
+    ReadResult,
+    StoredEvent,
+    check_retention,
+)
 
 __all__ = ["RedisEventLog"]
 
@@ -109,12 +119,7 @@ class RedisEventLog(EventLog):
         streams_per_reader: int = 256,
         max_readers: int = 8,
     ) -> None:
-        if max_events < 1:
-            raise ValueError(f"max_events must be >= 1, got {max_events}")
-        if max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
-        if max_age <= 0:
-            raise ValueError(f"max_age must be > 0, got {max_age}")
+        check_retention(max_events, max_age, max_bytes)
         if idle_ttl is None:
             idle_ttl = max(_IDLE_TTL, max_age)
         if idle_ttl < max_age:
