@@ -10,9 +10,11 @@ same contract suite runs against both (STYLE.md, after litestar channels/backend
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -25,6 +27,7 @@ __all__ = [
     "StoredEvent",
     "check_retention",
     "event_size",
+    "read_or_wait",
 ]
 
 #: ``(conversationID, seq)``: the message an event delivers (core.events.Event.marks).
@@ -86,6 +89,35 @@ class ReadResult:
 
     events: list[StoredEvent]
     reset: bool
+
+
+class Wakeup(Protocol):
+    """A session's shared wake-up: ``wakeup`` is replaced at every append ("generation")."""
+
+    wakeup: asyncio.Event
+    gone: bool  # the log was dropped, or the backend closed, while we waited
+
+
+async def read_or_wait(read: Callable[[], Awaitable[ReadResult]], waker: Wakeup, deadline: float) -> ReadResult:
+    """Read; while there is nothing new, wait for the next wake-up, until `deadline` (loop time).
+
+    The wake-up is taken before each read, so an append that lands after the
+    read still wakes us: no event is missed between the read and the wait.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        wakeup = waker.wakeup
+        if waker.gone:
+            return ReadResult([], False)
+        result = await read()
+        remaining = deadline - loop.time()
+        if result.events or result.reset or remaining <= 0:
+            return result
+        try:
+            async with asyncio.timeout(remaining):
+                await wakeup.wait()
+        except TimeoutError:
+            return await read()
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,7 @@ from .base import (
     ReadResult,
     StoredEvent,
     check_retention,
+    read_or_wait,
 )
 
 __all__ = ["RedisEventLog"]
@@ -234,20 +235,7 @@ class RedisEventLog(EventLog):
         # Register before the first read (one read per wait, not two): in an SSE
         # loop the stream's watch is usually still there, so this costs no I/O.
         async with self._watcher.watch(self.key(session_id), after) as watch:
-            while True:
-                # Take the wake-up before reading: an append after the read wakes it.
-                wakeup = watch.wakeup
-                if watch.gone:
-                    return ReadResult([], False)  # dropped or closed while we waited
-                result = await self._read(session_id, after, limit)
-                remaining = deadline - loop.time()
-                if result.events or result.reset or remaining <= 0:
-                    return result
-                try:
-                    async with asyncio.timeout(remaining):
-                        await wakeup.wait()
-                except TimeoutError:
-                    return await self._read(session_id, after, limit)
+            return await read_or_wait(lambda: self._read(session_id, after, limit), watch, deadline)
 
     async def last_id(self, session_id: str) -> int:
         async with redis_errors("read event log"):

@@ -45,6 +45,7 @@ from .base import (
     StoredEvent,
     check_retention,
     event_size,
+    read_or_wait,
 )
 
 __all__ = ["SqlEventLog"]
@@ -69,16 +70,16 @@ class _Counters:
 class _Wake:
     """The wake-up a session's waiters share; replaced at every wake ("generation")."""
 
-    __slots__ = ("event", "gone", "waiters")
+    __slots__ = ("gone", "waiters", "wakeup")
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self.wakeup = asyncio.Event()
         self.waiters = 0
         self.gone = False
 
     def wake(self) -> None:
-        self.event.set()
-        self.event = asyncio.Event()
+        self.wakeup.set()
+        self.wakeup = asyncio.Event()
 
 
 class SqlEventLog(EventLog):
@@ -281,19 +282,7 @@ class SqlEventLog(EventLog):
             wake = self._wakes[session_id] = _Wake()
         wake.waiters += 1
         try:
-            while True:
-                event = wake.event  # taken before the read: a commit after it wakes us
-                if wake.gone:
-                    return ReadResult([], False)  # dropped or closed while we waited
-                result = await self._read(session_id, after, limit)
-                remaining = deadline - loop.time()
-                if result.events or result.reset or remaining <= 0:
-                    return result
-                try:
-                    async with asyncio.timeout(remaining):
-                        await event.wait()
-                except TimeoutError:
-                    return await self._read(session_id, after, limit)
+            return await read_or_wait(lambda: self._read(session_id, after, limit), wake, deadline)
         finally:
             wake.waiters -= 1
             if not wake.waiters and self._wakes.get(session_id) is wake:
