@@ -12,8 +12,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, inspect, select
+from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.migrations.environment import advisory_lock
 
 __all__ = ["BASELINE", "MIGRATION_LOCK_KEY", "VERSION_TABLE", "lock", "migrate"]
 
@@ -29,10 +31,8 @@ _INI = Path(__file__).with_name("alembic.ini")
 
 
 def lock(conn: Connection) -> None:
-    """Hold the migration lock until `conn`'s transaction ends (PostgreSQL only;
-    embedded SQLite has one writer process)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+    """Hold this history's migration lock until `conn`'s transaction ends."""
+    advisory_lock(conn, MIGRATION_LOCK_KEY)
 
 
 async def migrate(engine: AsyncEngine) -> None:

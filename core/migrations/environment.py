@@ -14,9 +14,16 @@ from collections.abc import Callable
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, func, select
 
-__all__ = ["run_env"]
+__all__ = ["advisory_lock", "run_env"]
+
+
+def advisory_lock(conn: Connection, key: int) -> None:
+    """Hold a migration lock until `conn`'s transaction ends (PostgreSQL only;
+    embedded SQLite has one writer process)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def run_env(metadata: MetaData, version_table: str, lock: Callable[[Connection], None]) -> None:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.migrations.environment import advisory_lock
 
 __all__ = ["MIGRATION_LOCK_KEY", "VERSION_TABLE", "lock", "migrate"]
 
@@ -23,9 +25,8 @@ _INI = Path(__file__).with_name("alembic.ini")
 
 
 def lock(conn: Connection) -> None:
-    """Hold the migration lock until `conn`'s transaction ends (PostgreSQL only)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+    """Hold this history's migration lock until `conn`'s transaction ends."""
+    advisory_lock(conn, MIGRATION_LOCK_KEY)
 
 
 async def migrate(engine: AsyncEngine) -> None:
