@@ -79,8 +79,9 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.
 #: idle parking in the middle of a test.
 DEFAULT_ENV = {"lease_seconds": "2", "drain_seconds": "5", "idle_park_seconds": "3600"}
 
-#: How long a process may take to print its banner and answer /readyz.
-START_TIMEOUT = 30.0
+#: How long a process may take to print its banner and answer /readyz: generous, since it is
+#: only a deadline (a start takes 2-5 s; 30 s was seen exceeded at a load average of 12).
+START_TIMEOUT = 60.0
 
 _IMSERVER_BANNER = re.compile(r"imserver: API ([^\s\"]+)  gateway ([^\s\"]+)")  # in a JSON log line
 _BRIDGE_BANNER = re.compile(r"openim-bridge listening on (http://[^\s\"]+)")
@@ -181,7 +182,10 @@ class ChildProcess:
                 raise AssertionError(f"{self.name} exited with {self._code()} before it was up:\n{self.tail()}")
             return pattern.search(self.output())
 
-        return await until(seen, f"{self.name} to print {pattern.pattern!r}", timeout)
+        try:
+            return await until(seen, f"{self.name} to print {pattern.pattern!r}", timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it printed:\n{self.tail()}") from None
 
     def _code(self) -> int | None:
         return None if self.process is None else self.process.returncode
