@@ -14,7 +14,8 @@ The model follows OpenIM v3.8 (openim-v3.md 7.1, 7.2):
 * `msg_user_deleted` = MsgInfoModel.DelList (delete_msgs without sync: hidden for one user).
 
 Functions take an `AsyncSession` and leave commit to the caller, except
-`store_and_push`, which runs a whole send: storage transaction, then online push.
+`route_and_store`, which hands each copy to the database's one message writer
+(imserver/msgwriter.py: group commit), and `store_and_push`, which then pushes online.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from typing import Any, Protocol
 from sqlalchemy import BigInteger, Boolean, LargeBinary, String, Text, UniqueConstraint, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ContentType, SessionType
+from imserver import msgwriter
 from imserver.db import Base
 
 __all__ = [
@@ -171,33 +172,6 @@ async def _insert_ignore(session: AsyncSession, model: type[Base], rows: list[di
         if await session.get(model, tuple(row[c.name] for c in model.__table__.primary_key)) is None:
             session.add(model(**row))
     await session.flush()
-
-
-async def _alloc_seq(session: AsyncSession, conversation_id: str, now_ms: int) -> int:
-    # The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite) until commit,
-    # so concurrent senders to one conversation get consecutive seqs.
-    await _insert_ignore(session, ConversationSeq, [{"conversation_id": conversation_id}])
-    await session.execute(
-        update(ConversationSeq)
-        .where(ConversationSeq.conversation_id == conversation_id)
-        .values(max_seq=ConversationSeq.max_seq + 1, max_seq_time=now_ms)
-    )
-    seq = await session.scalar(
-        select(ConversationSeq.max_seq).where(ConversationSeq.conversation_id == conversation_id)
-    )
-    assert seq is not None
-    return seq
-
-
-async def _find_by_client_id(session: AsyncSession, conversation_id: str, client_msg_id: str) -> pb.MsgData | None:
-    if not client_msg_id:
-        return None
-    data = await session.scalar(
-        select(StoredMsg.data).where(
-            StoredMsg.conversation_id == conversation_id, StoredMsg.client_msg_id == client_msg_id
-        )
-    )
-    return None if data is None else pb.MsgData.FromString(data)
 
 
 async def ensure_user_conversations(
@@ -425,31 +399,6 @@ def _split_send_msg_copy(msg: pb.MsgData) -> list[pb.MsgData]:
     return [msg, copy]
 
 
-async def _store_one(
-    session: AsyncSession, msg: pb.MsgData, conversation_id: str, members: Sequence[str], now_ms: int
-) -> tuple[pb.MsgData, bool]:
-    first = await _find_by_client_id(session, conversation_id, msg.clientMsgID)
-    if first is not None:
-        return first, True
-    msg.seq = await _alloc_seq(session, conversation_id, now_ms)
-    session.add(
-        StoredMsg(
-            conversation_id=conversation_id,
-            seq=msg.seq,
-            client_msg_id=msg.clientMsgID or None,
-            send_id=msg.sendID,
-            send_time=msg.sendTime,
-            data=msg.SerializeToString(deterministic=True),
-        )
-    )
-    await ensure_user_conversations(session, members, conversation_id, now_ms)
-    if not is_notification_conversation(conversation_id):
-        # BatchInsertChat2Cache: the sender has read its own message.
-        await set_has_read_seq(session, msg.sendID, conversation_id, msg.seq)
-    await session.flush()
-    return msg, False
-
-
 async def route_and_store(
     sessionmaker: async_sessionmaker[AsyncSession],
     msg: pb.MsgData,
@@ -474,16 +423,7 @@ async def route_and_store(
         if not option(copy, "history"):
             out.append(Delivery(conversation_id, copy, tuple(targets)))
             continue
-        try:
-            async with sessionmaker() as session, session.begin():
-                first, duplicate = await _store_one(session, copy, conversation_id, members, now_ms)
-        except IntegrityError:
-            # A concurrent twin with the same clientMsgID won the insert; answer with it.
-            async with sessionmaker() as session:
-                found = await _find_by_client_id(session, conversation_id, copy.clientMsgID)
-            if found is None:
-                raise
-            first, duplicate = found, True
+        first, duplicate = await msgwriter.writer_for(sessionmaker).store(copy, conversation_id, members, now_ms)
         out.append(Delivery(conversation_id, first, tuple(targets), duplicate))
     return out
 

@@ -1,0 +1,258 @@
+"""One writer for stored messages: a queue, group commit, SQLAlchemy Core statements built once.
+
+Every message that is stored (gateway 1003, HTTP send_msg, notifications) goes through the
+writer of its database: senders queue their copy and wait; one task takes whatever is queued
+(up to `max_batch`) and stores it in one transaction, then answers each sender. Messages that
+arrive while a transaction commits ride in the next one, so the batch grows with the load and
+a lone message is not held back by a timer.
+
+Why (bench/README.md, issue 14): one SQLite transaction per message through several pooled
+connections spent most of its CPU in the ORM and in aiosqlite thread hops, and the connections
+queued on SQLite's single write lock (multi-second p99). One writer holds that lock once per
+batch instead of once per message, and never contends with itself.
+
+Correctness:
+
+* seqs: one writer allocates every seq, in queue order, with a single upsert ... RETURNING
+  inside the transaction, so each conversation's seqs stay consecutive; a rolled-back batch
+  gives its seqs back with the rollback.
+* a failing message fails only its own send: when a batch's transaction fails, each of its
+  messages is stored again in a transaction of its own, and only the ones that fail then get
+  the error.
+* a resent clientMsgID is found by the look-up in the same transaction, even when its twin is
+  earlier in the same batch.
+* `close` stores what is queued before it returns.
+
+The statements are written once against a sync `Connection`: on a SQLite file they run on
+stdlib sqlite3 in the writer's own thread (one thread hop per batch), elsewhere through the
+async engine's `run_sync` (PostgreSQL: asyncpg).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import imserver.msgstore as tables  # the table models (msgstore imports this module: no names at import)
+from core.protocol import openim_pb2 as pb
+from imserver.db import sync_sqlite_twin
+
+__all__ = ["MessageWriter", "close_writer", "writer_for"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_BATCH = 256
+
+
+class _Statements:
+    """The send path's statements for one dialect, built once (SQLAlchemy then caches their SQL)."""
+
+    def __init__(self, dialect: str) -> None:
+        if dialect == "sqlite":
+            ins: Any = sqlite_insert
+        elif dialect == "postgresql":
+            ins = pg_insert
+        else:
+            raise ValueError(f"imserver stores messages on SQLite or PostgreSQL, not {dialect}")
+        self.find = select(tables.StoredMsg.data).where(
+            tables.StoredMsg.conversation_id == bindparam("c"), tables.StoredMsg.client_msg_id == bindparam("cid")
+        )
+        # The old insert-ignore + UPDATE + SELECT in one statement; min_seq is left as it is.
+        upsert = ins(tables.ConversationSeq).values(
+            conversation_id=bindparam("c"), max_seq=1, min_seq=0, max_seq_time=bindparam("now")
+        )
+        self.alloc = upsert.on_conflict_do_update(
+            index_elements=[tables.ConversationSeq.conversation_id],
+            set_={"max_seq": tables.ConversationSeq.max_seq + 1, "max_seq_time": upsert.excluded.max_seq_time},
+        ).returning(tables.ConversationSeq.max_seq)
+        self.store = insert(tables.StoredMsg)
+        self.members = ins(tables.UserConversationSeq).on_conflict_do_nothing()
+        # BatchInsertChat2Cache: the sender has read its own message (raise, never lower).
+        self.read = (
+            update(tables.UserConversationSeq)
+            .where(
+                tables.UserConversationSeq.user_id == bindparam("u"),
+                tables.UserConversationSeq.conversation_id == bindparam("c"),
+                tables.UserConversationSeq.has_read_seq < bindparam("seq"),
+            )
+            .values(has_read_seq=bindparam("seq"))
+        )
+
+
+@dataclass(slots=True)
+class _Item:
+    msg: pb.MsgData
+    conversation_id: str
+    members: Sequence[str]
+    now_ms: int
+    done: asyncio.Future[tuple[pb.MsgData, bool]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def _store_one(conn: Connection, st: _Statements, item: _Item) -> tuple[pb.MsgData, bool]:
+    msg, c = item.msg, item.conversation_id
+    if msg.clientMsgID:
+        first = conn.execute(st.find, {"c": c, "cid": msg.clientMsgID}).scalar()
+        if first is not None:
+            return pb.MsgData.FromString(first), True
+    msg.seq = conn.execute(st.alloc, {"c": c, "now": item.now_ms}).scalar_one()
+    conn.execute(
+        st.store,
+        {
+            "conversation_id": c,
+            "seq": msg.seq,
+            "client_msg_id": msg.clientMsgID or None,
+            "send_id": msg.sendID,
+            "send_time": msg.sendTime,
+            "data": msg.SerializeToString(deterministic=True),
+            "is_read": False,
+            "revoke": None,
+        },
+    )
+    rows = [
+        {"user_id": u, "conversation_id": c, "has_read_seq": 0, "min_seq": 0, "max_seq": 0, "create_time": item.now_ms}
+        for u in dict.fromkeys(item.members)
+    ]
+    if rows:
+        conn.execute(st.members, rows)
+    if not c.startswith("n_"):
+        conn.execute(st.read, {"u": msg.sendID, "c": c, "seq": msg.seq})
+    return msg, False
+
+
+def _store_batch(conn: Connection, st: _Statements, items: list[_Item]) -> list[tuple[pb.MsgData, bool]]:
+    return [_store_one(conn, st, item) for item in items]
+
+
+class MessageWriter:
+    def __init__(self, engine: AsyncEngine, max_batch: int = _MAX_BATCH) -> None:
+        self._engine = engine
+        self._st = _Statements(engine.dialect.name)
+        self._max_batch = max_batch
+        # SQLite file: the batch runs on stdlib sqlite3 in one thread of our own, one hop per
+        # batch (aiosqlite would hop once per statement); else through the async engine.
+        self._sync = sync_sqlite_twin(engine)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="imserver-msgwriter") if self._sync else None
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.loop = asyncio.get_running_loop()
+        # Transactions committed and messages they held (tests and the bench read them).
+        self.batches = 0
+        self.stored = 0
+
+    async def store(
+        self, msg: pb.MsgData, conversation_id: str, members: Sequence[str], now_ms: int
+    ) -> tuple[pb.MsgData, bool]:
+        """Assign `msg` its seq and store it; (the stored message, whether it was a resend)."""
+        return await self.submit(msg, conversation_id, members, now_ms)
+
+    def submit(
+        self, msg: pb.MsgData, conversation_id: str, members: Sequence[str], now_ms: int
+    ) -> asyncio.Future[tuple[pb.MsgData, bool]]:
+        """Queue `msg` now; the future is answered once its transaction committed (or failed)."""
+        if self._closed:
+            raise RuntimeError("the message writer is closed")
+        item = _Item(msg, conversation_id, members, now_ms)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="imserver-msgwriter")
+        self._queue.put_nowait(item)
+        return item.done
+
+    async def close(self) -> None:
+        """Store everything queued, then stop."""
+        self._closed = True
+        if self._task is not None:
+            self._queue.put_nowait(None)
+            await self._task
+        if self._thread is not None and self._sync is not None:
+            self._thread.shutdown()
+            self._sync.dispose()
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        try:
+            results = await self._transaction(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch[0], exc)
+                return
+            # Store each on its own (the batch's seqs were rolled back) so only the failing ones fail.
+            for item in batch:
+                try:
+                    _answer(item, (await self._transaction([item]))[0])
+                except Exception as one_exc:
+                    _fail(item, one_exc)
+            return
+        for item, result in zip(batch, results, strict=True):
+            _answer(item, result)
+
+    async def _transaction(self, batch: list[_Item]) -> list[tuple[pb.MsgData, bool]]:
+        if self._thread is not None:
+            results = await self.loop.run_in_executor(self._thread, self._blocking_transaction, batch)
+        else:
+            async with self._engine.begin() as conn:
+                results = await conn.run_sync(_store_batch, self._st, batch)
+        self.batches += 1
+        self.stored += len(batch)
+        return results
+
+    def _blocking_transaction(self, batch: list[_Item]) -> list[tuple[pb.MsgData, bool]]:
+        assert self._sync is not None
+        with self._sync.begin() as conn:
+            return _store_batch(conn, self._st, batch)
+
+
+def _answer(item: _Item, result: tuple[pb.MsgData, bool]) -> None:
+    if not item.done.done():  # the sender may have given up (cancelled)
+        item.done.set_result(result)
+
+
+def _fail(item: _Item, exc: Exception) -> None:
+    if not item.done.done():
+        item.done.set_exception(exc)
+
+
+# Every path that stores messages shares its database's writer, without each constructor
+# between run_imserver and the gateway, the notifier and the HTTP API taking one more argument.
+_WRITERS: weakref.WeakKeyDictionary[AsyncEngine, MessageWriter] = weakref.WeakKeyDictionary()
+
+
+def writer_for(sessionmaker: async_sessionmaker[AsyncSession]) -> MessageWriter:
+    engine = sessionmaker.kw["bind"]
+    writer = _WRITERS.get(engine)
+    if writer is None or writer.loop is not asyncio.get_running_loop() or writer._closed:
+        writer = _WRITERS[engine] = MessageWriter(engine)
+    return writer
+
+
+async def close_writer(engine: AsyncEngine) -> None:
+    writer = _WRITERS.pop(engine, None)
+    if writer is not None:
+        await writer.close()
