@@ -141,7 +141,7 @@ async def messaging(t: Table, up: Upstream, ims: Proc, ws: str, pairs: int, mess
         await asyncio.gather(*(chat(p, 1) for p in range(pairs)))  # warm up every conversation
         await _until(lambda: len(lat) >= pairs, 60)
         lat.clear()
-        profiler = await _py_spy(ims, spy) if spy else None
+        profiler = await _py_spy(ims, f"{spy}.messages") if spy else None
         with measure(ims) as m:
             await asyncio.gather(*(chat(p, messages) for p in range(pairs)))
             await _until(lambda: len(lat) >= pairs * messages, 120)
@@ -178,7 +178,7 @@ async def _py_spy(ims: Proc, out: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(str(Path(sys.executable).with_name("py-spy")), *args)
 
 
-async def logins(t: Table, http: httpx.AsyncClient, up: Upstream, bridge: Proc, ims: Proc, n: int) -> None:
+async def logins(t: Table, http: httpx.AsyncClient, up: Upstream, bridge: Proc, ims: Proc, n: int, spy: str) -> None:
     say(f"{n} logins through the bridge")
     users = await up.users(n + 1)
     tokens = [await up.token(u, 5) for u in users]
@@ -192,8 +192,12 @@ async def logins(t: Table, http: httpx.AsyncClient, up: Upstream, bridge: Proc, 
             r.raise_for_status()
 
     await login(0)  # warm-up, not counted
+    profiler = await _py_spy(ims, f"{spy}.login") if spy else None
     with measure(ims) as m:
         await asyncio.gather(*(login(i) for i in range(1, n + 1)))
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        await profiler.wait()
     t.add("imserver CPU per login", m["imserver"] / n, "s", None, "", "<= 5 ms")
 
 
@@ -217,7 +221,7 @@ async def main(a: argparse.Namespace) -> None:
             up = Upstream(http, api)
             await up.start()
             per = await messaging(t, up, ims, ws, a.pairs, a.messages, a.py_spy)
-            await logins(t, http, up, bridge, ims, a.logins)
+            await logins(t, http, up, bridge, ims, a.logins, a.py_spy)
         say("raw sqlite3 baseline")
         raw1 = raw_sqlite_per_message(Path(tmp), a.pairs, a.messages, 1)
         raw_batch = raw_sqlite_per_message(Path(tmp), a.pairs, a.messages, a.batch)
@@ -233,6 +237,6 @@ if __name__ == "__main__":
     ap.add_argument("--messages", type=int, default=30, help="messages per sender (default 30)")
     ap.add_argument("--logins", type=int, default=40, help="bridge logins (default 40)")
     ap.add_argument("--batch", type=int, default=100, help="messages per transaction, group-commit baseline")
-    ap.add_argument("--py-spy", default="", metavar="FILE", help="profile the imserver while messaging (py-spy)")
+    ap.add_argument("--py-spy", default="", metavar="FILE", help="profile the imserver (py-spy, GIL samples) into FILE.messages and FILE.login")
     ap.add_argument("--database-url", default="", help="imserver database (default SQLite in a temp dir)")
     asyncio.run(main(ap.parse_args()))
