@@ -237,6 +237,6 @@ if __name__ == "__main__":
     ap.add_argument("--messages", type=int, default=30, help="messages per sender (default 30)")
     ap.add_argument("--logins", type=int, default=40, help="bridge logins (default 40)")
     ap.add_argument("--batch", type=int, default=100, help="messages per transaction, group-commit baseline")
-    ap.add_argument("--py-spy", default="", metavar="FILE", help="profile the imserver (py-spy, GIL samples) into FILE.messages and FILE.login")
+    ap.add_argument("--py-spy", default="", metavar="FILE", help="py-spy the imserver: FILE.messages, FILE.login")
     ap.add_argument("--database-url", default="", help="imserver database (default SQLite in a temp dir)")
     asyncio.run(main(ap.parse_args()))

@@ -23,9 +23,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Base", "create_all", "make_engine", "make_sessionmaker", "sync_sqlite_twin"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "Base",
+    "create_all",
+    "make_engine",
+    "make_read_sessionmaker",
+    "make_sessionmaker",
+    "sync_sqlite_twin",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "imserver_read_only"
 
 
 class Base(DeclarativeBase):
@@ -71,11 +80,20 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Pure reads (make_read_sessionmaker) begin deferred: in WAL a reader needs no lock,
+        # so it neither waits for the message writer nor makes it wait.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions for code that only reads: on SQLite their transactions begin deferred, not
+    IMMEDIATE (a write in one would fail with SQLITE_BUSY instead of waiting)."""
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    return async_sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
 
 async def create_all(engine: AsyncEngine) -> None:
