@@ -23,26 +23,29 @@ Correctness:
   earlier in the same batch.
 * `close` stores what is queued before it returns.
 
-The statements are written once against a sync `Connection`: on a SQLite file they run on
-stdlib sqlite3 in the writer's own thread (one thread hop per batch), elsewhere through the
-async engine's `run_sync` (PostgreSQL: asyncpg).
+The statements are SQLAlchemy Core, built once. On a SQLite file they are compiled once and
+run on stdlib sqlite3 in the writer's own thread (one thread hop per batch, no per-statement
+SQLAlchemy work); elsewhere through the async engine's `run_sync` (PostgreSQL: asyncpg).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 import imserver.msgstore as tables  # the table models (msgstore imports this module: no names at import)
 from core.protocol import openim_pb2 as pb
@@ -56,7 +59,7 @@ _MAX_BATCH = 256
 
 
 class _Statements:
-    """The send path's statements for one dialect, built once (SQLAlchemy then caches their SQL)."""
+    """The send path's statements for one dialect, built once."""
 
     def __init__(self, dialect: str) -> None:
         if dialect == "sqlite":
@@ -65,29 +68,117 @@ class _Statements:
             ins = pg_insert
         else:
             raise ValueError(f"imserver stores messages on SQLite or PostgreSQL, not {dialect}")
-        self.find = select(tables.StoredMsg.data).where(
-            tables.StoredMsg.conversation_id == bindparam("c"), tables.StoredMsg.client_msg_id == bindparam("cid")
-        )
+        msg, seq, user = tables.StoredMsg, tables.ConversationSeq, tables.UserConversationSeq
+        self.find = select(msg.data).where(msg.conversation_id == bindparam("c"), msg.client_msg_id == bindparam("cid"))
         # The old insert-ignore + UPDATE + SELECT in one statement; min_seq is left as it is.
-        upsert = ins(tables.ConversationSeq).values(
-            conversation_id=bindparam("c"), max_seq=1, min_seq=0, max_seq_time=bindparam("now")
-        )
+        upsert = ins(seq).values(conversation_id=bindparam("c"), max_seq=1, min_seq=0, max_seq_time=bindparam("now"))
         self.alloc = upsert.on_conflict_do_update(
-            index_elements=[tables.ConversationSeq.conversation_id],
-            set_={"max_seq": tables.ConversationSeq.max_seq + 1, "max_seq_time": upsert.excluded.max_seq_time},
-        ).returning(tables.ConversationSeq.max_seq)
-        self.store = insert(tables.StoredMsg)
-        self.members = ins(tables.UserConversationSeq).on_conflict_do_nothing()
+            index_elements=[seq.conversation_id],
+            set_={"max_seq": seq.max_seq + 1, "max_seq_time": upsert.excluded.max_seq_time},
+        ).returning(seq.max_seq)
+        self.store = insert(msg).values(
+            conversation_id=bindparam("c"),
+            seq=bindparam("seq"),
+            client_msg_id=bindparam("cid"),
+            send_id=bindparam("send"),
+            send_time=bindparam("time"),
+            data=bindparam("data"),
+            is_read=False,
+            revoke=None,
+        )
+        self.members = (
+            ins(user)
+            .values(
+                user_id=bindparam("u"),
+                conversation_id=bindparam("c"),
+                has_read_seq=0,
+                min_seq=0,
+                max_seq=0,
+                create_time=bindparam("now"),
+            )
+            .on_conflict_do_nothing()
+        )
         # BatchInsertChat2Cache: the sender has read its own message (raise, never lower).
         self.read = (
-            update(tables.UserConversationSeq)
+            update(user)
             .where(
-                tables.UserConversationSeq.user_id == bindparam("u"),
-                tables.UserConversationSeq.conversation_id == bindparam("c"),
-                tables.UserConversationSeq.has_read_seq < bindparam("seq"),
+                user.user_id == bindparam("u"),
+                user.conversation_id == bindparam("c"),
+                user.has_read_seq < bindparam("seq"),
             )
             .values(has_read_seq=bindparam("seq"))
         )
+
+    def all(self) -> list[Executable]:
+        return [self.find, self.alloc, self.store, self.members, self.read]
+
+
+class _Run(Protocol):
+    """Runs the statements inside the writer's open transaction."""
+
+    def scalar(self, stmt: Executable, params: dict[str, Any]) -> Any: ...
+    def execute(self, stmt: Executable, params: dict[str, Any]) -> None: ...
+    def executemany(self, stmt: Executable, rows: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _OnConnection:
+    """Through SQLAlchemy (PostgreSQL, in-memory SQLite)."""
+
+    conn: Connection
+
+    def scalar(self, stmt: Executable, params: dict[str, Any]) -> Any:
+        return self.conn.execute(stmt, params).scalar()
+
+    def execute(self, stmt: Executable, params: dict[str, Any]) -> None:
+        self.conn.execute(stmt, params)
+
+    def executemany(self, stmt: Executable, rows: list[dict[str, Any]]) -> None:
+        self.conn.execute(stmt, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the qmark parameters in order
+    defaults: dict[str, Any]  # values of the statements' literal parameters
+
+    def args(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[k] if k in params else self.defaults[k] for k in self.names)
+
+
+def compile_for_sqlite(statements: list[Executable], dialect: Dialect) -> dict[Executable, _Compiled]:
+    """The statements' SQL, compiled once for stdlib sqlite3 (each execution through SQLAlchemy
+    would still rebuild the statement's cache key, most of its per-statement cost)."""
+    out: dict[Executable, _Compiled] = {}
+    for stmt in statements:
+        assert isinstance(stmt, ClauseElement)
+        compiled = stmt.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None  # qmark
+        literals = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+        out[stmt] = _Compiled(compiled.string, tuple(compiled.positiontup), literals)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _OnSqlite3:
+    """Straight on the sqlite3 connection of the open transaction."""
+
+    db: sqlite3.Connection
+    compiled: dict[Executable, _Compiled]
+
+    def scalar(self, stmt: Executable, params: dict[str, Any]) -> Any:
+        c = self.compiled[stmt]
+        row = self.db.execute(c.sql, c.args(params)).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, stmt: Executable, params: dict[str, Any]) -> None:
+        c = self.compiled[stmt]
+        self.db.execute(c.sql, c.args(params))
+
+    def executemany(self, stmt: Executable, rows: list[dict[str, Any]]) -> None:
+        c = self.compiled[stmt]
+        self.db.executemany(c.sql, [c.args(r) for r in rows])
 
 
 @dataclass(slots=True)
@@ -101,39 +192,36 @@ class _Item:
     )
 
 
-def _store_one(conn: Connection, st: _Statements, item: _Item) -> tuple[pb.MsgData, bool]:
+def _store_one(run: _Run, st: _Statements, item: _Item) -> tuple[pb.MsgData, bool]:
     msg, c = item.msg, item.conversation_id
     if msg.clientMsgID:
-        first = conn.execute(st.find, {"c": c, "cid": msg.clientMsgID}).scalar()
+        first = run.scalar(st.find, {"c": c, "cid": msg.clientMsgID})
         if first is not None:
             return pb.MsgData.FromString(first), True
-    msg.seq = conn.execute(st.alloc, {"c": c, "now": item.now_ms}).scalar_one()
-    conn.execute(
-        st.store,
-        {
-            "conversation_id": c,
-            "seq": msg.seq,
-            "client_msg_id": msg.clientMsgID or None,
-            "send_id": msg.sendID,
-            "send_time": msg.sendTime,
-            "data": msg.SerializeToString(deterministic=True),
-            "is_read": False,
-            "revoke": None,
-        },
-    )
-    rows = [
-        {"user_id": u, "conversation_id": c, "has_read_seq": 0, "min_seq": 0, "max_seq": 0, "create_time": item.now_ms}
-        for u in dict.fromkeys(item.members)
-    ]
-    if rows:
-        conn.execute(st.members, rows)
+    seq = run.scalar(st.alloc, {"c": c, "now": item.now_ms})
+    if seq is None:
+        raise RuntimeError(f"no seq allocated for {c}")
+    msg.seq = seq
+    data = msg.SerializeToString(deterministic=True)
+    params = {
+        "c": c,
+        "seq": seq,
+        "cid": msg.clientMsgID or None,
+        "send": msg.sendID,
+        "time": msg.sendTime,
+        "data": data,
+    }
+    run.execute(st.store, params)
+    members = [{"u": u, "c": c, "now": item.now_ms} for u in dict.fromkeys(item.members)]
+    if members:
+        run.executemany(st.members, members)
     if not c.startswith("n_"):
-        conn.execute(st.read, {"u": msg.sendID, "c": c, "seq": msg.seq})
+        run.execute(st.read, {"u": msg.sendID, "c": c, "seq": seq})
     return msg, False
 
 
-def _store_batch(conn: Connection, st: _Statements, items: list[_Item]) -> list[tuple[pb.MsgData, bool]]:
-    return [_store_one(conn, st, item) for item in items]
+def _store_batch(run: _Run, st: _Statements, items: list[_Item]) -> list[tuple[pb.MsgData, bool]]:
+    return [_store_one(run, st, item) for item in items]
 
 
 class MessageWriter:
@@ -145,6 +233,7 @@ class MessageWriter:
         # batch (aiosqlite would hop once per statement); else through the async engine.
         self._sync = sync_sqlite_twin(engine)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="imserver-msgwriter") if self._sync else None
+        self._compiled = compile_for_sqlite(self._st.all(), self._sync.dialect) if self._sync else None
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -218,15 +307,17 @@ class MessageWriter:
             results = await self.loop.run_in_executor(self._thread, self._blocking_transaction, batch)
         else:
             async with self._engine.begin() as conn:
-                results = await conn.run_sync(_store_batch, self._st, batch)
+                results = await conn.run_sync(lambda sync: _store_batch(_OnConnection(sync), self._st, batch))
         self.batches += 1
         self.stored += len(batch)
         return results
 
     def _blocking_transaction(self, batch: list[_Item]) -> list[tuple[pb.MsgData, bool]]:
-        assert self._sync is not None
+        assert self._sync is not None and self._compiled is not None
         with self._sync.begin() as conn:
-            return _store_batch(conn, self._st, batch)
+            db = conn.connection.driver_connection
+            assert isinstance(db, sqlite3.Connection)
+            return _store_batch(_OnSqlite3(db, self._compiled), self._st, batch)
 
 
 def _answer(item: _Item, result: tuple[pb.MsgData, bool]) -> None:
