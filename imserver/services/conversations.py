@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import ContentType, SessionType
@@ -96,6 +96,16 @@ def _wire(row: ConversationRow) -> Conversation:
         latestMsgDestructTime=row.latest_msg_destruct_time,
         isMsgDestruct=row.is_msg_destruct,
     )
+
+
+_USER_SEQ = msgstore.UserConversationSeq.__table__
+_SETTINGS = ConversationRow.__table__
+_UNSETTLED = select(_USER_SEQ.c.conversation_id).where(
+    _USER_SEQ.c.user_id == bindparam("o"),
+    ~exists().where(
+        _SETTINGS.c.owner_user_id == bindparam("o"), _SETTINGS.c.conversation_id == _USER_SEQ.c.conversation_id
+    ),
+)
 
 
 class ConversationService:
@@ -225,15 +235,9 @@ class ConversationService:
 
     async def _materialize(self, session: AsyncSession, owner: str) -> None:
         """Create settings rows for conversations storage knows and this table does not."""
-        stored = await msgstore.user_conversation_ids(session, owner)
-        known = set(
-            (
-                await session.execute(
-                    select(ConversationRow.conversation_id).where(ConversationRow.owner_user_id == owner)
-                )
-            ).scalars()
-        )
-        new = [c for c in stored if c not in known]
+        # One query (it runs on every conversation read): storage's rows with no settings row.
+        missing = (await session.execute(_UNSETTLED, {"o": owner})).scalars()
+        new = sorted(c for c in missing if not msgstore.is_notification_conversation(c))
         for conversation_id in new:
             session.add(self._new_row(owner, conversation_id))
         if new:
