@@ -14,7 +14,7 @@ with 1300 ConversationChangeNotification, private-chat changes with 1701
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 
 from sqlalchemy import bindparam, exists, func, select
@@ -200,6 +200,19 @@ class ConversationService:
         is_private_chat: bool | None,
         peer_user_id: str,
     ) -> None:
+        notify = await self.set_quietly(op, user_ids, conversation_id, changes, is_private_chat, peer_user_id)
+        await notify()
+
+    async def set_quietly(
+        self,
+        op: Operator,
+        user_ids: Sequence[str],
+        conversation_id: str,
+        changes: ConversationChanges,
+        is_private_chat: bool | None,
+        peer_user_id: str,
+    ) -> Callable[[], Awaitable[None]]:
+        """`set`'s storage now; its notifications when the returned coroutine function is run."""
         values = changes.values()
         changed: list[str] = []
         async with self._sessionmaker.begin() as session:
@@ -214,6 +227,21 @@ class ConversationService:
                 if owner in changed or is_private_chat is not None:
                     await session.flush()
                     await self._versions.incr(session, CONVERSATIONS, owner, [conversation_id], VersionState.UPDATE)
+
+        async def notify() -> None:
+            await self._notify_set(op, user_ids, conversation_id, changed, is_private_chat, peer_user_id)
+
+        return notify
+
+    async def _notify_set(
+        self,
+        op: Operator,
+        user_ids: Sequence[str],
+        conversation_id: str,
+        changed: list[str],
+        is_private_chat: bool | None,
+        peer_user_id: str,
+    ) -> None:
         for owner in changed:
             tips = ConversationUpdateTips(userID=owner, conversationIDList=[conversation_id])
             await self._notifier.send(op.operation_id, owner, owner, ContentType.CONVERSATION_CHANGE, tips)
