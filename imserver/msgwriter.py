@@ -31,7 +31,6 @@ SQLAlchemy work); elsewhere through the async engine's `run_sync` (PostgreSQL: a
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 import weakref
 from collections.abc import Sequence
@@ -52,8 +51,6 @@ from core.protocol import openim_pb2 as pb
 from imserver.db import sync_sqlite_twin
 
 __all__ = ["MessageWriter", "close_writer", "writer_for"]
-
-logger = logging.getLogger(__name__)
 
 _MAX_BATCH = 256
 
@@ -236,7 +233,7 @@ class MessageWriter:
         self._compiled = compile_for_sqlite(self._st.all(), self._sync.dialect) if self._sync else None
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._closed = False
+        self.closed = False
         self.loop = asyncio.get_running_loop()
         # Transactions committed and messages they held (tests and the bench read them).
         self.batches = 0
@@ -252,7 +249,7 @@ class MessageWriter:
         self, msg: pb.MsgData, conversation_id: str, members: Sequence[str], now_ms: int
     ) -> asyncio.Future[tuple[pb.MsgData, bool]]:
         """Queue `msg` now; the future is answered once its transaction committed (or failed)."""
-        if self._closed:
+        if self.closed:
             raise RuntimeError("the message writer is closed")
         item = _Item(msg, conversation_id, members, now_ms)
         if self._task is None:
@@ -262,7 +259,7 @@ class MessageWriter:
 
     async def close(self) -> None:
         """Store everything queued, then stop."""
-        self._closed = True
+        self.closed = True
         if self._task is not None:
             self._queue.put_nowait(None)
             await self._task
@@ -338,7 +335,7 @@ _WRITERS: weakref.WeakKeyDictionary[AsyncEngine, MessageWriter] = weakref.WeakKe
 def writer_for(sessionmaker: async_sessionmaker[AsyncSession]) -> MessageWriter:
     engine = sessionmaker.kw["bind"]
     writer = _WRITERS.get(engine)
-    if writer is None or writer.loop is not asyncio.get_running_loop() or writer._closed:
+    if writer is None or writer.loop is not asyncio.get_running_loop() or writer.closed:
         writer = _WRITERS[engine] = MessageWriter(engine)
     return writer
 
