@@ -14,7 +14,8 @@ The model follows OpenIM v3.8 (openim-v3.md 7.1, 7.2):
 * `msg_user_deleted` = MsgInfoModel.DelList (delete_msgs without sync: hidden for one user).
 
 Functions take an `AsyncSession` and leave commit to the caller, except
-`store_and_push`, which runs a whole send: storage transaction, then online push.
+`route_and_store`, which hands each copy to the database's one message writer
+(imserver/msgwriter.py: group commit), and `store_and_push`, which then pushes online.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Boolean, LargeBinary, String, Text, UniqueConstraint, select, update
+from sqlalchemy import BigInteger, Boolean, LargeBinary, Row, String, Text, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ContentType, SessionType
+from imserver import msgwriter
 from imserver.db import Base
 
 __all__ = [
@@ -173,33 +174,6 @@ async def _insert_ignore(session: AsyncSession, model: type[Base], rows: list[di
     await session.flush()
 
 
-async def _alloc_seq(session: AsyncSession, conversation_id: str, now_ms: int) -> int:
-    # The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite) until commit,
-    # so concurrent senders to one conversation get consecutive seqs.
-    await _insert_ignore(session, ConversationSeq, [{"conversation_id": conversation_id}])
-    await session.execute(
-        update(ConversationSeq)
-        .where(ConversationSeq.conversation_id == conversation_id)
-        .values(max_seq=ConversationSeq.max_seq + 1, max_seq_time=now_ms)
-    )
-    seq = await session.scalar(
-        select(ConversationSeq.max_seq).where(ConversationSeq.conversation_id == conversation_id)
-    )
-    assert seq is not None
-    return seq
-
-
-async def _find_by_client_id(session: AsyncSession, conversation_id: str, client_msg_id: str) -> pb.MsgData | None:
-    if not client_msg_id:
-        return None
-    data = await session.scalar(
-        select(StoredMsg.data).where(
-            StoredMsg.conversation_id == conversation_id, StoredMsg.client_msg_id == client_msg_id
-        )
-    )
-    return None if data is None else pb.MsgData.FromString(data)
-
-
 async def ensure_user_conversations(
     session: AsyncSession, user_ids: Iterable[str], conversation_id: str, now_ms: int
 ) -> None:
@@ -290,31 +264,60 @@ async def mark_revoked(
 # --- reading --------------------------------------------------------------------------
 
 
+# Core statements built once (no ORM objects on the sync paths: 1001, 1002, 1005-1007, the
+# conversation settings' reads); `ids` / `seqs` are expanding IN lists.
+_USER = UserConversationSeq.__table__
+_SEQ = ConversationSeq.__table__
+_MSG = StoredMsg.__table__
+_USER_ROWS = select(_USER).where(_USER.c.user_id == bindparam("u"))
+_USER_ROWS_IN = _USER_ROWS.where(_USER.c.conversation_id.in_(bindparam("ids", expanding=True)))
+_USER_CONVERSATIONS = select(_USER.c.conversation_id).where(_USER.c.user_id == bindparam("u"))
+_SEQ_ROWS = select(_SEQ).where(_SEQ.c.conversation_id.in_(bindparam("ids", expanding=True)))
+_MESSAGES = select(_MSG).where(
+    _MSG.c.conversation_id == bindparam("c"), _MSG.c.seq.in_(bindparam("seqs", expanding=True))
+)
+_DELETED = select(UserDeletedMsg.__table__.c.seq).where(
+    UserDeletedMsg.__table__.c.user_id == bindparam("u"),
+    UserDeletedMsg.__table__.c.conversation_id == bindparam("c"),
+    UserDeletedMsg.__table__.c.seq.in_(bindparam("seqs", expanding=True)),
+)
+_NEWEST = select(_MSG).where(_MSG.c.conversation_id == bindparam("c"), _MSG.c.seq >= bindparam("lo"))
+_NEWEST_BELOW = _NEWEST.where(_MSG.c.seq <= bindparam("hi"))
+_NEWEST, _NEWEST_BELOW = (s.order_by(_MSG.c.seq.desc()).limit(1) for s in (_NEWEST, _NEWEST_BELOW))
+
+
 async def user_rows(
     session: AsyncSession, user_id: str, conversation_ids: Iterable[str] | None = None
-) -> dict[str, UserConversationSeq]:
-    stmt = select(UserConversationSeq).where(UserConversationSeq.user_id == user_id)
-    if conversation_ids is not None:
-        stmt = stmt.where(UserConversationSeq.conversation_id.in_(list(conversation_ids)))
-    return {r.conversation_id: r for r in (await session.scalars(stmt)).all()}
+) -> dict[str, Row[Any]]:
+    """The user's msg_user_seq rows (columns as attributes) by conversation."""
+    if conversation_ids is None:
+        result = await session.execute(_USER_ROWS, {"u": user_id})
+    else:
+        result = await session.execute(_USER_ROWS_IN, {"u": user_id, "ids": list(conversation_ids)})
+    return {r.conversation_id: r for r in result}
+
+
+async def _user_conversations(session: AsyncSession, user_id: str) -> list[str]:
+    return list((await session.execute(_USER_CONVERSATIONS, {"u": user_id})).scalars())
 
 
 async def user_conversation_ids(session: AsyncSession, user_id: str) -> list[str]:
     """Chat conversations the user has (rows of n_ conversations excluded)."""
-    return sorted(c for c in await user_rows(session, user_id) if not is_notification_conversation(c))
+    return sorted(c for c in await _user_conversations(session, user_id) if not is_notification_conversation(c))
 
 
 async def visible_conversation_ids(session: AsyncSession, user_id: str) -> set[str]:
     """What the user may sync: its conversations, their n_ twins and n_<uid>_<uid> (sync_msg.go GetMaxSeq)."""
-    ids = set(await user_rows(session, user_id))
+    ids = set(await _user_conversations(session, user_id))
     ids |= {"n_" + c.partition("_")[2] for c in list(ids) if not is_notification_conversation(c)}
     ids.add(f"n_{user_id}_{user_id}")
     return ids
 
 
-async def seq_rows(session: AsyncSession, conversation_ids: Iterable[str]) -> dict[str, ConversationSeq]:
-    stmt = select(ConversationSeq).where(ConversationSeq.conversation_id.in_(list(conversation_ids)))
-    return {r.conversation_id: r for r in (await session.scalars(stmt)).all()}
+async def seq_rows(session: AsyncSession, conversation_ids: Iterable[str]) -> dict[str, Row[Any]]:
+    """msg_conversation_seq rows (columns as attributes) by conversation."""
+    result = await session.execute(_SEQ_ROWS, {"ids": list(conversation_ids)})
+    return {r.conversation_id: r for r in result}
 
 
 async def max_seqs(session: AsyncSession, conversation_ids: Iterable[str]) -> dict[str, int]:
@@ -340,7 +343,7 @@ def _revoked_content(msg: pb.MsgData, marker: dict[str, Any]) -> bytes:
     return json.dumps({"detail": json.dumps(detail, separators=(",", ":"))}, separators=(",", ":")).encode()
 
 
-def _as_seen_by(row: StoredMsg, deleted: bool) -> pb.MsgData:
+def _as_seen_by(row: Row[Any], deleted: bool) -> pb.MsgData:
     msg = pb.MsgData.FromString(row.data)
     msg.isRead = row.is_read
     if deleted:
@@ -353,12 +356,7 @@ def _as_seen_by(row: StoredMsg, deleted: bool) -> pb.MsgData:
 
 
 async def _deleted_seqs(session: AsyncSession, user_id: str, conversation_id: str, seqs: list[int]) -> set[int]:
-    stmt = select(UserDeletedMsg.seq).where(
-        UserDeletedMsg.user_id == user_id,
-        UserDeletedMsg.conversation_id == conversation_id,
-        UserDeletedMsg.seq.in_(seqs),
-    )
-    return set((await session.scalars(stmt)).all())
+    return set((await session.execute(_DELETED, {"u": user_id, "c": conversation_id, "seqs": seqs})).scalars())
 
 
 async def load_messages(
@@ -368,11 +366,7 @@ async def load_messages(
     if not seqs:
         return []
     wanted = list(dict.fromkeys(seqs))
-    rows = (
-        await session.scalars(
-            select(StoredMsg).where(StoredMsg.conversation_id == conversation_id, StoredMsg.seq.in_(wanted))
-        )
-    ).all()
+    rows = (await session.execute(_MESSAGES, {"c": conversation_id, "seqs": wanted})).all()
     deleted = await _deleted_seqs(session, user_id, conversation_id, wanted)
     found = {r.seq: _as_seen_by(r, r.seq in deleted) for r in rows}
     return [found.get(s) or pb.MsgData(seq=s, status=MSG_STATUS_HAS_DELETED) for s in seqs]
@@ -382,10 +376,8 @@ async def last_message(
     session: AsyncSession, user_id: str, conversation_id: str, min_seq: int = 0, max_seq: int = 0
 ) -> pb.MsgData | None:
     """The newest stored message inside the user's visible range (GetLastMessage)."""
-    stmt = select(StoredMsg).where(StoredMsg.conversation_id == conversation_id, StoredMsg.seq >= min_seq)
-    if max_seq:
-        stmt = stmt.where(StoredMsg.seq <= max_seq)
-    row = await session.scalar(stmt.order_by(StoredMsg.seq.desc()).limit(1))
+    params = {"c": conversation_id, "lo": min_seq, "hi": max_seq}
+    row = (await session.execute(_NEWEST_BELOW if max_seq else _NEWEST, params)).first()
     if row is None:
         return None
     deleted = await _deleted_seqs(session, user_id, conversation_id, [row.seq])
@@ -425,31 +417,6 @@ def _split_send_msg_copy(msg: pb.MsgData) -> list[pb.MsgData]:
     return [msg, copy]
 
 
-async def _store_one(
-    session: AsyncSession, msg: pb.MsgData, conversation_id: str, members: Sequence[str], now_ms: int
-) -> tuple[pb.MsgData, bool]:
-    first = await _find_by_client_id(session, conversation_id, msg.clientMsgID)
-    if first is not None:
-        return first, True
-    msg.seq = await _alloc_seq(session, conversation_id, now_ms)
-    session.add(
-        StoredMsg(
-            conversation_id=conversation_id,
-            seq=msg.seq,
-            client_msg_id=msg.clientMsgID or None,
-            send_id=msg.sendID,
-            send_time=msg.sendTime,
-            data=msg.SerializeToString(deterministic=True),
-        )
-    )
-    await ensure_user_conversations(session, members, conversation_id, now_ms)
-    if not is_notification_conversation(conversation_id):
-        # BatchInsertChat2Cache: the sender has read its own message.
-        await set_has_read_seq(session, msg.sendID, conversation_id, msg.seq)
-    await session.flush()
-    return msg, False
-
-
 async def route_and_store(
     sessionmaker: async_sessionmaker[AsyncSession],
     msg: pb.MsgData,
@@ -474,16 +441,7 @@ async def route_and_store(
         if not option(copy, "history"):
             out.append(Delivery(conversation_id, copy, tuple(targets)))
             continue
-        try:
-            async with sessionmaker() as session, session.begin():
-                first, duplicate = await _store_one(session, copy, conversation_id, members, now_ms)
-        except IntegrityError:
-            # A concurrent twin with the same clientMsgID won the insert; answer with it.
-            async with sessionmaker() as session:
-                found = await _find_by_client_id(session, conversation_id, copy.clientMsgID)
-            if found is None:
-                raise
-            first, duplicate = found, True
+        first, duplicate = await msgwriter.writer_for(sessionmaker).store(copy, conversation_id, members, now_ms)
         out.append(Delivery(conversation_id, first, tuple(targets), duplicate))
     return out
 

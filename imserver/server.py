@@ -27,6 +27,7 @@ from imserver.api.context import ApiContext
 from imserver.app import create_api_app
 from imserver.db import create_all, make_engine, make_sessionmaker
 from imserver.gateway import Hub, start_gateway
+from imserver.msgwriter import close_writer
 from imserver.secret import load_or_create_secret
 from imserver.settings import ImServerSettings
 from imserver.tokens import TokenService
@@ -137,6 +138,8 @@ async def run_imserver(
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
         await create_all(engine)
+        # Runs before engine.dispose: what senders queued is stored before the pool closes.
+        stack.push_async_callback(close_writer, engine)
         sessionmaker = make_sessionmaker(engine)
         tokens = TokenService(settings, sessionmaker)
         hub = Hub()

@@ -11,6 +11,15 @@ internal/rpc/auth/auth.go parseToken (openim-v3.md 1.3):
 3. Others must be in the token map with state 0; absent -> 1507, kicked (2)
    -> 1506, other states -> 1505.
 
+Verified tokens are remembered (issue 14: every API call and handshake verified the JWT
+and read the token table): a token known to be normal skips the decode and the read,
+not the time checks, which run against the clock on every call. Everything that changes
+a user's tokens on a platform (kicks, force_logout, the issue policy's pruning and cap)
+bumps that (user, platform)'s stamp, which voids what was remembered for it, so a
+revocation applies to the very next call, as OpenIM's token map in Redis does
+(pkg/common/storage/cache/redis/token.go; internal/rpc/auth/auth.go parseToken reads it
+on every check).
+
 Issuing a token prunes that user's expired or non-normal tokens on the same
 platform and caps the platform's normal tokens at `max_tokens_one_end` by
 kicking the oldest (the maxNumOneEnd rule). The "new connection kicks the
@@ -44,6 +53,8 @@ __all__ = ["Claims", "TokenService", "token_digest"]
 _IAT_BACKDATE_SECONDS = 5
 # How far `exp` may be pushed to keep a new token distinct from the stored ones.
 _MAX_EXP_NUDGE = 64
+# Verified tokens remembered at most (the oldest go first).
+_MAX_KNOWN_TOKENS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,20 @@ class Claims:
     user_id: str
     platform_id: int
     expire_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    claims: Claims
+    exp: float | None
+    nbf: float | None
+    iat: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    decoded: _Decoded
+    stamp: int  # the (user, platform) stamp when the token was read as normal
 
 
 def token_digest(token: str) -> str:
@@ -63,6 +88,8 @@ class TokenService:
             raise ValueError("imserver needs a secret (run_imserver generates one when none is set)")
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._known: dict[str, _Known] = {}
+        self._stamps: dict[tuple[str, int], int] = {}
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self._settings.admin_user_ids
@@ -80,6 +107,7 @@ class TokenService:
         ttl = self._settings.token_expire_seconds
         if self.is_admin(user_id):
             return self._encode(user_id, platform_id, now, now + ttl), ttl
+        self._revoke(user_id, platform_id)
         async with self._sessionmaker.begin() as session:
             await self._apply_issue_policy(session, user_id, platform_id, now)
             for extra in range(_MAX_EXP_NUDGE):
@@ -87,6 +115,7 @@ class TokenService:
                 if await session.get(TokenRow, token_digest(token)) is None:
                     break
             await self._store(session, token, user_id, platform_id, now + ttl + extra)
+        self._revoke(user_id, platform_id)  # the policy may have kicked or pruned some
         return token, ttl
 
     def _encode(self, user_id: str, platform_id: int, now: int, exp: int) -> str:
@@ -95,18 +124,39 @@ class TokenService:
             return jwt.encode(payload, self._settings.secret, algorithm="HS256")
 
     async def verify(self, token: str) -> Claims:
-        claims = self._parse(token)
-        if self.is_admin(claims.user_id):
-            return claims
-        async with self._sessionmaker() as session:
-            row = await session.get(TokenRow, token_digest(token))
-        if row is None or row.user_id != claims.user_id or row.platform_id != claims.platform_id:
-            raise ImError(ErrCode.TokenNotExistError)
-        if row.state == TokenState.NORMAL:
-            return claims
-        if row.state == TokenState.KICKED:
-            raise ImError(ErrCode.TokenKickedError)
-        raise ImError(ErrCode.TokenUnknownError, f"token state {row.state}")
+        known = self._known.get(token)
+        if known is not None:
+            claims = known.decoded.claims
+            if known.stamp == self._stamps.get((claims.user_id, claims.platform_id), 0):
+                return self._check_times(known.decoded)
+            del self._known[token]
+        decoded = self._decode(token)
+        claims = self._check_times(decoded)
+        key = (claims.user_id, claims.platform_id)
+        stamp = self._stamps.get(key, 0)
+        if not self.is_admin(claims.user_id):
+            async with self._sessionmaker() as session:
+                row = await session.get(TokenRow, token_digest(token))
+            if row is None or row.user_id != claims.user_id or row.platform_id != claims.platform_id:
+                raise ImError(ErrCode.TokenNotExistError)
+            if row.state == TokenState.KICKED:
+                raise ImError(ErrCode.TokenKickedError)
+            if row.state != TokenState.NORMAL:
+                raise ImError(ErrCode.TokenUnknownError, f"token state {row.state}")
+        # Not if a change to this user's tokens committed while the row was read.
+        if self._stamps.get(key, 0) == stamp:
+            self._remember(token, _Known(decoded, stamp))
+        return claims
+
+    def _remember(self, token: str, known: _Known) -> None:
+        if len(self._known) >= _MAX_KNOWN_TOKENS:
+            del self._known[next(iter(self._known))]
+        self._known[token] = known
+
+    def _revoke(self, user_id: str, platform_id: int) -> None:
+        """Void what is remembered of this user's tokens on this platform."""
+        key = (user_id, platform_id)
+        self._stamps[key] = self._stamps.get(key, 0) + 1
 
     async def mark_kicked(self, user_id: str, platform_id: int, except_token: str | None = None) -> None:
         stmt = (
@@ -116,17 +166,20 @@ class TokenService:
         )
         if except_token is not None:
             stmt = stmt.where(TokenRow.token_hash != token_digest(except_token))
+        # Before: checks during the commit read the table; after: what they remembered goes.
+        self._revoke(user_id, platform_id)
         async with self._sessionmaker.begin() as session:
             await session.execute(stmt)
+        self._revoke(user_id, platform_id)
 
-    def _parse(self, token: str) -> Claims:
+    def _decode(self, token: str) -> _Decoded:
         try:
             with _short_keys_allowed():
                 payload: dict[str, Any] = jwt.decode(
                     token,
                     self._settings.secret,
                     algorithms=["HS256"],
-                    # Time claims are checked below against the injected clock.
+                    # Time claims are checked by _check_times against the injected clock.
                     options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
                 )
         except jwt.InvalidSignatureError as exc:
@@ -145,16 +198,20 @@ class TokenService:
             or not all(t is None or _is_number(t) for t in (exp, nbf, iat))
         ):
             raise ImError(ErrCode.TokenMalformedError, "claims have wrong types")
+        claims = Claims(user_id=user_id, platform_id=int(platform_id), expire_at=int(exp or 0))
+        return _Decoded(claims, exp, nbf, iat)
+
+    def _check_times(self, d: _Decoded) -> Claims:
         now = self._settings.clock()
         # golang-jwt v4 RegisteredClaims.Valid: errors are bit flags; tokenverify maps
         # malformed, then expired, then not-valid-yet, anything else -> unknown.
-        if exp is not None and now >= exp:
+        if d.exp is not None and now >= d.exp:
             raise ImError(ErrCode.TokenExpiredError, "token is expired")
-        if nbf is not None and now < nbf:
+        if d.nbf is not None and now < d.nbf:
             raise ImError(ErrCode.TokenNotValidYetError, "token is not valid yet")
-        if iat is not None and now < iat:
+        if d.iat is not None and now < d.iat:
             raise ImError(ErrCode.TokenUnknownError, "token used before issued")
-        return Claims(user_id=user_id, platform_id=int(platform_id), expire_at=int(exp or 0))
+        return d.claims
 
     async def _apply_issue_policy(self, session: AsyncSession, user_id: str, platform_id: int, now: int) -> None:
         rows = (

@@ -42,6 +42,8 @@ class GatewayContext:
     hub: Hub
     sessionmaker: async_sessionmaker[AsyncSession]
     is_blocked: IsBlocked
+    # For the sync handlers (1001, 1002, 1005-1007), which only read: db.make_read_sessionmaker.
+    reader: async_sessionmaker[AsyncSession]
     group_chat: GroupChat = NO_GROUP_CHAT
 
 
@@ -74,35 +76,35 @@ def _owner(ctx: GatewayContext, conn: Connection, user_id: str) -> str:
 
 async def _get_newest_seq(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetMaxSeqReq, req.data)
-    async with ctx.sessionmaker() as session:
+    async with ctx.reader() as session:
         resp = await sync.get_newest_seq(session, _owner(ctx, conn, body.userID))
     return Reply(resp.SerializeToString())
 
 
 async def _pull_by_range(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.PullMessageBySeqsReq, req.data)
-    async with ctx.sessionmaker() as session:
+    async with ctx.reader() as session:
         resp = await sync.pull_by_range(session, _owner(ctx, conn, body.userID), body, ctx.settings.pull_faults)
     return Reply(resp.SerializeToString())
 
 
 async def _pull_by_seqs(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetSeqMessageReq, req.data)
-    async with ctx.sessionmaker() as session:
+    async with ctx.reader() as session:
         resp = await sync.get_seq_message(session, _owner(ctx, conn, body.userID), body)
     return Reply(resp.SerializeToString())
 
 
 async def _conv_max_read_seq(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetConversationsHasReadAndMaxSeqReq, req.data)
-    async with ctx.sessionmaker() as session:
+    async with ctx.reader() as session:
         resp = await sync.get_conversations_has_read_and_max_seq(session, _owner(ctx, conn, body.userID), body)
     return Reply(resp.SerializeToString())
 
 
 async def _last_message(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetLastMessageReq, req.data)
-    async with ctx.sessionmaker() as session:
+    async with ctx.reader() as session:
         resp = await sync.get_last_message(session, _owner(ctx, conn, body.userID), body)
     return Reply(resp.SerializeToString())
 

@@ -6,8 +6,9 @@ storage, via `imserver.msgstore.route_and_store`). The push runs after the answe
 is queued, as OpenIM answers once the message is on its queue.
 
 Group messages (sessionType 3) ask the `GroupChat` port who may send and who
-receives (verify.go), and after the push let it mark @-mentions (send.go
-setConversationAtInfo, which OpenIM also runs after queueing). A gateway started
+receives (verify.go), and let it store @-mentions before the push and notify
+them after it (send.go setConversationAtInfo, which OpenIM starts right after
+queueing, well before the push comes out of msgtransfer). A gateway started
 without groups answers them 1205 GroupTypeNotSupport.
 """
 
@@ -77,8 +78,8 @@ class GroupChat(Protocol):
     async def recipients(self, msg: pb.MsgData) -> list[str]:
         """Verify the sender of a group message; answer the group's current members."""
 
-    async def after_send(self, msg: pb.MsgData, operation_id: str) -> None:
-        """Work after the push (mark @-mentions)."""
+    async def mark_mentions(self, msg: pb.MsgData, operation_id: str) -> Callable[[], Awaitable[None]]:
+        """Store the @-mentions' groupAtType (before the push); answer what notifies them (after)."""
 
     async def member_ids(self, group_id: str) -> list[str]: ...
 
@@ -89,14 +90,18 @@ class _NoGroupChat:
     async def recipients(self, msg: pb.MsgData) -> list[str]:
         raise ImError(ErrCode.GroupTypeNotSupport, "this gateway has no groups")
 
-    async def after_send(self, msg: pb.MsgData, operation_id: str) -> None:
-        return None
+    async def mark_mentions(self, msg: pb.MsgData, operation_id: str) -> Callable[[], Awaitable[None]]:
+        return _nothing
 
     async def member_ids(self, group_id: str) -> list[str]:
         return []
 
     async def member_roles(self, group_id: str, user_ids: Sequence[str]) -> dict[str, int]:
         return {}
+
+
+async def _nothing() -> None:
+    return None
 
 
 NO_GROUP_CHAT: GroupChat = _NoGroupChat()
@@ -134,12 +139,16 @@ async def _verify(msg: pb.MsgData, settings: ImServerSettings, is_blocked: IsBlo
 class SendOutcome:
     resp: pb.SendMsgResp
     deliveries: list[Delivery]
-    followup: Callable[[str], Awaitable[None]] | None = None
+    mentions: Callable[[str], Awaitable[Callable[[], Awaitable[None]]]] | None = None
 
     async def push(self, pusher: Pusher, operation_id: str) -> None:
+        # send.go starts setConversationAtInfo right after MsgToMQ, while the message still
+        # has Kafka, msgtransfer and the push service ahead of it: the @ mark is stored
+        # first, its own notifications (also through the queue) come after the message.
+        notify = None if self.mentions is None else await self.mentions(operation_id)
         await push_deliveries(pusher, self.deliveries, operation_id)
-        if self.followup is not None:
-            await self.followup(operation_id)
+        if notify is not None:
+            await notify()
 
 
 async def send_message(
@@ -174,7 +183,7 @@ async def send_message(
     resp = pb.SendMsgResp(
         serverMsgID=first.msg.serverMsgID, clientMsgID=first.msg.clientMsgID, sendTime=first.msg.sendTime
     )
-    followup = None
+    mentions = None
     if members is not None and not first.duplicate:
-        followup = partial(group_chat.after_send, first.msg)
-    return SendOutcome(resp, deliveries, followup)
+        mentions = partial(group_chat.mark_mentions, first.msg)
+    return SendOutcome(resp, deliveries, mentions)

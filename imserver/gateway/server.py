@@ -22,6 +22,7 @@ from websockets.http11 import Request, Response
 from core.protocol.envelope import EnvelopeError, WsReq
 from core.protocol.errcodes import ErrCode
 from core.protocol.redact import redacting_logger
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.gateway.connection import Connection, ConnState
 from imserver.gateway.handlers import HANDLERS, GatewayContext, handle_request
@@ -256,7 +257,8 @@ async def start_gateway(
     group_chat: GroupChat = NO_GROUP_CHAT,
 ) -> GatewayServer:
     """Listen on host:port (0 = ephemeral) in the running loop; `hub` is shared with the API."""
-    gateway = _Gateway(GatewayContext(settings, hub, sessionmaker, is_blocked, group_chat), tokens)
+    reader = make_read_sessionmaker(sessionmaker)
+    gateway = _Gateway(GatewayContext(settings, hub, sessionmaker, is_blocked, reader, group_chat), tokens)
     server = await serve(
         gateway.handle,
         host,

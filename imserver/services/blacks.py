@@ -31,6 +31,8 @@ from imserver.settings import ImServerSettings
 
 __all__ = ["BlackIncrement", "BlackService"]
 
+_MAX_CACHED_OWNERS = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class BlackIncrement:
@@ -55,6 +57,11 @@ class BlackService:
         self._versions = versions
         self._notifier = notifier
         self._users = users
+        # Owner -> whom they blacklisted, for the send path's check (one dict look-up per
+        # message instead of a query). add/remove drop the owner's entry when they commit;
+        # `_stamps` keeps a load that raced one of them from putting back the old set.
+        self._blocked: dict[str, frozenset[str]] = {}
+        self._stamps: dict[str, int] = {}
 
     async def add(self, op: Operator, owner: str, blocked: str, ex: str) -> None:
         await self._users.check_exist([owner, blocked])
@@ -73,6 +80,7 @@ class BlackService:
             )
             await session.flush()
             await self._versions.incr(session, BLACKS, owner, [blocked], VersionState.INSERT)
+        self._forget(owner)
         tips = BlackAddedTips(fromToUserID=FromToUserID(fromUserID=owner, toUserID=blocked))
         await self._notifier.send(op.operation_id, owner, blocked, ContentType.BLACK_ADDED, tips)
 
@@ -82,6 +90,7 @@ class BlackService:
                 delete(BlackRow).where(BlackRow.owner_user_id == owner, BlackRow.block_user_id == blocked)
             )
             await self._versions.incr(session, BLACKS, owner, [blocked], VersionState.DELETE)
+        self._forget(owner)
         tips = BlackDeletedTips(fromToUserID=FromToUserID(fromUserID=owner, toUserID=blocked))
         await self._notifier.send(op.operation_id, owner, blocked, ContentType.BLACK_DELETED, tips)
 
@@ -106,9 +115,22 @@ class BlackService:
             return await self._infos(session, ordered, millis=True) or []
 
     async def is_blocked(self, owner: str, user_id: str) -> bool:
-        """Whether `owner` has blacklisted `user_id`."""
-        async with self._sessionmaker() as session:
-            return bool(await self._rows(session, owner, [user_id]))
+        """Whether `owner` has blacklisted `user_id` (from memory once the owner's list is loaded)."""
+        blocked = self._blocked.get(owner)
+        if blocked is None:
+            stamp = self._stamps.get(owner, 0)
+            async with self._sessionmaker() as session:
+                rows = await session.execute(select(BlackRow.block_user_id).where(BlackRow.owner_user_id == owner))
+                blocked = frozenset(rows.scalars())
+            if self._stamps.get(owner, 0) == stamp:
+                if len(self._blocked) >= _MAX_CACHED_OWNERS:
+                    del self._blocked[next(iter(self._blocked))]  # the oldest loaded
+                self._blocked[owner] = blocked
+        return user_id in blocked
+
+    def _forget(self, owner: str) -> None:
+        self._blocked.pop(owner, None)
+        self._stamps[owner] = self._stamps.get(owner, 0) + 1
 
     async def incremental(self, owner: str, version_id: str, version: int) -> BlackIncrement:
         async with self._sessionmaker.begin() as session:

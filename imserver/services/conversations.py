@@ -14,10 +14,10 @@ with 1300 ConversationChangeNotification, private-chat changes with 1701
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import ContentType, SessionType
@@ -96,6 +96,16 @@ def _wire(row: ConversationRow) -> Conversation:
         latestMsgDestructTime=row.latest_msg_destruct_time,
         isMsgDestruct=row.is_msg_destruct,
     )
+
+
+_USER_SEQ = msgstore.UserConversationSeq.__table__
+_SETTINGS = ConversationRow.__table__
+_UNSETTLED = select(_USER_SEQ.c.conversation_id).where(
+    _USER_SEQ.c.user_id == bindparam("o"),
+    ~exists().where(
+        _SETTINGS.c.owner_user_id == bindparam("o"), _SETTINGS.c.conversation_id == _USER_SEQ.c.conversation_id
+    ),
+)
 
 
 class ConversationService:
@@ -190,6 +200,19 @@ class ConversationService:
         is_private_chat: bool | None,
         peer_user_id: str,
     ) -> None:
+        notify = await self.set_quietly(op, user_ids, conversation_id, changes, is_private_chat, peer_user_id)
+        await notify()
+
+    async def set_quietly(
+        self,
+        op: Operator,
+        user_ids: Sequence[str],
+        conversation_id: str,
+        changes: ConversationChanges,
+        is_private_chat: bool | None,
+        peer_user_id: str,
+    ) -> Callable[[], Awaitable[None]]:
+        """`set`'s storage now; its notifications when the returned coroutine function is run."""
         values = changes.values()
         changed: list[str] = []
         async with self._sessionmaker.begin() as session:
@@ -204,6 +227,21 @@ class ConversationService:
                 if owner in changed or is_private_chat is not None:
                     await session.flush()
                     await self._versions.incr(session, CONVERSATIONS, owner, [conversation_id], VersionState.UPDATE)
+
+        async def notify() -> None:
+            await self._notify_set(op, user_ids, conversation_id, changed, is_private_chat, peer_user_id)
+
+        return notify
+
+    async def _notify_set(
+        self,
+        op: Operator,
+        user_ids: Sequence[str],
+        conversation_id: str,
+        changed: list[str],
+        is_private_chat: bool | None,
+        peer_user_id: str,
+    ) -> None:
         for owner in changed:
             tips = ConversationUpdateTips(userID=owner, conversationIDList=[conversation_id])
             await self._notifier.send(op.operation_id, owner, owner, ContentType.CONVERSATION_CHANGE, tips)
@@ -225,15 +263,9 @@ class ConversationService:
 
     async def _materialize(self, session: AsyncSession, owner: str) -> None:
         """Create settings rows for conversations storage knows and this table does not."""
-        stored = await msgstore.user_conversation_ids(session, owner)
-        known = set(
-            (
-                await session.execute(
-                    select(ConversationRow.conversation_id).where(ConversationRow.owner_user_id == owner)
-                )
-            ).scalars()
-        )
-        new = [c for c in stored if c not in known]
+        # One query (it runs on every conversation read): storage's rows with no settings row.
+        missing = (await session.execute(_UNSETTLED, {"o": owner})).scalars()
+        new = sorted(c for c in missing if not msgstore.is_notification_conversation(c))
         for conversation_id in new:
             session.add(self._new_row(owner, conversation_id))
         if new:

@@ -18,7 +18,7 @@ openim-v3.md 7.1 steps 2 and 5:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +38,13 @@ __all__ = ["GroupChatService"]
 
 def _is_notification_type(content_type: int) -> bool:
     return ContentType.NOTIFICATION_BEGIN <= content_type <= ContentType.NOTIFICATION_END
+
+
+Notices = Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    return None
 
 
 class GroupChatService:
@@ -70,23 +77,28 @@ class GroupChatService:
                 raise ImError(ErrCode.MutedGroup)
         return members
 
-    async def after_send(self, msg: pb.MsgData, operation_id: str) -> None:
-        """setConversationAtInfo for an @ message; anything else needs nothing."""
+    async def mark_mentions(self, msg: pb.MsgData, operation_id: str) -> Notices:
+        """setConversationAtInfo for an @ message: the groupAtType stored now, the members'
+        1300 notifications when the returned coroutine function runs (after the push)."""
         if msg.contentType != ContentType.AT_TEXT or not msg.atUserIDList:
-            return
+            return _nothing
         async with self._sessionmaker() as session:
             members = await store.member_ids(session, msg.groupID)
         at = list(dict.fromkeys(msg.atUserIDList))
         named = [u for u in at if u != AT_ALL_TAG and u in members]
         op = Operator(user_id=msg.sendID, platform_id=0, operation_id=operation_id, is_admin=True)
         if AT_ALL_TAG not in at:
-            await self._mark(op, msg.groupID, named, GroupAtType.AT_ME)
-            return
-        others = [u for u in members if u != msg.sendID]
-        if named:
-            await self._mark(op, msg.groupID, named, GroupAtType.AT_ALL_AT_ME)
-            others = [u for u in others if u not in named]
-        await self._mark(op, msg.groupID, others, GroupAtType.AT_ALL)
+            marks = [(named, GroupAtType.AT_ME)]
+        else:
+            others = [u for u in members if u != msg.sendID and u not in named]
+            marks = [(named, GroupAtType.AT_ALL_AT_ME), (others, GroupAtType.AT_ALL)]
+        notices = [await self._mark(op, msg.groupID, users, at_type) for users, at_type in marks if users]
+
+        async def notify() -> None:
+            for n in notices:
+                await n()
+
+        return notify
 
     async def member_ids(self, group_id: str) -> list[str]:
         async with self._sessionmaker() as session:
@@ -96,7 +108,6 @@ class GroupChatService:
         async with self._sessionmaker() as session:
             return {m.user_id: m.role_level for m in await store.members(session, group_id, user_ids)}
 
-    async def _mark(self, op: Operator, group_id: str, user_ids: Sequence[str], at_type: int) -> None:
-        if user_ids:
-            changes = ConversationChanges(group_at_type=at_type)
-            await self._conversations.set(op, user_ids, f"sg_{group_id}", changes, None, "")
+    async def _mark(self, op: Operator, group_id: str, user_ids: Sequence[str], at_type: int) -> Notices:
+        changes = ConversationChanges(group_at_type=at_type)
+        return await self._conversations.set_quietly(op, user_ids, f"sg_{group_id}", changes, None, "")

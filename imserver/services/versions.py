@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imserver.models import VersionEntryRow, VersionLogRow
@@ -100,18 +100,25 @@ def _valid_client_version(version_id: str, version: int) -> bool:
         return False
 
 
+# Read by every incremental sync and full-ID call (several per login): a Core statement
+# built once, the two columns only, no ORM object.
+_HEAD = select(VersionLogRow.version_id, VersionLogRow.version).where(
+    VersionLogRow.table_name == bindparam("t"), VersionLogRow.d_id == bindparam("d")
+)
+
+
 class VersionLogs:
     def __init__(self, now_ms: Callable[[], int]) -> None:
         self._now_ms = now_ms
 
     async def head(self, session: AsyncSession, table: str, d_id: str) -> VersionHead:
         """The log's current (versionID, version), creating an empty log at version 1."""
-        row = await self._find(session, table, d_id)
-        if row is None:
+        head = await self._find(session, table, d_id)
+        if head is None:
             await self._create(session, table, d_id, _FIRST_VERSION)
-            row = await self._find(session, table, d_id)
-            assert row is not None
-        return VersionHead(row.version_id, row.version)
+            head = await self._find(session, table, d_id)
+            assert head is not None
+        return head
 
     async def incr(
         self, session: AsyncSession, table: str, d_id: str, e_ids: Sequence[str], state: VersionState
@@ -175,12 +182,10 @@ class VersionLogs:
             sort_version=sort_version,
         )
 
-    async def _find(self, session: AsyncSession, table: str, d_id: str) -> VersionLogRow | None:
-        return (
-            await session.execute(
-                select(VersionLogRow).where(VersionLogRow.table_name == table, VersionLogRow.d_id == d_id)
-            )
-        ).scalar_one_or_none()
+    @staticmethod
+    async def _find(session: AsyncSession, table: str, d_id: str) -> VersionHead | None:
+        row = (await session.execute(_HEAD, {"t": table, "d": d_id})).first()
+        return None if row is None else VersionHead(row.version_id, row.version)
 
     async def _create(self, session: AsyncSession, table: str, d_id: str, version: int) -> None:
         await insert_ignore(

@@ -235,3 +235,15 @@ async def test_jssdk_speaks_protobuf_when_asked(rec: RecServer) -> None:
     assert bad.json()["errCode"] == 1001
     garbage = await rec.http.post(url, content=b"\xff\xff", headers={**headers, "Content-Type": "application/protobuf"})
     assert garbage.json()["errCode"] == 1001
+
+
+async def test_blacklist_changes_apply_to_the_next_send(im: Server) -> None:
+    """The send path reads blacklists from memory: add/remove must reach it at once."""
+    a, b = await im.users(2)
+    ta = await im.token(a)
+    await im.call("/msg/send_msg", _text(b, a, "before"), im.admin)  # a's (empty) list is now cached
+    await im.call("/friend/add_black", {"ownerUserID": a, "blackUserID": b}, ta)
+    assert await code(im, "/msg/send_msg", _text(b, a, "blocked"), im.admin) == 1302
+    await im.call("/msg/send_msg", _text(a, b, "a may still write"), im.admin)
+    await im.call("/friend/remove_black", {"ownerUserID": a, "blackUserID": b}, ta)
+    await im.call("/msg/send_msg", _text(b, a, "after"), im.admin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
 
 from core.protocol import openim_pb2 as pb
@@ -202,3 +203,21 @@ async def test_logout_answers_then_closes(env: Env) -> None:
             await within(alice.ws.recv())
         assert alice.ws.close_code == 1000
     assert env.hub.connections("alice") == []
+
+
+async def test_sync_reads_do_not_wait_for_the_write_lock(env: Env) -> None:
+    """1001/1002 read in deferred transactions: a writer holding SQLite's write lock (as the
+    message writer does while it commits a batch) does not hold them up."""
+    async with env.client("alice") as alice, env.client("bob") as bob:
+        await send(alice, "bob", "c1")
+        assert (await bob.next_push()).seq == 1
+        async with env.sessionmaker() as other:
+            await other.execute(update(msgstore.ConversationSeq).values(max_seq_time=0))  # BEGIN IMMEDIATE
+            seqs = await alice.call(R.GET_NEWEST_SEQ, pb.GetMaxSeqReq(userID="alice"), pb.GetMaxSeqResp)
+            assert dict(seqs.maxSeqs) == {"si_alice_bob": 1}
+            pull = pb.PullMessageBySeqsReq(
+                userID="alice", seqRanges=[pb.SeqRange(conversationID="si_alice_bob", begin=1, end=1, num=10)]
+            )
+            pulled = await alice.call(R.PULL_MSG_BY_RANGE, pull, pb.PullMessageBySeqsResp)
+            assert [m.clientMsgID for m in pulled.msgs["si_alice_bob"].Msgs] == ["c1"]
+            await other.rollback()
