@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -28,6 +28,9 @@ from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import str_list
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["ConversationModule", "conversation_id_for"]
 
@@ -99,7 +102,7 @@ class BurnDurationParams(ConversationIDParams):
 
 
 class ConversationModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.convs: dict[str, LocalConversation] = {}
         self.has_read: dict[str, int] = {}

@@ -11,7 +11,7 @@ on the next sync.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -31,6 +31,9 @@ from core.protocol.constants import ContentType, HandleResult
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["FriendModule"]
 
@@ -120,7 +123,7 @@ def _req_key(r: LocalFriendRequest) -> str:
 
 
 class FriendModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.friends: dict[str, LocalFriend] = {}
         self.blacks: dict[str, LocalBlack] = {}

@@ -10,7 +10,7 @@ happened while parked is missed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,9 @@ from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import mapping, text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["GroupModule"]
 
@@ -171,7 +174,7 @@ def _member_key(m: LocalGroupMember) -> str:
 
 
 class GroupModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.groups: dict[str, LocalGroup] = {}
         self.members: dict[str, dict[str, LocalGroupMember]] = {}

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 from collections import Counter, OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -35,6 +35,9 @@ from core.protocol.constants import ContentType, ReqIdentifier, SessionType
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 from core.untrusted import flag, int_list, integer, text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["MessageModule", "is_stored"]
 
@@ -132,7 +135,7 @@ class SearchParams(Params):
 
 
 class MessageModule(MessageCreateModule):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.synced: dict[str, int] = {}
         self._baseline = False

@@ -12,7 +12,7 @@ that changed meanwhile fires the callback too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, Field
@@ -24,6 +24,9 @@ from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ReqIdentifier
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["OnlineStatus", "PresenceModule"]
 
@@ -44,7 +47,7 @@ class UserIDsParams(Params):
 
 
 class PresenceModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.subscribed: set[str] = set()
         self._online: dict[str, list[int]] = {}

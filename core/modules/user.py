@@ -8,7 +8,7 @@ fires OnSelfInfoUpdated; 1303/1209 for others invalidate the cache (5.10).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -19,6 +19,9 @@ from core.protocol.constants import ContentType
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["GetUsersInfoParams", "SetSelfInfoParams", "UserModule"]
 
@@ -40,7 +43,7 @@ class GetUsersInfoParams(Params):
 
 
 class UserModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.self_info: LocalUser | None = None
         self._cache: OrderedDict[str, PublicUser] = OrderedDict()
