@@ -36,7 +36,7 @@ from imserver.gateway.handshake import (
 from imserver.gateway.handshake import wants_text_response as _wants_text
 from imserver.gateway.heartbeat import WEB_PLATFORM_ID, HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
+from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.settings import ImServerSettings
 
 __all__ = ["GatewayServer", "start_gateway"]

@@ -1,6 +1,6 @@
 """What sending into a group needs from the groups: who may send, who receives, who was mentioned.
 
-Implements the gateway's `GroupChat` port (imserver/gateway/sending.py) over
+Implements the gateway's `GroupChat` port (imserver/services/sending.py) over
 the group tables. Port of open-im-server internal/rpc/msg/verify.go
 (messageVerification, ReadGroupChatType) and send.go (setConversationAtInfo);
 openim-v3.md 7.1 steps 2 and 5:

@@ -21,9 +21,9 @@ from core.protocol.constants import ContentType, SessionType
 from core.protocol.errcodes import ErrCode
 from imserver import msgstore
 from imserver.errors import ImError
-from imserver.gateway import sending, sync
 from imserver.models import UserRow
 from imserver.notify import CLEAR_CONVERSATION, Notifier, Pusher
+from imserver.services import sending, sync
 from imserver.services.common import Operator
 from imserver.services.conversations import ConversationService, describe
 from imserver.services.group_constants import RoleLevel

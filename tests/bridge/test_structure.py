@@ -4,10 +4,13 @@
   FastAPI's route scan;
 - no request hops to the threadpool: every dependency and endpoint is a coroutine
   function (FastAPI runs a plain function in a worker thread, per request).
+
+And of the layering (issue 11): imserver's services never import its gateway.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 from pathlib import Path
@@ -133,3 +136,27 @@ async def test_an_idle_live_session_runs_no_saver_task(tmp_path: Path) -> None:
         keepalive = [core.gateway._ws.keepalive_task] if core.gateway._ws.keepalive_task is not None else []
         assert len(named) + len(keepalive) <= 3
         await user.post("/v1/logout")
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_imserver_services_do_not_import_the_gateway() -> None:
+    """The gateway calls services and registers its Hub as their `Pusher`, never the reverse."""
+    found = {
+        str(path.relative_to(_ROOT)): sorted(n for n in _imported_modules(path) if n.startswith("imserver.gateway"))
+        for path in sorted((_ROOT / "imserver" / "services").glob("*.py"))
+    }
+    assert len(found) > 10
+    assert {path: names for path, names in found.items() if names} == {}

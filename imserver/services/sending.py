@@ -9,6 +9,11 @@ Group messages (sessionType 3) ask the `GroupChat` port who may send and who
 receives (verify.go), and after the push let it mark @-mentions (send.go
 setConversationAtInfo, which OpenIM also runs after queueing). A gateway started
 without groups answers them 1205 GroupTypeNotSupport.
+
+The gateway's 1003 handler and /msg/send_msg both run it, as both reach
+OpenIM's msg RPC; it is a service, so services never import the gateway: the
+push goes out through the `Pusher` the gateway's Hub is wired in as
+(imserver/server.py).
 """
 
 from __future__ import annotations
