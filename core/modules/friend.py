@@ -27,7 +27,7 @@ from core.models import (
     request_from_server,
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
-from core.protocol.constants import ContentType, HandleResult
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType, HandleResult
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import text
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["FriendModule"]
 
 UserID = Field(min_length=1, max_length=64)
-_MAX_IDS = 1000  # OpenIM ParamMaxLength
 
 
 class AddFriendParams(Params):
@@ -55,7 +54,7 @@ class HandleApplicationParams(Params):
 
 
 class UserIDListParams(Params):
-    userIDList: list[str] = Field(min_length=1, max_length=_MAX_IDS)
+    userIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class SpecifiedFriendsParams(UserIDListParams):

@@ -21,7 +21,7 @@ from core.errors import SdkError
 from core.events import USER
 from core.modules.base import Module, NoParams, Params
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ReqIdentifier
+from core.protocol.constants import PARAM_MAX_LENGTH, OnlineState, ReqIdentifier
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 
@@ -43,7 +43,7 @@ class OnlineStatus(BaseModel):
 
 
 class UserIDsParams(Params):
-    userIDs: list[str] = Field(min_length=1, max_length=1000)
+    userIDs: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class PresenceModule(Module):
@@ -60,7 +60,9 @@ class PresenceModule(Module):
 
     def _status(self, user_id: str) -> OnlineStatus:
         platforms = self._online.get(user_id, [])
-        return OnlineStatus(userID=user_id, status=1 if platforms else 0, platformIDs=platforms)
+        return OnlineStatus(
+            userID=user_id, status=OnlineState.ONLINE if platforms else OnlineState.OFFLINE, platformIDs=platforms
+        )
 
     async def _request(self, sub: list[str], unsub: list[str], operation_id: str) -> pb.SubUserOnlineStatusTips:
         gw = self.core.gateway

@@ -15,7 +15,7 @@ from pydantic import Field
 from core.events import USER
 from core.models import LocalUser, PublicUser, user_from_server
 from core.modules.base import Module, NoParams, Params, tips_of
-from core.protocol.constants import ContentType
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import text
@@ -39,7 +39,7 @@ class SetSelfInfoParams(Params):
 
 
 class GetUsersInfoParams(Params):
-    userIDs: list[str] = Field(min_length=1, max_length=1000)
+    userIDs: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class UserModule(Module):

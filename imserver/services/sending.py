@@ -49,7 +49,6 @@ __all__ = [
 IsBlocked = Callable[[str, str], Awaitable[bool]]
 """is_blocked(owner, other): has `owner` blacklisted `other`?"""
 
-_REVOKE_LEGACY = 111  # constant.Revoke
 
 # encapsulateMsgData: options switched off per content type.
 _OFF: dict[int, tuple[str, ...]] = {
@@ -68,7 +67,7 @@ _OFF: dict[int, tuple[str, ...]] = {
         "unreadCount",
         "offlinePush",
     ),
-    _REVOKE_LEGACY: ("unreadCount", "offlinePush"),
+    ContentType.REVOKE: ("unreadCount", "offlinePush"),
 }
 
 
