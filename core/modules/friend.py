@@ -22,14 +22,12 @@ from core.models import (
     LocalFriend,
     LocalFriendRequest,
     SearchFriendItem,
-    black_from_server,
-    friend_from_server,
-    request_from_server,
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.protocol.constants import PARAM_MAX_LENGTH, ContentType, HandleResult
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.server_reads import black_from_server, friend_from_server, request_from_server
 from core.untrusted import text
 
 if TYPE_CHECKING:

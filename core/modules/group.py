@@ -19,9 +19,6 @@ from core.models import (
     LocalGroup,
     LocalGroupMember,
     LocalGroupRequest,
-    group_from_server,
-    group_request_from_server,
-    member_from_server,
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.modules.group_sync import GroupVersions, fetch_joined_delta, fetch_member_deltas
@@ -31,6 +28,7 @@ from core.protocol.constants import GroupContentType as G
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.server_reads import group_from_server, group_request_from_server, member_from_server
 from core.untrusted import mapping, text
 
 if TYPE_CHECKING:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from core.events import USER
-from core.models import LocalUser, PublicUser, user_from_server
+from core.models import LocalUser, PublicUser
 from core.modules.base import Module, NoParams, Params, tips_of
 from core.protocol.constants import PARAM_MAX_LENGTH, ContentType
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.server_reads import user_from_server
 from core.untrusted import text
 
 if TYPE_CHECKING:
