@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from core.protocol.constants import WORKING_GROUP, RoleLevel, SessionType
+
 __all__ = [
     "FriendCheckResult",
     "LocalBlack",
@@ -102,7 +104,7 @@ class LocalConversation(_Shape):
     """openim-sdk-core LocalConversation; `latestMsg` is a JSON string of a MsgStruct, as in the SDK."""
 
     conversationID: str
-    conversationType: int = 1
+    conversationType: int = SessionType.SINGLE
     userID: str = ""
     groupID: str = ""
     showName: str = ""
@@ -136,7 +138,7 @@ class LocalGroup(_Shape):
     createTime: int = 0
     status: int = 0
     creatorUserID: str = ""
-    groupType: int = 2
+    groupType: int = WORKING_GROUP
     ownerUserID: str = ""
     memberCount: int = 0
     ex: str = ""
@@ -153,7 +155,7 @@ class LocalGroupMember(_Shape):
     userID: str
     nickname: str = ""
     faceURL: str = ""
-    roleLevel: int = 20
+    roleLevel: int = RoleLevel.ORDINARY
     joinTime: int = 0
     joinSource: int = 0
     inviterUserID: str = ""
@@ -172,7 +174,7 @@ class LocalGroupRequest(_Shape):
     createTime: int = 0
     status: int = 0
     creatorUserID: str = ""
-    groupType: int = 2
+    groupType: int = WORKING_GROUP
     ownerUserID: str = ""
     memberCount: int = 0
     userID: str
