@@ -511,15 +511,15 @@ class Core:
     async def route_notification(self, msg: MsgData, operation_id: str) -> None:
         """Notification content types to the module that owns them (openim-v3.md 5.10)."""
         ct = msg.contentType
-        if 1200 < ct < 1299:
+        if ContentType.FRIEND_NOTIFICATION_BEGIN < ct < ContentType.FRIEND_NOTIFICATION_END:
             await self.friend.on_notification(msg, operation_id)
         if ct in (ContentType.USER_INFO_UPDATED, ContentType.FRIEND_INFO_UPDATED):
             await self.user.on_notification(msg, operation_id)
         if ct in COMMAND_NOTIFICATIONS:
             await self.user_commands.on_notification(msg, operation_id)
-        if 1500 < ct < 1599:
+        if ContentType.GROUP_NOTIFICATION_BEGIN < ct < ContentType.GROUP_NOTIFICATION_END:
             await self.group.on_notification(msg, operation_id)
-        if ct in (ContentType.CONVERSATION_CHANGE, 1701):
+        if ct in (ContentType.CONVERSATION_CHANGE, ContentType.CONVERSATION_PRIVATE_CHAT):
             await self.conversation.on_notification(msg, operation_id)
         if ct == ContentType.HAS_READ_RECEIPT:  # only unstored ones get here: one's own other device
             await self.message.on_own_read_receipt(msg, operation_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from core.protocol.constants import ContentType
+from core.protocol.constants import ContentType, MsgFrom, MsgStatus
 from core.protocol.openim_pb2 import MsgData, OfflinePushInfo
 from core.untrusted import load_json
 
@@ -53,7 +53,7 @@ class MsgStruct(BaseModel):
     sessionType: int = 0
     sendID: str = ""
     recvID: str = ""
-    msgFrom: int = 100
+    msgFrom: int = MsgFrom.USER
     contentType: int = 0
     senderPlatformID: int = 0
     senderNickname: str = ""
@@ -127,7 +127,7 @@ def from_msgdata(m: MsgData) -> MsgStruct:
         groupID=m.groupID,
         seq=m.seq,
         isRead=m.isRead,
-        status=2 if m.status in (0, 1, 2) else m.status,
+        status=MsgStatus.SEND_SUCCESS if m.status in (0, MsgStatus.SENDING, MsgStatus.SEND_SUCCESS) else m.status,
         attachedInfo=m.attachedInfo,
         ex=m.ex,
     )
@@ -188,7 +188,7 @@ def to_msgdata(msg: MsgStruct, options: dict[str, bool] | None = None) -> MsgDat
         contentType=msg.contentType,
         content=content,
         createTime=msg.createTime,
-        status=1,
+        status=MsgStatus.SENDING,
         attachedInfo=msg.attachedInfo,
         ex=msg.ex,
     )

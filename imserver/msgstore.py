@@ -32,12 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ContentType, SessionType
+from core.protocol.constants import ContentType, MsgStatus, SessionType
 from imserver import msgwriter
 from imserver.db import Base
 
 __all__ = [
-    "MSG_STATUS_HAS_DELETED",
     "ConversationSeq",
     "Delivery",
     "Pusher",
@@ -66,9 +65,6 @@ __all__ = [
     "user_rows",
     "visible_conversation_ids",
 ]
-
-# constant.MsgStatusHasDeleted / MsgDeleted (openim-v3.md 4.3).
-MSG_STATUS_HAS_DELETED = 4
 
 
 class ConversationSeq(Base):
@@ -348,7 +344,7 @@ def _as_seen_by(row: Row[Any], deleted: bool) -> pb.MsgData:
     msg.isRead = row.is_read
     if deleted:
         msg.content = b""
-        msg.status = MSG_STATUS_HAS_DELETED
+        msg.status = MsgStatus.HAS_DELETED
     if row.revoke is not None:
         msg.content = _revoked_content(msg, json.loads(row.revoke))
         msg.contentType = ContentType.MSG_REVOKE
@@ -369,7 +365,7 @@ async def load_messages(
     rows = (await session.execute(_MESSAGES, {"c": conversation_id, "seqs": wanted})).all()
     deleted = await _deleted_seqs(session, user_id, conversation_id, wanted)
     found = {r.seq: _as_seen_by(r, r.seq in deleted) for r in rows}
-    return [found.get(s) or pb.MsgData(seq=s, status=MSG_STATUS_HAS_DELETED) for s in seqs]
+    return [found.get(s) or pb.MsgData(seq=s, status=MsgStatus.HAS_DELETED) for s in seqs]
 
 
 async def last_message(

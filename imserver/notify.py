@@ -39,14 +39,12 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol import openim_pb2
-from core.protocol.constants import ContentType, MsgFrom, SessionType
+from core.protocol.constants import ContentType, MsgFrom, NotificationReliability, SessionType
+from core.protocol.constants import GroupContentType as G
 from imserver.msgstore import store_and_push
-from imserver.services.group_constants import GroupContentType as G
 from imserver.services.sdkws import WireModel, go_json_dumps, wire_json
 
 __all__ = [
-    "CLEAR_CONVERSATION",
-    "CONVERSATION_PRIVATE_CHAT",
     "NOTIFICATION_CONFIG",
     "HubPort",
     "NotificationConfig",
@@ -56,10 +54,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# constant.ConversationPrivateChatNotification / ClearConversationNotification
-CONVERSATION_PRIVATE_CHAT = 1701
-CLEAR_CONVERSATION = 1703
 
 
 class Pusher(Protocol):
@@ -75,11 +69,6 @@ class HubPort(Pusher, Protocol):
     def online_platforms(self, user_id: str) -> list[int]: ...
 
 
-# constant.UnreliableNotification / ReliableNotificationNoMsg
-ONLINE_ONLY = 1
-STORED = 2
-
-
 @dataclass(frozen=True, slots=True)
 class NotificationConfig:
     """One entry of config/notification.yml; a type without an entry gets the zero config."""
@@ -93,12 +82,14 @@ class NotificationConfig:
 
 
 def _cfg(is_send_msg: bool, offline_push: bool, text: str) -> NotificationConfig:
-    return NotificationConfig(is_send_msg, offline_push, text, text, text, ONLINE_ONLY)
+    return NotificationConfig(is_send_msg, offline_push, text, text, text, NotificationReliability.UNRELIABLE)
 
 
 def _group_cfg(is_send_msg: bool, offline_push: bool, name: str) -> NotificationConfig:
     """Group entries of notification.yml say "<name> title", "<name> desc", "<name> ext"."""
-    return NotificationConfig(is_send_msg, offline_push, f"{name} title", f"{name} desc", f"{name} ext", ONLINE_ONLY)
+    return NotificationConfig(
+        is_send_msg, offline_push, f"{name} title", f"{name} desc", f"{name} ext", NotificationReliability.UNRELIABLE
+    )
 
 
 # open-im-server config/notification.yml (3.8.3-patch) for the types imserver sends.
@@ -116,7 +107,7 @@ NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
     ContentType.FRIENDS_INFO_UPDATE: _cfg(False, False, "friend info updated"),
     ContentType.USER_INFO_UPDATED: _cfg(False, False, "userInfo updated"),
     ContentType.CONVERSATION_CHANGE: _cfg(False, False, "conversation changed"),
-    CONVERSATION_PRIVATE_CHAT: _cfg(True, False, "burn after reading"),
+    ContentType.CONVERSATION_PRIVATE_CHAT: _cfg(True, False, "burn after reading"),
     # Group entries: isSendMsg per openim-v3.md 7.3; offline push only for the three request types.
     G.GROUP_CREATED: _group_cfg(True, False, "create group"),
     G.GROUP_INFO_SET: _group_cfg(False, False, "groupInfoSet"),
@@ -139,9 +130,9 @@ NOTIFICATION_CONFIG: dict[int, NotificationConfig] = {
     G.GROUP_INFO_SET_ANNOUNCEMENT: _group_cfg(True, False, "groupInfoSetAnnouncement"),
     G.GROUP_INFO_SET_NAME: _group_cfg(True, False, "groupInfoSetName"),
     # Hard-coded in msg.go newContentTypeConf: stored in the n_ conversation, pullable.
-    ContentType.MSG_REVOKE: NotificationConfig(reliability=STORED),
-    ContentType.HAS_READ_RECEIPT: NotificationConfig(reliability=STORED),
-    ContentType.DELETE_MSGS: NotificationConfig(reliability=STORED),
+    ContentType.MSG_REVOKE: NotificationConfig(reliability=NotificationReliability.RELIABLE_NO_MSG),
+    ContentType.HAS_READ_RECEIPT: NotificationConfig(reliability=NotificationReliability.RELIABLE_NO_MSG),
+    ContentType.DELETE_MSGS: NotificationConfig(reliability=NotificationReliability.RELIABLE_NO_MSG),
 }
 
 
@@ -170,7 +161,7 @@ def _options(config: NotificationConfig, send_message: bool | None = None) -> di
         options["unreadCount"] = True
     if config.offline_push:
         options["offlinePush"] = True
-    if config.reliability == STORED:
+    if config.reliability == NotificationReliability.RELIABLE_NO_MSG:
         options["history"] = options["persistent"] = True
     options["isSendMsg"] = is_send_msg
     return options
@@ -199,7 +190,7 @@ class Notifier:
         config = NOTIFICATION_CONFIG.get(content_type, NotificationConfig())
         if send_id == recv_id and content_type == ContentType.HAS_READ_RECEIPT:
             # msg.go send: a read receipt to oneself is only for the user's other devices.
-            config = NotificationConfig(reliability=ONLINE_ONLY)
+            config = NotificationConfig(reliability=NotificationReliability.UNRELIABLE)
         now = self._now_ms()
         msg = openim_pb2.MsgData(
             sendID=send_id,

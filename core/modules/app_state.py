@@ -9,7 +9,7 @@ OnRecvOfflineNewMessage (OnRecvOfflineNewMessages in batch mode) as well.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -19,6 +19,9 @@ from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ReqIdentifier
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["SDK_VERSION", "AppStateModule"]
 
@@ -31,7 +34,7 @@ class BackgroundParams(Params):
 
 
 class AppStateModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.background = False
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -23,17 +23,19 @@ from core.modules.base import Module, NoParams, Params
 from core.modules.conversation_sync import apply_settings, fetch_all, fetch_delta, new_conversation
 from core.modules.version_sync import Version
 from core.msgstruct import MsgStruct
-from core.protocol.constants import ContentType, SessionType, single_conversation_id
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType, SessionType, single_conversation_id
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import str_list
 
+if TYPE_CHECKING:
+    from core.core import Core
+
 __all__ = ["ConversationModule", "conversation_id_for"]
 
 ConvID = Field(min_length=1, max_length=256)
 # Most IDs read from one message or notification (what a conversation-list call takes).
-_MAX_IDS = 1000
 
 
 def conversation_id_for(session_type: int, me: str, source_id: str) -> str:
@@ -60,7 +62,7 @@ class ConversationIDParams(Params):
 
 
 class ConversationIDListParams(Params):
-    conversationIDList: list[str] = Field(min_length=1, max_length=1000)
+    conversationIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class SplitParams(Params):
@@ -99,7 +101,7 @@ class BurnDurationParams(ConversationIDParams):
 
 
 class ConversationModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.convs: dict[str, LocalConversation] = {}
         self.has_read: dict[str, int] = {}
@@ -175,7 +177,7 @@ class ConversationModule(Module):
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)
         self._recount(conv)
         if msg.contentType == ContentType.AT_TEXT and not from_me and msg.atTextElem:
-            at_users = str_list(msg.atTextElem, "atUserList", _MAX_IDS)  # the sender wrote it: any JSON type
+            at_users = str_list(msg.atTextElem, "atUserList", PARAM_MAX_LENGTH)  # the sender wrote it: any JSON type
             conv.groupAtType = _at_type(conv.groupAtType, at_users, self.me)
         self.hidden.discard(conv.conversationID)
         if conv.conversationID not in self._new:
@@ -284,7 +286,7 @@ class ConversationModule(Module):
     async def on_notification(self, msg: MsgData, operation_id: str) -> None:
         # 1300 and 1701: DoConversationChangedNotification / ...IsPrivateChangedNotification
         # ignore the tips and run IncrSyncConversations (conversation_msg/notification.go).
-        if msg.contentType in (ContentType.CONVERSATION_CHANGE, 1701):
+        if msg.contentType in (ContentType.CONVERSATION_CHANGE, ContentType.CONVERSATION_PRIVATE_CHAT):
             await self.sync_versions(operation_id)
             await self.flush(operation_id)
 

@@ -11,7 +11,7 @@ on the next sync.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -22,20 +22,20 @@ from core.models import (
     LocalFriend,
     LocalFriendRequest,
     SearchFriendItem,
-    black_from_server,
-    friend_from_server,
-    request_from_server,
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
-from core.protocol.constants import ContentType, HandleResult
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType, HandleResult
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.server_reads import black_from_server, friend_from_server, request_from_server
 from core.untrusted import text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["FriendModule"]
 
 UserID = Field(min_length=1, max_length=64)
-_MAX_IDS = 1000  # OpenIM ParamMaxLength
 
 
 class AddFriendParams(Params):
@@ -52,7 +52,7 @@ class HandleApplicationParams(Params):
 
 
 class UserIDListParams(Params):
-    userIDList: list[str] = Field(min_length=1, max_length=_MAX_IDS)
+    userIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class SpecifiedFriendsParams(UserIDListParams):
@@ -120,7 +120,7 @@ def _req_key(r: LocalFriendRequest) -> str:
 
 
 class FriendModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.friends: dict[str, LocalFriend] = {}
         self.blacks: dict[str, LocalBlack] = {}

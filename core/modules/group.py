@@ -10,7 +10,7 @@ happened while parked is missed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,25 +19,54 @@ from core.models import (
     LocalGroup,
     LocalGroupMember,
     LocalGroupRequest,
-    group_from_server,
-    group_request_from_server,
-    member_from_server,
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.modules.group_sync import GroupVersions, fetch_joined_delta, fetch_member_deltas
 from core.modules.version_sync import Version, apply_delta
+from core.protocol.constants import MEMBER_FILTER_ROLES, PARAM_MAX_LENGTH, GroupStatus, RoleLevel
+from core.protocol.constants import GroupContentType as G
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.server_reads import group_from_server, group_request_from_server, member_from_server
 from core.untrusted import mapping, text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["GroupModule"]
 
+# Group notifications that change the group (and its member list) / one member.
+_GROUP_CHANGES = frozenset(
+    {
+        G.GROUP_CREATED,
+        G.GROUP_INFO_SET,
+        G.MEMBER_QUIT,
+        G.GROUP_APPLICATION_ACCEPTED,
+        G.GROUP_OWNER_TRANSFERRED,
+        G.MEMBER_KICKED,
+        G.MEMBER_INVITED,
+        G.MEMBER_ENTER,
+        G.GROUP_DISMISSED,
+        G.GROUP_MUTED,
+        G.GROUP_CANCEL_MUTED,
+        G.GROUP_INFO_SET_ANNOUNCEMENT,
+        G.GROUP_INFO_SET_NAME,
+    }
+)
+_MEMBER_CHANGES = frozenset(
+    {
+        G.GROUP_MEMBER_MUTED,
+        G.GROUP_MEMBER_CANCEL_MUTED,
+        G.GROUP_MEMBER_INFO_SET,
+        G.GROUP_MEMBER_SET_TO_ADMIN,
+        G.GROUP_MEMBER_SET_TO_ORDINARY,
+    }
+)
+
 GROUP = "OnGroupListener"
 GroupID = Field(min_length=1, max_length=64)
-UserIDs = Field(min_length=1, max_length=1000)
-OWNER, ADMIN, ORDINARY = 100, 60, 20
-DISMISSED = 2
+UserIDs = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class GroupInfoParams(BaseModel):
@@ -55,9 +84,9 @@ class GroupInfoParams(BaseModel):
 
 
 class CreateGroupParams(Params):
-    memberUserIDs: list[str] = Field(default_factory=list, max_length=1000)
+    memberUserIDs: list[str] = Field(default_factory=list, max_length=PARAM_MAX_LENGTH)
     groupInfo: GroupInfoParams
-    adminUserIDs: list[str] = Field(default_factory=list, max_length=1000)
+    adminUserIDs: list[str] = Field(default_factory=list, max_length=PARAM_MAX_LENGTH)
     ownerUserID: str = Field(default="", max_length=64, description="default: the login user")
 
 
@@ -134,7 +163,7 @@ class JoinTimeFilterParams(GroupIDParams):
     count: int = Field(default=100, ge=1, le=1000)
     joinTimeBegin: int = Field(default=0, ge=0)
     joinTimeEnd: int = Field(default=0, ge=0, description="0 = now")
-    filterUserIDList: list[str] = Field(default_factory=list, max_length=1000)
+    filterUserIDList: list[str] = Field(default_factory=list, max_length=PARAM_MAX_LENGTH)
 
 
 class MuteGroupParams(GroupIDParams):
@@ -147,7 +176,7 @@ class MuteMemberParams(GroupIDParams):
 
 
 class ApplicationListParams(Params):
-    groupIDs: list[str] = Field(default_factory=list, max_length=1000)
+    groupIDs: list[str] = Field(default_factory=list, max_length=PARAM_MAX_LENGTH)
     handleResults: list[int] = Field(default_factory=list, max_length=3)
     offset: int = Field(default=0, ge=0)
     count: int = Field(default=0, ge=0, le=1000, description="0 = all")
@@ -171,7 +200,7 @@ def _member_key(m: LocalGroupMember) -> str:
 
 
 class GroupModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.groups: dict[str, LocalGroup] = {}
         self.members: dict[str, dict[str, LocalGroupMember]] = {}
@@ -262,12 +291,12 @@ class GroupModule(Module):
             joined = apply_delta({}, [], map(group_from_server, items), _group_key)
         else:
             joined = apply_delta(self.groups, delta.delete, map(group_from_server, delta.upsert), _group_key)
-        return {gid: g for gid, g in joined.items() if g.status != DISMISSED}, delta.version
+        return {gid: g for gid, g in joined.items() if g.status != GroupStatus.DISMISSED}, delta.version
 
     async def _dismissed(self, group_ids: list[str], operation_id: str) -> dict[str, LocalGroup]:
         data = await self.core.api.post("/group/get_groups_info", {"groupIDs": group_ids}, operation_id) or {}
         groups = map(group_from_server, data.get("groupInfos") or [])
-        return {g.groupID: g for g in groups if g.status == DISMISSED}
+        return {g.groupID: g for g in groups if g.status == GroupStatus.DISMISSED}
 
     async def sync_members(self, group_id: str, operation_id: str) -> None:
         async with self._lock:
@@ -299,7 +328,12 @@ class GroupModule(Module):
             self.core.checkpoint_dirty()
             changes = diff_by_key(old, fresh, "OnGroupMemberAdded", "OnGroupMemberDeleted", "OnGroupMemberInfoChanged")
             info = group_from_server(delta.group) if delta.group else None
-            if info is not None and info.groupID == gid and info.status != DISMISSED and info != self.groups[gid]:
+            if (
+                info is not None
+                and info.groupID == gid
+                and info.status != GroupStatus.DISMISSED
+                and info != self.groups[gid]
+            ):
                 self.groups[gid] = info
                 changes.append(("OnGroupInfoChanged", info))
             await self._emit([] if gid in quiet else changes, operation_id)
@@ -348,11 +382,11 @@ class GroupModule(Module):
         ct = msg.contentType
         tips = tips_of(msg)
         gid = text(mapping(tips, "group"), "groupID") or msg.groupID
-        if ct in (1503, 1505, 1506):
+        if ct in (G.JOIN_GROUP_APPLICATION, G.GROUP_APPLICATION_ACCEPTED, G.GROUP_APPLICATION_REJECTED):
             await self.sync_requests(operation_id)
-        if ct in (1501, 1502, 1504, 1505, 1507, 1508, 1509, 1510, 1511, 1514, 1515, 1519, 1520):
+        if ct in _GROUP_CHANGES:
             await self.sync_groups(operation_id, members_of={gid} if gid else None)
-        elif ct in (1512, 1513, 1516, 1517, 1518) and gid:
+        elif ct in _MEMBER_CHANGES and gid:
             await self.sync_members(gid, operation_id)
         await self.core.conversation.flush(operation_id)
 
@@ -547,15 +581,8 @@ class GroupModule(Module):
     @sdk_function("group", "GetGroupMemberList", MemberListParams, list[LocalGroupMember], read_only=True)
     async def get_group_member_list(self, p: MemberListParams, operation_id: str) -> list[LocalGroupMember]:
         """Members of a group, owner and admins first, filtered by role."""
-        keep = {
-            0: (OWNER, ADMIN, ORDINARY),
-            1: (OWNER,),
-            2: (ADMIN,),
-            3: (ORDINARY,),
-            4: (ADMIN, ORDINARY),
-            5: (OWNER, ADMIN),
-        }[p.filter]
-        return [m for m in self._members(p.groupID) if m.roleLevel in keep][p.offset : p.offset + p.count]
+        keep = MEMBER_FILTER_ROLES[p.filter]
+        return [m for m in self._members(p.groupID) if not keep or m.roleLevel in keep][p.offset : p.offset + p.count]
 
     @sdk_function(
         "group", "GetSpecifiedGroupMembersInfo", SpecifiedMembersParams, list[LocalGroupMember], read_only=True
@@ -581,7 +608,7 @@ class GroupModule(Module):
     @sdk_function("group", "GetGroupMemberOwnerAndAdmin", GroupIDParams, list[LocalGroupMember], read_only=True)
     async def get_group_member_owner_and_admin(self, p: GroupIDParams, operation_id: str) -> list[LocalGroupMember]:
         """The owner and the admins."""
-        return [m for m in self._members(p.groupID) if m.roleLevel in (OWNER, ADMIN)]
+        return [m for m in self._members(p.groupID) if m.roleLevel in (RoleLevel.OWNER, RoleLevel.ADMIN)]
 
     @sdk_function(
         "group", "GetGroupMemberListByJoinTimeFilter", JoinTimeFilterParams, list[LocalGroupMember], read_only=True

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -26,6 +26,9 @@ from core.msgstruct import MsgStruct, to_msgdata
 from core.protocol.constants import ContentType, LoginStatus, ReqIdentifier
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["InputStatesModule"]
 
@@ -52,7 +55,7 @@ class GetInputParams(Params):
 
 
 class InputStatesModule(Module):
-    def __init__(self, core: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, core: Core, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(core)
         self._clock = clock
         self._sent: dict[str, tuple[bool, float]] = {}  # conversationID -> (focus, until)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -25,6 +25,9 @@ from core.msgstruct import MsgStruct
 from core.protocol.constants import SessionType, single_conversation_id
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["LocalMessagesModule"]
 
@@ -51,7 +54,7 @@ class LocalExParams(Params):
 
 
 class LocalMessagesModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self._store: LocalMessageStore | None = None
 

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 from collections import Counter, OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -31,10 +31,13 @@ from core.modules.message_own_seq import OwnSeqs
 from core.modules.message_pull import Pulled, RangePuller
 from core.msgstruct import ELEM_FIELDS, MsgStruct, from_msgdata, to_msgdata
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ContentType, ReqIdentifier, SessionType
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType, MsgFrom, MsgStatus, ReqIdentifier, SessionType
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 from core.untrusted import flag, int_list, integer, text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["MessageModule", "is_stored"]
 
@@ -112,7 +115,7 @@ class HistoryParams(Params):
 
 class FindItem(Params):
     conversationID: str = ConvID
-    clientMsgIDList: list[str] = Field(min_length=1, max_length=1000)
+    clientMsgIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class FindParams(Params):
@@ -132,7 +135,7 @@ class SearchParams(Params):
 
 
 class MessageModule(MessageCreateModule):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.synced: dict[str, int] = {}
         self._baseline = False
@@ -261,7 +264,7 @@ class MessageModule(MessageCreateModule):
             return
         self.synced[conv_id] = m.seq
         self.core.checkpoint_dirty()
-        if m.status == 4:  # deleted placeholder (openim-v3.md 2.5, 1002)
+        if m.status == MsgStatus.HAS_DELETED:  # deleted placeholder (openim-v3.md 2.5, 1002)
             return
         token = applying.set((conv_id, m.seq))  # events fired now deliver this seq
         try:
@@ -420,7 +423,7 @@ class MessageModule(MessageCreateModule):
                 "userID": reader,
                 "msgIDList": [m.clientMsgID for m in mine],
                 "readTime": at,
-                "msgFrom": 100,
+                "msgFrom": int(MsgFrom.USER),
                 "contentType": int(ContentType.HAS_READ_RECEIPT),
                 "sessionType": int(SessionType.SINGLE),
             }
@@ -445,7 +448,7 @@ class MessageModule(MessageCreateModule):
                 await self._ws(ReqIdentifier.PULL_MSG_BY_SEQ_LIST, req, operation_id)
             )
             for m in resp.msgs[conv_id].Msgs if conv_id in resp.msgs else []:
-                if m.status != 4:
+                if m.status != MsgStatus.HAS_DELETED:
                     msg = from_msgdata(m)
                     self._remember(conv_id, msg)
                     found[m.seq] = msg
@@ -640,7 +643,7 @@ class MessageModule(MessageCreateModule):
                 msgs = [cache[s] for s in range(lo, hi + 1)]
             else:
                 for m in (await self._pull(p.conversationID, lo, hi, operation_id)).msgs:
-                    if m.status != 4:
+                    if m.status != MsgStatus.HAS_DELETED:
                         msg = from_msgdata(m)
                         self._remember(p.conversationID, msg)
                         msgs.append(msg)

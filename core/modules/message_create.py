@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.errors import SdkError
 from core.modules.base import Module, Params
 from core.msgstruct import ELEM_FIELDS, MsgStruct
-from core.protocol.constants import ContentType
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType, MsgFrom, MsgStatus
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 
@@ -64,7 +64,7 @@ class TextParams(Params):
 
 class TextAtParams(Params):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
-    atUserIDList: list[str] = Field(min_length=1, max_length=1000)
+    atUserIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
     atUsersInfo: list[AtUserInfo] = Field(default_factory=list, max_length=1000)
     message: MsgStruct | None = Field(default=None, description="a message to quote")
 
@@ -160,9 +160,9 @@ class MessageCreateModule(Module):
             senderPlatformID=self.core.platform_id,
             senderNickname=me.nickname if me else "",
             senderFaceUrl=me.faceURL if me else "",
-            msgFrom=100,
+            msgFrom=MsgFrom.USER,
             contentType=int(content_type),
-            status=1,
+            status=MsgStatus.SENDING,
         )
         setattr(msg, ELEM_FIELDS[content_type], elem)
         return msg

@@ -12,7 +12,7 @@ that changed meanwhile fires the callback too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, Field
@@ -21,9 +21,12 @@ from core.errors import SdkError
 from core.events import USER
 from core.modules.base import Module, NoParams, Params
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ReqIdentifier
+from core.protocol.constants import PARAM_MAX_LENGTH, OnlineState, ReqIdentifier
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["OnlineStatus", "PresenceModule"]
 
@@ -40,11 +43,11 @@ class OnlineStatus(BaseModel):
 
 
 class UserIDsParams(Params):
-    userIDs: list[str] = Field(min_length=1, max_length=1000)
+    userIDs: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class PresenceModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.subscribed: set[str] = set()
         self._online: dict[str, list[int]] = {}
@@ -57,7 +60,9 @@ class PresenceModule(Module):
 
     def _status(self, user_id: str) -> OnlineStatus:
         platforms = self._online.get(user_id, [])
-        return OnlineStatus(userID=user_id, status=1 if platforms else 0, platformIDs=platforms)
+        return OnlineStatus(
+            userID=user_id, status=OnlineState.ONLINE if platforms else OnlineState.OFFLINE, platformIDs=platforms
+        )
 
     async def _request(self, sub: list[str], unsub: list[str], operation_id: str) -> pb.SubUserOnlineStatusTips:
         gw = self.core.gateway

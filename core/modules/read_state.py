@@ -15,6 +15,7 @@ from pydantic import Field
 from core.errors import SdkError
 from core.modules.base import Module, NoParams, Params
 from core.modules.message import ConversationIDParams
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 
@@ -23,7 +24,7 @@ __all__ = ["ReadStateModule"]
 
 class MsgIDsParams(Params):
     conversationID: str = Field(min_length=1, max_length=256)
-    clientMsgIDs: list[str] = Field(min_length=1, max_length=1000)
+    clientMsgIDs: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class ReadStateModule(Module):

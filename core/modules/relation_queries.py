@@ -18,6 +18,7 @@ from pydantic import Field
 from core.errors import SdkError
 from core.models import LocalFriend, LocalGroup
 from core.modules.base import Module, Params
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 from core.untrusted import integer
@@ -45,7 +46,7 @@ class UnhandledCountParams(Params):
 class UpdateFriendsParams(Params):
     """relation.UpdateFriendsReq: a field left out (or null) is not changed."""
 
-    friendUserIDs: list[str] = Field(min_length=1, max_length=1000)
+    friendUserIDs: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
     isPinned: bool | None = None
     remark: str | None = Field(default=None, max_length=255)
     ex: str | None = Field(default=None, max_length=4096)
@@ -57,7 +58,7 @@ class GroupIDParams(Params):
 
 class UsersInGroupParams(Params):
     groupID: str = _ID
-    userIDList: list[str] = Field(min_length=1, max_length=1000)
+    userIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class RelationQueryModule(Module):

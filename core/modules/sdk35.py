@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 from core.models import LocalBlack, LocalFriend, LocalGroupMember, PublicUser
 from core.modules.base import Module, Params
 from core.modules.user import GetUsersInfoParams, SetSelfInfoParams
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.registry import sdk_function
 
 __all__ = ["FullUserInfoWithCache", "Sdk35Module"]
 
 
 class UsersWithCacheParams(Params):
-    userIDList: list[str] = Field(min_length=1, max_length=1000)
+    userIDList: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
     groupID: str = Field(default="", max_length=64, description="also answer each user's membership of this group")
 
 

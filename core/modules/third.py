@@ -19,7 +19,7 @@ import io
 import logging
 import time
 from collections import deque
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -28,6 +28,9 @@ from core.modules.base import Module, Params
 from core.protocol.errcodes import ErrCode
 from core.registry import sdk_function
 from core.upload import Uploader, UploadRequest
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["ThirdModule", "UploadFileParams", "UploadFileResult"]
 
@@ -87,7 +90,7 @@ class UploadLogsParams(Params):
 
 
 class ThirdModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self._lines: deque[str] = deque(maxlen=_LOG_LINES)
 

@@ -8,17 +8,21 @@ fires OnSelfInfoUpdated; 1303/1209 for others invalidate the cache (5.10).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from core.events import USER
-from core.models import LocalUser, PublicUser, user_from_server
+from core.models import LocalUser, PublicUser
 from core.modules.base import Module, NoParams, Params, tips_of
-from core.protocol.constants import ContentType
+from core.protocol.constants import PARAM_MAX_LENGTH, ContentType
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
+from core.server_reads import user_from_server
 from core.untrusted import text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["GetUsersInfoParams", "SetSelfInfoParams", "UserModule"]
 
@@ -36,11 +40,11 @@ class SetSelfInfoParams(Params):
 
 
 class GetUsersInfoParams(Params):
-    userIDs: list[str] = Field(min_length=1, max_length=1000)
+    userIDs: list[str] = Field(min_length=1, max_length=PARAM_MAX_LENGTH)
 
 
 class UserModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.self_info: LocalUser | None = None
         self._cache: OrderedDict[str, PublicUser] = OrderedDict()

@@ -12,7 +12,7 @@ they never decode, so they never sync; we sync, which is what they mean.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,9 @@ from core.protocol.constants import ContentType
 from core.protocol.openim_pb2 import MsgData
 from core.registry import sdk_function
 from core.untrusted import integer, text
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 __all__ = ["LocalUserCommand", "UserCommandModule"]
 
@@ -55,7 +58,7 @@ class TypeParams(Params):
 
 
 class UserCommandModule(Module):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Core) -> None:
         super().__init__(core)
         self.commands: dict[tuple[int, str], LocalUserCommand] | None = None  # None: never synced
 

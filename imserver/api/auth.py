@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hmac
 
-from core.protocol.constants import ADMIN_PLATFORM_ID
+from core.protocol.constants import ADMIN_PLATFORM_ID, AppManagerLevel
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import GoRequest, Int32
 from imserver.api.routing import Call, ImRouter
 from imserver.errors import ImError
 from imserver.services.sdkws import WireModel
-from imserver.services.users import APP_NOTIFICATION_ADMIN
 
 __all__ = ["router"]
 
@@ -88,7 +87,7 @@ async def get_user_token(call: Call, req: GetUserTokenReq) -> GetUserTokenResp:
     if ctx.tokens.is_admin(req.userID):
         raise ImError(ErrCode.NoPermissionError, "don't get Admin token")
     user = await ctx.users.require(req.userID)
-    if user.appMangerLevel >= APP_NOTIFICATION_ADMIN:
+    if user.appMangerLevel >= AppManagerLevel.APP_NOTIFICATION_ADMIN:
         raise ImError(ErrCode.ArgsError, "app account can`t get token")
     token, ttl = await ctx.tokens.mint(req.userID, req.platformID)
     return GetUserTokenResp(token=token, expireTimeSeconds=ttl)

@@ -5,6 +5,7 @@ Request checks are the protocol's Check() methods (openimsdk/protocol relation/r
 
 from __future__ import annotations
 
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import (
     GoRequest,
@@ -23,8 +24,6 @@ from imserver.services.sdkws import BlackInfo, FriendInfo, FriendRequest, UserIn
 __all__ = ["router"]
 
 router = ImRouter("/friend")
-
-_PARAM_MAX_LENGTH = 1000  # constant.ParamMaxLength
 
 
 class ApplyToAddFriendReq(GoRequest):
@@ -130,7 +129,7 @@ class UpdateFriendsReq(GoRequest):
         require_fields(ownerUserID=self.ownerUserID)
         if self.friendUserIDs is None:
             raise ImError(ErrCode.ArgsError, "friendUserIDs is empty")
-        if len(self.friendUserIDs) > _PARAM_MAX_LENGTH:
+        if len(self.friendUserIDs) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many FriendUserIDs, need to be less than 1000")
 
 
@@ -153,7 +152,7 @@ class SpecifiedReq(GoRequest):
 
     def check(self) -> None:
         require_fields(ownerUserID=self.ownerUserID)
-        if len(self.userIDList or []) > _PARAM_MAX_LENGTH:
+        if len(self.userIDList or []) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many UserIDs, need to be less than 1000")
 
 
@@ -220,7 +219,7 @@ class ImportFriendReq(GoRequest):
         require_fields(ownerUserID=self.ownerUserID)
         if self.friendUserIDs is None:
             raise ImError(ErrCode.ArgsError, "friendUserIDS is empty")
-        if len(self.friendUserIDs) > _PARAM_MAX_LENGTH:
+        if len(self.friendUserIDs) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many FriendUserIDs, need to be less than 1000")
 
 

@@ -6,6 +6,7 @@ Request checks are the protocol's Check() methods (openimsdk/protocol group/grou
 
 from __future__ import annotations
 
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import GoRequest, Int32, Int64, Pagination, require_fields, require_page
 from imserver.api.routing import Call, ImRouter
@@ -17,8 +18,6 @@ from imserver.services.sdkws_group import GroupInfo
 __all__ = ["router"]
 
 router = ImRouter("/group")
-
-_PARAM_MAX_LENGTH = 1000  # constant.ParamMaxLength
 
 
 class GroupInfoReq(GoRequest):
@@ -56,7 +55,7 @@ class CreateGroupReq(GoRequest):
         if not 0 <= self.groupInfo.groupType <= 2:
             raise ImError(ErrCode.ArgsError, "GroupType is invalid")
         require_fields(ownerUserID=self.ownerUserID)
-        if len(self.memberUserIDs or []) > _PARAM_MAX_LENGTH:
+        if len(self.memberUserIDs or []) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many MemberUserIDs, need to be less than 1000")
 
 
@@ -70,7 +69,7 @@ class GroupIDsReq(GoRequest):
     def check(self) -> None:
         if self.groupIDs is None:
             raise ImError(ErrCode.ArgsError, "GroupIDs is empty")
-        if len(self.groupIDs) > _PARAM_MAX_LENGTH:
+        if len(self.groupIDs) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many GroupIDs, need to be less than 1000")
 
 

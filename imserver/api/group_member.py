@@ -5,6 +5,7 @@ Request checks are the protocol's Check() methods (openimsdk/protocol group/grou
 
 from __future__ import annotations
 
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import GoRequest, Int32, Pagination, require_fields, require_page
 from imserver.api.routing import Call, ImRouter
@@ -17,7 +18,6 @@ __all__ = ["router"]
 
 router = ImRouter("/group")
 
-_PARAM_MAX_LENGTH = 1000  # constant.ParamMaxLength
 _UINT32_MAX = 2**32 - 1
 
 
@@ -39,7 +39,7 @@ class KickGroupMemberReq(GoRequest):
         require_fields(groupID=self.groupID)
         if self.kickedUserIDs is None:
             raise ImError(ErrCode.ArgsError, "kickUserIDs is empty")
-        if len(self.kickedUserIDs) > _PARAM_MAX_LENGTH:
+        if len(self.kickedUserIDs) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many KickedUserIDs, need to be less than 1000")
 
 
@@ -53,7 +53,7 @@ class InviteUserToGroupReq(GoRequest):
         require_fields(groupID=self.groupID)
         if self.invitedUserIDs is None:
             raise ImError(ErrCode.ArgsError, "invitedUserIDs is empty")
-        if len(self.invitedUserIDs) > _PARAM_MAX_LENGTH:
+        if len(self.invitedUserIDs) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many InvitedUserIDs, need to be less than 1000")
 
 
@@ -103,7 +103,7 @@ class SetGroupMemberInfoReq(GoRequest):
     def check(self) -> None:
         if self.members is None:
             raise ImError(ErrCode.ArgsError, "members is empty")
-        if len(self.members) > _PARAM_MAX_LENGTH:
+        if len(self.members) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many Members, need to be less than 1000")
         for member in self.members:
             member.check()

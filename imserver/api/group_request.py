@@ -5,6 +5,7 @@ Request checks are the protocol's Check() methods (openimsdk/protocol group/grou
 
 from __future__ import annotations
 
+from core.protocol.constants import PARAM_MAX_LENGTH
 from core.protocol.errcodes import ErrCode
 from imserver.api.request import GoRequest, Int32, Int64, Pagination, require_fields, require_page
 from imserver.api.routing import Call, ImRouter
@@ -15,8 +16,6 @@ from imserver.services.sdkws_group import GroupRequest
 __all__ = ["router"]
 
 router = ImRouter("/group")
-
-_PARAM_MAX_LENGTH = 1000  # constant.ParamMaxLength
 
 
 class JoinGroupReq(GoRequest):
@@ -81,7 +80,7 @@ class GroupUsersReqApplicationListReq(GoRequest):
         require_fields(GroupID=self.groupID)
         if self.userIDs is None:
             raise ImError(ErrCode.ArgsError, "UserID is empty")
-        if len(self.userIDs) > _PARAM_MAX_LENGTH:
+        if len(self.userIDs) > PARAM_MAX_LENGTH:
             raise ImError(ErrCode.ArgsError, "too many UserIDs, need to be less than 1000")
 
 

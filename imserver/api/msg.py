@@ -18,8 +18,16 @@ __all__ = ["router"]
 router = ImRouter("/msg")
 
 # msg.go getSendMsgReq: the content types an admin may send over HTTP (1400 OANotification).
-_SENDABLE = {101, 102, 103, 104, 105, 106, 110, 1400}
-_OA_NOTIFICATION = 1400
+_SENDABLE = {
+    ContentType.TEXT,
+    ContentType.PICTURE,
+    ContentType.VOICE,
+    ContentType.VIDEO,
+    ContentType.FILE,
+    ContentType.AT_TEXT,
+    ContentType.CUSTOM,
+    ContentType.OA_NOTIFICATION,
+}
 
 
 class DeleteSyncOpt(GoRequest):
@@ -276,9 +284,9 @@ async def send_msg(call: Call, req: SendMsgReq) -> SendMsgResp:
     call.require_admin()
     if req.contentType not in _SENDABLE:
         raise ImError(ErrCode.ArgsError, f"unsupported content type {req.contentType}")
-    session_type = SessionType.NOTIFICATION if req.contentType == _OA_NOTIFICATION else req.sessionType
+    session_type = SessionType.NOTIFICATION if req.contentType == ContentType.OA_NOTIFICATION else req.sessionType
     content = go_json_dumps(req.content)
-    if req.contentType == _OA_NOTIFICATION:
+    if req.contentType == ContentType.OA_NOTIFICATION:
         content = go_json_dumps({"detail": content})
     options: dict[str, bool] = {}
     if req.isOnlineOnly:

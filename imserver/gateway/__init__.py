@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from imserver.gateway.handshake import TokenClaims, TokenVerifier
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.gateway.server import GatewayServer, start_gateway
+from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 
 __all__ = [
     "NO_GROUP_CHAT",

@@ -23,10 +23,10 @@ from core.protocol.constants import ReqIdentifier
 from core.protocol.envelope import WsReq, WsResp
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
-from imserver.gateway import sync
 from imserver.gateway.connection import Connection
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, send_message
+from imserver.services import sync
+from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, send_message
 from imserver.settings import ImServerSettings
 
 __all__ = ["HANDLERS", "GatewayContext", "Reply", "handle_request"]

@@ -16,9 +16,7 @@ from typing import Any
 
 from core.protocol.jsonlimits import loads_bounded
 
-__all__ = ["WEB_PLATFORM_ID", "HeartbeatError", "text_heartbeat_reply"]
-
-WEB_PLATFORM_ID = 5
+__all__ = ["HeartbeatError", "text_heartbeat_reply"]
 
 
 class HeartbeatError(ValueError):

@@ -13,14 +13,13 @@ from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ReqIdentifier
+from core.protocol.constants import PlatformID, ReqIdentifier
 from core.protocol.envelope import WsResp
 from imserver.gateway.connection import Connection, GatewayStats
 from imserver.msgstore import conversation_id_of, is_notification_conversation
 
-__all__ = ["IOS_PLATFORM_ID", "Hub", "Terminal", "connections_to_kick", "platform_class"]
+__all__ = ["Hub", "Terminal", "connections_to_kick", "platform_class"]
 
-IOS_PLATFORM_ID = 1
 
 # protocol constant.PlatformIDToClass (openim-v3.md 4.4).
 _CLASSES = {1: "Mobile", 2: "Mobile", 3: "PC", 4: "PC", 7: "PC", 5: "Web", 6: "MiniWeb", 8: "Pad", 9: "Pad"}
@@ -149,7 +148,7 @@ class Hub:
         resp = WsResp(ReqIdentifier.PUSH_MSG, "", operation_id, data=push.SerializeToString())
         for user_id in dict.fromkeys(user_ids):
             for conn in self.connections(user_id):
-                if conn.background and conn.platform_id == IOS_PLATFORM_ID:
+                if conn.background and conn.platform_id == PlatformID.IOS:
                     continue  # IOSBackgroundPushErr: left to offline push
                 conn.send_resp(resp)
 

@@ -19,6 +19,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from core.protocol.constants import PlatformID
 from core.protocol.envelope import EnvelopeError, WsReq
 from core.protocol.errcodes import ErrCode
 from core.protocol.redact import redacting_logger
@@ -35,9 +36,9 @@ from imserver.gateway.handshake import (
     parse_args,
 )
 from imserver.gateway.handshake import wants_text_response as _wants_text
-from imserver.gateway.heartbeat import WEB_PLATFORM_ID, HeartbeatError, text_heartbeat_reply
+from imserver.gateway.heartbeat import HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
-from imserver.gateway.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
+from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.settings import ImServerSettings
 
 __all__ = ["GatewayServer", "start_gateway"]
@@ -141,7 +142,7 @@ class _Gateway:
         writer = asyncio.create_task(conn.run_writer(), name=f"gateway-writer-{conn.user_id}/{conn.platform_id}")
         try:
             await self._register(conn)
-            if args.platform_id == WEB_PLATFORM_ID:
+            if args.platform_id == PlatformID.WEB:
                 ws.ping_interval, ws.ping_timeout = self.settings.ws_ping_interval, None
                 ws.start_keepalive()
             await self._read_loop(ws, conn)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, fields
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.protocol.constants import ContentType, SessionType
+from core.protocol.constants import ContentType, RecvMsgOpt, SessionType
 from imserver import msgstore
 from imserver.models import ConversationRow
-from imserver.notify import CONVERSATION_PRIVATE_CHAT, Notifier
+from imserver.notify import Notifier
 from imserver.services.common import Operator, Page, paged
 from imserver.services.sdkws import Conversation, ConversationSetPrivateTips, ConversationUpdateTips
 from imserver.services.versions import VersionHead, VersionLogs, VersionState, id_hash
@@ -32,8 +32,6 @@ from imserver.settings import ImServerSettings
 __all__ = ["CONVERSATIONS", "ConversationChanges", "ConversationIncrement", "ConversationService", "describe"]
 
 CONVERSATIONS = "conversations"
-# recvMsgOpt ReceiveNotNotifyMessage (conversation GetNotNotifyConversationIDs)
-_NOT_NOTIFY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +140,7 @@ class ConversationService:
         return [
             c.conversationID
             for c in await self.all(owner)
-            if (not pinned or c.isPinned) and (not not_notify or c.recvMsgOpt == _NOT_NOTIFY)
+            if (not pinned or c.isPinned) and (not not_notify or c.recvMsgOpt == RecvMsgOpt.RECEIVE_NOT_NOTIFY)
         ]
 
     async def full_ids(self, owner: str, client_hash: int) -> tuple[VersionHead, bool, list[str] | None]:
@@ -250,7 +248,9 @@ class ConversationService:
                 private = ConversationSetPrivateTips(
                     recvID=peer_user_id, sendID=owner, isPrivate=is_private_chat, conversationID=conversation_id
                 )
-                await self._notifier.send(op.operation_id, owner, peer_user_id, CONVERSATION_PRIVATE_CHAT, private)
+                await self._notifier.send(
+                    op.operation_id, owner, peer_user_id, ContentType.CONVERSATION_PRIVATE_CHAT, private
+                )
 
     async def _rows(self, session: AsyncSession, owner: str) -> list[ConversationRow]:
         await self._materialize(session, owner)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.protocol.constants import ContentType, HandleResult
+from core.protocol.constants import AddSource, ContentType, HandleResult
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import FriendRequestRow
@@ -164,7 +164,7 @@ class FriendRequestService:
             if reverse is not None and reverse.handle_result == HandleResult.UNHANDLED:
                 self._handle(reverse, HandleResult.AGREE, op.user_id, "", now)
             await friendship.become_friends(
-                session, self._versions, [(to_id, from_id), (from_id, to_id)], friendship.BY_APPLY, from_id, now
+                session, self._versions, [(to_id, from_id), (from_id, to_id)], AddSource.BY_APPLY, from_id, now
             )
             return await self._request(session, from_id, to_id)
 

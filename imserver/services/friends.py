@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.protocol.constants import ContentType
+from core.protocol.constants import AddSource, ContentType
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import BlackRow, FriendRow
@@ -95,7 +95,7 @@ class FriendService:
         pairs = [p for f in friend_ids for p in ((owner, f), (f, owner))]
         async with self._sessionmaker.begin() as session:
             await friendship.become_friends(
-                session, self._versions, pairs, friendship.BY_IMPORT, op.user_id, self._settings.now_ms()
+                session, self._versions, pairs, AddSource.BY_IMPORT, op.user_id, self._settings.now_ms()
             )
         for friend in friend_ids:
             tips = FriendApplicationApprovedTips(fromToUserID=FromToUserID(fromUserID=owner, toUserID=friend))

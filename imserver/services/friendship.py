@@ -18,18 +18,12 @@ from imserver.services.sdkws import FriendInfo
 from imserver.services.versions import FRIENDS, VersionLogs, VersionState
 
 __all__ = [
-    "BY_APPLY",
-    "BY_IMPORT",
     "become_friends",
     "check_in",
     "friend_infos",
     "friend_rows",
     "owner_friends",
 ]
-
-# constant.BecomeFriendByImport / BecomeFriendByApply (FriendInfo.addSource)
-BY_IMPORT = 1
-BY_APPLY = 2
 
 
 def owner_friends(owner: str) -> Select[FriendRow]:

@@ -1,6 +1,6 @@
 """What sending into a group needs from the groups: who may send, who receives, who was mentioned.
 
-Implements the gateway's `GroupChat` port (imserver/gateway/sending.py) over
+Implements the gateway's `GroupChat` port (imserver/services/sending.py) over
 the group tables. Port of open-im-server internal/rpc/msg/verify.go
 (messageVerification, ReadGroupChatType) and send.go (setConversationAtInfo);
 openim-v3.md 7.1 steps 2 and 5:
@@ -23,14 +23,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ContentType
+from core.protocol.constants import AT_ALL_TAG, ContentType, GroupAtType, GroupStatus, RoleLevel
+from core.protocol.constants import GroupContentType as G
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.services import group_store as store
 from imserver.services.common import Operator
 from imserver.services.conversations import ConversationChanges, ConversationService
-from imserver.services.group_constants import AT_ALL_TAG, GroupAtType, GroupStatus, RoleLevel
-from imserver.services.group_constants import GroupContentType as G
 from imserver.settings import ImServerSettings
 
 __all__ = ["GroupChatService"]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.protocol.constants import MEMBER_FILTER_ROLES, GroupStatus, JoinSource, NeedVerification, RoleLevel
+from core.protocol.constants import GroupContentType as G
 from core.protocol.errcodes import ErrCode
 from imserver import msgstore
 from imserver.errors import ImError
@@ -33,8 +35,6 @@ from imserver.models import GroupMemberRow, GroupRequestRow
 from imserver.services import group_store as store
 from imserver.services.common import Operator, Page
 from imserver.services.conversations import ConversationService
-from imserver.services.group_constants import MEMBER_FILTER_ROLES, GroupStatus, JoinSource, NeedVerification, RoleLevel
-from imserver.services.group_constants import GroupContentType as G
 from imserver.services.group_notify import GroupNotifier
 from imserver.services.sdkws_group import GroupMemberFullInfo
 from imserver.services.users import UserService

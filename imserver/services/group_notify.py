@@ -27,14 +27,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.protocol.constants import SessionType
+from core.protocol.constants import AppManagerLevel, RoleLevel, SessionType
+from core.protocol.constants import GroupContentType as G
 from imserver.models import UserRow
 from imserver.notify import Notifier
 from imserver.services import group_store as store
 from imserver.services.common import Operator, load_users
 from imserver.services.convert import group_request, public_user
-from imserver.services.group_constants import GroupContentType as G
-from imserver.services.group_constants import RoleLevel
 from imserver.services.sdkws import WireModel
 from imserver.services.sdkws_group import (
     GroupApplicationAcceptedTips,
@@ -67,8 +66,6 @@ __all__ = ["GroupNotifier"]
 # notification.go applicantReceiver / adminReceiver (GroupApplication*Tips.receiverAs)
 _APPLICANT_RECEIVER = 0
 _ADMIN_RECEIVER = 1
-# constant.AppAdmin: how an app admin appears as a group operator (fillUserByUserID).
-_APP_ADMIN = 2
 
 
 class GroupNotifier:
@@ -374,7 +371,7 @@ class GroupNotifier:
                 roleLevel=RoleLevel.ADMIN,
                 nickname=nickname,
                 faceURL=face,
-                appMangerLevel=_APP_ADMIN,
+                appMangerLevel=AppManagerLevel.APP_ADMIN,
             )
         member = await store.take_member(session, group_id, user_id)
         if member is not None:

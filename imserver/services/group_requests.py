@@ -27,14 +27,13 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.protocol.constants import HandleResult
+from core.protocol.constants import GroupStatus, HandleResult, NeedVerification, RoleLevel
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRequestRow
 from imserver.services import group_store as store
 from imserver.services.common import Operator, Page, load_users, paged
 from imserver.services.convert import group_request
-from imserver.services.group_constants import GroupStatus, NeedVerification, RoleLevel
 from imserver.services.group_members import GroupMemberService
 from imserver.services.group_notify import GroupNotifier
 from imserver.services.sdkws_group import GroupRequest

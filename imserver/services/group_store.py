@@ -23,12 +23,12 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.protocol.constants import RoleLevel
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRequestRow, GroupRow
 from imserver.services.common import distinct, load_users
 from imserver.services.convert import group_info, group_member
-from imserver.services.group_constants import RoleLevel
 from imserver.services.sdkws_group import GroupInfo, GroupMemberFullInfo
 from imserver.services.versions import SORT_CHANGE_ID, VersionHead, VersionLogs, VersionState
 

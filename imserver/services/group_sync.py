@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.protocol.constants import GroupStatus
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.services import group_store as store
 from imserver.services.common import Operator
-from imserver.services.group_constants import GroupStatus
 from imserver.services.sdkws_group import GroupInfo, GroupMemberFullInfo
 from imserver.services.versions import VersionHead, VersionLogs, id_hash
 

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.protocol.constants import WORKING_GROUP, GroupAtType, GroupStatus, JoinSource, RoleLevel
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRow
 from imserver.services import group_store as store
 from imserver.services.common import Operator, Page, paged
 from imserver.services.conversations import ConversationChanges, ConversationService
-from imserver.services.group_constants import WORKING_GROUP, GroupAtType, GroupStatus, JoinSource, RoleLevel
 from imserver.services.group_notify import GroupNotifier
 from imserver.services.sdkws import go_json_dumps
 from imserver.services.sdkws_group import GroupInfo, GroupMemberFullInfo

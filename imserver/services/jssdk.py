@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol import openim_pb2 as pb
-from imserver.gateway import sync
+from imserver.services import sync
 from imserver.services.common import load_users
 from imserver.services.conversations import ConversationService
 from imserver.services.convert import user_info

@@ -17,16 +17,15 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol import openim_pb2 as pb
-from core.protocol.constants import ContentType, SessionType
+from core.protocol.constants import ContentType, MsgStatus, RoleLevel, SessionType
 from core.protocol.errcodes import ErrCode
 from imserver import msgstore
 from imserver.errors import ImError
-from imserver.gateway import sending, sync
 from imserver.models import UserRow
-from imserver.notify import CLEAR_CONVERSATION, Notifier, Pusher
+from imserver.notify import Notifier, Pusher
+from imserver.services import sending, sync
 from imserver.services.common import Operator
 from imserver.services.conversations import ConversationService, describe
-from imserver.services.group_constants import RoleLevel
 from imserver.services.sdkws import ClearConversationTips, DeleteMsgsTips, MarkAsReadTips, RevokeMsgTips
 from imserver.settings import ImServerSettings
 
@@ -89,7 +88,7 @@ class MessageService:
             if user is None:
                 raise ImError(ErrCode.UserIDNotFoundError, f"user {user_id} not found")
             [msg] = await msgstore.load_messages(session, user_id, conversation_id, [seq])
-        if not msg.clientMsgID and msg.status == msgstore.MSG_STATUS_HAS_DELETED:
+        if not msg.clientMsgID and msg.status == MsgStatus.HAS_DELETED:
             raise ImError(ErrCode.RecordNotFoundError, "msg not found")
         if msg.contentType == ContentType.MSG_REVOKE:
             raise ImError(ErrCode.MsgAlreadyRevoke, "msg already revoke")
@@ -196,11 +195,11 @@ class MessageService:
                 kind = conversation.conversationType
                 members = await self._members(kind, recv)
                 await self._notifier.send(
-                    op.operation_id, user_id, recv, CLEAR_CONVERSATION, tips, kind, members=members
+                    op.operation_id, user_id, recv, ContentType.CLEAR_CONVERSATION, tips, kind, members=members
                 )
         elif sync_self:
             tips = ClearConversationTips(userID=user_id, conversationIDs=existing or None)
-            await self._notifier.send(op.operation_id, user_id, user_id, CLEAR_CONVERSATION, tips)
+            await self._notifier.send(op.operation_id, user_id, user_id, ContentType.CLEAR_CONVERSATION, tips)
 
     async def delete_msgs(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.protocol.constants import OnlineState
 from imserver.notify import HubPort
 from imserver.services.sdkws import WireModel
 
@@ -45,7 +46,13 @@ class PresenceService:
         result = []
         for user_id in user_ids:
             platforms = sorted(self._hub.online_platforms(user_id))
-            result.append(OnlineStatus(userID=user_id, status=1 if platforms else 0, platformIDs=platforms or None))
+            result.append(
+                OnlineStatus(
+                    userID=user_id,
+                    status=OnlineState.ONLINE if platforms else OnlineState.OFFLINE,
+                    platformIDs=platforms or None,
+                )
+            )
         return result
 
     def details(self, user_ids: Sequence[str]) -> list[UserOnlineDetail]:

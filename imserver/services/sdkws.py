@@ -5,6 +5,8 @@ OpenIM encodes protobuf structs with Go `encoding/json` after stripping every
 included, nil repeated fields and nil messages are `null`, int64 are numbers,
 keys are the .proto field names in .proto order (openim-v3.md 0.2). Field
 declaration order below is therefore the .proto order (openim-v3.md 3.3, 3.4).
+The entity shapes core reads too (UserInfo, FriendInfo, ...) live in
+core/protocol/sdkws.py and are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import base64
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from core.protocol import openim_pb2
+from core.protocol.sdkws import BlackInfo, FriendInfo, FriendRequest, PublicUserInfo, UserInfo, WireModel
 
 __all__ = [
     "BlackAddedTips",
@@ -60,67 +61,8 @@ def go_json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_GO_ESCAPES)
 
 
-class WireModel(BaseModel):
-    """A protobuf message as OpenIM's JSON shows it (field names = .proto names)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
 def wire_json(model: WireModel) -> str:
     return go_json_dumps(model.model_dump(mode="json"))
-
-
-class UserInfo(WireModel):
-    userID: str = ""
-    nickname: str = ""
-    faceURL: str = ""
-    ex: str = ""
-    createTime: int = 0
-    appMangerLevel: int = 0
-    globalRecvMsgOpt: int = 0
-
-
-class PublicUserInfo(WireModel):
-    userID: str = ""
-    nickname: str = ""
-    faceURL: str = ""
-    ex: str = ""
-
-
-class FriendInfo(WireModel):
-    ownerUserID: str = ""
-    remark: str = ""
-    createTime: int = 0
-    friendUser: UserInfo | None = None
-    addSource: int = 0
-    operatorUserID: str = ""
-    ex: str = ""
-    isPinned: bool = False
-
-
-class BlackInfo(WireModel):
-    ownerUserID: str = ""
-    createTime: int = 0
-    blackUserInfo: PublicUserInfo | None = None
-    addSource: int = 0
-    operatorUserID: str = ""
-    ex: str = ""
-
-
-class FriendRequest(WireModel):
-    fromUserID: str = ""
-    fromNickname: str = ""
-    fromFaceURL: str = ""
-    toUserID: str = ""
-    toNickname: str = ""
-    toFaceURL: str = ""
-    handleResult: int = 0
-    reqMsg: str = ""
-    createTime: int = 0
-    handlerUserID: str = ""
-    handleMsg: str = ""
-    handleTime: int = 0
-    ex: str = ""
 
 
 class FromToUserID(WireModel):

@@ -7,7 +7,7 @@ sdkws/sdkws.proto at v0.0.73-alpha.12).
 
 from __future__ import annotations
 
-from imserver.services.sdkws import PublicUserInfo, WireModel
+from core.protocol.sdkws import GroupInfo, GroupMemberFullInfo, GroupRequest, PublicUserInfo, WireModel
 
 __all__ = [
     "GroupApplicationAcceptedTips",
@@ -32,55 +32,6 @@ __all__ = [
     "MemberKickedTips",
     "MemberQuitTips",
 ]
-
-
-class GroupInfo(WireModel):
-    groupID: str = ""
-    groupName: str = ""
-    notification: str = ""
-    introduction: str = ""
-    faceURL: str = ""
-    ownerUserID: str = ""
-    createTime: int = 0
-    memberCount: int = 0
-    ex: str = ""
-    status: int = 0
-    creatorUserID: str = ""
-    groupType: int = 0
-    needVerification: int = 0
-    lookMemberInfo: int = 0
-    applyMemberFriend: int = 0
-    notificationUpdateTime: int = 0
-    notificationUserID: str = ""
-
-
-class GroupMemberFullInfo(WireModel):
-    groupID: str = ""
-    userID: str = ""
-    roleLevel: int = 0
-    joinTime: int = 0
-    nickname: str = ""
-    faceURL: str = ""
-    appMangerLevel: int = 0
-    joinSource: int = 0
-    operatorUserID: str = ""
-    ex: str = ""
-    muteEndTime: int = 0
-    inviterUserID: str = ""
-
-
-class GroupRequest(WireModel):
-    userInfo: PublicUserInfo | None = None
-    groupInfo: GroupInfo | None = None
-    handleResult: int = 0
-    reqMsg: str = ""
-    handleMsg: str = ""
-    reqTime: int = 0
-    handleUserID: str = ""
-    handleTime: int = 0
-    ex: str = ""
-    joinSource: int = 0
-    inviterUserID: str = ""
 
 
 class GroupCreatedTips(WireModel):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.protocol.constants import ContentType
+from core.protocol.constants import AppManagerLevel, ContentType
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import FriendRow, UserRow
@@ -28,14 +28,12 @@ from imserver.services.sdkws import UserInfo, UserInfoUpdatedTips
 from imserver.services.versions import FRIENDS, VersionLogs, VersionState
 from imserver.settings import ImServerSettings
 
-__all__ = ["APP_NOTIFICATION_ADMIN", "ProfileHook", "UserChanges", "UserService"]
+__all__ = ["ProfileHook", "UserChanges", "UserService"]
 
 ProfileHook = Callable[[Operator, str], Awaitable[None]]
 
-# constant.AppNotificationAdmin: admins are created with it; get_user_token refuses >= it.
-APP_NOTIFICATION_ADMIN = 3
 # constant.IMOrdinaryUser / AppOrdinaryUsers: the levels /user/get_users lists.
-_LISTED_LEVELS = (0, 1)
+_LISTED_LEVELS = (AppManagerLevel.IM_ORDINARY_USER, AppManagerLevel.APP_ORDINARY_USERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ class UserService:
                 "face_url": "",
                 "ex": "",
                 "create_time": now,
-                "app_manger_level": APP_NOTIFICATION_ADMIN,
+                "app_manger_level": AppManagerLevel.APP_NOTIFICATION_ADMIN,
                 "global_recv_msg_opt": 0,
             }
             for user_id in self._settings.admin_user_ids

@@ -4,12 +4,17 @@
   FastAPI's route scan;
 - no request hops to the threadpool: every dependency and endpoint is a coroutine
   function (FastAPI runs a plain function in a worker thread, per request).
+
+And of the layering (issue 11): imserver's services never import its gateway, and
+OpenIM's wire constants are written out once, in core/protocol/constants.py.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 from bridge.app import create_app
 from bridge.routes.dispatch import FunctionDispatch
 from bridge.settings import BridgeSettings
+from core.protocol import constants
 from core.registry import all_functions
 
 
@@ -133,3 +139,83 @@ async def test_an_idle_live_session_runs_no_saver_task(tmp_path: Path) -> None:
         keepalive = [core.gateway._ws.keepalive_task] if core.gateway._ws.keepalive_task is not None else []
         assert len(named) + len(keepalive) <= 3
         await user.post("/v1/logout")
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_imserver_services_do_not_import_the_gateway() -> None:
+    """The gateway calls services and registers its Hub as their `Pusher`, never the reverse."""
+    found = {
+        str(path.relative_to(_ROOT)): sorted(n for n in _imported_modules(path) if n.startswith("imserver.gateway"))
+        for path in sorted((_ROOT / "imserver" / "services").glob("*.py"))
+    }
+    assert len(found) > 10
+    assert {path: names for path, names in found.items() if names} == {}
+
+
+def _sources() -> list[Path]:
+    skip = {_ROOT / "core" / "protocol" / "constants.py", _ROOT / "core" / "protocol" / "openim_pb2.py"}
+    paths = [p for pkg in ("core", "bridge", "imserver") for p in sorted((_ROOT / pkg).rglob("*.py"))]
+    return [p for p in paths if p not in skip]
+
+
+_ENUMS = {name for name, value in vars(constants).items() if isinstance(value, type) and issubclass(value, IntEnum)}
+
+
+def _constant_copies(source: str, where: str) -> list[str]:
+    """Definitions that repeat core/protocol/constants.py: its enums, ParamMaxLength, role levels."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source, where)):
+        if isinstance(node, ast.ClassDef) and node.name in _ENUMS:
+            found.append(f"{where}:{node.lineno} class {node.name}")
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            value = node.value
+            numbered = isinstance(value, ast.Constant) and isinstance(value.value, int)
+            if numbered and any("PARAM_MAX" in n.upper() or "ROLE_LEVEL" in n.upper() for n in names):
+                found.append(f"{where}:{node.lineno} {names}")
+            if isinstance(value, ast.Tuple) and {100, 60, 20} <= {getattr(e, "value", None) for e in value.elts}:
+                found.append(f"{where}:{node.lineno} role levels {names}")
+            # An ID list bounded by the literal 1000 is ParamMaxLength written out again.
+            if names and names[0].endswith(("IDs", "IDList")) and isinstance(value, ast.Call):
+                for kw in value.keywords:
+                    if kw.arg == "max_length" and isinstance(kw.value, ast.Constant) and kw.value.value == 1000:
+                        found.append(f"{where}:{node.lineno} {names[0]} max_length=1000")
+        elif isinstance(node, ast.Compare) and isinstance(node.left, ast.Call):
+            func = node.left.func
+            bound = any(isinstance(c, ast.Constant) and c.value == 1000 for c in node.comparators)
+            if isinstance(func, ast.Name) and func.id == "len" and bound:
+                found.append(f"{where}:{node.lineno} len(...) against 1000")
+    return found
+
+
+def test_wire_constants_have_one_home() -> None:
+    sources = _sources()
+    assert len(sources) > 100
+    copies = [c for path in sources for c in _constant_copies(path.read_text(), str(path.relative_to(_ROOT)))]
+    assert copies == []
+
+
+def test_the_constant_check_finds_copies() -> None:
+    copies = (
+        "class RoleLevel(IntEnum):\n    OWNER = 100\n"
+        "_PARAM_MAX_LENGTH = 1000\n"
+        "OWNER, ADMIN, ORDINARY = 100, 60, 20\n"
+        "userIDs: list[str] = Field(max_length=1000)\n"
+        "too_many = len(ids) > 1000\n"
+        "role_level: Mapped[int] = mapped_column()\n"  # a column, not a copy
+    )
+    assert len(_constant_copies(copies, "probe.py")) == 5

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -21,6 +21,9 @@ from core.modules.group_sync import MAX_SYNC_GROUPS, GroupVersions, fetch_member
 from core.modules.version_sync import Delta, Version, apply_delta
 from core.protocol.errcodes import ErrCode
 from core.transport.api import ApiClient
+
+if TYPE_CHECKING:
+    from core.core import Core
 
 VID = "0123456789abcdef01234567"
 Handler = Callable[[str, dict[str, Any]], Any]
@@ -231,7 +234,7 @@ async def test_deltas_become_callbacks_once_and_full_answers_are_diffed_not_sile
     up = Upstream(server.routes)
     async with up.client() as http:
         core = FakeCore(ApiClient(http, "http://up"))
-        groups = GroupModule(core)
+        groups = GroupModule(cast("Core", core))  # FakeCore has what GroupModule uses of a Core
         await groups.sync_groups("op", all_members=True)  # first login: the starting state, no callbacks
         assert core.events == [] and set(groups.members["g1"]) == {"me", "bob"}
         assert groups.versions.members == {"g1": Version(VID, 1), "g2": Version(VID, 1)}

@@ -10,6 +10,11 @@ receives (verify.go), and let it store @-mentions before the push and notify
 them after it (send.go setConversationAtInfo, which OpenIM starts right after
 queueing, well before the push comes out of msgtransfer). A gateway started
 without groups answers them 1205 GroupTypeNotSupport.
+
+The gateway's 1003 handler and /msg/send_msg both run it, as both reach
+OpenIM's msg RPC; it is a service, so services never import the gateway: the
+push goes out through the `Pusher` the gateway's Hub is wired in as
+(imserver/server.py).
 """
 
 from __future__ import annotations
@@ -45,7 +50,6 @@ __all__ = [
 IsBlocked = Callable[[str, str], Awaitable[bool]]
 """is_blocked(owner, other): has `owner` blacklisted `other`?"""
 
-_REVOKE_LEGACY = 111  # constant.Revoke
 
 # encapsulateMsgData: options switched off per content type.
 _OFF: dict[int, tuple[str, ...]] = {
@@ -64,7 +68,7 @@ _OFF: dict[int, tuple[str, ...]] = {
         "unreadCount",
         "offlinePush",
     ),
-    _REVOKE_LEGACY: ("unreadCount", "offlinePush"),
+    ContentType.REVOKE: ("unreadCount", "offlinePush"),
 }
 
 

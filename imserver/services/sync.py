@@ -6,7 +6,7 @@ PullMessageBySeqs, GetSeqMessage, GetLastMessage), as_read.go
 (GetMsgBySeqsRange, GetMsgBySeqs, GetMessagesBySeqWithBounds); openim-v3.md 2.5.
 A user only ever sees conversations it has (plus their n_ twins), inside its
 visible seq range [max(conversation min, user min), conversation max capped by the
-user's max].
+user's max]. The gateway (1001..1007) and the HTTP API (msg, jssdk) both answer from here.
 """
 
 from __future__ import annotations
