@@ -43,6 +43,7 @@ from bridge.webhooks import WebhookDispatcher
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
+from core.transport.keepalive import Keepalive
 
 __all__ = ["create_app", "drain"]
 
@@ -67,6 +68,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
             checkpoints = CheckpointStore(engine)
             flusher = CheckpointFlusher(checkpoints)  # every live core's periodic save, one task
+            keepalive = Keepalive()  # every live core's gateway pings, one task
             leases = SessionLeases(
                 stores.directory,
                 settings.node_id,
@@ -78,7 +80,9 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 directory=stores.directory,
                 events=stores.events,
                 leases=leases,
-                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size, flusher),
+                core_factory=UpstreamCoreFactory(
+                    api, ws, http, checkpoints, settings.core_inbox_size, flusher, keepalive
+                ),
             )
             idempotency = IdempotencyCache(
                 settings.idempotency_window,
@@ -104,6 +108,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             app.state.webhooks = app.state.services.webhooks = webhooks
             pool.start()
             flusher.start()
+            keepalive.start()
             webhooks.start()
             try:
                 yield
@@ -112,6 +117,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 await calls.aclose()
                 await pool.aclose()
                 await flusher.aclose()
+                await keepalive.aclose()
 
     app = FastAPI(
         title="openim-bridge",

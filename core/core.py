@@ -135,7 +135,10 @@ class Core:
         self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue(max(1, config.inbox_size))
         self._resync_pending = False  # pushes were dropped: sync by seq once caught up
         self.stats = CoreStats()
+        # The dispatcher runs while there are pushes to apply and ends when the inbox is
+        # empty: an idle session has no task of its own but its gateway reader (issue 14).
         self._worker: asyncio.Task[None] | None = None
+        self._dispatching = False  # pushes may start the dispatcher (logged in, not parking)
         self._saver: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[None] | None = None
@@ -277,7 +280,7 @@ class Core:
                         module.restore(saved.get(name) or {})
             if delivered:
                 self.message.skip_delivered(delivered)
-            self._worker = self._supervise(f"core-dispatch:{user_id}", self._dispatch)
+            self._dispatching = True
             if self._flusher is None:
                 self._saver = self._supervise(f"core-saver:{user_id}", self._save_periodically)
             self.gateway = GatewayClient(
@@ -316,6 +319,7 @@ class Core:
         """
         try:
             async with self._state_lock:
+                self._dispatching = False
                 tasks = (self._resync, self._worker)
                 self._resync = self._worker = None
                 await stop_tasks(tasks)
@@ -356,6 +360,7 @@ class Core:
         """Stop every loop; never raises what a task died of, never waits long on one."""
         if self._flusher is not None:
             self._flusher.forget(self)  # what is left to save, park and logout saved
+        self._dispatching = False
         tasks = (self._resync, self._worker, self._saver)
         self._resync = self._worker = self._saver = None
         await stop_tasks(tasks)
@@ -387,9 +392,8 @@ class Core:
         """The long-lived tasks of a logged-in core that are not running (normally none)."""
         if self.status != LoginStatus.LOGGED:
             return []
-        tasks = [("dispatch", self._worker)]
-        if self._flusher is None:  # with a pool-level flusher a core has no saver task of its own
-            tasks.append(("saver", self._saver))
+        # The dispatcher is not listed: it runs only while pushes wait (see _wake_dispatcher).
+        tasks = [] if self._flusher is not None else [("saver", self._saver)]
         dead = [name for name, t in tasks if t is None or t.done()]
         if self.gateway is None or not self.gateway.running:
             dead.append("gateway")
@@ -448,12 +452,21 @@ class Core:
                 self._resync_pending = False
                 if not await self._recover_dropped():
                     return
-            batch = [await self._inbox.get()]
+            if self._inbox.empty():
+                return  # caught up: the next push starts a dispatcher again
+            batch = [self._inbox.get_nowait()]
             while not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             async with self._state_lock:  # a batch and its flush are applied whole (see _state_lock)
                 if not await self._apply_batch(batch):
                     return
+
+    def _wake_dispatcher(self) -> None:
+        """Start the dispatcher for the pushes just queued unless it runs. It ends only
+        when it finds the inbox empty, with no await between that check and its end, so
+        a push is never left queued without one."""
+        if self._dispatching and (self._worker is None or self._worker.done()):
+            self._worker = self._supervise(f"core-dispatch:{self.user_id}", self._dispatch)
 
     async def _apply_batch(self, batch: list[tuple[str, MsgData, str]]) -> bool:
         """Apply pushes and flush their conversation events; False when a token error ended the core."""
@@ -586,6 +599,7 @@ class Core:
                 self._inbox.put_nowait((_STATUS_PUSH, MsgData(content=resp.data), resp.operation_id))
             except asyncio.QueueFull:
                 self.stats.inbox_dropped += 1
+            self._wake_dispatcher()
             return
         if resp.req_identifier != ReqIdentifier.PUSH_MSG:
             return
@@ -609,6 +623,7 @@ class Core:
                 log.warning("inbox of user=%s is full: dropping pushes until a seq sync", self.user_id)
             self.stats.inbox_dropped += dropped
             self._resync_pending = True
+        self._wake_dispatcher()
 
     async def on_kicked(self) -> None:
         await self._end(ErrCode.TokenKickedError, "OnKickedOffline", None, None)
