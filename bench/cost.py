@@ -94,14 +94,17 @@ class Proc:
 
 @contextlib.asynccontextmanager
 async def _process(
-    name: str, args: list[str], url: str, health: str, env: dict[str, str] | None = None
+    name: str, args: list[str], url: str, health: str, env: dict[str, str] | None = None, cwd: str | None = None
 ) -> AsyncIterator[Proc]:
+    # `python -m` puts the working directory first on sys.path, before PYTHONPATH: a tree
+    # under test must be the working directory too (bench/ab.py).
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
         stderr=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        cwd=cwd,
     )
     try:
         async with httpx.AsyncClient() as http:

@@ -23,6 +23,7 @@ from bridge.cors import install_cors
 from bridge.docs import install_docs
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware, ForwardStats
+from bridge.gc_policy import GcPolicy
 from bridge.idempotency import IdempotencyCache
 from bridge.leases import SessionLeases
 from bridge.logins import Logins
@@ -75,6 +76,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 lease_seconds=settings.lease_seconds,
                 advertise_url=settings.advertise_url or "",
             )
+            gc_policy = None if settings.gc_policy == "off" else GcPolicy(freeze=settings.gc_policy == "freeze")
             pool = SessionPool(
                 settings,
                 directory=stores.directory,
@@ -83,6 +85,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 core_factory=UpstreamCoreFactory(
                     api, ws, http, checkpoints, settings.core_inbox_size, flusher, keepalive
                 ),
+                gc_policy=gc_policy,
             )
             idempotency = IdempotencyCache(
                 settings.idempotency_window,
@@ -110,9 +113,13 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             flusher.start()
             keepalive.start()
             webhooks.start()
+            if gc_policy is not None:
+                gc_policy.install()  # after start-up: what is alive now is frozen
             try:
                 yield
             finally:
+                if gc_policy is not None:
+                    gc_policy.uninstall()
                 await webhooks.aclose()
                 await calls.aclose()
                 await pool.aclose()

@@ -162,6 +162,8 @@ async def _serve(args: argparse.Namespace) -> None:
         advertise_url=args.advertise_url,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
     )
+    if "BRIDGE_GC_POLICY" not in os.environ:
+        settings.gc_policy = "freeze"  # this process is ours: freeze what lives long (bridge/gc_policy.py)
     embedded = settings.embedded
     secret = ""
     async with contextlib.AsyncExitStack() as stack:
