@@ -85,6 +85,7 @@ async def main(a: argparse.Namespace) -> None:
                 rss0, tasks0 = cost.rss_bytes(p.pid), await cost._tasks(http, p)
                 sessions[side] = await cost.logins(t, http, up, p, ip, a.sessions, 1.0)
                 put(side, "login CPU", t.rows[0].value)
+                put(side, "login p50", t.rows[2].value)
                 await asyncio.sleep(3)  # the logins' follow-up syncs, and a freeze after the batch
                 put(side, "RSS per live session", (cost.rss_bytes(p.pid) - rss0) / a.sessions)
                 put(side, "tasks per live session", (await cost._tasks(http, p) - tasks0) / a.sessions)

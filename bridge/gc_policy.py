@@ -6,7 +6,7 @@ hundreds of thousands of objects that never become garbage: ~100 ms pauses at a
 few hundred sessions, all delivery stopped meanwhile. So:
 
 - after start-up (imports, app, stores) and after each batch of logins (once no
-  login started for `settle` seconds) what is alive is collected once and moved
+  login started for `settle` seconds, or every `batch` logins) what is alive is collected once and moved
   to the permanent generation (`gc.freeze`): later collections never look at it
   again. The collection before each freeze walks only what came since the last one;
 - cores that end (park, logout) and were frozen become garbage the collector no
@@ -53,9 +53,12 @@ class GcPauses:
 
 
 class GcPolicy:
-    def __init__(self, *, freeze: bool = True, settle: float = 1.0, gen0: int = 10_000, min_refreeze: int = 64) -> None:
+    def __init__(
+        self, *, freeze: bool = True, settle: float = 1.0, batch: int = 64, gen0: int = 10_000, min_refreeze: int = 64
+    ) -> None:
         self.freeze = freeze  # False: only time the pauses (the baseline for bench/)
         self.settle = settle
+        self.batch = batch
         self.gen0 = gen0
         self.min_refreeze = min_refreeze
         self.pauses = GcPauses()
@@ -100,7 +103,10 @@ class GcPolicy:
         self._new_cores += 1
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(self.settle, self._settled)
+        # A long stream of logins never settles: freeze every `batch` cores meanwhile, so
+        # the collection before a freeze walks at most that many cores' objects.
+        delay = 0.0 if self._new_cores >= self.batch else self.settle
+        self._timer = asyncio.get_running_loop().call_later(delay, self._settled)
 
     def core_ended(self) -> None:
         if not (self._installed and self.freeze):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,12 @@ EndHandler = Callable[[int], Awaitable[None]]
 _CHECKPOINT_VERSION = 1
 # Inbox key of an online-status push (2005): no conversation ID has this form.
 _STATUS_PUSH = "<status>"
+# Modules synced after the others, one after the other: conversations are filled in by
+# the message sync, which stays last (the SDK's syncFlag runs IncrSyncConversations after
+# its concurrent group and friend syncs, internal/conversation_msg/notification.go).
+_SYNCED_LAST = ("conversation", "message")
+# While modules sync concurrently, the events each fires wait here, to be sent in module order.
+_held: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("held_events", default=None)
 
 
 @dataclass(slots=True)
@@ -218,6 +225,10 @@ class Core:
         if marks is None:
             current = applying.get()
             marks = () if current is None else (current,)
+        held = _held.get()
+        if held is not None:
+            held.append(Event(listener, callback, data, operation_id, marks))
+            return
         await self._sink(Event(listener, callback, data, operation_id, marks))
 
     async def mark_delivered(self, marks: tuple[tuple[str, int], ...]) -> None:
@@ -427,8 +438,13 @@ class Core:
                 modules = list(self._modules.values())
                 if reinstalled:
                     await self.emit(CONVERSATION, "OnSyncServerProgress", 1, operation_id)
+                first = [m for name, m in self._modules.items() if name not in _SYNCED_LAST]
+                held = await self._sync_concurrently(first, operation_id)
                 for i, module in enumerate(modules, 1):
-                    await module.sync(operation_id)
+                    if i <= len(first):
+                        await self._release(held[i - 1])
+                    else:
+                        await module.sync(operation_id)
                     if reinstalled and i < len(modules):
                         progress = max(1, i * 99 // len(modules))
                         await self.emit(CONVERSATION, "OnSyncServerProgress", progress, operation_id)
@@ -440,6 +456,35 @@ class Core:
             if reinstalled:
                 await self.emit(CONVERSATION, "OnSyncServerProgress", 100, operation_id)
             await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
+
+    async def _sync_concurrently(self, modules: list[Module], operation_id: str) -> list[list[Event]]:
+        """Sync `modules` at once (their upstream calls overlap, as the SDK's goroutines
+        do), holding each one's events; returns them per module, for the caller to send
+        in module order: the events are those, and in the order, of one sync after the
+        other. If one fails, every module's events are sent all the same (the others'
+        state changed too: a later sync would not fire them again), then its error is
+        raised."""
+        held: list[list[Event]] = [[] for _ in modules]
+
+        async def one(i: int) -> None:
+            _held.set(held[i])
+            await modules[i].sync(operation_id)
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(len(modules))]
+        try:
+            await asyncio.wait(tasks)
+        finally:
+            await stop_tasks(task for task in tasks if not task.done())  # we were cancelled
+        failed = [exc for task in tasks if not task.cancelled() and (exc := task.exception()) is not None]
+        if failed:
+            for events in held:
+                await self._release(events)
+            raise failed[0]
+        return held
+
+    async def _release(self, events: list[Event]) -> None:
+        for event in events:
+            await self._sink(event)
 
     async def _dispatch(self) -> None:
         """Apply pushes in arrival order; conversation events once per batch.
