@@ -254,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(args.log_level, args.log_format)
     try:
-        run_loop(_serve(args) if args.command == "serve" else _imserver(args))
+        body = _serve(args) if args.command == "serve" else _imserver(args)
+        run_loop(body, os.environ.get("BRIDGE_EVENT_LOOP", "asyncio"))
     except ValueError as exc:
         log.error(f"openim-bridge: {exc}")
         return 2

@@ -25,8 +25,15 @@ __all__ = ["RunningServer", "advertised_url", "bind", "run_loop", "serve_app"]
 T = TypeVar("T")
 
 
-def run_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run a server's top-level coroutine on the event loop the bridge's servers use."""
+def run_loop(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
+    """Run a server's top-level coroutine on the event loop the bridge's servers use
+    (BRIDGE_EVENT_LOOP: asyncio, or uvloop to compare them; see bench/README.md)."""
+    if loop == "uvloop":
+        import uvloop  # uvicorn[standard]'s; optional
+
+        return uvloop.run(main)
+    if loop != "asyncio":
+        raise ValueError(f"BRIDGE_EVENT_LOOP must be asyncio or uvloop, got {loop!r}")
     return asyncio.run(main)
 
 
