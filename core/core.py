@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,7 +141,7 @@ class Core:
         self._flusher = flusher
         self._on_end = on_end
         self._mark_sink = mark_sink
-        self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue(max(1, config.inbox_size))
+        self._inbox = _Inbox(max(1, config.inbox_size))
         self._resync_pending = False  # pushes were dropped: sync by seq once caught up
         self.stats = CoreStats()
         # The dispatcher runs while there are pushes to apply and ends when the inbox is
@@ -201,7 +203,6 @@ class Core:
             "conversation": self.conversation,
             "message": self.message,
         }
-        self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 
     @property
     def checkpoints(self) -> CheckpointStore | None:
@@ -416,7 +417,7 @@ class Core:
         """Run one registered SDK function; every function needs status LOGGED (5.1)."""
         if self.status != LoginStatus.LOGGED:
             raise SdkError(ErrCode.ResourceLoadNotCompleteError, detail="not logged in")
-        method = getattr(self._owners[fn.owner], fn.method)
+        method = getattr(getattr(self, _owner_attrs()[fn.owner]), fn.method)
         try:
             result = await method(params, operation_id)
         except SdkError as exc:
@@ -702,6 +703,42 @@ class Core:
                     await self._on_end(code)
                 except Exception:
                     log.exception("end handler of user=%s failed", self.user_id)
+
+
+class _Inbox:
+    """asyncio.Queue's non-waiting half on one deque: the dispatcher never awaits its inbox,
+    and an asyncio.Queue is three deques, 2.3 KB per core (issue 14)."""
+
+    __slots__ = ("_items", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: deque[tuple[str, MsgData, str]] = deque()
+        self.maxsize = maxsize
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return len(self._items) >= self.maxsize
+
+    def put_nowait(self, item: tuple[str, MsgData, str]) -> None:
+        if len(self._items) >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(item)
+
+    def get_nowait(self) -> tuple[str, MsgData, str]:
+        return self._items.popleft()
+
+
+@functools.cache
+def _owner_attrs() -> dict[str, str]:
+    """Registry owner (a module class name, or a base's) -> the Core attribute holding it:
+    one table for every core instead of one dict per core."""
+    probe = Core(CoreConfig("", "", 0), http=None, sink=None)  # type: ignore[arg-type]
+    return {cls.__name__: attr for attr, m in vars(probe).items() if isinstance(m, Module) for cls in type(m).__mro__}
 
 
 def token_error_callback(code: int) -> str:
