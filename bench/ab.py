@@ -124,6 +124,9 @@ async def main(a: argparse.Namespace) -> None:
     print(f"| {'figure':28} | {'A':>10} | {'B':>10} | B/A")
     print(f"|{'-' * 30}|{'-' * 12}|{'-' * 12}|-----")
     for name, values in figures["B"].items():
+        if name not in figures["A"]:  # a tree without it (the GC pauses of a tree before bridge/gc_policy.py)
+            print(f"| {name:28} | {'-':>10} | {cost._fmt(statistics.median(values), 's'):>10} | -")
+            continue
         va, vb = statistics.median(figures["A"][name]), statistics.median(values)
         unit = "/s" if "req/s" in name else "KiB" if "RSS" in name else "" if "tasks" in name else "s"
         ratio = vb / va if va else float("nan")

@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         body = _serve(args) if args.command == "serve" else _imserver(args)
-        run_loop(body, os.environ.get("BRIDGE_EVENT_LOOP", "asyncio"))
+        run_loop(body, os.environ.get("BRIDGE_EVENT_LOOP", "auto"))
     except ValueError as exc:
         log.error(f"openim-bridge: {exc}")
         return 2
