@@ -6,15 +6,20 @@ Starts one imserver, one FastAPI peer and two bridges, each bridge importing
 from its tree (PYTHONPATH), e.g. a `git worktree add --detach /tmp/base HEAD~1`
 and this checkout. Logs the same number of sessions in on each, then
 alternates the measurements A, B, A, B ... so both see the same machine load,
-and prints the median of each figure with the B/A ratio: CPU per login, cached
-call CPU per request, requests/s and p99 at 16 connections, idle CPU per
-session-second, and with ``--messages`` CPU per delivered message at 25 msg/s.
+and prints the median of each figure with the B/A ratio: CPU per login, RSS and
+asyncio tasks per live session, cached call CPU per request, requests/s and p99
+at 16 connections, idle CPU per session-second, and with ``--messages`` CPU per
+delivered message at 25 msg/s; the collector's longest pause per generation over
+the whole run (each bridge times them: BRIDGE_GC_POLICY=time unless the side's
+``--a-env``/``--b-env`` say otherwise, e.g. the same tree with and without
+``BRIDGE_GC_POLICY=freeze``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import tempfile
 
@@ -61,8 +66,8 @@ async def main(a: argparse.Namespace) -> None:
         peer = str(cost._HERE / "peers.py")
         async with (
             cost._process("imserver", ims, api, "/auth/parse_token") as ip,
-            cost._process("A", brg("A"), url["A"], "/healthz", {"PYTHONPATH": a.a}) as pa,
-            cost._process("B", brg("B"), url["B"], "/healthz", {"PYTHONPATH": a.b}) as pb,
+            cost._process("A", brg("A"), url["A"], "/healthz", _env(a.a, a.a_env), cwd=a.a) as pa,
+            cost._process("B", brg("B"), url["B"], "/healthz", _env(a.b, a.b_env), cwd=a.b) as pb,
             cost._process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fp,
             httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=500)) as http,
         ):
@@ -77,8 +82,13 @@ async def main(a: argparse.Namespace) -> None:
             sessions = {}
             for side, p in procs.items():
                 t = cost.Table()
+                rss0, tasks0 = cost.rss_bytes(p.pid), await cost._tasks(http, p)
                 sessions[side] = await cost.logins(t, http, up, p, ip, a.sessions, 1.0)
                 put(side, "login CPU", t.rows[0].value)
+                put(side, "login p50", t.rows[2].value)
+                await asyncio.sleep(3)  # the logins' follow-up syncs, and a freeze after the batch
+                put(side, "RSS per live session", (cost.rss_bytes(p.pid) - rss0) / a.sessions)
+                put(side, "tasks per live session", (await cost._tasks(http, p) - tasks0) / a.sessions)
             req = {s: cost.post_request("/v1/friend/get_friend_list", headers=sessions[s].auth[0]) for s in procs}
             for side, p in procs.items():
                 await cost.hammer(p.url, req[side], 0.5)
@@ -106,12 +116,19 @@ async def main(a: argparse.Namespace) -> None:
                         await cost.messaging(t, http, up, p, ip, sessions[side], 25.0, a.seconds, 1.0)
                         put(side, "CPU per delivered message", t.rows[0].value)
                         put(side, "send->SSE p99", t.rows[1].value)
-    print(f"\nA = {a.a}\nB = {a.b}\n{a.sessions} sessions each, median of {a.rounds} alternated rounds\n")
+            for side, p in procs.items():
+                for gen, seconds in (await _gc_longest(http, p)).items():
+                    put(side, f"longest GC pause, gen {gen}", seconds)
+    print(f"\nA = {a.a} {a.a_env}\nB = {a.b} {a.b_env}")
+    print(f"{a.sessions} sessions each, median of {a.rounds} alternated rounds\n")
     print(f"| {'figure':28} | {'A':>10} | {'B':>10} | B/A")
     print(f"|{'-' * 30}|{'-' * 12}|{'-' * 12}|-----")
     for name, values in figures["B"].items():
+        if name not in figures["A"]:  # a tree without it (the GC pauses of a tree before bridge/gc_policy.py)
+            print(f"| {name:28} | {'-':>10} | {cost._fmt(statistics.median(values), 's'):>10} | -")
+            continue
         va, vb = statistics.median(figures["A"][name]), statistics.median(values)
-        unit = "/s" if "req/s" in name else "s"
+        unit = "/s" if "req/s" in name else "KiB" if "RSS" in name else "" if "tasks" in name else "s"
         ratio = vb / va if va else float("nan")
         print(f"| {name:28} | {cost._fmt(va, unit):>10} | {cost._fmt(vb, unit):>10} | {ratio:.2f}")
     if a.verbose:
@@ -122,6 +139,18 @@ async def main(a: argparse.Namespace) -> None:
     print(f"\nFastAPI hello CPU per request in the same run: {cost._fmt(fa, 's')}")
 
 
+def _env(tree: str, extra: list[str]) -> dict[str, str]:
+    env = {"PYTHONPATH": tree, "BRIDGE_GC_POLICY": "time"}
+    env.update(item.split("=", 1) for item in extra)
+    return env
+
+
+async def _gc_longest(http: httpx.AsyncClient, p: cost.Proc) -> dict[str, float]:
+    text = (await http.get(f"{p.url}/metrics")).text
+    found = re.findall(r'^openim_bridge_gc_pause_longest_seconds\{generation="(\d)"\} (\S+)$', text, re.MULTILINE)
+    return {gen: float(value) for gen, value in found}
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("a", help="source tree A (the baseline)")
@@ -130,6 +159,8 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=4, help="alternated rounds, ABBA (default 4)")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--idle", type=float, default=4.0, help="seconds per idle round")
+    ap.add_argument("--a-env", action="append", default=[], help="KEY=VALUE for bridge A (repeatable)")
+    ap.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for bridge B (repeatable)")
     ap.add_argument("--verbose", action="store_true", help="print every round's value")
     ap.add_argument("--messages", action="store_true", help="also CPU per delivered message at 25 msg/s")
     asyncio.run(main(ap.parse_args()))

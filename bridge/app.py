@@ -23,6 +23,7 @@ from bridge.cors import install_cors
 from bridge.docs import install_docs
 from bridge.errors import install_error_handlers
 from bridge.forward import ForwardingMiddleware, ForwardStats
+from bridge.gc_policy import GcPolicy
 from bridge.idempotency import IdempotencyCache
 from bridge.leases import SessionLeases
 from bridge.logins import Logins
@@ -43,6 +44,7 @@ from bridge.webhooks import WebhookDispatcher
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
+from core.transport.keepalive import Keepalive
 
 __all__ = ["create_app", "drain"]
 
@@ -67,18 +69,23 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
             checkpoints = CheckpointStore(engine)
             flusher = CheckpointFlusher(checkpoints)  # every live core's periodic save, one task
+            keepalive = Keepalive()  # every live core's gateway pings, one task
             leases = SessionLeases(
                 stores.directory,
                 settings.node_id,
                 lease_seconds=settings.lease_seconds,
                 advertise_url=settings.advertise_url or "",
             )
+            gc_policy = None if settings.gc_policy == "off" else GcPolicy(freeze=settings.gc_policy == "freeze")
             pool = SessionPool(
                 settings,
                 directory=stores.directory,
                 events=stores.events,
                 leases=leases,
-                core_factory=UpstreamCoreFactory(api, ws, http, checkpoints, settings.core_inbox_size, flusher),
+                core_factory=UpstreamCoreFactory(
+                    api, ws, http, checkpoints, settings.core_inbox_size, flusher, keepalive
+                ),
+                gc_policy=gc_policy,
             )
             idempotency = IdempotencyCache(
                 settings.idempotency_window,
@@ -104,14 +111,20 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             app.state.webhooks = app.state.services.webhooks = webhooks
             pool.start()
             flusher.start()
+            keepalive.start()
             webhooks.start()
+            if gc_policy is not None:
+                gc_policy.install()  # after start-up: what is alive now is frozen
             try:
                 yield
             finally:
+                if gc_policy is not None:
+                    gc_policy.uninstall()
                 await webhooks.aclose()
                 await calls.aclose()
                 await pool.aclose()
                 await flusher.aclose()
+                await keepalive.aclose()
 
     app = FastAPI(
         title="openim-bridge",

@@ -162,6 +162,8 @@ async def _serve(args: argparse.Namespace) -> None:
         advertise_url=args.advertise_url,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
     )
+    if "BRIDGE_GC_POLICY" not in os.environ:
+        settings.gc_policy = "freeze"  # this process is ours: freeze what lives long (bridge/gc_policy.py)
     embedded = settings.embedded
     secret = ""
     async with contextlib.AsyncExitStack() as stack:
@@ -252,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(args.log_level, args.log_format)
     try:
-        run_loop(_serve(args) if args.command == "serve" else _imserver(args))
+        body = _serve(args) if args.command == "serve" else _imserver(args)
+        run_loop(body, os.environ.get("BRIDGE_EVENT_LOOP", "auto"))
     except ValueError as exc:
         log.error(f"openim-bridge: {exc}")
         return 2

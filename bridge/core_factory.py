@@ -19,6 +19,8 @@ from core.checkpoint_flusher import CheckpointFlusher
 from core.core import Core, CoreConfig, EndHandler, MarkSink
 from core.events import EventSink
 from core.registry import SdkFunction
+from core.transport.gateway import GatewayOptions
+from core.transport.keepalive import Keepalive
 
 __all__ = ["CoreFactory", "SessionCore", "UpstreamCoreFactory"]
 
@@ -52,6 +54,7 @@ class UpstreamCoreFactory:
     store: CheckpointStore
     inbox_size: int = 10_000
     flusher: CheckpointFlusher | None = None  # one task saves every core's checkpoint
+    keepalive: Keepalive | None = None  # one task pings every core's gateway connection
 
     def __call__(self, record: SessionRecord, sink: EventSink, mark_sink: MarkSink, on_end: EndHandler) -> Core:
         config = CoreConfig(
@@ -60,6 +63,7 @@ class UpstreamCoreFactory:
             record.platform_id,
             batch_messages=record.batch_messages,
             inbox_size=self.inbox_size,
+            gateway=GatewayOptions(keepalive=self.keepalive),
         )
         return Core(
             config,

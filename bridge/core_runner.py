@@ -17,6 +17,7 @@ from bridge.core_factory import CoreFactory, SessionCore
 from bridge.errors import BridgeError, status_for
 from bridge.event_writer import SessionEventWriter
 from bridge.eventlog import EventLog
+from bridge.gc_policy import GcPolicy
 from bridge.session_handle import SessionHandle
 from bridge.sessions import SessionDirectory
 from core.core import token_error_callback
@@ -52,6 +53,7 @@ class CoreRunner:
         login_timeout: float,
         on_token_died: Callable[[SessionHandle, int, str], Awaitable[None]],
         on_end: Callable[[SessionHandle, int], Awaitable[None]],
+        gc_policy: GcPolicy | None = None,
     ) -> None:
         self._factory = factory
         self._writer = writer
@@ -60,6 +62,7 @@ class CoreRunner:
         self._login_timeout = login_timeout
         self._on_token_died = on_token_died
         self._on_end = on_end
+        self._gc = gc_policy
 
     async def start(self, handle: SessionHandle, operation_id: str, fresh: bool) -> SessionCore:
         """A logged-in core for `handle` (its lock held, its lease taken); raises BridgeError."""
@@ -93,11 +96,14 @@ class CoreRunner:
                 await writer.emit(handle, Event(CONN, token_error_callback(exc.code), None, operation_id))
                 await self._on_token_died(handle, exc.code, operation_id)
             raise BridgeError(status_for(exc.code), exc.code, exc.detail or exc.msg, msg=exc.msg) from exc
+        if self._gc is not None:
+            self._gc.core_started()
         return core
 
-    @staticmethod
-    async def stop(core: SessionCore, how: StopHow, operation_id: str = "") -> None:
+    async def stop(self, core: SessionCore, how: StopHow, operation_id: str = "") -> None:
         """Park, log out or abandon a core; it is stopped whatever its checkpoint save says."""
+        if self._gc is not None:
+            self._gc.core_ended()
         try:
             if how == "logout":
                 await core.logout(operation_id)

@@ -101,6 +101,22 @@ class _BridgeCollector(Collector):
                 totals[key] = totals.get(key, 0) + int(getattr(stats, key, 0))
         for key, text in _CORE_STATS.items():
             yield GaugeMetricFamily(f"openim_bridge_core_{key}", text, value=totals.get(key, 0))
+        policy = getattr(pool, "gc_policy", None)
+        if policy is not None:  # bridge/gc_policy.py: pauses by generation
+            pauses = policy.pauses
+            longest = GaugeMetricFamily(
+                "openim_bridge_gc_pause_longest_seconds", "longest collector pause", labels=["generation"]
+            )
+            total = CounterMetricFamily(
+                "openim_bridge_gc_pause_seconds", "time spent in collector pauses", labels=["generation"]
+            )
+            count = CounterMetricFamily("openim_bridge_gc_collections", "collections run", labels=["generation"])
+            for gen in range(3):
+                longest.add_metric([str(gen)], pauses.longest[gen])
+                total.add_metric([str(gen)], pauses.total[gen])
+                count.add_metric([str(gen)], pauses.count[gen])
+            yield from (longest, total, count)
+            yield CounterMetricFamily("openim_bridge_gc_freezes", "gc.freeze runs", value=policy.freezes)
         yield CounterMetricFamily(
             "openim_bridge_core_crash_parked",
             "cores parked because their tasks kept crashing",

@@ -32,6 +32,7 @@ from bridge.core_runner import CoreRunner
 from bridge.errors import BridgeError, NotOwnerError
 from bridge.event_writer import SessionEventWriter
 from bridge.eventlog import EventLog
+from bridge.gc_policy import GcPolicy
 from bridge.leases import SessionLeases
 from bridge.parking import Parking
 from bridge.session_close import SessionCloser
@@ -59,6 +60,7 @@ class SessionPool:
         events: EventLog,
         leases: SessionLeases,
         core_factory: CoreFactory,
+        gc_policy: GcPolicy | None = None,
     ) -> None:
         self._settings = settings
         self.directory = directory
@@ -87,7 +89,9 @@ class SessionPool:
             login_timeout=settings.login_timeout,
             on_token_died=self._closer.close,
             on_end=self._core_ended,
+            gc_policy=gc_policy,
         )
+        self.gc_policy = gc_policy
         self._handles: dict[str, SessionHandle] = {}
         self.parking = Parking(self._handles, self._runner, leases, settings)
         self.dropper = CoreDropper(self._handles, self._runner, forget=self._forget, spawn=self._spawn)
@@ -311,8 +315,7 @@ class SessionPool:
         handle.open_stream(self._settings.max_streams_per_session, self._clock())
 
     def stream_closed(self, handle: SessionHandle) -> None:
-        handle.streams -= 1
-        handle.last_used = self._clock()
+        handle.close_stream(self._clock())
 
     # -- streams without an owner ----------------------------------------------
 

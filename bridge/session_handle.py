@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bridge.errors import BridgeError
 from bridge.sessions.base import SessionId, SessionRecord
+from bridge.sse import FrameCache
 from core.protocol.errcodes import ErrCode
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class SessionHandle:
     closed: bool = False
     fence: int | None = None  # the owner lease's fence while this node runs the core
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # While several streams are open: their event frames, encoded once (bridge/sse.py).
+    frames: FrameCache | None = None
 
     @property
     def session_id(self) -> SessionId:
@@ -58,6 +61,14 @@ class SessionHandle:
             )
         self.streams += 1
         self.last_used = now
+        if self.streams > 1 and self.frames is None:
+            self.frames = FrameCache()
+
+    def close_stream(self, now: float) -> None:
+        self.streams -= 1
+        self.last_used = now
+        if self.streams < 2:
+            self.frames = None
 
     @property
     def idle(self) -> bool:

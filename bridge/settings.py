@@ -72,6 +72,10 @@ class BridgeSettings:
     max_tokens_per_session: int = 8
     # Pushes a core queues before its overflow policy (drop-and-resync) applies (core.core.CoreConfig).
     core_inbox_size: int = 10_000
+    # "freeze": freeze long-lived objects after start-up and login batches, fewer young
+    # collections (bridge/gc_policy.py); "time": only time the collector's pauses (/metrics);
+    # "off": leave the GC alone. `openim-bridge serve` (it owns the process) uses "freeze".
+    gc_policy: str = "off"
     # Open SSE streams, waiting long-polls and oimws sockets per session and node (429 past it).
     max_streams_per_session: int = 8
     ended_session_memory: float = 24 * 3600.0
@@ -186,6 +190,8 @@ class BridgeSettings:
             raise ValueError("webhook_max_attempts must be >= 1, webhook_retry_base and webhook_scan_interval > 0")
         for origin in self.cors_origins:
             check_origin(origin)
+        if self.gc_policy not in ("off", "time", "freeze"):
+            raise ValueError(f"gc_policy must be off, time or freeze, got {self.gc_policy!r}")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:
             raise ValueError("oimws_send_queue and oimws_max_frame_bytes must be at least 1")
 

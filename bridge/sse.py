@@ -24,6 +24,7 @@ __all__ = [
     "MAX_EVENT_ID",
     "RESET_EVENT",
     "SESSION_CLOSED_EVENT",
+    "FrameCache",
     "encode_comment",
     "encode_event",
     "encode_retry",
@@ -58,6 +59,29 @@ def encode_event(ev: StoredEvent) -> bytes:
         raise ValueError(f"event name must be one line: {ev.event!r}")
     data = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(ev.data))
     return f"id: {ev.id}\nevent: {ev.event}\n{data}\n".encode()
+
+
+class FrameCache:
+    """The frames of a session's latest events, shared by its streams: an event is encoded
+    once however many streams send it (issue 14). Log events only (an id names one event of
+    the session, which never changes); the last `size` are kept, as streams of one session
+    read the same batches."""
+
+    __slots__ = ("_frames", "_size", "encoded")
+
+    def __init__(self, size: int = 16) -> None:
+        self._frames: dict[int, bytes] = {}
+        self._size = size
+        self.encoded = 0  # events encoded (tests; the rest were shared)
+
+    def frame(self, ev: StoredEvent) -> bytes:
+        got = self._frames.get(ev.id)
+        if got is None:
+            got = self._frames[ev.id] = encode_event(ev)
+            self.encoded += 1
+            if len(self._frames) > self._size:
+                del self._frames[next(iter(self._frames))]
+        return got
 
 
 def encode_comment(text: str) -> bytes:
@@ -102,6 +126,7 @@ async def event_stream(
     retry_ms: int = 3000,
     is_closed: Callable[[], bool],
     stop: asyncio.Event | None = None,
+    frames: Callable[[], FrameCache | None] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """Yield the SSE bytes of one connection to a session's events.
 
@@ -116,6 +141,7 @@ async def event_stream(
 
     ``stop`` (the node is draining) ends the stream at once, without
     ``sessionClosed``: the client reconnects with its last id, on another node.
+    ``frames`` gives the session's :class:`FrameCache` while it has several streams.
 
     Cancellation-safe: every wait is an ``await`` on the log (raced against
     ``stop`` when given), so cancelling the consumer or closing the generator
@@ -150,8 +176,9 @@ async def event_stream(
                 yield encode_event(StoredEvent(boundary, RESET_EVENT, data))
                 cursor = boundary
                 quiet_until = loop.time() + keepalive
+            shared = frames() if frames is not None else None
             for ev in result.events:
-                yield encode_event(ev)
+                yield shared.frame(ev) if shared is not None else encode_event(ev)
                 cursor = ev.id
                 if ev.event == SESSION_CLOSED_EVENT:
                     return

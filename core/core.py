@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +70,12 @@ EndHandler = Callable[[int], Awaitable[None]]
 _CHECKPOINT_VERSION = 1
 # Inbox key of an online-status push (2005): no conversation ID has this form.
 _STATUS_PUSH = "<status>"
+# Modules synced after the others, one after the other: conversations are filled in by
+# the message sync, which stays last (the SDK's syncFlag runs IncrSyncConversations after
+# its concurrent group and friend syncs, internal/conversation_msg/notification.go).
+_SYNCED_LAST = ("conversation", "message")
+# While modules sync concurrently, the events each fires wait here, to be sent in module order.
+_held: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("held_events", default=None)
 
 
 @dataclass(slots=True)
@@ -132,10 +141,13 @@ class Core:
         self._flusher = flusher
         self._on_end = on_end
         self._mark_sink = mark_sink
-        self._inbox: asyncio.Queue[tuple[str, MsgData, str]] = asyncio.Queue(max(1, config.inbox_size))
+        self._inbox = _Inbox(max(1, config.inbox_size))
         self._resync_pending = False  # pushes were dropped: sync by seq once caught up
         self.stats = CoreStats()
+        # The dispatcher runs while there are pushes to apply and ends when the inbox is
+        # empty: an idle session has no task of its own but its gateway reader (issue 14).
         self._worker: asyncio.Task[None] | None = None
+        self._dispatching = False  # pushes may start the dispatcher (logged in, not parking)
         self._saver: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[None] | None = None
@@ -191,7 +203,6 @@ class Core:
             "conversation": self.conversation,
             "message": self.message,
         }
-        self._owners = {cls.__name__: m for m in self._modules.values() for cls in type(m).__mro__}
 
     @property
     def checkpoints(self) -> CheckpointStore | None:
@@ -215,6 +226,10 @@ class Core:
         if marks is None:
             current = applying.get()
             marks = () if current is None else (current,)
+        held = _held.get()
+        if held is not None:
+            held.append(Event(listener, callback, data, operation_id, marks))
+            return
         await self._sink(Event(listener, callback, data, operation_id, marks))
 
     async def mark_delivered(self, marks: tuple[tuple[str, int], ...]) -> None:
@@ -277,7 +292,7 @@ class Core:
                         module.restore(saved.get(name) or {})
             if delivered:
                 self.message.skip_delivered(delivered)
-            self._worker = self._supervise(f"core-dispatch:{user_id}", self._dispatch)
+            self._dispatching = True
             if self._flusher is None:
                 self._saver = self._supervise(f"core-saver:{user_id}", self._save_periodically)
             self.gateway = GatewayClient(
@@ -316,6 +331,7 @@ class Core:
         """
         try:
             async with self._state_lock:
+                self._dispatching = False
                 tasks = (self._resync, self._worker)
                 self._resync = self._worker = None
                 await stop_tasks(tasks)
@@ -356,6 +372,7 @@ class Core:
         """Stop every loop; never raises what a task died of, never waits long on one."""
         if self._flusher is not None:
             self._flusher.forget(self)  # what is left to save, park and logout saved
+        self._dispatching = False
         tasks = (self._resync, self._worker, self._saver)
         self._resync = self._worker = self._saver = None
         await stop_tasks(tasks)
@@ -387,9 +404,8 @@ class Core:
         """The long-lived tasks of a logged-in core that are not running (normally none)."""
         if self.status != LoginStatus.LOGGED:
             return []
-        tasks = [("dispatch", self._worker)]
-        if self._flusher is None:  # with a pool-level flusher a core has no saver task of its own
-            tasks.append(("saver", self._saver))
+        # The dispatcher is not listed: it runs only while pushes wait (see _wake_dispatcher).
+        tasks = [] if self._flusher is not None else [("saver", self._saver)]
         dead = [name for name, t in tasks if t is None or t.done()]
         if self.gateway is None or not self.gateway.running:
             dead.append("gateway")
@@ -401,7 +417,7 @@ class Core:
         """Run one registered SDK function; every function needs status LOGGED (5.1)."""
         if self.status != LoginStatus.LOGGED:
             raise SdkError(ErrCode.ResourceLoadNotCompleteError, detail="not logged in")
-        method = getattr(self._owners[fn.owner], fn.method)
+        method = getattr(getattr(self, _owner_attrs()[fn.owner]), fn.method)
         try:
             result = await method(params, operation_id)
         except SdkError as exc:
@@ -423,8 +439,13 @@ class Core:
                 modules = list(self._modules.values())
                 if reinstalled:
                     await self.emit(CONVERSATION, "OnSyncServerProgress", 1, operation_id)
+                first = [m for name, m in self._modules.items() if name not in _SYNCED_LAST]
+                held = await self._sync_concurrently(first, operation_id)
                 for i, module in enumerate(modules, 1):
-                    await module.sync(operation_id)
+                    if i <= len(first):
+                        await self._release(held[i - 1])
+                    else:
+                        await module.sync(operation_id)
                     if reinstalled and i < len(modules):
                         progress = max(1, i * 99 // len(modules))
                         await self.emit(CONVERSATION, "OnSyncServerProgress", progress, operation_id)
@@ -437,6 +458,35 @@ class Core:
                 await self.emit(CONVERSATION, "OnSyncServerProgress", 100, operation_id)
             await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
+    async def _sync_concurrently(self, modules: list[Module], operation_id: str) -> list[list[Event]]:
+        """Sync `modules` at once (their upstream calls overlap, as the SDK's goroutines
+        do), holding each one's events; returns them per module, for the caller to send
+        in module order: the events are those, and in the order, of one sync after the
+        other. If one fails, every module's events are sent all the same (the others'
+        state changed too: a later sync would not fire them again), then its error is
+        raised."""
+        held: list[list[Event]] = [[] for _ in modules]
+
+        async def one(i: int) -> None:
+            _held.set(held[i])
+            await modules[i].sync(operation_id)
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(len(modules))]
+        try:
+            await asyncio.wait(tasks)
+        finally:
+            await stop_tasks(task for task in tasks if not task.done())  # we were cancelled
+        failed = [exc for task in tasks if not task.cancelled() and (exc := task.exception()) is not None]
+        if failed:
+            for events in held:
+                await self._release(events)
+            raise failed[0]
+        return held
+
+    async def _release(self, events: list[Event]) -> None:
+        for event in events:
+            await self._sink(event)
+
     async def _dispatch(self) -> None:
         """Apply pushes in arrival order; conversation events once per batch.
 
@@ -448,12 +498,21 @@ class Core:
                 self._resync_pending = False
                 if not await self._recover_dropped():
                     return
-            batch = [await self._inbox.get()]
+            if self._inbox.empty():
+                return  # caught up: the next push starts a dispatcher again
+            batch = [self._inbox.get_nowait()]
             while not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             async with self._state_lock:  # a batch and its flush are applied whole (see _state_lock)
                 if not await self._apply_batch(batch):
                     return
+
+    def _wake_dispatcher(self) -> None:
+        """Start the dispatcher for the pushes just queued unless it runs. It ends only
+        when it finds the inbox empty, with no await between that check and its end, so
+        a push is never left queued without one."""
+        if self._dispatching and (self._worker is None or self._worker.done()):
+            self._worker = self._supervise(f"core-dispatch:{self.user_id}", self._dispatch)
 
     async def _apply_batch(self, batch: list[tuple[str, MsgData, str]]) -> bool:
         """Apply pushes and flush their conversation events; False when a token error ended the core."""
@@ -586,6 +645,7 @@ class Core:
                 self._inbox.put_nowait((_STATUS_PUSH, MsgData(content=resp.data), resp.operation_id))
             except asyncio.QueueFull:
                 self.stats.inbox_dropped += 1
+            self._wake_dispatcher()
             return
         if resp.req_identifier != ReqIdentifier.PUSH_MSG:
             return
@@ -609,6 +669,7 @@ class Core:
                 log.warning("inbox of user=%s is full: dropping pushes until a seq sync", self.user_id)
             self.stats.inbox_dropped += dropped
             self._resync_pending = True
+        self._wake_dispatcher()
 
     async def on_kicked(self) -> None:
         await self._end(ErrCode.TokenKickedError, "OnKickedOffline", None, None)
@@ -642,6 +703,42 @@ class Core:
                     await self._on_end(code)
                 except Exception:
                     log.exception("end handler of user=%s failed", self.user_id)
+
+
+class _Inbox:
+    """asyncio.Queue's non-waiting half on one deque: the dispatcher never awaits its inbox,
+    and an asyncio.Queue is three deques, 2.3 KB per core (issue 14)."""
+
+    __slots__ = ("_items", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: deque[tuple[str, MsgData, str]] = deque()
+        self.maxsize = maxsize
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return len(self._items) >= self.maxsize
+
+    def put_nowait(self, item: tuple[str, MsgData, str]) -> None:
+        if len(self._items) >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(item)
+
+    def get_nowait(self) -> tuple[str, MsgData, str]:
+        return self._items.popleft()
+
+
+@functools.cache
+def _owner_attrs() -> dict[str, str]:
+    """Registry owner (a module class name, or a base's) -> the Core attribute holding it:
+    one table for every core instead of one dict per core."""
+    probe = Core(CoreConfig("", "", 0), http=None, sink=None)  # type: ignore[arg-type]
+    return {cls.__name__: attr for attr, m in vars(probe).items() if isinstance(m, Module) for cls in type(m).__mro__}
 
 
 def token_error_callback(code: int) -> str:

@@ -50,7 +50,7 @@ async def _run_supervised(
     name: str, body: Body, policy: RestartPolicy, on_crash: CrashHook | None, on_give_up: GiveUp | None
 ) -> None:
     loop = asyncio.get_running_loop()
-    crashes: deque[float] = deque()
+    crashes: deque[float] | None = None  # made at the first crash: a deque is 760 bytes, per core
     while True:
         try:
             await body()
@@ -58,6 +58,7 @@ async def _run_supervised(
         except Exception as exc:
             log.error("task %s crashed", name, exc_info=exc)
             now = loop.time()
+            crashes = crashes if crashes is not None else deque()
             crashes.append(now)
             while crashes and now - crashes[0] > policy.window:
                 crashes.popleft()

@@ -748,3 +748,31 @@ async def test_redis_recovers_from_killed_connections(space: RedisSpace) -> None
     finally:
         await log.aclose()
         await client.aclose()
+
+
+async def test_sql_waiters_woken_by_one_commit_share_one_read(tmp_path: Path, pg_database: LazyDatabase) -> None:
+    """The streams of a session woken together read the log once (issue 14), and each gets the events."""
+    from sqlalchemy import event
+
+    async with sql_stores(await sql_url("sqlite", tmp_path, pg_database)) as stores:
+        log = SqlEventLog(stores.db, stores.writer)
+        selects: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT") and "event" in statement.lower():
+                selects.append(statement)
+
+        event.listen(stores.db.reader.sync_engine, "before_cursor_execute", count)
+        try:
+            await log.append("s", "OnTest", "{}")
+            waiters = [asyncio.ensure_future(log.wait_after("s", 1, 10.0)) for _ in range(4)]
+            await eventually(lambda: len(selects) >= 1 and all(not w.done() for w in waiters), "waiters parked")
+            await eventually(lambda: log._wakes["s"].waiters == 4, "all four waiting")
+            before = len(selects)
+            await log.append("s", "OnTest", '{"n": 2}')
+            results = await asyncio.gather(*waiters)
+            assert [ids(r) for r in results] == [[2]] * 4
+            assert len(selects) - before == 1, "one SELECT for the four waiters"
+        finally:
+            event.remove(stores.db.reader.sync_engine, "before_cursor_execute", count)
+            await log.aclose()

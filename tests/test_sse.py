@@ -15,6 +15,7 @@ import pytest
 from bridge.eventlog import EventLog, MemoryEventLog, StoredEvent
 from bridge.sse import (
     MAX_EVENT_ID,
+    FrameCache,
     encode_comment,
     encode_event,
     encode_retry,
@@ -351,6 +352,26 @@ async def test_streams_fan_out(log: MemoryEventLog) -> None:
     for stream in streams:
         assert [await next_frame(stream) for _ in range(3)] == list(map(encode_event, stored))
         await stream.aclose()
+
+
+async def test_streams_of_a_session_share_each_frame(log: MemoryEventLog) -> None:
+    frames = FrameCache(size=8)
+    streams = [event_stream(log, "s", None, keepalive=60, is_closed=Closed(), frames=lambda: frames) for _ in range(3)]
+    for stream in streams:
+        assert await next_frame(stream) == RETRY
+    stored = await fill(log, "s", 6)
+    for stream in streams:
+        assert [await next_frame(stream) for _ in range(6)] == list(map(encode_event, stored))
+        await stream.aclose()
+    assert frames.encoded == 6, "each event encoded once for the three streams"
+
+
+def test_frame_cache_keeps_the_latest_frames_only() -> None:
+    frames = FrameCache(size=2)
+    events = [StoredEvent(i, "OnTest", f'{{"n": {i}}}') for i in (1, 2, 3)]
+    assert [frames.frame(ev) for ev in events] == list(map(encode_event, events))
+    assert frames.frame(events[2]) == encode_event(events[2]) and frames.encoded == 3
+    assert frames.frame(events[0]) == encode_event(events[0]) and frames.encoded == 4, "1 was evicted"
 
 
 async def test_cancelling_the_consumer_leaves_no_tasks(log: MemoryEventLog) -> None:

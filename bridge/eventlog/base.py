@@ -98,18 +98,22 @@ class Wakeup(Protocol):
     gone: bool  # the log was dropped, or the backend closed, while we waited
 
 
-async def read_or_wait(read: Callable[[], Awaitable[ReadResult]], waker: Wakeup, deadline: float) -> ReadResult:
+async def read_or_wait(
+    read: Callable[[asyncio.Event], Awaitable[ReadResult]], waker: Wakeup, deadline: float
+) -> ReadResult:
     """Read; while there is nothing new, wait for the next wake-up, until `deadline` (loop time).
 
     The wake-up is taken before each read, so an append that lands after the
     read still wakes us: no event is missed between the read and the wait.
+    `read` gets that wake-up (its generation), so waiters of one generation may
+    share a read (SqlEventLog._read_shared).
     """
     loop = asyncio.get_running_loop()
     while True:
         wakeup = waker.wakeup
         if waker.gone:
             return ReadResult([], False)
-        result = await read()
+        result = await read(wakeup)
         remaining = deadline - loop.time()
         if result.events or result.reset or remaining <= 0:
             return result
@@ -117,7 +121,7 @@ async def read_or_wait(read: Callable[[], Awaitable[ReadResult]], waker: Wakeup,
             async with asyncio.timeout(remaining):
                 await wakeup.wait()
         except TimeoutError:
-            return await read()
+            return await read(wakeup)
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,7 +235,7 @@ class RedisEventLog(EventLog):
         # Register before the first read (one read per wait, not two): in an SSE
         # loop the stream's watch is usually still there, so this costs no I/O.
         async with self._watcher.watch(self.key(session_id), after) as watch:
-            return await read_or_wait(lambda: self._read(session_id, after, limit), watch, deadline)
+            return await read_or_wait(lambda _: self._read(session_id, after, limit), watch, deadline)
 
     async def last_id(self, session_id: str) -> int:
         async with redis_errors("read event log"):

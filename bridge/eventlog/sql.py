@@ -103,6 +103,9 @@ class SqlEventLog(EventLog):
         self._clock = clock
         self._counters: OrderedDict[str, _Counters] = OrderedDict()
         self._wakes: dict[str, _Wake] = {}
+        # Reads in flight for waiters, by (session, cursor, limit, wake generation): the
+        # streams of a session woken by one commit share one SELECT (issue 14).
+        self._reads: dict[tuple[str, int, int, asyncio.Event], asyncio.Future[ReadResult | None]] = {}
         self._closed = False
 
     # -- writing ---------------------------------------------------------------
@@ -282,11 +285,32 @@ class SqlEventLog(EventLog):
             wake = self._wakes[session_id] = _Wake()
         wake.waiters += 1
         try:
-            return await read_or_wait(lambda: self._read(session_id, after, limit), wake, deadline)
+            return await read_or_wait(lambda gen: self._read_shared(session_id, after, limit, gen), wake, deadline)
         finally:
             wake.waiters -= 1
             if not wake.waiters and self._wakes.get(session_id) is wake:
                 del self._wakes[session_id]
+
+    async def _read_shared(self, session_id: str, after: int, limit: int, generation: asyncio.Event) -> ReadResult:
+        """`_read`, or the answer of the same read another waiter of this wake generation
+        has in flight. Sharing it loses no wake-up: a commit that read misses came after
+        it began, so after `generation` was taken, and set it (or it was set before)."""
+        key = (session_id, after, limit, generation)
+        pending = self._reads.get(key)
+        if pending is not None:
+            shared = await asyncio.shield(pending)
+            if shared is not None:
+                return shared
+            return await self._read(session_id, after, limit)  # its reader failed or left: our own
+        fut: asyncio.Future[ReadResult | None] = asyncio.get_running_loop().create_future()
+        self._reads[key] = fut
+        result: ReadResult | None = None
+        try:
+            result = await self._read(session_id, after, limit)
+            return result
+        finally:
+            del self._reads[key]
+            fut.set_result(result)  # None: the others read for themselves
 
     async def _read(self, session_id: str, after: int, limit: int) -> ReadResult:
         cutoff = self._clock() - self.max_age

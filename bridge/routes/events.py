@@ -89,6 +89,7 @@ async def stream_events(
                 retry_ms=svc.settings.sse_retry_ms,
                 is_closed=lambda: handle.closed,
                 stop=svc.pool.drain_started,
+                frames=lambda: handle.frames,
             )
             if limit is None:
                 async for chunk in stream:

@@ -92,7 +92,7 @@ class UploadLogsParams(Params):
 class ThirdModule(Module):
     def __init__(self, core: Core) -> None:
         super().__init__(core)
-        self._lines: deque[str] = deque(maxlen=_LOG_LINES)
+        self._lines: deque[str] | None = None  # made at the first line (760 bytes per core)
 
     def uploader(self) -> Uploader:
         return Uploader(self.core.api, self.me)
@@ -133,12 +133,15 @@ class ThirdModule(Module):
         )
         app_log.log(_LEVELS.get(p.logLevel, logging.INFO), "user=%s %s", self.me, line)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        if self._lines is None:
+            self._lines = deque(maxlen=_LOG_LINES)
         self._lines.append(f"{stamp} level={p.logLevel} {line}")
 
     @sdk_function("third", "UploadLogs", UploadLogsParams, None)
     async def upload_logs(self, p: UploadLogsParams, operation_id: str) -> None:
         """Upload the lines logged with Logs as a file and register it (/third/logs/upload)."""
-        lines = list(self._lines)[-p.line :] if p.line else list(self._lines)
+        kept = list(self._lines or ())
+        lines = kept[-p.line :] if p.line else kept
         name = f"sdk_log_{self.me}_{time.strftime('%Y%m%d%H%M%S', time.gmtime())}.txt"
         content = ("\n".join(lines) + "\n").encode()
         req = UploadRequest(io.BytesIO(content), len(content), name, "text/plain", "sdklog")

@@ -8,6 +8,8 @@ frame both ways is then one gzip stream of the encoded envelope
 `msgIncr`, hands pushes (2001) and kicks (2002) to the owner, keeps the socket
 alive with WebSocket pings (the Go SDK pings every 24 s against the server's
 30 s read deadline, 2.7) and redials with the SDK's 1, 2, 4, 8, 16 s backoff.
+Given a shared `Keepalive` (core/transport/keepalive.py, the bridge's pool has
+one), that one ticker pings; without one, websockets' own keep-alive task does.
 Handshake token errors (1501-1507) stop the redial loop (5.9 step 8).
 
 Frame limits: the server drops a client whose frame exceeds 51200 bytes
@@ -52,6 +54,7 @@ from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.protocol.jsonlimits import loads_bounded
 from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
+from core.transport.keepalive import Keepalive
 
 __all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError", "dial_url"]
 
@@ -106,6 +109,9 @@ class GatewayOptions:
     extra_query: dict[str, str] = field(default_factory=dict)
     # The connection loop is restarted when it raises, up to this budget (core.supervise).
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    # One ticker for every connection of the process (no keep-alive task per connection);
+    # None: websockets' keep-alive task per connection, pinging every ping_interval.
+    keepalive: Keepalive | None = None
 
 
 class _Ended(Enum):
@@ -115,6 +121,25 @@ class _Ended(Enum):
 
 
 class GatewayClient:
+    __slots__ = (
+        "_first",
+        "_limit_hit",
+        "_listener",
+        "_opt",
+        "_pending",
+        "_platform_id",
+        "_read_at",
+        "_stop",
+        "_task",
+        "_url",
+        "_user_id",
+        "_ws",
+        "background",
+        "connected",
+        "read_limit_drops",
+        "token",
+    )
+
     def __init__(
         self,
         ws_url: str,
@@ -141,6 +166,8 @@ class GatewayClient:
         self._limit_hit = self._opt.max_frame
         # The app's foreground state, told to the server at every dial (and by 2004 meanwhile).
         self.background = False
+        # Loop time of the last frame or pong read: the keep-alive's read deadline.
+        self._read_at = 0.0
 
     # -- lifecycle -------------------------------------------------------
 
@@ -288,11 +315,12 @@ class GatewayClient:
         while not self._stop.is_set():
             await self._listener.on_connecting()
             try:
+                own_pings = self._opt.keepalive is None
                 ws = await connect(
                     self._dial_url(operation_id),
                     open_timeout=self._opt.open_timeout,
-                    ping_interval=self._opt.ping_interval,
-                    ping_timeout=self._opt.ping_interval,
+                    ping_interval=self._opt.ping_interval if own_pings else None,
+                    ping_timeout=self._opt.ping_interval if own_pings else None,
                     max_size=self._opt.max_frame,
                     compression=None,
                     logger=_WS_LOG,
@@ -316,14 +344,19 @@ class GatewayClient:
             else:
                 attempt = 0
                 self._ws = ws
+                self._read_at = asyncio.get_running_loop().time()
                 self.connected.set()
                 self._settle_first(None)
                 ended = _Ended.CLOSED
+                if self._opt.keepalive is not None:
+                    self._opt.keepalive.add(self)
                 try:
                     await self._listener.on_connected(first)
                     first = False
                     ended = await self._read_loop(ws)
                 finally:
+                    if self._opt.keepalive is not None:
+                        self._opt.keepalive.remove(self)
                     self.connected.clear()
                     self._ws = None
                     if ws.state is not State.CLOSED:  # left by an exception: do not leak the socket
@@ -346,8 +379,10 @@ class GatewayClient:
 
     async def _read_loop(self, ws: ClientConnection) -> _Ended:
         """Read frames until the socket closes, the server kicks us or a frame is too big."""
+        loop = asyncio.get_running_loop()
         try:
             async for frame in ws:
+                self._read_at = loop.time()
                 if isinstance(frame, str):
                     continue  # text heartbeat replies carry nothing for us
                 try:
@@ -376,6 +411,41 @@ class GatewayClient:
                 log.warning("frame from gateway over %d bytes user=%s", self._limit_hit, self._user_id)
                 return _Ended.READ_LIMIT
         return _Ended.CLOSED
+
+    # -- keep-alive: core/transport/keepalive.py's ticker calls these ------------
+
+    async def keepalive_ping(self, now: float) -> None:
+        """Ping unless past the deadline; never waits on the socket (what would, is skipped)."""
+        ws = self._ws
+        if ws is None or ws.state is not State.OPEN or ws.transport.is_closing():
+            return
+        if now - self._read_at >= self._keepalive_deadline():
+            self._give_up(ws)
+            return
+        if ws.transport.get_write_buffer_size():
+            return  # writes back up: ping() would wait for them; the deadline decides
+        # OPEN, nothing queued: ping() writes the frame and returns without suspending.
+        # The payload is a fresh operationID, as the SDK's (long_conn_mgr.go sendPingMessage).
+        pong = await ws.ping(secrets.token_hex(8))
+        asyncio.ensure_future(pong).add_done_callback(self._ponged)  # a Future already: no task
+
+    def keepalive_check(self, now: float) -> None:
+        ws = self._ws
+        if ws is not None and now - self._read_at >= self._keepalive_deadline():
+            self._give_up(ws)
+
+    def _keepalive_deadline(self) -> float:
+        return self._opt.keepalive.pong_wait if self._opt.keepalive is not None else self._opt.ping_interval
+
+    def _ponged(self, pong: asyncio.Future[float]) -> None:
+        if not pong.cancelled() and pong.exception() is None:
+            self._read_at = asyncio.get_running_loop().time()
+
+    def _give_up(self, ws: ClientConnection) -> None:
+        """Nothing read for pongWait: the SDK's read deadline expired. The read loop sees
+        the connection lost and redials."""
+        log.warning("nothing read from the gateway for %.0f s user=%s", self._keepalive_deadline(), self._user_id)
+        ws.transport.abort()
 
     def _fail_pending(self, exc: SdkError) -> None:
         for fut in self._pending.values():
