@@ -10,9 +10,10 @@ happened while parked is missed.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import SdkError
 from core.models import (
@@ -25,6 +26,7 @@ from core.models import (
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.modules.group_sync import GroupVersions, fetch_joined_delta, fetch_member_deltas
+from core.modules.group_tips import joins_me, removes_me
 from core.modules.version_sync import Version, apply_delta
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData
@@ -158,6 +160,10 @@ class HandleGroupApplicationParams(GroupIDParams):
     handleMsg: str = Field(default="", max_length=1024)
 
 
+_UNSEEN_SIZE = 1000  # groups remembered by _joined_and_left
+_GROUP_DISMISSED = 1511
+
+
 def _req_key(r: LocalGroupRequest) -> str:
     return f"{r.groupID}\x00{r.userID}"
 
@@ -179,6 +185,9 @@ class GroupModule(Module):
         self._baseline = {"groups": False, "requests": False}
         self.versions = GroupVersions()
         self._lock = asyncio.Lock()
+        # Groups a join notification named us in that no sync listed: left already, and
+        # the server's log answers the pair as a delete alone (core/modules/group_tips.py).
+        self._unseen: OrderedDict[str, LocalGroup] = OrderedDict()
 
     # -- checkpoint ------------------------------------------------------
 
@@ -240,6 +249,8 @@ class GroupModule(Module):
                 with_dismissals.append((callback, g))
             changes = with_dismissals
             self.groups = fresh
+            for gid in fresh:
+                self._unseen.pop(gid, None)
             self.versions.joined = version
             self._baseline["groups"] = True
             for gid in list(self.members):
@@ -351,10 +362,34 @@ class GroupModule(Module):
         if ct in (1503, 1505, 1506):
             await self.sync_requests(operation_id)
         if ct in (1501, 1502, 1504, 1505, 1507, 1508, 1509, 1510, 1511, 1514, 1515, 1519, 1520):
+            known = gid in self.groups
             await self.sync_groups(operation_id, members_of={gid} if gid else None)
+            if gid and not known and gid not in self.groups:
+                await self._joined_and_left(ct, tips, gid, operation_id)
         elif ct in (1512, 1513, 1516, 1517, 1518) and gid:
             await self.sync_members(gid, operation_id)
         await self.core.conversation.flush(operation_id)
+
+    async def _joined_and_left(self, ct: int, tips: dict[str, Any], gid: str, operation_id: str) -> None:
+        """A group no sync ever listed: remember a join the tips name us in, and on the
+        removal that follows emit what the diff could not (OnJoinedGroupDeleted once)."""
+        async with self._lock:
+            if joins_me(ct, tips, self.me):
+                try:
+                    group = group_from_server(mapping(tips, "group"))
+                except ValidationError:
+                    group = LocalGroup(groupID=gid)
+                group.groupID = gid
+                self._unseen[gid] = group
+                while len(self._unseen) > _UNSEEN_SIZE:
+                    self._unseen.popitem(last=False)
+            elif removes_me(ct, tips, self.me) and gid in self._unseen:
+                group = self._unseen.pop(gid)
+                group.memberCount = 0  # as the SDK reports a group it left (5.7)
+                gone: list[tuple[str, Any]] = [("OnJoinedGroupDeleted", group)]
+                if ct == _GROUP_DISMISSED:
+                    gone.insert(0, ("OnGroupDismissed", group))
+                await self._emit(gone, operation_id)
 
     # -- helpers ----------------------------------------------------------
 
