@@ -10,9 +10,10 @@ happened while parked is missed.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import SdkError
 from core.models import (
@@ -22,6 +23,7 @@ from core.models import (
 )
 from core.modules.base import Module, NoParams, Params, diff_by_key, tips_of
 from core.modules.group_sync import GroupVersions, fetch_joined_delta, fetch_member_deltas
+from core.modules.group_tips import joins_me, removes_me
 from core.modules.version_sync import Version, apply_delta
 from core.protocol.constants import MEMBER_FILTER_ROLES, PARAM_MAX_LENGTH, GroupStatus, RoleLevel
 from core.protocol.constants import GroupContentType as G
@@ -187,6 +189,9 @@ class HandleGroupApplicationParams(GroupIDParams):
     handleMsg: str = Field(default="", max_length=1024)
 
 
+_UNSEEN_SIZE = 1000  # groups remembered by _joined_and_left
+
+
 def _req_key(r: LocalGroupRequest) -> str:
     return f"{r.groupID}\x00{r.userID}"
 
@@ -208,6 +213,9 @@ class GroupModule(Module):
         self._baseline = {"groups": False, "requests": False}
         self.versions = GroupVersions()
         self._lock = asyncio.Lock()
+        # Groups a join notification named us in that no sync listed: left already, and
+        # the server's log answers the pair as a delete alone (core/modules/group_tips.py).
+        self._unseen: OrderedDict[str, LocalGroup] = OrderedDict()
 
     # -- checkpoint ------------------------------------------------------
 
@@ -269,6 +277,8 @@ class GroupModule(Module):
                 with_dismissals.append((callback, g))
             changes = with_dismissals
             self.groups = fresh
+            for gid in fresh:
+                self._unseen.pop(gid, None)
             self.versions.joined = version
             self._baseline["groups"] = True
             for gid in list(self.members):
@@ -385,10 +395,34 @@ class GroupModule(Module):
         if ct in (G.JOIN_GROUP_APPLICATION, G.GROUP_APPLICATION_ACCEPTED, G.GROUP_APPLICATION_REJECTED):
             await self.sync_requests(operation_id)
         if ct in _GROUP_CHANGES:
+            known = gid in self.groups
             await self.sync_groups(operation_id, members_of={gid} if gid else None)
+            if gid and not known and gid not in self.groups:
+                await self._joined_and_left(ct, tips, gid, operation_id)
         elif ct in _MEMBER_CHANGES and gid:
             await self.sync_members(gid, operation_id)
         await self.core.conversation.flush(operation_id)
+
+    async def _joined_and_left(self, ct: int, tips: dict[str, Any], gid: str, operation_id: str) -> None:
+        """A group no sync ever listed: remember a join the tips name us in, and on the
+        removal that follows emit what the diff could not (OnJoinedGroupDeleted once)."""
+        async with self._lock:
+            if joins_me(ct, tips, self.me):
+                try:
+                    group = group_from_server(mapping(tips, "group"))
+                except ValidationError:
+                    group = LocalGroup(groupID=gid)
+                group.groupID = gid
+                self._unseen[gid] = group
+                while len(self._unseen) > _UNSEEN_SIZE:
+                    self._unseen.popitem(last=False)
+            elif removes_me(ct, tips, self.me) and gid in self._unseen:
+                group = self._unseen.pop(gid)
+                group.memberCount = 0  # as the SDK reports a group it left (5.7)
+                gone: list[tuple[str, Any]] = [("OnJoinedGroupDeleted", group)]
+                if ct == G.GROUP_DISMISSED:
+                    gone.insert(0, ("OnGroupDismissed", group))
+                await self._emit(gone, operation_id)
 
     # -- helpers ----------------------------------------------------------
 
