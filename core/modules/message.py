@@ -365,7 +365,7 @@ class MessageModule(MessageCreateModule):
             "sourceMessageSendTime": cached.sendTime if cached else 0,
             "sourceMessageSendID": cached.sendID if cached else "",
             "sourceMessageSenderNickname": cached.senderNickname if cached else "",
-            "sessionType": integer(tips, "sesstionType") or integer(tips, "sessionType"),
+            "sessionType": integer(tips, "sesstionType"),  # sic: sdkws.RevokeMsgTips field 5
             "seq": seq,
             "ex": "",
             "isAdminRevoke": flag(tips, "isAdminRevoke"),
