@@ -153,6 +153,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method routed for this path: Starlette's 405 names only its first matching route's
+    (PUT and DELETE /v1/session/webhook are two routes; RFC 9110 section 15.5.6 wants all)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods.update(route_methods)
+    return sorted(methods)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
     return ".".join(parts) or "body"
@@ -177,7 +188,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = ErrCode.RecordNotFoundError if exc.status_code == 404 else ErrCode.ArgsError
-        return problem(request, exc.status_code, code, _name(code), str(exc.detail), dict(exc.headers or {}))
+        headers, detail = dict(exc.headers or {}), str(exc.detail)
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        return problem(request, exc.status_code, code, _name(code), detail, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -110,8 +110,9 @@ _PREFER = {
     "name": "Prefer",
     "in": "header",
     "required": False,
-    "description": "`respond-async`: answer 202 at once; the outcome comes as a `callResult` event.",
-    "schema": {"$ref": "#/components/schemas/Prefer"},  # one enum type in generated clients, not one per call
+    "description": "`respond-async`: answer 202 at once; the outcome comes as a `callResult` event. Other "
+    "preferences are ignored, as RFC 7240 section 2 requires.",
+    "schema": {"$ref": "#/components/schemas/Prefer"},  # one type in generated clients, not one per call
 }
 _EVENT_ID_PATTERN = "^[0-9]{1,19}$"
 _LAST_EVENT_ID: dict[str, Any] = {
@@ -133,7 +134,8 @@ def transform(spec: dict[str, Any]) -> dict[str, Any]:
     for name in _VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
-    schemas["Prefer"] = {"type": "string", "enum": ["respond-async"], "title": "Prefer"}
+    # A string, not an enum: the bridge ignores preferences it does not know (RFC 7240 section 2).
+    schemas["Prefer"] = {"type": "string", "title": "Prefer", "examples": ["respond-async"]}
     components["headers"] = {
         "operationID": {"description": "The call's operationID (given or generated)", "schema": {"type": "string"}},
         "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
