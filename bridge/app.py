@@ -170,7 +170,9 @@ def create_app(settings: BridgeSettings) -> FastAPI:
 
 
 def _webhook_store(settings: BridgeSettings, stores: Stores) -> WebhookStore:
-    """Targets and cursors beside the event logs: shared in Redis, else in this process."""
+    """Targets and cursors beside the event logs: in the SQL database, shared in Redis, else in this process."""
+    if stores.webhooks is not None:
+        return stores.webhooks
     if stores.redis is None:
         return MemoryWebhookStore()
     return RedisWebhookStore(stores.redis, settings.redis_prefix, settings.event_max_age)

@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.core_factory import SessionCore
 from bridge.core_runner import CoreRunner
+from bridge.logs import session_fields
 from bridge.session_handle import SessionHandle
 
 __all__ = ["CoreDropper"]
@@ -74,4 +75,10 @@ class CoreDropper:
             await self._runner.stop(core, "abandon")
         self.dropped_total += 1
         self._forget(handle)
-        log.warning("dropped the core of session=%s user=%s: it %s", handle.session_id[:8], handle.record.user_id, why)
+        log.warning(
+            "dropped the core of session=%s user=%s: it %s",
+            handle.session_id[:8],
+            handle.record.user_id,
+            why,
+            extra=session_fields(handle),
+        )

@@ -153,6 +153,22 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method routed for this path: Starlette's 405 names only its first matching route's
+    (PUT and DELETE /v1/session/webhook are two routes; RFC 9110 section 15.5.6 wants all)."""
+    methods: set[str] = set()
+    pending = list(request.app.routes)
+    while pending:  # included routers may sit in the list as objects with routes of their own
+        route = pending.pop()
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods.update(route_methods)
+        elif regex is None:  # FastAPI's _IncludedRouter keeps them on original_router (no prefixes here)
+            inner = getattr(route, "original_router", route)
+            pending.extend(getattr(inner, "routes", None) or [])
+    return sorted(methods)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
     return ".".join(parts) or "body"
@@ -170,6 +186,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            # FastAPI's loc is ("body", <character offset>): say where the JSON broke, name no field.
+            bad = next(e for e in errors if e.get("type") == "json_invalid")
+            at = bad.get("loc", ("body", "?"))[-1]
+            why = (bad.get("ctx") or {}).get("error", "invalid JSON")
+            detail = f"the body is not valid JSON: {why} at character {at}"
+            return problem(request, 400, ErrCode.ArgsError, "ArgsError", detail, extra={"fields": []})
         details = [f"{_field_path(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in errors]
         fields = [_field_path(tuple(e.get("loc", ()))) for e in errors]
         return problem(request, 400, ErrCode.ArgsError, "ArgsError", "; ".join(details), extra={"fields": fields})
@@ -177,7 +200,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = ErrCode.RecordNotFoundError if exc.status_code == 404 else ErrCode.ArgsError
-        return problem(request, exc.status_code, code, _name(code), str(exc.detail), dict(exc.headers or {}))
+        headers, detail = dict(exc.headers or {}), str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such endpoint: {request.method} {request.url.path}"
+        if exc.status_code == 405:
+            given = {m.strip() for m in headers.pop("Allow", headers.pop("allow", "")).split(",") if m.strip()}
+            allowed = sorted(given | set(_allowed_methods(request)))
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        return problem(request, exc.status_code, code, _name(code), detail, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

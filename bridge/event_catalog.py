@@ -25,7 +25,7 @@ from core.models import (
 )
 from core.msgstruct import MsgStruct
 
-__all__ = ["EVENTS", "EventSpec"]
+__all__ = ["BRIDGE", "EVENTS", "EventSpec"]
 
 GROUP = "OnGroupListener"
 BRIDGE = "bridge"  # events the bridge itself adds

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bridge.errors import BridgeError, status_for
-from bridge.logs import log_fields
+from bridge.logs import log_fields, session_fields
 from bridge.pool import SessionPool
 from bridge.session_close import end_reason
 from bridge.session_handle import SessionHandle
@@ -100,7 +100,13 @@ class Logins:
                 await self._pool.switch_token(handle, token, operation_id)
             if issue_token:
                 await self._directory.add_token(handle.session_id, hash_token(session_token))
-            log.info("login re-attached user=%s platform=%s session=%s", user_id, platform_id, handle.session_id[:8])
+            log.info(
+                "login re-attached user=%s platform=%s session=%s",
+                user_id,
+                platform_id,
+                handle.session_id[:8],
+                extra=session_fields(handle),
+            )
             return (session_token if issue_token else ""), handle
         record = SessionRecord(
             SessionId(uuid.uuid4().hex),
@@ -114,7 +120,13 @@ class Logins:
         # A record without a usable token still needs one key; an unguessable one
         # that was never handed out is as good as none.
         await self._directory.create(record, hash_token(session_token if issue_token else new_session_token()))
-        log.info("login user=%s platform=%s session=%s", user_id, platform_id, record.session_id[:8])
+        log.info(
+            "login user=%s platform=%s session=%s",
+            user_id,
+            platform_id,
+            record.session_id[:8],
+            extra=session_fields(handle),
+        )
         return (session_token if issue_token else ""), handle
 
     def _check_who(self, user_id: str, platform_id: int) -> None:

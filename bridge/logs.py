@@ -17,7 +17,7 @@ from typing import Any
 
 from bridge.middleware import current_operation_id
 
-__all__ = ["LOG_FORMATS", "configure_logging", "current_user_id", "log_fields"]
+__all__ = ["LOG_FORMATS", "configure_logging", "current_user_id", "log_fields", "session_fields"]
 
 current_user_id: ContextVar[str | None] = ContextVar("user_id", default=None)
 LOG_FORMATS = ("json", "text")
@@ -26,6 +26,12 @@ LOG_FORMATS = ("json", "text")
 def log_fields(**fields: Any) -> dict[str, Any]:
     """`extra=` for a record whose fields go into the JSON object: `log.info("x", extra=log_fields(a=1))`."""
     return {"fields": fields}
+
+
+def session_fields(handle: Any, **more: Any) -> dict[str, Any]:
+    """`extra=` for a line about a session (a SessionHandle): its id prefix, user and platform as fields."""
+    record = handle.record
+    return log_fields(sessionID=handle.session_id[:8], userID=record.user_id, platformID=record.platform_id, **more)
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:

@@ -11,9 +11,10 @@ module adds what it cannot know and removes what is not true of the bridge:
 - no 422: bad input answers 400 problem+json (bridge/errors.py);
 - optional bodies as a plain optional `$ref` (not `anyOf [model, null]`,
   which generators turn into a required `Unset | None`);
-- a body schema used by one operation only written inline in its
+- a body schema used only as request bodies written inline in each
   requestBody: generators then read its defaults as "may be omitted"
-  (openapi-typescript types a component field with a default as required);
+  (openapi-typescript types a component field with a default as required,
+  since a component may also be an answer: HandleApplicationParams.handleMsg);
 - every event as a 3.1 `webhooks` entry named by its callback, whose body is
   the webhook delivery (bridge/webhooks.py) with the event's payload type;
 - the async 202 without a body schema, so a generated call's success type is
@@ -22,13 +23,14 @@ module adds what it cannot know and removes what is not true of the bridge:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
 
-from bridge.event_catalog import EVENTS
+from bridge.event_catalog import BRIDGE, EVENTS
 
 __all__ = [
     "ACCESS_TOKEN_SCHEME",
@@ -108,8 +110,9 @@ _PREFER = {
     "name": "Prefer",
     "in": "header",
     "required": False,
-    "description": "`respond-async`: answer 202 at once; the outcome comes as a `callResult` event.",
-    "schema": {"$ref": "#/components/schemas/Prefer"},  # one enum type in generated clients, not one per call
+    "description": "`respond-async`: answer 202 at once; the outcome comes as a `callResult` event. Other "
+    "preferences are ignored, as RFC 7240 section 2 requires.",
+    "schema": {"$ref": "#/components/schemas/Prefer"},  # one type in generated clients, not one per call
 }
 _EVENT_ID_PATTERN = "^[0-9]{1,19}$"
 _LAST_EVENT_ID: dict[str, Any] = {
@@ -131,7 +134,8 @@ def transform(spec: dict[str, Any]) -> dict[str, Any]:
     for name in _VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
-    schemas["Prefer"] = {"type": "string", "enum": ["respond-async"], "title": "Prefer"}
+    # A string, not an enum: the bridge ignores preferences it does not know (RFC 7240 section 2).
+    schemas["Prefer"] = {"type": "string", "title": "Prefer", "examples": ["respond-async"]}
     components["headers"] = {
         "operationID": {"description": "The call's operationID (given or generated)", "schema": {"type": "string"}},
         "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
@@ -153,7 +157,7 @@ def transform(spec: dict[str, Any]) -> dict[str, Any]:
     for item in spec.get("paths", {}).values():
         for operation in item.values():
             _operation(operation)
-    _inline_single_use_bodies(spec)
+    _inline_request_bodies(spec)
     spec["webhooks"] = _webhooks(schemas)
     _share_problem_responses(spec)
     return spec
@@ -173,8 +177,14 @@ def _share_problem_responses(spec: dict[str, Any]) -> None:
 
 _ENVELOPE_TEXT = (
     "Delivered the same way on every channel: on `GET /v1/events` as `event: {name}` with `data: {{listener, "
-    "callback, operationID?, data}}`, on `/v1/events/poll` as `{{id, event, data}}`, and to webhooks as this "
-    "body (headers X-Bridge-Event, X-Bridge-Delivery, X-Bridge-Signature)."
+    "callback, operationID?, data}}`, on `/v1/events/poll` as `{{id, event, data}}` with that same `data`, and "
+    "to webhooks as this body (headers X-Bridge-Event, X-Bridge-Delivery, X-Bridge-Signature)."
+)
+# The bridge's own events are logged as their payload alone (bridge/calls.py, session_close.py).
+_BRIDGE_TEXT = (
+    "Added by the bridge. On `GET /v1/events` as `event: {name}` whose `data:` is this body's `data` itself (no "
+    "listener envelope), on `/v1/events/poll` as `{{id, event, data}}` with that same `data`, and to webhooks as "
+    "this body (headers X-Bridge-Event, X-Bridge-Delivery, X-Bridge-Signature)."
 )
 
 
@@ -211,7 +221,9 @@ def _webhooks(schemas: dict[str, Any]) -> dict[str, Any]:
             "post": {
                 "operationId": f"event{ev.name[0].upper()}{ev.name[1:]}",
                 "summary": ev.summary,
-                "description": f"Listener `{ev.listener}`. " + _ENVELOPE_TEXT.format(name=ev.name),
+                "description": _BRIDGE_TEXT.format(name=ev.name)
+                if ev.listener == BRIDGE
+                else f"Listener `{ev.listener}`. " + _ENVELOPE_TEXT.format(name=ev.name),
                 "tags": ["events"],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
                 "responses": {"200": {"description": "Acknowledged (any 2xx); anything else is retried"}},
@@ -232,17 +244,23 @@ def _refs(node: Any, counts: dict[str, int]) -> None:
             _refs(value, counts)
 
 
-def _inline_single_use_bodies(spec: dict[str, Any]) -> None:
+def _inline_request_bodies(spec: dict[str, Any]) -> None:
     counts: dict[str, int] = {}
     _refs(spec, counts)
-    schemas = spec["components"]["schemas"]
+    as_body: dict[str, list[dict[str, Any]]] = {}
     for item in spec.get("paths", {}).values():
         for operation in item.values():
             media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
             ref = media.get("schema", {}).get("$ref", "")
-            name = ref.removeprefix("#/components/schemas/")
-            if ref.startswith("#/components/schemas/") and counts.get(ref) == 1 and name in schemas:
-                media["schema"] = schemas.pop(name)
+            if ref.startswith("#/components/schemas/"):
+                as_body.setdefault(ref, []).append(media)
+    schemas = spec["components"]["schemas"]
+    for ref, uses in as_body.items():
+        name = ref.removeprefix("#/components/schemas/")
+        if counts.get(ref) == len(uses) and name in schemas:  # referenced from nowhere else
+            schema = schemas.pop(name)
+            for media in uses:
+                media["schema"] = copy.deepcopy(schema)
 
 
 def _operation(op: dict[str, Any]) -> None:

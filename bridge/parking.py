@@ -15,6 +15,7 @@ import logging
 from bridge.core_runner import CoreRunner
 from bridge.errors import BridgeError
 from bridge.leases import SessionLeases
+from bridge.logs import session_fields
 from bridge.session_handle import SessionHandle
 from bridge.settings import BridgeSettings
 from core.protocol.errcodes import ErrCode
@@ -66,7 +67,9 @@ class Parking:
             finally:
                 await self._leases.give_back(handle)
         self.parked_total += 1
-        log.info("parked session=%s user=%s", handle.session_id[:8], handle.record.user_id)
+        log.info(
+            "parked session=%s user=%s", handle.session_id[:8], handle.record.user_id, extra=session_fields(handle)
+        )
         return 1
 
     async def park_all(self) -> None:

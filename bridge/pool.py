@@ -34,6 +34,7 @@ from bridge.event_writer import SessionEventWriter
 from bridge.eventlog import EventLog
 from bridge.gc_policy import GcPolicy
 from bridge.leases import SessionLeases
+from bridge.logs import session_fields
 from bridge.parking import Parking
 from bridge.session_close import SessionCloser
 from bridge.session_handle import SessionHandle
@@ -258,7 +259,9 @@ class SessionPool:
             raise
         if not fresh:
             self.revived_total += 1
-            log.info("revived session=%s user=%s", handle.session_id[:8], handle.record.user_id)
+            log.info(
+                "revived session=%s user=%s", handle.session_id[:8], handle.record.user_id, extra=session_fields(handle)
+            )
 
     # -- use -----------------------------------------------------------------
 
@@ -330,7 +333,12 @@ class SessionPool:
         try:
             await self.ensure_running(handle, "stream-keeper")
         except (BridgeError, SdkError) as exc:  # retried next round; a dead token ends the session
-            log.info("could not revive session=%s for its stream: %s", handle.session_id[:8], exc)
+            log.info(
+                "could not revive session=%s for its stream: %s",
+                handle.session_id[:8],
+                exc,
+                extra=session_fields(handle),
+            )
 
     # -- ending ------------------------------------------------------------
 
@@ -352,7 +360,9 @@ class SessionPool:
                 # stays, and the next call or stream revives it.
                 await self.leases.give_back(handle)
                 self.crashed_total += 1
-                log.error("core of session=%s crashed repeatedly; parked", handle.session_id[:8])
+                log.error(
+                    "core of session=%s crashed repeatedly; parked", handle.session_id[:8], extra=session_fields(handle)
+                )
                 return
         await self._closer.close(handle, code, None)
 

@@ -18,6 +18,7 @@ from bridge.event_writer import SessionEventWriter
 from bridge.eventlog import EventLog, FencedOut
 from bridge.eventlog.names import SESSION_CLOSED_EVENT
 from bridge.leases import SessionLeases
+from bridge.logs import session_fields
 from bridge.session_handle import SessionHandle
 from bridge.sessions import SessionDirectory
 from core.protocol.errcodes import ErrCode
@@ -72,7 +73,9 @@ class SessionCloser:
         except FencedOut:
             handle.fence = None
             self._forget(handle, False)
-            log.info("session=%s moved to another node; not ending it", handle.session_id[:8])
+            log.info(
+                "session=%s moved to another node; not ending it", handle.session_id[:8], extra=session_fields(handle)
+            )
             return
         handle.closed = True
         # The memory directory ends this very record; a Redis one ends its own copy.
@@ -83,4 +86,10 @@ class SessionCloser:
         self._forget(handle, True)
         session_id = handle.session_id
         asyncio.get_running_loop().call_later(self._log_grace, lambda: self._spawn(self._events.drop(session_id)))
-        log.info("session closed session=%s user=%s reason=%s", session_id[:8], handle.record.user_id, reason)
+        log.info(
+            "session closed session=%s user=%s reason=%s",
+            session_id[:8],
+            handle.record.user_id,
+            reason,
+            extra=session_fields(handle, reason=reason),
+        )

@@ -32,6 +32,7 @@ from bridge.sessions import MemorySessionDirectory, SessionDirectory
 from bridge.sessions.redis import RedisSessionDirectory
 from bridge.settings import BridgeSettings
 from bridge.sqlstore.stores import open_sql_stores
+from bridge.webhook_store import WebhookStore
 
 __all__ = ["Stores", "open_stores"]
 
@@ -43,6 +44,8 @@ class Stores:
     redis: Redis | None  # the process's Redis pool in cluster mode
     # Where finished calls' outcomes are kept; None: the idempotency cache's own (memory, or Redis).
     outcomes: OutcomeStore | None = None
+    # Webhook targets and cursors; None: memory, or Redis in cluster mode (bridge/app.py).
+    webhooks: WebhookStore | None = None
 
 
 @contextlib.asynccontextmanager
@@ -50,7 +53,7 @@ async def open_stores(settings: BridgeSettings) -> AsyncIterator[Stores]:
     """Open the backends ``settings`` asks for; close them (and the pool or database) on exit."""
     if not settings.redis_url and not settings.ephemeral:
         async with open_sql_stores(settings) as sql:
-            yield Stores(sql.events, sql.directory, None, sql.outcomes)
+            yield Stores(sql.events, sql.directory, None, sql.outcomes, sql.webhooks)
         return
     redis = None
     if settings.redis_url:

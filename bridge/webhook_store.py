@@ -1,4 +1,4 @@
-"""Where webhook targets and delivery cursors live: this process, or Redis.
+"""Where webhook targets and delivery cursors live: this process, Redis, or SQL (bridge/sqlstore/webhooks.py).
 
 A cursor is the id of the last event a target has acknowledged (2xx); the
 dispatcher resumes after it, so a restart (Redis mode: any node) and a
@@ -60,6 +60,7 @@ class MemoryWebhookStore(WebhookStore):
 
     async def set_target(self, session_id: str, url: str, secret: str) -> None:
         self._targets[session_id] = WebhookTarget("session", url, secret)
+        self._cursors.pop((session_id, "session"), None)  # a new target starts over, as in Redis
 
     async def delete_target(self, session_id: str) -> bool:
         self._cursors.pop((session_id, "session"), None)

@@ -4,7 +4,9 @@
 #   1. Chromium at /usr/bin/chromium (Debian package `chromium`; needs root),
 #   2. the pinned npm packages in tests/interop (npm ci from package-lock.json), among
 #      them @openim/wasm-client-sdk, whose assets/openIM.wasm holds the protobuf schema
-#      that the conformance check (tests/support/conformance/) reads,
+#      that the conformance check (tests/support/conformance/) reads, and
+#      openapi-typescript, openapi-fetch, typescript and @types/node for the typed
+#      TypeScript client check (tests/clients/test_typescript_client.py),
 #   3. the browser bundle tests/interop/build/client-sdk.js (esbuild, pinned);
 # and, first, nginx at /usr/sbin/nginx (Debian package `nginx-light`; needs root)
 # for the proxy tests (tests/cluster/test_proxy.py: deploy/nginx/bridge.conf in

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.errors import BridgeError
 from bridge.metrics import metrics_text, registry_for
+from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, services
 
 __all__ = ["router"]
@@ -17,13 +18,13 @@ __all__ = ["router"]
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", operation_id="healthz")
+@router.get("/healthz", operation_id="healthz", responses=problem_responses(400))  # a malformed operationID header
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="readyz")
+@router.get("/readyz", operation_id="readyz", responses=problem_responses(400))
 async def readyz(svc: Services = Depends(services)) -> Any:
     """Ready to take sessions: not draining, the session stores (Redis in
     cluster mode) and the upstream OpenIM API answer."""
@@ -48,7 +49,7 @@ async def _stores_ready(svc: Services) -> bool:
     return True
 
 
-@router.get("/metrics", operation_id="metrics", response_class=Response)
+@router.get("/metrics", operation_id="metrics", response_class=Response, responses=problem_responses(400))
 async def metrics(request: Request, svc: Services = Depends(services)) -> Response:
     """Prometheus metrics of this node (cores, sessions, calls in flight, leases, forwarding, replays)."""
     if svc.metrics is None:

@@ -11,6 +11,7 @@ from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, operation_id, services, session_from_header
 from bridge.routes.functions import CallResponse
 from bridge.session_handle import SessionHandle, SessionState
+from core.protocol.constants import ADMIN_PLATFORM_ID
 
 __all__ = ["router"]
 
@@ -22,7 +23,13 @@ class LoginRequest(BaseModel):
 
     userID: str = Field(min_length=1, max_length=64)
     token: str = Field(min_length=1, max_length=4096, description="The user's OpenIM token")
-    platformID: int = Field(ge=1, le=11, description="OpenIM platform ID (5 Web, 6 MiniWeb, ...; 10 Admin refused)")
+    platformID: int = Field(
+        ge=1,
+        le=11,
+        description="OpenIM platform ID (5 Web, 6 MiniWeb, ...; 10 Admin refused)",
+        # what bridge/logins.py accepts; `not` keeps generated clients' type a plain int (an enum would not)
+        json_schema_extra={"not": {"const": ADMIN_PLATFORM_ID}},
+    )
     batchMessages: bool = Field(
         default=False, description="Deliver new messages as OnRecvNewMessages lists instead of OnRecvNewMessage"
     )

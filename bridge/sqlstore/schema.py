@@ -15,7 +15,18 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["events", "logs", "marks", "metadata", "outcomes", "session_live", "session_tokens", "sessions"]
+__all__ = [
+    "events",
+    "logs",
+    "marks",
+    "metadata",
+    "outcomes",
+    "session_live",
+    "session_tokens",
+    "sessions",
+    "webhook_cursors",
+    "webhook_targets",
+]
 
 metadata = MetaData()
 
@@ -92,4 +103,22 @@ outcomes = Table(
     Column("expires_at", Float, nullable=False),
     Column("value", Text, nullable=False),
     Index("ix_bridge_outcomes_expires_at", "expires_at"),
+)
+
+#: A session's own webhook (PUT /v1/session/webhook).
+webhook_targets = Table(
+    "bridge_webhook_targets",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+)
+
+#: The last event id each webhook (kind "operator" or "session") of a session acknowledged.
+webhook_cursors = Table(
+    "bridge_webhook_cursors",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""The SQL stores of a node without Redis: sessions, event logs and call outcomes (issue 12).
+"""The SQL stores of a node without Redis: sessions, event logs, call outcomes (issue 12), webhook cursors (16).
 
 :func:`open_sql_stores` opens the database (migrated, held by this node), the
 group committer all three write through, the backends and the sweeper, and
@@ -19,6 +19,7 @@ from bridge.sessions.sql import SqlSessionDirectory
 from bridge.settings import BridgeSettings
 from bridge.sqlstore.database import SqlDatabase, open_database
 from bridge.sqlstore.sweeper import Sweeper
+from bridge.sqlstore.webhooks import SqlWebhookStore
 from bridge.sqlstore.writer import GroupWriter
 
 __all__ = ["SqlStores", "open_sql_stores"]
@@ -31,6 +32,7 @@ class SqlStores:
     events: SqlEventLog
     directory: SqlSessionDirectory
     outcomes: SqlOutcomes
+    webhooks: SqlWebhookStore
     sweeper: Sweeper
 
 
@@ -70,7 +72,7 @@ async def open_sql_stores(
         if sweep:
             sweeper.start()
         try:
-            yield SqlStores(db, writer, events, directory, outcomes, sweeper)
+            yield SqlStores(db, writer, events, directory, outcomes, SqlWebhookStore(db, writer), sweeper)
         finally:
             await sweeper.aclose()
             await events.aclose()

@@ -12,9 +12,9 @@ they never decode, so they never sync; we sync, which is what they mean.)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from core.events import USER
 from core.modules.base import Module, Params
@@ -42,14 +42,26 @@ class LocalUserCommand(BaseModel):
     ex: str = ""
 
 
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("type must not be 0 (the server refuses it: type is empty)")
+    return value
+
+
+# The server's Check() refuses type 0 on add and delete (protocol user.pb "type is empty").
+CommandType = Annotated[
+    int, Field(ge=-(2**31), le=2**31 - 1, json_schema_extra={"not": {"const": 0}}), AfterValidator(_not_zero)
+]
+
+
 class AddCommandParams(Params):
-    type: int = Field(ge=-(2**31), le=2**31 - 1)
+    type: CommandType
     uuid: str = Field(min_length=1, max_length=255)
     value: str = Field(default="", max_length=4096)
 
 
 class DeleteCommandParams(Params):
-    type: int = Field(ge=-(2**31), le=2**31 - 1)
+    type: CommandType
     uuid: str = Field(min_length=1, max_length=255)
 
 

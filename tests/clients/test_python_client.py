@@ -96,7 +96,7 @@ async def test_two_users_befriend_and_chat_with_the_generated_client(generated: 
         added = await add_friend.asyncio(client=a, body=models.AddFriendAddFriendParams(to_user_id=b_id, req_msg="hi"))
         assert isinstance(added, models.CallResponseNoneType), added
         await wait_event(b, "OnFriendApplicationAdded")
-        ok = await accept.asyncio(client=b, body=models.HandleApplicationParams(to_user_id=a_id))
+        ok = await accept.asyncio(client=b, body=models.AcceptFriendApplicationHandleApplicationParams(to_user_id=a_id))
         assert isinstance(ok, models.CallResponseNoneType), ok
         await wait_event(a, "OnFriendAdded")
         friends = await get_friends.asyncio(client=a)  # no body: every field has a default
@@ -104,7 +104,7 @@ async def test_two_users_befriend_and_chat_with_the_generated_client(generated: 
         assert [f.user_id for f in friends.data] == [b_id]
         made = await create_text.asyncio(client=a, body=models.CreateTextMessageTextParams(text="generated hello"))
         assert isinstance(made, models.CallResponseMsgStruct), made
-        sent = await send.asyncio(client=a, body=models.SendParams(message=made.data, recv_id=b_id))
+        sent = await send.asyncio(client=a, body=models.SendMessageSendParams(message=made.data, recv_id=b_id))
         assert isinstance(sent, models.CallResponseMsgStruct), sent
         got = await wait_event(b, "OnRecvNewMessage")
         page = await poll.asyncio(client=b, after=got.id - 1, wait=0.0)

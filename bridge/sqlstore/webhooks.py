@@ -1,0 +1,95 @@
+"""Webhook targets and cursors in the node's SQL database (issue 16).
+
+Without Redis a node used to keep them in memory: after a restart the
+operator's webhook started again from event 1 (every event again) and a
+session's own webhook was gone. Here they outlive the process like the event
+log they point into (DESIGN.md "Embedded default": a restart keeps every
+cursor). Writes go through the group committer with the event log's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge.sqlstore import schema
+from bridge.sqlstore.database import SqlDatabase, database_errors
+from bridge.sqlstore.writer import GroupWriter, Job
+from bridge.webhook_store import WebhookStore, WebhookTarget
+
+__all__ = ["SqlWebhookStore"]
+
+_targets = schema.webhook_targets
+_cursors = schema.webhook_cursors
+
+
+def _drop_session_cursor(session_id: str) -> Any:
+    return delete(_cursors).where(_cursors.c.session_id == session_id, _cursors.c.kind == "session")
+
+
+class SqlWebhookStore(WebhookStore):
+    def __init__(self, db: SqlDatabase, writer: GroupWriter) -> None:
+        self._db = db
+        self._writer = writer
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+
+    async def target(self, session_id: str) -> WebhookTarget | None:
+        query = select(_targets.c.url, _targets.c.secret).where(_targets.c.session_id == session_id)
+        with database_errors("webhook target lookup"):
+            async with self._db.reader.connect() as conn:
+                row = (await conn.execute(query)).first()
+        return None if row is None else WebhookTarget("session", row.url, row.secret)
+
+    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+        async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
+            stmt = self._insert()(_targets).values(session_id=session_id, url=url, secret=secret)
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=[_targets.c.session_id], set_={"url": url, "secret": secret})
+            )
+            # A new target starts from the events after now (its route sets the cursor), as Redis's does.
+            await conn.execute(
+                delete(_cursors).where(_cursors.c.session_id == session_id, _cursors.c.kind == "session")
+            )
+
+        await self._writer.submit(Job(run))
+
+    async def delete_target(self, session_id: str) -> bool:
+        async def run(conn: AsyncConnection, _: dict[str, Any]) -> bool:
+            gone = await conn.execute(delete(_targets).where(_targets.c.session_id == session_id))
+            await conn.execute(
+                delete(_cursors).where(_cursors.c.session_id == session_id, _cursors.c.kind == "session")
+            )
+            return bool(gone.rowcount)
+
+        removed: bool = await self._writer.submit(Job(run))
+        return removed
+
+    async def cursor(self, session_id: str, kind: str) -> int | None:
+        query = select(_cursors.c.cursor).where(_cursors.c.session_id == session_id, _cursors.c.kind == kind)
+        with database_errors("webhook cursor lookup"):
+            async with self._db.reader.connect() as conn:
+                value = (await conn.execute(query)).scalar()
+        return None if value is None else int(value)
+
+    async def set_cursor(self, session_id: str, kind: str, event_id: int) -> None:
+        async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
+            stmt = self._insert()(_cursors).values(session_id=session_id, kind=kind, cursor=event_id)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[_cursors.c.session_id, _cursors.c.kind], set_={"cursor": event_id}
+                )
+            )
+
+        await self._writer.submit(Job(run))
+
+    async def forget(self, session_id: str) -> None:
+        async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
+            await conn.execute(delete(_targets).where(_targets.c.session_id == session_id))
+            await conn.execute(delete(_cursors).where(_cursors.c.session_id == session_id))
+
+        await self._writer.submit(Job(run))

@@ -1,0 +1,53 @@
+"""One contract for every WebhookStore (STYLE.md: one suite against each backend): memory,
+Redis (cluster mode) and SQL (a node without Redis, SQLite and PostgreSQL; issue 16)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bridge.webhook_store import MemoryWebhookStore, RedisWebhookStore, WebhookStore, WebhookTarget
+from tests.support.redis import redis_space
+from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
+
+
+@contextlib.asynccontextmanager
+async def _store(kind: str, tmp: Path, pg: LazyDatabase) -> AsyncIterator[WebhookStore]:
+    if kind == "memory":
+        yield MemoryWebhookStore()
+    elif kind == "redis":
+        async with redis_space() as space:
+            yield RedisWebhookStore(space.client, space.prefix, 3600)
+    else:
+        async with sql_stores(await sql_url(kind, tmp, pg)) as stores:
+            yield stores.webhooks
+
+
+@pytest.fixture(params=["memory", "redis", *SQL_PARAMS])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase
+) -> AsyncIterator[WebhookStore]:
+    async with _store(request.param, tmp_path, pg_database) as s:
+        yield s
+
+
+async def test_targets_and_cursors(store: WebhookStore) -> None:
+    assert await store.target("s1") is None and await store.cursor("s1", "operator") is None
+    await store.set_target("s1", "https://example.test/a", "secret-0123456789")
+    await store.set_cursor("s1", "session", 4)
+    await store.set_cursor("s1", "operator", 7)
+    assert await store.target("s1") == WebhookTarget("session", "https://example.test/a", "secret-0123456789")
+    assert (await store.cursor("s1", "session"), await store.cursor("s1", "operator")) == (4, 7)
+    await store.set_cursor("s1", "operator", 9)
+    assert await store.cursor("s1", "operator") == 9
+    # A new target starts over (the route then sets its cursor); the operator's cursor stays.
+    await store.set_target("s1", "https://example.test/b", "secret-9876543210")
+    assert await store.cursor("s1", "session") is None and await store.cursor("s1", "operator") == 9
+    assert await store.target("s2") is None  # sessions are apart
+    assert await store.delete_target("s1") is True and await store.delete_target("s1") is False
+    assert await store.target("s1") is None and await store.cursor("s1", "operator") == 9
+    await store.forget("s1")
+    assert await store.cursor("s1", "operator") is None
