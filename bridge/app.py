@@ -193,4 +193,4 @@ async def drain(app: FastAPI) -> None:
     """Graceful stop before the server closes (SIGTERM): see SessionPool.drain."""
     services: Services | None = getattr(app.state, "services", None)
     if services is not None:
-        await services.pool.drain(services.settings.drain_seconds)
+        await services.pool.drain_and_park(services.settings.drain_seconds)

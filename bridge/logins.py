@@ -67,7 +67,7 @@ class Logins:
         instead of a bearer token)."""
         try:
             self._check_who(user_id, platform_id)
-            self._pool.refuse_if_draining()
+            self._pool.drain.refuse_new()
             async with self._serialised(user_id, platform_id):
                 return await self._login(user_id, token, platform_id, operation_id, batch_messages, issue_token)
         except BridgeError as exc:

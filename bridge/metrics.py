@@ -38,8 +38,8 @@ class _BridgeCollector(Collector):
         gauges = {
             "openim_bridge_live_cores": ("SDK cores running on this node", pool.live_cores),
             "openim_bridge_sessions": ("sessions this node holds (live or parked)", pool.sessions),
-            "openim_bridge_calls_in_flight": ("SDK calls running on this node", pool.in_flight),
-            "openim_bridge_draining": ("1 while this node drains after SIGTERM", int(pool.draining)),
+            "openim_bridge_calls_in_flight": ("SDK calls running on this node", pool.drain.in_flight),
+            "openim_bridge_draining": ("1 while this node drains after SIGTERM", int(pool.drain.draining)),
             # Tasks per live core is a cost the pool bounds (issue 14: at most one per idle session).
             "openim_bridge_asyncio_tasks": ("asyncio tasks in this node's event loop", len(asyncio.all_tasks())),
         }

@@ -29,6 +29,7 @@ from typing import Any
 from bridge.core_drop import CoreDropper
 from bridge.core_factory import CoreFactory, SessionCore
 from bridge.core_runner import CoreRunner
+from bridge.drain import Drain
 from bridge.errors import BridgeError, NotOwnerError
 from bridge.event_writer import SessionEventWriter
 from bridge.eventlog import EventLog
@@ -103,12 +104,7 @@ class SessionPool:
         self.revived_total = 0
         self.adopted_total = 0
         self.crashed_total = 0
-        # Drain (SIGTERM): no new sessions; open streams end; in-flight calls finish.
-        self.draining = False
-        self.drain_started = asyncio.Event()
-        self.in_flight = 0
-        self._idle_calls = asyncio.Event()
-        self._idle_calls.set()
+        self.drain = Drain()
 
     @property
     def live_cores(self) -> int:
@@ -152,39 +148,22 @@ class SessionPool:
         await self.parking.park_all()
         await self.leases.unregister()
 
-    async def drain(self, timeout: float) -> None:
+    async def drain_and_park(self, timeout: float) -> None:
         """SIGTERM: refuse new sessions, end open streams, let in-flight calls
         finish (up to `timeout` s), then park every core and release its lease
         so other nodes take the sessions over at once."""
-        self.draining = True
-        self.drain_started.set()
-        log.info("draining: %d calls in flight, %d live cores", self.in_flight, self.live_cores)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._idle_calls.wait()
-        except TimeoutError:
-            log.warning("drain: %d calls still running after %.0f s", self.in_flight, timeout)
+        await self.drain.wait_for_calls(timeout, self.live_cores)
         await self.parking.park_all()
         await self.leases.unregister()
-
-    def refuse_if_draining(self) -> None:
-        if self.draining:
-            raise BridgeError(
-                503, ErrCode.ServerInternalError, "this bridge node is shutting down", headers={"Retry-After": "1"}
-            )
 
     # -- handles -------------------------------------------------------------
 
     def track(self, record: SessionRecord) -> SessionHandle:
         """This node's handle of a session (made for one it does not hold yet); its core starts on first use.
-
-        Whether another node runs it is asked only then (:meth:`use` raises
-        :class:`NotOwnerError`): a stream needs no core here and must never be
-        forwarded, so holding a handle must not depend on ownership.
-        """
+        Ownership is asked only then (`use` raises NotOwnerError): a stream needs no core here."""
         handle = self._handles.get(record.session_id)
         if handle is None:
-            self.refuse_if_draining()
+            self.drain.refuse_new()
             handle = self._handles[record.session_id] = SessionHandle(record, last_used=self._clock())
             self.adopted_total += 1
         return handle
@@ -197,7 +176,7 @@ class SessionPool:
 
     async def start_new(self, record: SessionRecord, operation_id: str) -> SessionHandle:
         """Start the core of a session that did not exist (a first login); nothing is kept if it fails."""
-        self.refuse_if_draining()
+        self.drain.refuse_new()
         handle = SessionHandle(record, last_used=self._clock())
         async with handle.lock:
             self._handles[record.session_id] = handle
@@ -269,27 +248,23 @@ class SessionPool:
     async def use(self, handle: SessionHandle, operation_id: str) -> AsyncIterator[SessionCore]:
         """Hold the session busy (not parkable) and yield its live core, reviving it."""
         handle.busy += 1
-        self.in_flight += 1
-        self._idle_calls.clear()
         try:
-            if handle.core is None:
-                async with handle.lock:
-                    if handle.closed:
-                        raise _ended(handle)
-                    if handle.core is None:
-                        self.refuse_if_draining()
-                        await self._revive_locked(handle, operation_id)
-            core = handle.core
-            if core is None or handle.closed:
-                raise _ended(handle)
-            handle.last_used = self._clock()
-            yield core
+            with self.drain.call():
+                if handle.core is None:
+                    async with handle.lock:
+                        if handle.closed:
+                            raise _ended(handle)
+                        if handle.core is None:
+                            self.drain.refuse_new()
+                            await self._revive_locked(handle, operation_id)
+                core = handle.core
+                if core is None or handle.closed:
+                    raise _ended(handle)
+                handle.last_used = self._clock()
+                yield core
         finally:
             handle.busy -= 1
             handle.last_used = self._clock()
-            self.in_flight -= 1
-            if self.in_flight == 0:
-                self._idle_calls.set()
 
     async def ensure_running(self, handle: SessionHandle, operation_id: str) -> None:
         """Make sure the session's core runs somewhere (streams need no local core).
@@ -326,7 +301,7 @@ class SessionPool:
         """Revive sessions that have an open stream here but no owner anywhere (a parked
         or orphaned session whose client only listens must still get its events)."""
         for handle in list(self._handles.values()):
-            if handle.core is None and handle.streams and not handle.closed and not self.draining:
+            if handle.core is None and handle.streams and not handle.closed and not self.drain.draining:
                 self._spawn(self._keep_running(handle))
 
     async def _keep_running(self, handle: SessionHandle) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "Mark",
     "ReadResult",
     "StoredEvent",
+    "check_limit",
     "check_retention",
     "event_size",
     "read_or_wait",
@@ -49,6 +50,12 @@ def check_retention(max_events: int, max_age: float, max_bytes: int) -> None:
         raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
     if max_age <= 0:
         raise ValueError(f"max_age must be > 0, got {max_age}")
+
+
+def check_limit(limit: int) -> None:
+    """A read's ``limit`` must ask for at least one event."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
 
 
 def event_size(event: str, data: str) -> int:

@@ -23,6 +23,7 @@ from .base import (
     Mark,
     ReadResult,
     StoredEvent,
+    check_limit,
     check_retention,
     event_size,
 )
@@ -101,7 +102,7 @@ class MemoryEventLog(EventLog):
         return stored
 
     async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
-        _check_limit(limit)
+        check_limit(limit)
         return self._read(self._sessions.get(session_id), after, limit)
 
     # ASYNC109 (timeout parameter): the contract's own timeout, see base.py.
@@ -112,7 +113,7 @@ class MemoryEventLog(EventLog):
         timeout: float,
         limit: int = DEFAULT_READ_LIMIT,
     ) -> ReadResult:
-        _check_limit(limit)
+        check_limit(limit)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
         log = self._sessions.get(session_id)
@@ -205,8 +206,3 @@ def _raise_marks(log: _SessionLog, marks: Sequence[Mark]) -> None:
     for conv_id, seq in marks:
         if seq > log.delivered.get(conv_id, 0):
             log.delivered[conv_id] = seq
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")

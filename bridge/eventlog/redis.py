@@ -72,6 +72,7 @@ from .base import (
     Mark,
     ReadResult,
     StoredEvent,
+    check_limit,
     check_retention,
     read_or_wait,
 )
@@ -216,7 +217,7 @@ class RedisEventLog(EventLog):
         return {text(k): int(v) for k, v in raw.items()}
 
     async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
-        _check_limit(limit)
+        check_limit(limit)
         return await self._read(session_id, after, limit)
 
     # ASYNC109 (timeout parameter): the contract's own timeout, see base.py.
@@ -227,7 +228,7 @@ class RedisEventLog(EventLog):
         timeout: float,
         limit: int = DEFAULT_READ_LIMIT,
     ) -> ReadResult:
-        _check_limit(limit)
+        check_limit(limit)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
         if timeout <= 0 or self._closed:
@@ -268,8 +269,3 @@ def _stored(entry: Any) -> StoredEvent:
     entry_id, fields = entry
     values = {text(name): value for name, value in zip(fields[::2], fields[1::2], strict=True)}
     return StoredEvent(entry_number(entry_id), text(values["e"]), text(values["d"]))
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")

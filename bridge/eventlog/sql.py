@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.sqlstore import schema
 from bridge.sqlstore.database import SqlDatabase, database_errors
 from bridge.sqlstore.writer import GroupWriter, Job
 
+from . import sql_queries as queries
 from .base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_READ_LIMIT,
@@ -43,6 +43,7 @@ from .base import (
     Mark,
     ReadResult,
     StoredEvent,
+    check_limit,
     check_retention,
     event_size,
     read_or_wait,
@@ -225,7 +226,7 @@ class SqlEventLog(EventLog):
             )
         if pending.marks:
             await conn.execute(
-                _upsert_marks(self._db.dialect),
+                queries.upsert_marks(self._db.dialect),
                 [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in pending.marks.items()],
             )
         for sid, (c, last_size) in pending.sessions.items():
@@ -264,7 +265,7 @@ class SqlEventLog(EventLog):
     # -- reading ---------------------------------------------------------------
 
     async def read_after(self, session_id: str, after: int, limit: int = DEFAULT_READ_LIMIT) -> ReadResult:
-        _check_limit(limit)
+        check_limit(limit)
         return await self._read(session_id, after, limit)
 
     # ASYNC109 (timeout parameter): the contract's own timeout, see base.py.
@@ -275,7 +276,7 @@ class SqlEventLog(EventLog):
         timeout: float,
         limit: int = DEFAULT_READ_LIMIT,
     ) -> ReadResult:
-        _check_limit(limit)
+        check_limit(limit)
         if timeout <= 0 or self._closed:
             return await self._read(session_id, after, limit)
         loop = asyncio.get_running_loop()
@@ -316,22 +317,22 @@ class SqlEventLog(EventLog):
         cutoff = self._clock() - self.max_age
         with database_errors("read event log"):
             async with self._db.reader.connect() as conn:
-                rows = await _rows(conn, session_id, after, cutoff, limit)
+                rows = await queries.rows(conn, session_id, after, cutoff, limit)
                 if rows:
                     return ReadResult(rows, rows[0].id != after + 1)
-                last = await _last_id(conn, session_id)
+                last = await queries.last_id(conn, session_id)
                 if after > last:  # a cursor from a lost history: start over at the oldest retained
-                    return ReadResult(await _rows(conn, session_id, 0, cutoff, limit), True)
+                    return ReadResult(await queries.rows(conn, session_id, 0, cutoff, limit), True)
                 if after == last:
                     return ReadResult([], False)
                 # Events after the cursor existed: trimmed, or committed between the two queries.
-                rows = await _rows(conn, session_id, after, cutoff, limit)
+                rows = await queries.rows(conn, session_id, after, cutoff, limit)
                 return ReadResult(rows, not rows or rows[0].id != after + 1)
 
     async def last_id(self, session_id: str) -> int:
         with database_errors("read event log"):
             async with self._db.reader.connect() as conn:
-                return await _last_id(conn, session_id)
+                return await queries.last_id(conn, session_id)
 
     async def delivered(self, session_id: str) -> dict[str, int]:
         with database_errors("read delivery marks"):
@@ -374,34 +375,3 @@ def _raise(marks: dict[tuple[str, str], int], session_id: str, new: Sequence[Mar
 
 def _log_row(session_id: str, c: _Counters) -> dict[str, Any]:
     return {"session_id": session_id, "last_id": c.last_id, "end_offset": c.end_offset, "last_t": c.last_t}
-
-
-def _upsert_marks(dialect: str) -> Any:
-    """Raise a mark, never lower it (one statement per batch, every conversation at once)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(_marks)
-    return stmt.on_conflict_do_update(
-        index_elements=[_marks.c.session_id, _marks.c.conversation_id],
-        set_={"seq": stmt.excluded.seq},
-        where=_marks.c.seq < stmt.excluded.seq,
-    )
-
-
-async def _rows(conn: AsyncConnection, session_id: str, after: int, cutoff: float, limit: int) -> list[StoredEvent]:
-    result = await conn.execute(
-        select(_ev.c.id, _ev.c.event, _ev.c.data)
-        .where(_ev.c.session_id == session_id, _ev.c.id > after, _ev.c.t >= cutoff)
-        .order_by(_ev.c.id)
-        .limit(limit)
-    )
-    return [StoredEvent(int(r.id), str(r.event), str(r.data)) for r in result]
-
-
-async def _last_id(conn: AsyncConnection, session_id: str) -> int:
-    value = (await conn.execute(select(_logs.c.last_id).where(_logs.c.session_id == session_id))).scalar()
-    return 0 if value is None else int(value)
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")

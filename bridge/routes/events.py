@@ -102,7 +102,7 @@ async def stream_events(
                 keepalive=svc.settings.sse_keepalive,
                 retry_ms=svc.settings.sse_retry_ms,
                 is_closed=lambda: handle.closed,
-                stop=svc.pool.drain_started,
+                stop=svc.pool.drain.started,
                 frames=lambda: handle.frames,
             )
             if limit is None:
@@ -155,7 +155,7 @@ async def poll_events(
         await svc.pool.ensure_running(handle, op)
         waiting = svc.events.wait_after(handle.session_id, after, wait, limit)
         # Draining: answer now (nothing new) so the client polls again, elsewhere.
-        result = await wait_unless_stopped(waiting, svc.pool.drain_started) or ReadResult([], False)
+        result = await wait_unless_stopped(waiting, svc.pool.drain.started) or ReadResult([], False)
     finally:
         svc.pool.stream_closed(handle)
     events = [PolledEvent(id=e.id, event=e.event, data=json.loads(e.data)) for e in result.events]

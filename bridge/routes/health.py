@@ -30,7 +30,7 @@ async def readyz(svc: Services = Depends(services)) -> Any:
     cluster mode) and the upstream OpenIM API answer."""
     pool = svc.pool
     status = "ok"
-    if pool.draining:
+    if pool.drain.draining:
         status = "draining"
     elif not await _stores_ready(svc):
         status = "session store unreachable"

@@ -298,7 +298,7 @@ async def test_streams_per_session_are_capped() -> None:
 
 async def test_drain_refuses_new_sessions_and_parks_every_core(rig: Rig) -> None:
     first, second = await rig.new("u1"), await rig.new("u2")
-    await rig.pool.drain(timeout=1.0)
+    await rig.pool.drain_and_park(timeout=1.0)
     assert [c.done[-1] for c in rig.cores] == ["park", "park"]
     for handle in (first, second):
         assert await rig.directory.owner(handle.session_id) is None

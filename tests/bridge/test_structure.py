@@ -221,3 +221,30 @@ def test_the_constant_check_finds_copies() -> None:
         "role_level: Mapped[int] = mapped_column()\n"  # a column, not a copy
     )
     assert len(_constant_copies(copies, "probe.py")) == 5
+
+
+#: Issue 11's bounds for the bridge: a module that outgrows them holds more than one job.
+_MAX_MODULE_LINES, _MAX_CLASS_LINES = 400, 300
+
+
+def _oversized(source: str, where: str) -> list[str]:
+    found = [f"{where}: {source.count(chr(10))} lines"] if source.count("\n") > _MAX_MODULE_LINES else []
+    for node in ast.walk(ast.parse(source, where)):
+        if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+            length = node.end_lineno - node.lineno + 1
+            if length > _MAX_CLASS_LINES:
+                found.append(f"{where}:{node.lineno} class {node.name}: {length} lines")
+    return found
+
+
+def test_bridge_modules_and_classes_stay_small() -> None:
+    paths = sorted((_ROOT / "bridge").rglob("*.py"))
+    assert len(paths) > 50
+    assert [o for p in paths for o in _oversized(p.read_text(), str(p.relative_to(_ROOT)))] == []
+
+
+def test_the_size_check_finds_a_big_module_and_class() -> None:
+    found = _oversized("class Big:\n" + "    x = 1\n" * _MAX_CLASS_LINES, "big.py")
+    assert found == [f"big.py:1 class Big: {_MAX_CLASS_LINES + 1} lines"]
+    found = _oversized("x = 1\n" * (_MAX_MODULE_LINES + 1), "long.py")
+    assert found == [f"long.py: {_MAX_MODULE_LINES + 1} lines"]
