@@ -33,6 +33,9 @@ class SessionHandle:
     last_used: float = 0.0
     streams: int = 0  # open SSE streams, waiting long-polls and oimws sockets on this node
     busy: int = 0  # calls running
+    # Its own webhook's worker runs here (bridge/webhooks.py): the session listens as with a
+    # stream, so idleness must not park it (a bot on webhooks alone would go deaf).
+    hooked: bool = False
     closed: bool = False
     fence: int | None = None  # the owner lease's fence while this node runs the core
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -73,4 +76,6 @@ class SessionHandle:
     @property
     def idle(self) -> bool:
         """Live and unused: the sweeper or the cap may park it."""
-        return self.core is not None and not self.streams and not self.busy and not self.lock.locked()
+        return (
+            self.core is not None and not self.streams and not self.hooked and not self.busy and not self.lock.locked()
+        )

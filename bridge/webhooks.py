@@ -19,7 +19,9 @@ to BRIDGE_WEBHOOK_MAX_ATTEMPTS, then counted as a dead letter and skipped.
 
 Workers run on the node that runs the session's core (the lease owner), found
 by a scan every BRIDGE_WEBHOOK_SCAN_INTERVAL seconds; cursors live in the
-WebhookStore (Redis in cluster mode), so the next owner resumes.
+WebhookStore (Redis in cluster mode), so the next owner resumes. A session's own
+webhook keeps its core from being parked for idleness, as an open stream does;
+the operator's does not (it would keep every session live).
 """
 
 from __future__ import annotations
@@ -145,6 +147,9 @@ class WebhookDispatcher:
 
     async def _run(self, handle: SessionHandle, target: WebhookTarget) -> None:
         sid = handle.session_id
+        own = target.kind == "session"
+        if own:
+            handle.hooked = True
         try:
             cursor = await self.store.cursor(sid, target.kind) or 0
             while True:
@@ -166,10 +171,15 @@ class WebhookDispatcher:
                         return
                 if not result.events and (handle.core is None or handle.closed):
                     return  # parked, ended or moved: revival or the next owner starts a worker
+                if not result.events and await self._current(handle, target) != target:
+                    return  # removed or replaced while quiet: stop listening for it
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("webhook worker for session %s stopped", sid)
+        finally:
+            if own:
+                handle.hooked = False
 
     async def _deliver(self, handle: SessionHandle, target: WebhookTarget, ev: StoredEvent) -> None:
         """POST one event until a 2xx, or dead-letter it after the last attempt."""

@@ -167,3 +167,43 @@ def test_signature_carries_its_time_so_replays_can_be_refused() -> None:
     assert verify("k" * 16, b"{}", header, now=1_000_100)
     assert not verify("k" * 16, b"{}", header, now=1_000_000 + 301)  # too old: a replay
     assert not verify("k" * 16, b"{ }", header, now=1_000_100)  # body changed
+
+
+async def test_a_session_on_its_own_webhook_alone_is_not_parked_for_idleness(
+    hooked: tuple[WebhookReceiver, Stack],
+) -> None:
+    """A bot that holds no stream, only its webhook, must go on hearing: idleness parks
+    a session that nobody listens to, and its own webhook listens (the operator's does not)."""
+    _, stack = hooked
+    bot_id, peer_id, other_id = await stack.new_users(3, "whp")
+    bot, peer, other = await stack.login(bot_id), await stack.login(peer_id), await stack.login(other_id)
+    pool = stack.bridge.pool
+    async with WebhookReceiver() as own:
+        r = await stack.http.put(
+            f"{stack.bridge.url}/v1/session/webhook", headers=bot.auth, json={"url": own.url, "secret": "s" * 16}
+        )
+        assert r.status_code == 200, r.text
+        handle = pool.handle(bot.session_id)
+        assert handle is not None
+        await wait_until(lambda: handle.hooked, 15, "the bot's webhook worker to start")
+
+        stack.bridge_clock.advance(stack.bridge.settings.idle_park_seconds + 1)
+        await pool.sweep()
+        assert (await bot.session())["state"] == "live"
+        assert (await other.session())["state"] == "parked"  # only the operator's hook: parked as before
+        await _send(peer, bot_id, "still there?")
+        await wait_until(
+            lambda: any(
+                d.json["event"] == "OnRecvNewMessage" and d.json["data"]["textElem"]["content"] == "still there?"
+                for d in own.deliveries
+            ),
+            15,
+            "the message on the bot's own webhook",
+        )
+
+        gone = await stack.http.delete(f"{stack.bridge.url}/v1/session/webhook", headers=bot.auth)
+        assert gone.status_code == 200
+        await wait_until(lambda: not handle.hooked, 15, "the bot's webhook worker to stop")
+        stack.bridge_clock.advance(stack.bridge.settings.idle_park_seconds + 1)
+        await pool.sweep()
+        assert (await bot.session())["state"] == "parked"
