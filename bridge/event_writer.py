@@ -29,6 +29,7 @@ from typing import Any
 from bridge.errors import BridgeError
 from bridge.eventlog import EventLog, FencedOut, Mark
 from bridge.leases import SessionLeases
+from bridge.logs import session_fields
 from bridge.session_handle import SessionHandle
 from core.events import Event
 
@@ -110,10 +111,13 @@ class SessionEventWriter:
                         handle.session_id[:8],
                         OVERFLOW_POLICY,
                         exc.detail,
+                        extra=session_fields(handle),
                     )
                     self._on_stalled(handle, fence)
                     return
                 self.retried += 1
-                log.warning("event log write failed, retrying in %.1f s: %s", delay, exc.detail)
+                log.warning(
+                    "event log write failed, retrying in %.1f s: %s", delay, exc.detail, extra=session_fields(handle)
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)

@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bridge.errors import BridgeError
+from bridge.logs import log_fields
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 
@@ -185,6 +186,7 @@ class IdempotencyCache:
                 key[1],
                 exc,
                 exc_info=not isinstance(exc, BridgeError),
+                extra=log_fields(sessionID=key[0][:8], operationID=key[1]),
             )
         finally:
             self._settle(key, flight, outcome)
