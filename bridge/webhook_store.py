@@ -36,6 +36,10 @@ class WebhookStore(ABC):
     async def set_target(self, session_id: str, url: str, secret: str) -> None: ...
 
     @abstractmethod
+    async def hooked_sessions(self) -> list[str]:
+        """The sessions with a webhook of their own (the dispatcher revives them at start-up)."""
+
+    @abstractmethod
     async def delete_target(self, session_id: str) -> bool: ...
 
     @abstractmethod
@@ -57,6 +61,9 @@ class MemoryWebhookStore(WebhookStore):
 
     async def target(self, session_id: str) -> WebhookTarget | None:
         return self._targets.get(session_id)
+
+    async def hooked_sessions(self) -> list[str]:
+        return list(self._targets)
 
     async def set_target(self, session_id: str, url: str, secret: str) -> None:
         self._targets[session_id] = WebhookTarget("session", url, secret)
@@ -94,6 +101,15 @@ class RedisWebhookStore(WebhookStore):
         if url is None or secret is None:
             return None
         return WebhookTarget("session", _text(url), _text(secret))
+
+    async def hooked_sessions(self) -> list[str]:
+        # Start-up only: one SCAN over this deployment's webhook keys.
+        start = len(self._key(""))
+        found = []
+        async for key in self._redis.scan_iter(match=self._key("*"), count=500):
+            if await self._redis.hexists(key, "url"):
+                found.append(_text(key)[start:])
+        return found
 
     async def set_target(self, session_id: str, url: str, secret: str) -> None:
         key = self._key(session_id)

@@ -114,7 +114,29 @@ class WebhookDispatcher:
                 await task
         self._workers.clear()
 
+    async def revive_hooked(self) -> int:
+        """Run the core of every session with a webhook of its own: after a restart (or its node's
+        death) nothing else would, since such a session may never call or stream. Returns how many."""
+        revived = 0
+        for sid in await self.store.hooked_sessions():
+            try:
+                record = await self._pool.directory.get(sid)
+                if record is None or record.ended_code is not None:
+                    continue
+                handle = self._pool.track(record)
+                await self._pool.ensure_running(handle, f"webhook-revive-{sid[:8]}")
+                revived += handle.core is not None
+            except Exception as exc:  # one session's failure must not keep the others deaf
+                log.warning("webhook session %s not revived: %s", sid[:8], exc)
+        return revived
+
     async def _scan_forever(self) -> None:
+        try:
+            revived = await self.revive_hooked()
+            if revived:
+                log.info("revived %d sessions with webhooks of their own", revived)
+        except Exception:  # a store outage: their next call or stream revives them
+            log.exception("webhook sessions not revived at start-up")
         while True:
             try:
                 await self.scan()

@@ -127,6 +127,18 @@ async def test_create_then_resolve_and_find(h: Harness) -> None:
     assert await d.live_count() == 1
 
 
+async def test_get_by_id_while_live_ended_and_until_forgotten(h: Harness) -> None:
+    d = h.directory
+    assert await d.get("s1") is None
+    await d.create(record(), "hash1")
+    assert await d.get("s1") == record()
+    assert await d.get("s2") is None
+    await d.end("s1", 1501)
+    assert (rec := await d.get("s1")) is not None and rec.ended_code == 1501
+    h.clock.now += ENDED_TTL + 1
+    assert await d.get("s1") is None
+
+
 async def test_user_ids_with_separators_are_kept_apart(h: Harness) -> None:
     d = h.directory
     await d.create(record("s1", user="a:1", platform=5), "h1")

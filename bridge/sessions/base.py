@@ -68,6 +68,10 @@ class SessionDirectory(ABC):
         """The record a token belongs to (ended ones included, while remembered)."""
 
     @abstractmethod
+    async def get(self, session_id: str) -> SessionRecord | None:
+        """A session's record by its id (ended ones included, while remembered)."""
+
+    @abstractmethod
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
         """The live session of a user on a platform, if any."""
 

@@ -103,6 +103,12 @@ class MemorySessionDirectory(SessionDirectory):
             return None
         return self._records.get(sid)
 
+    async def get(self, session_id: str) -> SessionRecord | None:
+        if self._expired(session_id, self._clock()):
+            self._forget(session_id)
+            return None
+        return self._records.get(session_id)
+
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
         sid = self._by_user.get((user_id, platform_id))
         rec = self._records.get(sid) if sid else None

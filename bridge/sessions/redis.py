@@ -142,6 +142,11 @@ class RedisSessionDirectory(SessionDirectory):
             raw = await self._resolve(keys=[self._token_key(token_hash)], args=[self.record_key("")])
         return self._decode(raw)
 
+    async def get(self, session_id: str) -> SessionRecord | None:
+        async with redis_errors("get session"):
+            stored = await self._redis.hgetall(self.record_key(session_id))
+        return self._decode([item for pair in stored.items() for item in pair])
+
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
         async with redis_errors("find session"):
             raw = await self._find(keys=[self._live], args=[f"{platform_id}:{user_id}", self.record_key("")])

@@ -123,6 +123,14 @@ class SqlSessionDirectory(SessionDirectory):
             return None  # the sweeper deletes it soon; on our clock it is gone already
         return _decode(row.record)
 
+    async def get(self, session_id: str) -> SessionRecord | None:
+        row = await self._one(select(_s.c.record, _s.c.ended_at).where(_s.c.session_id == session_id), "get session")
+        if row is None:
+            return None
+        if row.ended_at is not None and self._clock() - float(row.ended_at) > self._ttl:
+            return None  # as in resolve: gone on our clock
+        return _decode(row.record)
+
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
         query = (
             select(_s.c.record)

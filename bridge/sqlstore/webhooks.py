@@ -45,6 +45,11 @@ class SqlWebhookStore(WebhookStore):
                 row = (await conn.execute(query)).first()
         return None if row is None else WebhookTarget("session", row.url, row.secret)
 
+    async def hooked_sessions(self) -> list[str]:
+        with database_errors("webhook targets"):
+            async with self._db.reader.connect() as conn:
+                return [str(sid) for sid in (await conn.execute(select(_targets.c.session_id))).scalars()]
+
     async def set_target(self, session_id: str, url: str, secret: str) -> None:
         async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
             stmt = self._insert()(_targets).values(session_id=session_id, url=url, secret=secret)

@@ -51,3 +51,14 @@ async def test_targets_and_cursors(store: WebhookStore) -> None:
     assert await store.target("s1") is None and await store.cursor("s1", "operator") == 9
     await store.forget("s1")
     assert await store.cursor("s1", "operator") is None
+
+
+async def test_hooked_sessions_are_those_with_a_target_of_their_own(store: WebhookStore) -> None:
+    assert await store.hooked_sessions() == []
+    await store.set_target("s1", "https://example.test/a", "secret-0123456789")
+    await store.set_target("s2", "https://example.test/b", "secret-0123456789")
+    await store.set_cursor("s3", "operator", 5)  # only the operator's cursor: not hooked
+    assert sorted(await store.hooked_sessions()) == ["s1", "s2"]
+    await store.delete_target("s1")
+    await store.forget("s2")
+    assert await store.hooked_sessions() == []
