@@ -10,6 +10,7 @@ receiver that was down resume where delivery stopped. Targets set with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -34,6 +35,11 @@ class WebhookStore(ABC):
 
     @abstractmethod
     async def set_target(self, session_id: str, url: str, secret: str) -> None: ...
+
+    async def targets(self, session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
+        """`target` of many sessions at once (the dispatcher's scan); backends batch it."""
+        found = {sid: await self.target(sid) for sid in session_ids}
+        return {sid: t for sid, t in found.items() if t is not None}
 
     @abstractmethod
     async def hooked_sessions(self) -> list[str]:
@@ -101,6 +107,17 @@ class RedisWebhookStore(WebhookStore):
         if url is None or secret is None:
             return None
         return WebhookTarget("session", _text(url), _text(secret))
+
+    async def targets(self, session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid in session_ids:
+                pipe.hmget(self._key(sid), ["url", "secret"])
+            answers = await pipe.execute()
+        return {
+            sid: WebhookTarget("session", _text(url), _text(secret))
+            for sid, (url, secret) in zip(session_ids, answers, strict=True)
+            if url is not None and secret is not None
+        }
 
     async def hooked_sessions(self) -> list[str]:
         # Start-up only: one SCAN over this deployment's webhook keys.

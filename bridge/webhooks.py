@@ -146,21 +146,26 @@ class WebhookDispatcher:
                 await asyncio.wait_for(self._rescan.wait(), self._settings.webhook_scan_interval)
             self._rescan.clear()
 
+    def _running(self, session_id: str, kind: str) -> bool:
+        worker = self._workers.get((session_id, kind))
+        return worker is not None and not worker.done()
+
     async def scan(self) -> None:
-        """Start a worker for every (live session here, target) that has none."""
-        for handle in self._pool.handles():
-            if handle.core is None:
-                continue  # parked or run elsewhere: its owner delivers
-            targets = [self.operator_target, await self.store.target(handle.session_id)]
-            for target in targets:
-                if target is None:
+        """Start a worker for every (live session here, target) that has none.
+
+        One batched store read per scan, only for the live sessions whose own
+        webhook has no worker yet (it was one read per session per second)."""
+        live = [h for h in self._pool.handles() if h.core is not None]  # parked or elsewhere: not ours
+        asking = [h.session_id for h in live if not self._running(h.session_id, "session")]
+        own = await self.store.targets(asking) if asking else {}
+        operator = self.operator_target
+        for handle in live:
+            for target in (operator, own.get(handle.session_id)):
+                if target is None or self._running(handle.session_id, target.kind):
                     continue
-                key = (handle.session_id, target.kind)
-                worker = self._workers.get(key)
-                if worker is None or worker.done():
-                    self._workers[key] = asyncio.create_task(
-                        self._run(handle, target), name=f"webhook-{target.kind}-{handle.session_id}"
-                    )
+                self._workers[(handle.session_id, target.kind)] = asyncio.create_task(
+                    self._run(handle, target), name=f"webhook-{target.kind}-{handle.session_id}"
+                )
 
     async def _current(self, handle: SessionHandle, target: WebhookTarget) -> WebhookTarget | None:
         if target.kind == "operator":

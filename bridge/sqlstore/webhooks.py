@@ -9,6 +9,7 @@ cursor). Writes go through the group committer with the event log's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -23,6 +24,7 @@ from bridge.webhook_store import WebhookStore, WebhookTarget
 __all__ = ["SqlWebhookStore"]
 
 _targets = schema.webhook_targets
+_CHUNK = 500  # session ids per IN (...) of a scan: well under SQLite's bound-parameter limit
 _cursors = schema.webhook_cursors
 
 
@@ -44,6 +46,18 @@ class SqlWebhookStore(WebhookStore):
             async with self._db.reader.connect() as conn:
                 row = (await conn.execute(query)).first()
         return None if row is None else WebhookTarget("session", row.url, row.secret)
+
+    async def targets(self, session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
+        found: dict[str, WebhookTarget] = {}
+        with database_errors("webhook target lookup"):
+            async with self._db.reader.connect() as conn:
+                for i in range(0, len(session_ids), _CHUNK):
+                    query = select(_targets.c.session_id, _targets.c.url, _targets.c.secret).where(
+                        _targets.c.session_id.in_(session_ids[i : i + _CHUNK])
+                    )
+                    for row in await conn.execute(query):
+                        found[str(row.session_id)] = WebhookTarget("session", row.url, row.secret)
+        return found
 
     async def hooked_sessions(self) -> list[str]:
         with database_errors("webhook targets"):

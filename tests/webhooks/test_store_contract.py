@@ -62,3 +62,15 @@ async def test_hooked_sessions_are_those_with_a_target_of_their_own(store: Webho
     await store.delete_target("s1")
     await store.forget("s2")
     assert await store.hooked_sessions() == []
+
+
+async def test_targets_of_many_sessions_in_one_read(store: WebhookStore) -> None:
+    assert await store.targets([]) == {}
+    await store.set_target("s1", "https://example.test/a", "secret-0123456789")
+    await store.set_target("s3", "https://example.test/c", "secret-9876543210")
+    await store.set_cursor("s2", "operator", 1)  # a cursor alone is no target
+    many = [f"x{i}" for i in range(1200)] + ["s1", "s2", "s3"]  # past one SQL chunk
+    assert await store.targets(many) == {
+        "s1": WebhookTarget("session", "https://example.test/a", "secret-0123456789"),
+        "s3": WebhookTarget("session", "https://example.test/c", "secret-9876543210"),
+    }
