@@ -172,6 +172,31 @@ async def test_a_session_keeps_only_its_newest_tokens(h: Harness) -> None:
     assert (rec := await d.resolve(f"hash{keep + 1}")) is not None and rec.ended_code == 1506
 
 
+async def test_a_token_looked_up_before_a_change_answers_the_change(h: Harness) -> None:
+    """Every lookup first, then the write: a backend that remembers lookups (the SQL one)
+    must never answer from before a revocation, a move, an update or an end."""
+    d = h.directory
+    await d.create(record(), "hash0")
+    for n in range(1, 8):  # eight tokens: the most a session keeps
+        await d.add_token("s1", f"hash{n}")
+    for n in range(8):
+        assert await d.resolve(f"hash{n}") == record()
+    await d.add_token("s1", "hash8")  # the ninth revokes the oldest
+    assert await d.resolve("hash0") is None and await d.resolve("hash1") == record()
+    await d.create(record("s2", user="u2"), "hash8")  # a hash is one token: it moves to s2
+    moved = await d.resolve("hash8")
+    assert moved is not None and moved.session_id == "s2"
+    assert await d.resolve("hash7") == record()
+    await d.update(record(batch_messages=True))
+    rec = await d.resolve("hash7")
+    assert rec is not None and rec.batch_messages
+    await d.end("s1", 1506)
+    rec = await d.resolve("hash7")
+    assert rec is not None and rec.ended_code == 1506
+    h.clock.now += ENDED_TTL + 1
+    assert await d.resolve("hash7") is None
+
+
 async def test_update_changes_a_live_record_only(h: Harness) -> None:
     d = h.directory
     await d.create(record(), "hash1")

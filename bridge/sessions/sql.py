@@ -9,6 +9,13 @@ a record is stored whole as JSON (a field added to :class:`SessionRecord` needs
 no migration; one this version does not know is ignored), with the columns
 that are queried beside it.
 
+Token lookups are cached in memory: this node is the only writer of its
+database, and every write here (create, add_token, update, end) drops what it
+touches after its commit; a lookup caches its answer only if no write began or
+ended while it read (`_writes`), so a revoked or moved token never resolves
+from the cache. It was one SQLite read per call: 1.4 ms of CPU per cached call
+against 117 µs in memory (bench/cost.py).
+
 Owner leases and node addresses stay in memory (:class:`MemorySessionDirectory`):
 this backend serves one node (bridge/sqlstore/database.py refuses a second),
 whose leases always end up with itself, and a lease must not outlive the
@@ -23,7 +30,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -38,6 +45,7 @@ from bridge.sqlstore.writer import GroupWriter, Job
 __all__ = ["SqlSessionDirectory"]
 
 _FIELDS = {f.name: f for f in fields(SessionRecord)}
+_CACHE_MAX = 100_000  # token hashes remembered; past it the cache starts over
 _s, _tok, _live = schema.sessions, schema.session_tokens, schema.session_live
 
 
@@ -64,6 +72,27 @@ class SqlSessionDirectory(SessionDirectory):
         self._token_n = time.time_ns()
         self._leases = MemorySessionDirectory(lease_seconds=lease_seconds, lease_clock=lease_clock)
         self.lease_seconds = lease_seconds
+        # token hash -> (record, ended_at); the hashes cached per session; writes begun or ended.
+        self._cache: dict[str, tuple[SessionRecord, float | None]] = {}
+        self._cached_of: dict[str, set[str]] = {}
+        self._writes = 0
+
+    async def _write(self, job: Job, session_id: str, token_hash: str | None = None) -> None:
+        """Submit a write, dropping what it touches from the cache before and after its commit."""
+        self._forget_cached(session_id, token_hash)
+        try:
+            await self._writer.submit(job)
+        finally:
+            self._forget_cached(session_id, token_hash)
+
+    def _forget_cached(self, session_id: str, token_hash: str | None) -> None:
+        self._writes += 1
+        for h in self._cached_of.pop(session_id, ()):
+            self._cache.pop(h, None)
+        if token_hash is not None:
+            moved = self._cache.pop(token_hash, None)  # a hash moving from another session
+            if moved is not None:
+                self._cached_of.get(moved[0].session_id, set()).discard(token_hash)
 
     # -- records ---------------------------------------------------------------
 
@@ -81,7 +110,7 @@ class SqlSessionDirectory(SessionDirectory):
             )
             await self._keep_token(conn, sid, token_hash, n)
 
-        await self._writer.submit(Job(run))
+        await self._write(Job(run), record.session_id, token_hash)
 
     async def add_token(self, session_id: str, token_hash: str) -> None:
         n = self._next_n()
@@ -91,7 +120,7 @@ class SqlSessionDirectory(SessionDirectory):
             if known is not None:
                 await self._keep_token(conn, session_id, token_hash, n)
 
-        await self._writer.submit(Job(run))
+        await self._write(Job(run), session_id, token_hash)
 
     async def _keep_token(self, conn: AsyncConnection, session_id: str, token_hash: str, n: int) -> None:
         exists = (await conn.execute(select(_tok.c.session_id).where(_tok.c.token_hash == token_hash))).first()
@@ -115,13 +144,26 @@ class SqlSessionDirectory(SessionDirectory):
         return self._token_n
 
     async def resolve(self, token_hash: str) -> SessionRecord | None:
-        query = select(_s.c.record, _s.c.ended_at).join(_tok, _tok.c.session_id == _s.c.session_id)
-        row = await self._one(query.where(_tok.c.token_hash == token_hash), "resolve session")
-        if row is None:
-            return None
-        if row.ended_at is not None and self._clock() - float(row.ended_at) > self._ttl:
+        hit = self._cache.get(token_hash)
+        if hit is not None:
+            record, ended_at = hit
+        else:
+            writes = self._writes
+            query = select(_s.c.record, _s.c.ended_at).join(_tok, _tok.c.session_id == _s.c.session_id)
+            row = await self._one(query.where(_tok.c.token_hash == token_hash), "resolve session")
+            decoded = None if row is None else _decode(row.record)
+            if decoded is None:
+                return None
+            record, ended_at = decoded, None if row.ended_at is None else float(row.ended_at)
+            if writes == self._writes:  # nothing written meanwhile: what we read is still true
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                    self._cached_of.clear()
+                self._cache[token_hash] = (record, ended_at)
+                self._cached_of.setdefault(record.session_id, set()).add(token_hash)
+        if ended_at is not None and self._clock() - ended_at > self._ttl:
             return None  # the sweeper deletes it soon; on our clock it is gone already
-        return _decode(row.record)
+        return replace(record)  # callers may change theirs; the cached one stays as stored
 
     async def get(self, session_id: str) -> SessionRecord | None:
         row = await self._one(select(_s.c.record, _s.c.ended_at).where(_s.c.session_id == session_id), "get session")
@@ -148,7 +190,7 @@ class SqlSessionDirectory(SessionDirectory):
                 .values(record=_encode(record, ended_code=None))
             )
 
-        await self._writer.submit(Job(run))
+        await self._write(Job(run), record.session_id)
 
     async def end(self, session_id: str, code: int) -> None:
         now = self._clock()
@@ -168,7 +210,7 @@ class SqlSessionDirectory(SessionDirectory):
             )
             await conn.execute(delete(_live).where(_live.c.session_id == session_id))
 
-        await self._writer.submit(Job(run))
+        await self._write(Job(run), session_id)
 
     async def live_count(self) -> int:
         row = await self._one(select(func.count()).select_from(_live), "count sessions")
