@@ -37,7 +37,9 @@ async def test_set_conversation_update_friends_and_read_everything(stack: Stack)
         first = await _send(b, a_id, "one")
         await _send(b, a_id, "two")
         await _send(c, a_id, "from c")
-        await sa.wait_for("OnRecvNewMessage", count=3)
+        # Texts only: accepting the friend request also lands as a message (1201; isSendMsg in
+        # OpenIM's notification.yml), which must not stand in for one of the three.
+        await sa.wait_for("OnRecvNewMessage", lambda e: e["data"]["contentType"] == 101, count=3)
         conv_b = await a.call(
             "/v1/conversation/get_conversation_id_by_session_type", {"sourceID": b_id, "sessionType": 1}
         )
