@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ class ImServerSettings:
     # leaves them out of its answer with errCode 0, as sync_msg.go PullMessageBySeqs
     # logs the error and `continue`s. A set a test may change while the server runs.
     pull_faults: set[str] = field(default_factory=set)
+    # On OpenIM the members of a dismissed group are removed only after 1511 went out
+    # (push_handler.go defers DismissGroup(deleteMember=true)): a member's sync can run in
+    # between and still list the group. When set, the removal waits for this event.
+    dismiss_removal_hold: asyncio.Event | None = None
     # Injected wall clock (seconds since epoch) so tests can expire tokens.
     clock: Callable[[], float] = time.time
 

@@ -397,11 +397,29 @@ class GroupModule(Module):
         if ct in _GROUP_CHANGES:
             known = gid in self.groups
             await self.sync_groups(operation_id, members_of={gid} if gid else None)
+            if ct == G.GROUP_DISMISSED and gid in self.groups:
+                await self._drop_if_dismissed(gid, operation_id)
             if gid and not known and gid not in self.groups:
                 await self._joined_and_left(ct, tips, gid, operation_id)
         elif ct in _MEMBER_CHANGES and gid:
             await self.sync_members(gid, operation_id)
         await self.core.conversation.flush(operation_id)
+
+    async def _drop_if_dismissed(self, gid: str, operation_id: str) -> None:
+        """1511 for a group a sync still lists: the server pushes it before it removes the
+        members (open-im-server internal/push/push_handler.go defers DismissGroup with
+        deleteMember=true) and leaves dismissed groups out of member deltas (group/sync.go),
+        so a sync in between sees no change. The group's own status is the authority (the
+        tips are not); the removal that follows is a delete of a group no longer listed."""
+        async with self._lock:
+            dismissed = await self._dismissed([gid], operation_id)
+            group = self.groups.pop(gid, None) if gid in dismissed else None
+            if group is None:
+                return
+            self.members.pop(gid, None)
+            self.versions.members.pop(gid, None)
+            group.memberCount = 0  # as the SDK reports a group it left (5.7)
+            await self._emit([("OnGroupDismissed", dismissed[gid]), ("OnJoinedGroupDeleted", group)], operation_id)
 
     async def _joined_and_left(self, ct: int, tips: dict[str, Any], gid: str, operation_id: str) -> None:
         """A group no sync ever listed: remember a join the tips name us in, and on the

@@ -119,7 +119,8 @@ def decode_request(route: str, body: bytes) -> dict[str, Any]:
 
 def encode_response(unread_count: int, items: Sequence[ConversationMsg]) -> bytes:
     """jssdk.GetActiveConversationsResp / GetConversationsResp (same fields) as protobuf bytes."""
-    response = _RESPONSE(unreadCount=unread_count)
+    response = _RESPONSE()
+    response.unreadCount = unread_count  # type: ignore[attr-defined]
     for item in items:
         entry = response.conversations.add()  # type: ignore[attr-defined]
         values = (

@@ -295,6 +295,8 @@ class GroupService:
             op_user = GroupMemberFullInfo(groupID=group_id, userID=op.user_id)
         await self._notify.dismissed(op, info, op_user, send_message)
         # push_handler.go: once 1511 is out, DismissGroup(deleteMember=true) empties the group.
+        if (hold := self._settings.dismiss_removal_hold) is not None:
+            await hold.wait()
         async with self._sessionmaker.begin() as session:
             await store.remove_members(session, self._versions, group_id, await store.member_ids(session, group_id))
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.support.clock import wait_until
 from tests.support.stack import BridgeUser, Stack, run_stack
@@ -19,12 +18,6 @@ async def _members(u: BridgeUser, gid: str) -> set[str]:
     return _ids(await u.call("/v1/group/get_group_member_list", {"groupID": gid}))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race (1 in 5-9 runs): imserver pushes 1511 before it removes the members, so a core "
-    "whose group sync runs in between still lists the group and never fires OnGroupDismissed; "
-    "open-im-server DismissGroup removes them first (issue 13 follow-up)",
-)
 async def test_group_life_cycle_with_five_users(stack: Stack) -> None:
     ids = await stack.new_users(5, prefix="g")
     a_id, b_id, c_id, d_id, e_id = ids
@@ -99,11 +92,45 @@ async def test_group_life_cycle_with_five_users(stack: Stack) -> None:
 
         # nothing fired twice where it should fire once
         for s in streams.values():
-            joined = [x.json["data"]["groupID"] for x in s.named("OnJoinedGroupAdded")]
-            assert len(joined) == len(set(joined))
+            for callback in ("OnJoinedGroupAdded", "OnJoinedGroupDeleted", "OnGroupDismissed"):
+                seen = [x.json["data"]["groupID"] for x in s.named(callback)]
+                assert len(seen) == len(set(seen)), callback
     finally:
         for s in streams.values():
             await s.close()
+
+
+async def test_a_dismissal_is_seen_while_the_server_still_lists_the_members(stack: Stack) -> None:
+    """open-im-server pushes 1511 first and removes the members after (push_handler.go), and
+    leaves dismissed groups out of member deltas (group/sync.go): the sync 1511 starts sees
+    no change in between, so core asks the group's status. The removal that follows, seen by
+    a later sync, fires nothing more."""
+    a_id, b_id = await stack.new_users(2, prefix="gh")
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    gid = (await a.call("/v1/group/create_group", {"memberUserIDs": [b_id], "groupInfo": {"groupName": "held"}}))[
+        "groupID"
+    ]
+    sb = await b.stream()
+    hold = stack.imserver.settings.dismiss_removal_hold = asyncio.Event()
+    dismiss = asyncio.create_task(a.call("/v1/group/dismiss_group", {"groupID": gid}))
+    try:
+        (ev,) = await sb.wait_for("OnGroupDismissed")
+        assert ev.json["data"]["groupID"] == gid and ev.json["data"]["status"] == 2
+        (gone,) = await sb.wait_for("OnJoinedGroupDeleted")
+        assert gone.json["data"]["groupID"] == gid and gone.json["data"]["memberCount"] == 0
+        assert not dismiss.done(), "the server still holds the members"
+        assert await b.call("/v1/group/get_joined_group_list") == []
+    finally:
+        hold.set()
+        stack.imserver.settings.dismiss_removal_hold = None
+    await dismiss
+    # A later joined-group sync (another group's creation) carries the removal: no second callback.
+    other = await a.call("/v1/group/create_group", {"memberUserIDs": [b_id], "groupInfo": {"groupName": "next"}})
+    await sb.wait_for("OnJoinedGroupAdded", lambda x: x["data"]["groupID"] == other["groupID"])
+    assert [g["groupID"] for g in await b.call("/v1/group/get_joined_group_list")] == [other["groupID"]]
+    for callback in ("OnGroupDismissed", "OnJoinedGroupDeleted"):
+        assert [x.json["data"]["groupID"] for x in sb.named(callback)] == [gid], callback
+    await sb.close()
 
 
 async def test_group_messages_order_and_at_mentions(stack: Stack) -> None:
