@@ -225,6 +225,7 @@ class GroupModule(Module):
             "members": {gid: [m.model_dump() for m in ms.values()] for gid, ms in self.members.items()},
             "requests": [r.model_dump() for r in self.requests.values()] if self._baseline["requests"] else None,
             "versions": self.versions.dump(),
+            "unseen": [g.model_dump() for g in self._unseen.values()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -240,6 +241,8 @@ class GroupModule(Module):
             self.requests = {_req_key(r): r for r in reqs}
             self._baseline["requests"] = True
         self.versions = GroupVersions.load(data.get("versions"))
+        unseen = [LocalGroup.model_validate(g) for g in (data.get("unseen") or [])[-_UNSEEN_SIZE:]]
+        self._unseen = OrderedDict((g.groupID, g) for g in unseen)
 
     # -- sync ------------------------------------------------------------
 

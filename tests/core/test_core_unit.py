@@ -209,3 +209,25 @@ async def test_a_token_error_on_a_call_ends_the_session_with_its_callback() -> N
 
 async def _some(items: list[Any]) -> bool | None:
     return True if items else None
+
+
+def group_tips(content_type: int, group_id: str, **tips: Any) -> MsgData:
+    detail = json.dumps({"group": {"groupID": group_id, "groupName": "short-lived"}, **tips})
+    content = json.dumps({"detail": detail}).encode()
+    return MsgData(sendID="admin", groupID=group_id, sessionType=4, contentType=content_type, content=content)
+
+
+async def test_a_group_joined_and_left_unseen_is_remembered_across_a_checkpoint() -> None:
+    """The join tips of a group no sync listed are kept in the checkpoint: a core revived
+    between the join and the kick still reports the kick (core/modules/group_tips.py)."""
+    async with rig() as first:
+        await first.core.login(SELF, "user-token", "op-login")
+        await first.core.group.on_notification(group_tips(1501, "g1", memberList=[{"userID": SELF}]), "op-n1")
+        saved = first.core.group.snapshot()
+    assert [g["groupID"] for g in saved["unseen"]] == ["g1"]
+    async with rig() as revived:
+        await revived.core.login(SELF, "user-token", "op-login")
+        revived.core.group.restore(json.loads(json.dumps(saved)))
+        await revived.core.group.on_notification(group_tips(1508, "g1", kickedUserList=[{"userID": SELF}]), "op-n2")
+        gone = [e for e in revived.events if e.callback == "OnJoinedGroupDeleted"]
+        assert [(e.data["groupID"], e.data["memberCount"]) for e in gone] == [("g1", 0)]
