@@ -24,16 +24,17 @@ import statistics
 import tempfile
 
 import cost
+import harness
 import httpx
 
 
-def _order(procs: dict[str, cost.Proc], i: int) -> list[tuple[str, cost.Proc]]:
+def _order(procs: dict[str, harness.Proc], i: int) -> list[tuple[str, harness.Proc]]:
     items = list(procs.items())
     return items if i % 2 == 0 else items[::-1]
 
 
 async def main(a: argparse.Namespace) -> None:
-    ports = {k: cost._port() for k in ("api", "ws", "A", "B", "fastapi")}
+    ports = {k: harness.free_port() for k in ("api", "ws", "A", "B", "fastapi")}
     api, ws = f"http://127.0.0.1:{ports['api']}", f"ws://127.0.0.1:{ports['ws']}"
     cost._WS = ws
     figures: dict[str, dict[str, list[float]]] = {"A": {}, "B": {}}
@@ -42,77 +43,62 @@ async def main(a: argparse.Namespace) -> None:
         figures[side].setdefault(name, []).append(value)
 
     with tempfile.TemporaryDirectory() as tmp:
-        ims = ["-m", "imserver", "--api-port", str(ports["api"]), "--ws-port", str(ports["ws"])]
-        ims += ["--data-dir", f"{tmp}/ims", "--secret", cost._SECRET]
+        ims = harness.imserver_args(ports["api"], ports["ws"], f"{tmp}/ims")
 
         def brg(side: str) -> list[str]:
-            return [
-                "-m",
-                "bridge.cli",
-                "serve",
-                "--port",
-                str(ports[side]),
-                "--upstream-api",
-                api,
-                "--upstream-ws",
-                ws,
-                "--data-dir",
-                f"{tmp}/{side}",
-                "--log-level",
-                "warning",
-            ]
+            return harness.bridge_args(ports[side], api, ws, f"{tmp}/{side}")
 
         url = {k: f"http://127.0.0.1:{ports[k]}" for k in ("A", "B", "fastapi")}
-        peer = str(cost._HERE / "peers.py")
+        peer = str(harness.HERE / "peers.py")
         async with (
-            cost._process("imserver", ims, api, "/auth/parse_token") as ip,
-            cost._process("A", brg("A"), url["A"], "/healthz", _env(a.a, a.a_env), cwd=a.a) as pa,
-            cost._process("B", brg("B"), url["B"], "/healthz", _env(a.b, a.b_env), cwd=a.b) as pb,
-            cost._process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fp,
+            harness.process("imserver", ims, api, "/auth/parse_token") as ip,
+            harness.process("A", brg("A"), url["A"], "/healthz", _env(a.a, a.a_env), cwd=a.a) as pa,
+            harness.process("B", brg("B"), url["B"], "/healthz", _env(a.b, a.b_env), cwd=a.b) as pb,
+            harness.process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fp,
             httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=500)) as http,
         ):
-            up = cost.Upstream(http, api)
+            up = harness.Upstream(http, api)
             await up.start()
             procs = {"A": pa, "B": pb}
             idle0 = {}
             for side, p in procs.items():
-                with cost.measure(p) as m:
+                with harness.measure(p) as m:
                     await asyncio.sleep(2)
                 idle0[side] = m[side] / m["wall"]
             sessions = {}
             for side, p in procs.items():
-                t = cost.Table()
-                rss0, tasks0 = cost.rss_bytes(p.pid), await cost._tasks(http, p)
+                t = harness.Table()
+                rss0, tasks0 = harness.rss_bytes(p.pid), await cost._tasks(http, p)
                 sessions[side] = await cost.logins(t, http, up, p, ip, a.sessions, 1.0)
                 put(side, "login CPU", t.rows[0].value)
                 put(side, "login p50", t.rows[2].value)
                 await asyncio.sleep(3)  # the logins' follow-up syncs, and a freeze after the batch
-                put(side, "RSS per live session", (cost.rss_bytes(p.pid) - rss0) / a.sessions)
+                put(side, "RSS per live session", (harness.rss_bytes(p.pid) - rss0) / a.sessions)
                 put(side, "tasks per live session", (await cost._tasks(http, p) - tasks0) / a.sessions)
             req = {s: cost.post_request("/v1/friend/get_friend_list", headers=sessions[s].auth[0]) for s in procs}
             for side, p in procs.items():
                 await cost.hammer(p.url, req[side], 0.5)
             for i in range(a.rounds):
-                with cost.measure(fp) as m:
+                with harness.measure(fp) as m:
                     lat = await cost.hammer(fp.url, cost.post_request("/hello"), a.seconds)
                 put("A", "FastAPI hello CPU", m["fastapi"] / len(lat))
                 # ABBA: whichever goes first in a round is measured differently on a busy machine
                 for side, p in _order(procs, i):
-                    with cost.measure(p) as m:
+                    with harness.measure(p) as m:
                         lat = await cost.hammer(p.url, req[side], a.seconds)
                     put(side, "cached call CPU", m[side] / len(lat))
                     put(side, "cached call req/s", len(lat) / m["wall"])
-                    put(side, "cached call p99", cost.pct(lat, 0.99))
+                    put(side, "cached call p99", harness.pct(lat, 0.99))
             for i in range(a.rounds):
                 for side, p in _order(procs, i):
-                    with cost.measure(p) as m:
+                    with harness.measure(p) as m:
                         await asyncio.sleep(a.idle)
                     per = max(m[side] - idle0[side] * m["wall"], 0.0) / (a.sessions * m["wall"])
                     put(side, "idle CPU per session-s", per)
             if a.messages:
                 for i in range(a.rounds):
                     for side, p in _order(procs, i):
-                        t = cost.Table()
+                        t = harness.Table()
                         await cost.messaging(t, http, up, p, ip, sessions[side], 25.0, a.seconds, 1.0)
                         put(side, "CPU per delivered message", t.rows[0].value)
                         put(side, "send->SSE p99", t.rows[1].value)
@@ -125,18 +111,18 @@ async def main(a: argparse.Namespace) -> None:
     print(f"|{'-' * 30}|{'-' * 12}|{'-' * 12}|-----")
     for name, values in figures["B"].items():
         if name not in figures["A"]:  # a tree without it (the GC pauses of a tree before bridge/gc_policy.py)
-            print(f"| {name:28} | {'-':>10} | {cost._fmt(statistics.median(values), 's'):>10} | -")
+            print(f"| {name:28} | {'-':>10} | {harness.fmt(statistics.median(values), 's'):>10} | -")
             continue
         va, vb = statistics.median(figures["A"][name]), statistics.median(values)
         unit = "/s" if "req/s" in name else "KiB" if "RSS" in name else "" if "tasks" in name else "s"
         ratio = vb / va if va else float("nan")
-        print(f"| {name:28} | {cost._fmt(va, unit):>10} | {cost._fmt(vb, unit):>10} | {ratio:.2f}")
+        print(f"| {name:28} | {harness.fmt(va, unit):>10} | {harness.fmt(vb, unit):>10} | {ratio:.2f}")
     if a.verbose:
         for side in ("A", "B"):
             for name, values in figures[side].items():
                 print(side, name, " ".join(f"{v:.6f}" for v in values))
     fa = statistics.median(figures["A"]["FastAPI hello CPU"])
-    print(f"\nFastAPI hello CPU per request in the same run: {cost._fmt(fa, 's')}")
+    print(f"\nFastAPI hello CPU per request in the same run: {harness.fmt(fa, 's')}")
 
 
 def _env(tree: str, extra: list[str]) -> dict[str, str]:
@@ -145,7 +131,7 @@ def _env(tree: str, extra: list[str]) -> dict[str, str]:
     return env
 
 
-async def _gc_longest(http: httpx.AsyncClient, p: cost.Proc) -> dict[str, float]:
+async def _gc_longest(http: httpx.AsyncClient, p: harness.Proc) -> dict[str, float]:
     text = (await http.get(f"{p.url}/metrics")).text
     found = re.findall(r'^openim_bridge_gc_pause_longest_seconds\{generation="(\d)"\} (\S+)$', text, re.MULTILINE)
     return {gen: float(value) for gen, value in found}

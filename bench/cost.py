@@ -32,111 +32,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import re
-import socket
 import statistics
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from core.msgstruct import MsgStruct, to_msgdata
-from core.protocol.constants import ReqIdentifier
-from core.protocol.envelope import WsResp
-from core.protocol.openim_pb2 import PushMessages
-from core.transport.gateway import GatewayClient
-
-_TICK = os.sysconf("SC_CLK_TCK")
-_SECRET = "bench-admin-secret"
-_HERE = Path(__file__).resolve().parent
-
-
-# --- processes and /proc ------------------------------------------------------------------------
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of every thread of `pid` (proc(5): fields 14 and 15 of /proc/<pid>/stat)."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-@dataclass
-class Proc:
-    name: str
-    pid: int
-    url: str
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.pid)
-
-
-@contextlib.asynccontextmanager
-async def _process(
-    name: str, args: list[str], url: str, health: str, env: dict[str, str] | None = None, cwd: str | None = None
-) -> AsyncIterator[Proc]:
-    # `python -m` puts the working directory first on sys.path, before PYTHONPATH: a tree
-    # under test must be the working directory too (bench/ab.py).
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        stderr=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        cwd=cwd,
-    )
-    try:
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    r = await http.post(f"{url}{health}", json={}, headers={"operationID": "bench"})
-                    if r.status_code < 500:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.returncode is not None:
-                    raise RuntimeError(f"{name} did not start")
-                await asyncio.sleep(0.05)
-        yield Proc(name, proc.pid, url)
-    finally:
-        proc.terminate()
-        await proc.wait()
-
-
-@contextlib.contextmanager
-def measure(*procs: Proc) -> Iterator[dict[str, float]]:
-    """CPU seconds each process spent inside the block, and the wall time: `out[name]`, `out['wall']`."""
-    out: dict[str, float] = {}
-    before = {p.name: p.cpu() for p in procs}
-    t0 = time.perf_counter()
-    yield out
-    out["wall"] = time.perf_counter() - t0
-    for p in procs:
-        out[p.name] = p.cpu() - before[p.name]
-
+from harness import (
+    HERE,
+    GatewaySink,
+    Proc,
+    Row,
+    Table,
+    Upstream,
+    bounded,
+    bridge_args,
+    free_port,
+    gateway_clients,
+    imserver_args,
+    login,
+    measure,
+    pct,
+    process,
+    rss_bytes,
+    say,
+    send_text,
+    text_message,
+    until,
+)
 
 # --- a lean HTTP/1.1 load client -----------------------------------------------------------------
 
@@ -173,118 +100,6 @@ def post_request(path: str, body: bytes = b"{}", headers: dict[str, str] | None 
     lines = [f"POST {path} HTTP/1.1", "Host: bench", "Content-Type: application/json", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
-
-
-# --- imserver helpers ----------------------------------------------------------------------------
-
-
-class Upstream:
-    def __init__(self, http: httpx.AsyncClient, api: str) -> None:
-        self.http, self.api, self.admin = http, api, ""
-
-    async def start(self) -> None:
-        r = await self.http.post(
-            f"{self.api}/auth/get_admin_token", json={"secret": _SECRET, "userID": "imAdmin"}, headers=self._h()
-        )
-        self.admin = r.json()["data"]["token"]
-
-    def _h(self) -> dict[str, str]:
-        return {"operationID": "bench", "token": self.admin}
-
-    async def users(self, k: int) -> list[str]:
-        users = [f"cb{uuid.uuid4().hex[:12]}" for _ in range(k)]
-        for i in range(0, k, 100):
-            chunk = users[i : i + 100]
-            await self.http.post(
-                f"{self.api}/user/user_register",
-                json={"users": [{"userID": u, "nickname": u} for u in chunk]},
-                headers=self._h(),
-            )
-        return users
-
-    async def token(self, user: str, platform: int) -> str:
-        r = await self.http.post(
-            f"{self.api}/auth/get_user_token", json={"userID": user, "platformID": platform}, headers=self._h()
-        )
-        return str(r.json()["data"]["token"])
-
-
-async def bounded(n: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
-    sem = asyncio.Semaphore(n)
-
-    async def run(job: Callable[[], Awaitable[None]]) -> None:
-        async with sem:
-            await job()
-
-    await asyncio.gather(*(run(j) for j in jobs))
-
-
-def text_message(sender: str, recv: str) -> MsgStruct:
-    m = MsgStruct(
-        clientMsgID=uuid.uuid4().hex,
-        sendID=sender,
-        contentType=101,
-        createTime=int(time.time() * 1000),
-        textElem={"content": f"t={time.perf_counter()}"},
-        senderPlatformID=5,
-    )
-    m.recvID, m.sessionType = recv, 1
-    return m
-
-
-# --- the table ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    figure: str
-    value: float
-    unit: str
-    baseline: float | None = None
-    baseline_name: str = ""
-    goal: str = ""
-
-    def ratio(self) -> float | None:
-        return None if not self.baseline else self.value / self.baseline
-
-
-@dataclass
-class Table:
-    rows: list[Row] = field(default_factory=list)
-
-    def add(self, *a: object, **k: object) -> None:
-        self.rows.append(Row(*a, **k))  # type: ignore[arg-type]
-
-    def print(self) -> None:
-        print()
-        print(f"| {'figure':52} | {'bridge':>12} | {'baseline':>26} | {'ratio':>7} | goal")
-        print(f"|{'-' * 54}|{'-' * 14}|{'-' * 28}|{'-' * 9}|------")
-        for r in self.rows:
-            base = f"{_fmt(r.baseline, r.unit)} {r.baseline_name}" if r.baseline is not None else "-"
-            ratio = r.ratio()
-            print(
-                f"| {r.figure:52} | {_fmt(r.value, r.unit):>12} | {base:>26} | "
-                f"{(f'{ratio:.2f}' if ratio is not None else '-'):>7} | {r.goal}"
-            )
-
-
-def _fmt(v: float | None, unit: str) -> str:
-    if v is None:
-        return "-"
-    if unit == "s":
-        return f"{v * 1e6:.0f} µs" if v < 1e-3 else f"{v * 1e3:.2f} ms"
-    if unit == "KiB":
-        return f"{v / 1024:.1f} KiB"
-    return f"{v:.1f} {unit}".strip()
 
 
 # --- phases ----------------------------------------------------------------------------------------
@@ -330,17 +145,12 @@ async def logins(
     took: list[float] = []
 
     def job(i: int) -> Callable[[], Awaitable[None]]:
-        async def login() -> None:
+        async def one() -> None:
             t0 = time.perf_counter()
-            r = await http.post(
-                f"{bridge.url}/v1/login", json={"userID": users[i], "token": tokens[i], "platformID": 5}
-            )
-            if r.status_code != 200:
-                raise RuntimeError(f"login {r.status_code}: {r.text[:500]}")
+            auth[i] = await login(http, bridge.url, users[i], tokens[i])
             took.append(time.perf_counter() - t0)
-            auth[i] = {"Authorization": f"Bearer {r.json()['data']['sessionToken']}"}
 
-        return login
+        return one
 
     with measure(bridge, ims) as m:
         await bounded(8, [job(i) for i in range(n)])
@@ -372,32 +182,6 @@ async def _tasks(http: httpx.AsyncClient, bridge: Proc) -> float:
     text = (await http.get(f"{bridge.url}/metrics")).text
     m = re.search(r"^openim_bridge_asyncio_tasks (\S+)$", text, re.MULTILINE)
     return float(m.group(1)) if m else 0.0
-
-
-class _Sink:
-    """Gateway listener timestamping received text messages (the gateway-direct receivers)."""
-
-    def __init__(self, latencies: list[float], user: str) -> None:
-        self.latencies, self.user = latencies, user
-
-    async def on_connecting(self) -> None: ...
-    async def on_connected(self, first: bool) -> None: ...
-    async def on_connect_failed(self, code: int, msg: str) -> None: ...
-    async def on_kicked(self) -> None: ...
-    async def on_token_error(self, code: int, msg: str) -> None: ...
-    async def on_crashed(self, exc: BaseException) -> None: ...
-    def on_bad_frame(self, reason: str) -> None: ...
-
-    async def on_push(self, resp: WsResp) -> None:
-        if resp.req_identifier != ReqIdentifier.PUSH_MSG:
-            return
-        now = time.perf_counter()
-        for pulled in PushMessages.FromString(resp.data).msgs.values():
-            for m in pulled.Msgs:
-                if m.contentType == 101 and m.recvID == self.user:
-                    sent = json.loads(m.content)["content"]
-                    if sent.startswith("t="):
-                        self.latencies.append(now - float(sent[2:]))
 
 
 async def paced(rate: float, seconds: float, send: Callable[[int], Coroutine[Any, Any, None]]) -> int:
@@ -437,29 +221,16 @@ async def messaging(
     say(f"messaging at {rate:.0f} msg/s")
     pairs = min(20, len(s.users) // 2)
     # gateway direct: fresh users, core's gateway client, the same pacing
-    gusers = await up.users(2 * pairs)
-    gtoks = [await up.token(u, 3) for u in gusers]
     glat: list[float] = []
-    clients = [GatewayClient(_WS, u, tk, 3, _Sink(glat, u)) for u, tk in zip(gusers, gtoks, strict=True)]
-    for c in clients:
-        await c.start("bench")
-    for c in clients:
-        await c.wait_connected()
-    try:
+    async with gateway_clients(up, _WS, 2 * pairs, lambda u: GatewaySink(glat, u)) as (gusers, clients):
 
         async def gsend(i: int) -> None:
             p = i % pairs
-            msg = text_message(gusers[2 * p], gusers[2 * p + 1])
-            await clients[2 * p].request(
-                ReqIdentifier.SEND_MSG, to_msgdata(msg).SerializeToString(), "bench", timeout=120
-            )
+            await send_text(clients[2 * p], gusers[2 * p], gusers[2 * p + 1], timeout=120)
 
         with measure(ims) as gm:
             sent = await paced(rate, seconds, gsend)
-            await _until(lambda: len(glat) >= sent, 120)
-    finally:
-        for c in clients:
-            await c.close()
+            await until(lambda: len(glat) >= sent, 120)
 
     blat: list[float] = []
 
@@ -489,7 +260,7 @@ async def messaging(
         with measure(bridge, ims) as bm:
             sent = await paced(rate, seconds, bsend)
             sent -= len(failed)
-            await _until(lambda: len(blat) >= sent, 120)
+            await until(lambda: len(blat) >= sent, 120)
         if failed:
             say(f"  {len(failed)} sends failed: {sorted(set(failed))}")
     finally:
@@ -502,14 +273,6 @@ async def messaging(
     t.add(f"message ({r}): achieved msg/s through the bridge", sent / bm["wall"], "/s", sent / gm["wall"], "direct", "")
     t.add(f"message ({r}): imserver CPU per message (bridge)", bm["imserver"] / sent, "s", None, "", "")
     t.add(f"message ({r}): imserver CPU per message (direct)", gm["imserver"] / sent, "s", None, "", "")
-
-
-async def _until(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError("messages did not all arrive")
-        await asyncio.sleep(0.02)
 
 
 async def fanout(
@@ -581,7 +344,7 @@ async def fanout(
             with measure(sse) as m:
                 for _ in range(count):
                     (await http.post(f"{sse.url}/publish", content=payload)).raise_for_status()
-                await _until(lambda: got[0] >= count * k, 30)
+                await until(lambda: got[0] >= count * k, 30)
             return m["sse"], got[0]
         finally:
             for task in readers:
@@ -632,23 +395,21 @@ _WS = ""
 
 async def main(a: argparse.Namespace) -> None:
     global _WS
-    ports = {k: _port() for k in ("api", "ws", "bridge", "fastapi", "starlette", "sse")}
+    ports = {k: free_port() for k in ("api", "ws", "bridge", "fastapi", "starlette", "sse")}
     api, ws = f"http://127.0.0.1:{ports['api']}", f"ws://127.0.0.1:{ports['ws']}"
     _WS = ws
     url = {k: f"http://127.0.0.1:{ports[k]}" for k in ("bridge", "fastapi", "starlette", "sse")}
     t = Table()
     with tempfile.TemporaryDirectory() as tmp:
-        ims_args = ["-m", "imserver", "--api-port", str(ports["api"]), "--ws-port", str(ports["ws"])]
-        ims_args += ["--data-dir", f"{tmp}/ims", "--secret", _SECRET]
-        brg_args = ["-m", "bridge.cli", "serve", "--port", str(ports["bridge"]), "--upstream-api", api]
-        brg_args += ["--upstream-ws", ws, "--data-dir", f"{tmp}/bridge", "--log-level", "warning"]
-        peer = str(_HERE / "peers.py")
+        ims_args = imserver_args(ports["api"], ports["ws"], f"{tmp}/ims")
+        brg_args = bridge_args(ports["bridge"], api, ws, f"{tmp}/bridge")
+        peer = str(HERE / "peers.py")
         async with (
-            _process("imserver", ims_args, api, "/auth/parse_token") as ims,
-            _process("bridge", brg_args, url["bridge"], "/healthz") as bridge,
-            _process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fastapi,
-            _process("starlette", [peer, "starlette", str(ports["starlette"])], url["starlette"], "/healthz") as star,
-            _process("sse", [peer, "sse", str(ports["sse"])], url["sse"], "/healthz") as sse,
+            process("imserver", ims_args, api, "/auth/parse_token") as ims,
+            process("bridge", brg_args, url["bridge"], "/healthz") as bridge,
+            process("fastapi", [peer, "fastapi", str(ports["fastapi"])], url["fastapi"], "/healthz") as fastapi,
+            process("starlette", [peer, "starlette", str(ports["starlette"])], url["starlette"], "/healthz") as star,
+            process("sse", [peer, "sse", str(ports["sse"])], url["sse"], "/healthz") as sse,
             httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500)) as http,
         ):
             up = Upstream(http, api)

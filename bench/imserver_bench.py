@@ -38,23 +38,29 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cost import _SECRET, Proc, Table, Upstream, _process, _Sink, _until, measure, pct, say, text_message
+from harness import (
+    GatewaySink,
+    Proc,
+    Table,
+    Upstream,
+    bridge_args,
+    free_port,
+    gateway_clients,
+    imserver_args,
+    login,
+    measure,
+    pct,
+    process,
+    say,
+    send_text,
+    text_message,
+    until,
+)
 
 from core.msgstruct import to_msgdata
-from core.protocol.constants import ReqIdentifier
-from core.transport.gateway import GatewayClient
 from imserver import models as _models  # noqa: F401  (registers the tables)
 from imserver import msgstore as _msgstore  # noqa: F401
 from imserver.db import Base
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 # --- the raw sqlite3 baseline ----------------------------------------------------------------------
 
@@ -121,37 +127,24 @@ def raw_sqlite_per_message(tmp: Path, pairs: int, messages: int, batch: int) -> 
 
 async def messaging(t: Table, up: Upstream, ims: Proc, ws: str, pairs: int, messages: int, spy: str) -> float:
     say(f"{pairs} pairs x {messages} messages over the gateway")
-    users = await up.users(2 * pairs)
-    toks = [await up.token(u, 3) for u in users]
     lat: list[float] = []
-    clients = [GatewayClient(ws, u, tk, 3, _Sink(lat, u)) for u, tk in zip(users, toks, strict=True)]
-    for c in clients:
-        await c.start("bench")
-    for c in clients:
-        await c.wait_connected()
-    try:
+    async with gateway_clients(up, ws, 2 * pairs, lambda u: GatewaySink(lat, u)) as (users, clients):
 
         async def chat(p: int, count: int) -> None:
             for _ in range(count):
-                msg = text_message(users[2 * p], users[2 * p + 1])
-                await clients[2 * p].request(
-                    ReqIdentifier.SEND_MSG, to_msgdata(msg).SerializeToString(), "bench", timeout=120
-                )
+                await send_text(clients[2 * p], users[2 * p], users[2 * p + 1], timeout=120)
 
         await asyncio.gather(*(chat(p, 1) for p in range(pairs)))  # warm up every conversation
-        await _until(lambda: len(lat) >= pairs, 60)
+        await until(lambda: len(lat) >= pairs, 60)
         lat.clear()
         profiler = await _py_spy(ims, f"{spy}.messages") if spy else None
         load0 = time.process_time()
         with measure(ims) as m:
             await asyncio.gather(*(chat(p, messages) for p in range(pairs)))
-            await _until(lambda: len(lat) >= pairs * messages, 120)
+            await until(lambda: len(lat) >= pairs * messages, 120)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             await profiler.wait()
-    finally:
-        for c in clients:
-            await c.close()
     n = pairs * messages
     load = time.process_time() - load0
     per = m["imserver"] / n
@@ -189,17 +182,14 @@ async def logins(t: Table, http: httpx.AsyncClient, up: Upstream, bridge: Proc, 
     tokens = [await up.token(u, 5) for u in users]
     sem = asyncio.Semaphore(8)
 
-    async def login(i: int) -> None:
+    async def one(i: int) -> None:
         async with sem:
-            r = await http.post(
-                f"{bridge.url}/v1/login", json={"userID": users[i], "token": tokens[i], "platformID": 5}
-            )
-            r.raise_for_status()
+            await login(http, bridge.url, users[i], tokens[i])
 
-    await login(0)  # warm-up, not counted
+    await one(0)  # warm-up, not counted
     profiler = await _py_spy(ims, f"{spy}.login") if spy else None
     with measure(ims) as m:
-        await asyncio.gather(*(login(i) for i in range(1, n + 1)))
+        await asyncio.gather(*(one(i) for i in range(1, n + 1)))
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         await profiler.wait()
@@ -207,20 +197,17 @@ async def logins(t: Table, http: httpx.AsyncClient, up: Upstream, bridge: Proc, 
 
 
 async def main(a: argparse.Namespace) -> None:
-    ports = {k: _port() for k in ("api", "ws", "bridge")}
+    ports = {k: free_port() for k in ("api", "ws", "bridge")}
     api, ws = f"http://127.0.0.1:{ports['api']}", f"ws://127.0.0.1:{ports['ws']}"
     t = Table()
     with tempfile.TemporaryDirectory() as tmp:
-        ims_args = ["-m", "imserver", "--api-port", str(ports["api"]), "--ws-port", str(ports["ws"])]
-        ims_args += ["--data-dir", f"{tmp}/ims", "--secret", _SECRET]
-        if a.database_url:
-            ims_args += ["--database-url", a.database_url]
-        brg_args = ["-m", "bridge.cli", "serve", "--port", str(ports["bridge"]), "--upstream-api", api]
-        brg_args += ["--upstream-ws", ws, "--data-dir", f"{tmp}/bridge", "--log-level", "warning"]
+        db = ["--database-url", a.database_url] if a.database_url else []
+        ims_args = imserver_args(ports["api"], ports["ws"], f"{tmp}/ims", *db)
+        brg_args = bridge_args(ports["bridge"], api, ws, f"{tmp}/bridge")
         bridge_url = f"http://127.0.0.1:{ports['bridge']}"
         async with (
-            _process("imserver", ims_args, api, "/auth/parse_token") as ims,
-            _process("bridge", brg_args, bridge_url, "/healthz") as bridge,
+            process("imserver", ims_args, api, "/auth/parse_token") as ims,
+            process("bridge", brg_args, bridge_url, "/healthz") as bridge,
             httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=500)) as http,
         ):
             up = Upstream(http, api)

@@ -28,133 +28,46 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-
-from core.msgstruct import MsgStruct, to_msgdata
-from core.protocol.constants import ReqIdentifier
-from core.protocol.envelope import WsResp
-from core.protocol.openim_pb2 import PushMessages
-from core.transport.gateway import GatewayClient
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def _process(args: list[str], health: str, env: dict[str, str] | None = None) -> AsyncIterator[None]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        stderr=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
-    try:
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    r = await http.post(health, json={}, headers={"operationID": "bench"})
-                    if r.status_code in (200, 404, 405):
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.returncode is not None:
-                    raise RuntimeError(f"{args} did not start")
-                await asyncio.sleep(0.05)
-        yield
-    finally:
-        proc.terminate()
-        await proc.wait()
+from harness import (
+    GatewaySink,
+    Upstream,
+    bridge_args,
+    free_port,
+    gateway_clients,
+    imserver_args,
+    login,
+    pct,
+    process,
+    send_text,
+    text_message,
+)
 
 
-class _Sink:
-    """Gateway listener that timestamps received messages (baseline receivers)."""
-
-    def __init__(self, latencies: list[float], done: asyncio.Event, expected: int) -> None:
-        self.latencies, self.done, self.expected = latencies, done, expected
-
-    async def on_connecting(self) -> None: ...
-    async def on_connected(self, first: bool) -> None: ...
-    async def on_connect_failed(self, code: int, msg: str) -> None: ...
-    async def on_kicked(self) -> None: ...
-    async def on_token_error(self, code: int, msg: str) -> None: ...
-
-    async def on_push(self, resp: WsResp) -> None:
-        if resp.req_identifier != ReqIdentifier.PUSH_MSG:
-            return
-        now = time.perf_counter()
-        for pulled in PushMessages.FromString(resp.data).msgs.values():
-            for m in pulled.Msgs:
-                if m.contentType == 101:
-                    sent = json.loads(m.content)["content"]
-                    if sent.startswith("t="):
-                        self.latencies.append(now - float(sent[2:]))
-                        if len(self.latencies) >= self.expected:
-                            self.done.set()
-
-
-def _text(sender: str) -> MsgStruct:
-    return MsgStruct(
-        clientMsgID=uuid.uuid4().hex,
-        sendID=sender,
-        contentType=101,
-        createTime=int(time.time() * 1000),
-        textElem={"content": f"t={time.perf_counter()}"},
-        senderPlatformID=3,
-    )
-
-
-async def _baseline(
-    api: str, ws: str, http: httpx.AsyncClient, admin: str, pairs: int, n: int
-) -> tuple[list[float], float]:
-    users = await _register(http, api, admin, 2 * pairs)
-    tokens = [await _token(http, api, admin, u, 3) for u in users]
+async def _baseline(ws: str, http: httpx.AsyncClient, up: Upstream, pairs: int, n: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     done = asyncio.Event()
-    sink = _Sink(latencies, done, pairs * n)
-    clients = [GatewayClient(ws, u, t, 3, sink) for u, t in zip(users, tokens, strict=True)]
-    for c in clients:
-        await c.start("bench")
-    try:
+    sink = GatewaySink(latencies, None, done, pairs * n)  # one for every receiver
+    async with gateway_clients(up, ws, 2 * pairs, lambda _: sink) as (users, clients):
 
         async def run(i: int) -> None:
-            s, r = users[2 * i], users[2 * i + 1]
             for _ in range(n):
-                msg = _text(s)
-                msg.recvID, msg.sessionType = r, 1
-                await clients[2 * i].request(ReqIdentifier.SEND_MSG, to_msgdata(msg).SerializeToString(), "bench")
+                await send_text(clients[2 * i], users[2 * i], users[2 * i + 1], platform=3)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(run(i) for i in range(pairs)))
         await asyncio.wait_for(done.wait(), 120)
         return latencies, pairs * n / (time.perf_counter() - t0)
-    finally:
-        for c in clients:
-            await c.close()
 
 
-async def _bridge(
-    api: str, bridge: str, http: httpx.AsyncClient, admin: str, pairs: int, n: int
-) -> tuple[list[float], float]:
-    users = await _register(http, api, admin, 2 * pairs)
-    sessions = []
-    for u in users:
-        tok = await _token(http, api, admin, u, 5)
-        r = await http.post(f"{bridge}/v1/login", json={"userID": u, "token": tok, "platformID": 5})
-        sessions.append({"Authorization": f"Bearer {r.json()['data']['sessionToken']}"})
+async def _bridge(bridge: str, http: httpx.AsyncClient, up: Upstream, pairs: int, n: int) -> tuple[list[float], float]:
+    users = await up.users(2 * pairs)
+    sessions = [await login(http, bridge, u, await up.token(u, 5)) for u in users]
     latencies: list[float] = []
     done = asyncio.Event()
 
@@ -178,7 +91,7 @@ async def _bridge(
         async def run(i: int) -> None:
             s, r = users[2 * i], users[2 * i + 1]
             for _ in range(n):
-                body = {"message": _text(s).out(), "recvID": r}
+                body = {"message": text_message(s, r, 3).out(), "recvID": r}
                 resp = await http.post(f"{bridge}/v1/message/send_message", json=body, headers=sessions[2 * i])
                 assert resp.status_code == 200, resp.text
 
@@ -193,34 +106,6 @@ async def _bridge(
             await http.post(f"{bridge}/v1/logout", headers=h)
 
 
-async def _register(http: httpx.AsyncClient, api: str, admin: str, k: int) -> list[str]:
-    users = [f"mb{uuid.uuid4().hex[:12]}" for _ in range(k)]
-    await http.post(
-        f"{api}/user/user_register",
-        json={"users": [{"userID": u, "nickname": u} for u in users]},
-        headers={"operationID": "bench", "token": admin},
-    )
-    return users
-
-
-async def _token(http: httpx.AsyncClient, api: str, admin: str, user: str, platform: int) -> str:
-    r = await http.post(
-        f"{api}/auth/get_user_token",
-        json={"userID": user, "platformID": platform},
-        headers={"operationID": "bench", "token": admin},
-    )
-    return str(r.json()["data"]["token"])
-
-
-def _p(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
-
-
-# The bench's own imserver gets this admin secret (imserver's default is a generated one).
-_SECRET = "bench-admin-secret"
-
-
 def _store_args(store: str, tmp: str, redis_url: str) -> tuple[list[str], dict[str, str]]:
     """Extra `serve` flags and environment for a bridge on `store`."""
     if store == "memory":
@@ -231,40 +116,38 @@ def _store_args(store: str, tmp: str, redis_url: str) -> tuple[list[str], dict[s
 
 
 async def main(pairs: int, n: int, rounds: int, stores: list[str], redis_url: str) -> None:
-    api_port, ws_port = _port(), _port()
+    api_port, ws_port = free_port(), free_port()
     api, ws = f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}"
     with tempfile.TemporaryDirectory() as tmp:
-        ims = ["-m", "imserver", "--api-port", str(api_port), "--ws-port", str(ws_port), "--data-dir", f"{tmp}/ims"]
-        ims += ["--secret", _SECRET]
+        ims = imserver_args(api_port, ws_port, f"{tmp}/ims")
         async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(_process(ims, f"{api}/auth/parse_token"))
+            await stack.enter_async_context(process("imserver", ims, api, "/auth/parse_token"))
             bridges: dict[str, str] = {}
             for store in stores:
-                port = _port()
+                port = free_port()
                 extra, env = _store_args(store, tmp, redis_url)
-                brg = ["-m", "bridge.cli", "serve", "--port", str(port), "--upstream-api", api, "--upstream-ws", ws]
-                brg += ["--data-dir", f"{tmp}/bridge-{store}", "--log-level", "warning", *extra]
+                brg = bridge_args(port, api, ws, f"{tmp}/bridge-{store}", *extra)
                 bridges[store] = f"http://127.0.0.1:{port}"
-                await stack.enter_async_context(_process(brg, f"{bridges[store]}/healthz", env))
+                await stack.enter_async_context(process(f"bridge/{store}", brg, bridges[store], "/healthz", env))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=500))
             )
-            r = await http.post(
-                f"{api}/auth/get_admin_token",
-                json={"secret": _SECRET, "userID": "imAdmin"},
-                headers={"operationID": "bench"},
-            )
-            admin = r.json()["data"]["token"]
+            up = Upstream(http, api, prefix="mb")
+            await up.start()
             results: dict[str, list[tuple[list[float], float]]] = {"baseline": []}
             results.update({f"bridge/{store}": [] for store in stores})
             for _ in range(rounds):
-                results["baseline"].append(await _baseline(api, ws, http, admin, pairs, n))
+                results["baseline"].append(await _baseline(ws, http, up, pairs, n))
                 for store, url in bridges.items():
-                    results[f"bridge/{store}"].append(await _bridge(api, url, http, admin, pairs, n))
+                    results[f"bridge/{store}"].append(await _bridge(url, http, up, pairs, n))
     summary: dict[str, dict[str, float]] = {}
     for path, runs in results.items():
         lat = [x for run in runs for x in run[0]]
-        summary[path] = {"p50": _p(lat, 0.5), "p99": _p(lat, 0.99), "mps": statistics.median(r[1] for r in runs)}
+        summary[path] = {
+            "p50": pct(lat, 0.5) * 1000,
+            "p99": pct(lat, 0.99) * 1000,
+            "mps": statistics.median(r[1] for r in runs),
+        }
     print(f"{2 * pairs} sessions ({pairs} chatting pairs), {pairs * n} messages per round, {rounds} rounds per path")
     d = summary["baseline"]
     m = summary.get("bridge/memory", d)

@@ -21,43 +21,16 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
 import httpx
+from harness import Upstream, pct
 
 from bridge.app import create_app
 from bridge.server import serve_app
 from bridge.settings import BridgeSettings
 from imserver.server import run_imserver
 from imserver.settings import ImServerSettings
-
-
-async def _admin(http: httpx.AsyncClient, api: str, secret: str) -> str:
-    r = await http.post(
-        f"{api}/auth/get_admin_token",
-        json={"secret": secret, "userID": "imAdmin"},
-        headers={"operationID": "bench"},
-    )
-    return str(r.json()["data"]["token"])
-
-
-async def _users(http: httpx.AsyncClient, api: str, admin: str, n: int) -> list[tuple[str, str]]:
-    ids = [f"b{uuid.uuid4().hex[:12]}" for _ in range(n)]
-    hdr = {"operationID": "bench", "token": admin}
-    for i in range(0, n, 100):
-        chunk = [{"userID": u, "nickname": u} for u in ids[i : i + 100]]
-        await http.post(f"{api}/user/user_register", json={"users": chunk}, headers=hdr)
-    out = []
-    for u in ids:
-        r = await http.post(f"{api}/auth/get_user_token", json={"userID": u, "platformID": 5}, headers=hdr)
-        out.append((u, str(r.json()["data"]["token"])))
-    return out
-
-
-def _pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p * len(xs)))]
 
 
 async def main(sessions: int, calls: int) -> None:
@@ -74,8 +47,9 @@ async def main(sessions: int, calls: int) -> None:
             app = create_app(settings)
             async with serve_app(app) as running:
                 pool = app.state.services.pool
-                admin = await _admin(http, srv.api_url, srv.settings.secret)  # generated in the temp dir
-                creds = await _users(http, srv.api_url, admin, sessions)
+                up = Upstream(http, srv.api_url, srv.settings.secret, prefix="b")  # generated in the temp dir
+                await up.start()
+                creds = [(u, await up.token(u, 5)) for u in await up.users(sessions)]
                 # Warm one session so first-use allocations (imports, caches) are not counted.
                 await http.post(
                     f"{running.url}/v1/login", json={"userID": creds[0][0], "token": creds[0][1], "platformID": 5}
@@ -114,8 +88,8 @@ async def main(sessions: int, calls: int) -> None:
     print(f"memory per parked session: {per_parked / 1024:8.1f} KiB")
     print(f"ratio live/parked:         {per_live / max(per_parked, 1):8.1f}")
     med_c, med_b = statistics.median(lat_call), statistics.median(lat_base)
-    print(f"cached call  p50 {med_c * 1e3:6.2f} ms  p99 {_pct(lat_call, 0.99) * 1e3:6.2f} ms  ({calls} calls)")
-    print(f"/healthz     p50 {med_b * 1e3:6.2f} ms  p99 {_pct(lat_base, 0.99) * 1e3:6.2f} ms  (baseline)")
+    print(f"cached call  p50 {med_c * 1e3:6.2f} ms  p99 {pct(lat_call, 0.99) * 1e3:6.2f} ms  ({calls} calls)")
+    print(f"/healthz     p50 {med_b * 1e3:6.2f} ms  p99 {pct(lat_base, 0.99) * 1e3:6.2f} ms  (baseline)")
     print(f"ratio cached call / baseline (p50): {med_c / med_b:5.2f}")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-__all__ = ["MemoryWebhookStore", "RedisWebhookStore", "WebhookStore", "WebhookTarget"]
+__all__ = ["CachedTargets", "MemoryWebhookStore", "RedisWebhookStore", "WebhookStore", "WebhookTarget"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +153,64 @@ class RedisWebhookStore(WebhookStore):
 
     async def forget(self, session_id: str) -> None:
         await self._redis.delete(self._key(session_id))
+
+
+class CachedTargets(WebhookStore):
+    """`inner`, with each session's own target kept in memory from its first read until this
+    process changes it (`set_target`, `delete_target`, `forget`: the routes' change path) or
+    `refresh` drops it. The dispatcher asks before every delivery; that was one store read per
+    event. A change made on another node is not seen until `refresh` (the worker refreshes when
+    its session is quiet); in cluster mode a session's requests reach its owner (bridge/forward.py),
+    which runs its worker, so its changes come through here."""
+
+    def __init__(self, inner: WebhookStore) -> None:
+        self.inner = inner
+        self._known: dict[str, WebhookTarget | None] = {}
+        self._changes = 0  # a read that overlapped a change must not cache what it read
+
+    async def target(self, session_id: str) -> WebhookTarget | None:
+        if session_id in self._known:
+            return self._known[session_id]
+        changes = self._changes
+        found = await self.inner.target(session_id)
+        if changes == self._changes:
+            self._known[session_id] = found
+        return found
+
+    def refresh(self, session_id: str) -> None:
+        """Read the session's target from the store next time (and hold no memory of it until then)."""
+        self._known.pop(session_id, None)
+
+    def _changed(self, session_id: str) -> None:
+        self._changes += 1
+        self._known.pop(session_id, None)
+
+    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+        try:
+            await self.inner.set_target(session_id, url, secret)
+        finally:  # even a failed write may have landed
+            self._changed(session_id)
+
+    async def delete_target(self, session_id: str) -> bool:
+        try:
+            return await self.inner.delete_target(session_id)
+        finally:
+            self._changed(session_id)
+
+    async def forget(self, session_id: str) -> None:
+        try:
+            await self.inner.forget(session_id)
+        finally:
+            self._changed(session_id)
+
+    async def targets(self, session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
+        return await self.inner.targets(session_ids)  # the scan: sessions with no worker, fresh
+
+    async def hooked_sessions(self) -> list[str]:
+        return await self.inner.hooked_sessions()
+
+    async def cursor(self, session_id: str, kind: str) -> int | None:
+        return await self.inner.cursor(session_id, kind)
+
+    async def set_cursor(self, session_id: str, kind: str, event_id: int) -> None:
+        await self.inner.set_cursor(session_id, kind, event_id)

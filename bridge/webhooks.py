@@ -42,7 +42,7 @@ from bridge.session_handle import SessionHandle
 from bridge.settings import BridgeSettings
 from bridge.sse import SESSION_CLOSED_EVENT
 from bridge.webhook_signing import SIGNATURE_HEADER, sign
-from bridge.webhook_store import WebhookStore, WebhookTarget
+from bridge.webhook_store import CachedTargets, WebhookStore, WebhookTarget
 
 __all__ = ["WebhookDispatcher", "webhook_payload"]
 
@@ -82,7 +82,8 @@ class WebhookDispatcher:
         self._settings = settings
         self._pool = pool
         self._events = events
-        self.store = store
+        # Asked before every delivery, changed by the routes through it (PUT/DELETE /v1/session/webhook).
+        self.store = CachedTargets(store)
         self._http = http
         self._jitter = jitter
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -188,18 +189,22 @@ class WebhookDispatcher:
                     log.warning("webhook for %s lagged past the event log's retention: %d lost", sid, lost)
                     cursor = first - 1
                 for ev in result.events:
-                    current = await self._current(handle, target)
-                    if current != target:
+                    if await self._current(handle, target) != target:
                         return  # removed or replaced: the next scan starts the new one
-                    await self._deliver(handle, target, ev)
+                    if not await self._deliver(handle, target, ev) or await self._current(handle, target) != target:
+                        # Removed or replaced while posting: the cursor is the new target's now
+                        # (the route set it to where that one starts), not this one's to move.
+                        return
                     cursor = ev.id
                     await self.store.set_cursor(sid, target.kind, cursor)
                     if ev.event == SESSION_CLOSED_EVENT:
                         return
                 if not result.events and (handle.core is None or handle.closed):
                     return  # parked, ended or moved: revival or the next owner starts a worker
-                if not result.events and await self._current(handle, target) != target:
-                    return  # removed or replaced while quiet: stop listening for it
+                if not result.events:
+                    self.store.refresh(sid)  # quiet: see a change made elsewhere (another node)
+                    if await self._current(handle, target) != target:
+                        return  # removed or replaced while quiet: stop listening for it
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -207,9 +212,11 @@ class WebhookDispatcher:
         finally:
             if own:
                 handle.hooked = False
+                self.store.refresh(sid)  # no worker, no memory of its target
 
-    async def _deliver(self, handle: SessionHandle, target: WebhookTarget, ev: StoredEvent) -> None:
-        """POST one event until a 2xx, or dead-letter it after the last attempt."""
+    async def _deliver(self, handle: SessionHandle, target: WebhookTarget, ev: StoredEvent) -> bool:
+        """POST one event until a 2xx, or dead-letter it after the last attempt; False if the
+        target was removed or replaced meanwhile (the event is left for the new one)."""
         s = self._settings
         body = json.dumps(webhook_payload(handle, ev), ensure_ascii=False, separators=(",", ":")).encode()
         delivery = f"{handle.session_id}:{ev.id}"
@@ -225,7 +232,7 @@ class WebhookDispatcher:
                 r = await self._http.post(target.url, content=body, headers=headers, timeout=s.webhook_timeout)
                 if 200 <= r.status_code < 300:
                     self.delivered_total += 1
-                    return
+                    return True
                 why = f"answered {r.status_code}"
             except httpx.HTTPError as exc:
                 why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -235,5 +242,8 @@ class WebhookDispatcher:
             delay = min(s.webhook_retry_cap, s.webhook_retry_base * 2 ** (attempt - 1))
             log.info("webhook delivery %s attempt %d %s; retrying", delivery, attempt, why)
             await asyncio.sleep(self._jitter(delay / 2, delay))
+            if await self._current(handle, target) != target:
+                return False
         self.dead_letters_total += 1
         log.warning("webhook delivery %s dead-lettered after %d attempts", delivery, s.webhook_max_attempts)
+        return True

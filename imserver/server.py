@@ -38,6 +38,13 @@ logger = logging.getLogger(__name__)
 
 _STARTUP_TIMEOUT = 10.0
 _GRACEFUL_SHUTDOWN_SECONDS = 5
+# Idle keep-alive connections are the client's to close. open-im-server serves its API with
+# Go's net/http and no IdleTimeout (internal/api: http.Server{Addr, Handler}), so it never
+# closes an idle one; uvicorn's default 5 s equals httpx's pool expiry (the bridge's upstream
+# client), and a request written as the server's timer fires meets a reset: the bridge's
+# "502 NetworkError ReadError()" on a login under load. Longer than httpx's 5 s and Go's
+# http.DefaultTransport 90 s.
+KEEP_ALIVE_SECONDS = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,7 @@ async def serve_api(app: FastAPI, host: str, port: int) -> AsyncIterator[int]:
         lifespan="off",
         ws="none",
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = _EmbeddedServer(config)

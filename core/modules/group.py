@@ -156,7 +156,8 @@ class SetMemberInfoParams(GroupIDParams):
     userID: str = Field(min_length=1, max_length=64)
     nickname: str | None = Field(default=None, max_length=255)
     faceURL: str | None = Field(default=None, max_length=1024)
-    roleLevel: int | None = Field(default=None, description="60 admin, 20 ordinary")
+    # An int32 in sdkws.GroupMemberFullInfo (set_group_member_info sends it as an Int32Value).
+    roleLevel: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1, description="60 admin, 20 ordinary")
     ex: str | None = Field(default=None, max_length=4096)
 
 

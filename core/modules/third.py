@@ -68,7 +68,9 @@ class UploadFileResult(BaseModel):
 
 class FcmTokenParams(Params):
     fcmToken: str = Field(min_length=1, max_length=4096)
-    expireTime: int = Field(default=0, ge=0, description="unix seconds; 0 = the server's default")
+    # An int64 in third.FcmUpdateTokenReq: a larger one is no request OpenIM can read (lt, not
+    # le 2**63 - 1: the schema says 2**63 exactly as a JSON number, 2**63 - 1 it cannot).
+    expireTime: int = Field(default=0, ge=0, lt=2**63, description="unix seconds; 0 = the server's default")
 
 
 class AppBadgeParams(Params):

@@ -78,3 +78,30 @@ def test_the_fast_and_the_exact_path_agree() -> None:
         fast: BaseModel = read(item)
         exact: BaseModel = read({**item, "unknown": 1})
         assert fast == exact
+
+
+@pytest.mark.parametrize(
+    ("read", "make", "nested"),
+    [
+        (R.friend_from_server, B._friend, ("friendUser",)),
+        (R.black_from_server, B._black, ("blackUserInfo",)),
+        (R.group_request_from_server, B._group_request, ("groupInfo", "userInfo")),
+    ],
+)
+def test_a_null_or_absent_nested_message_reads_as_its_zero_value(read: Any, make: Any, nested: tuple[str, ...]) -> None:
+    item = make(2)
+    null = read({**item, **dict.fromkeys(nested)})
+    absent = read({k: v for k, v in item.items() if k not in nested})
+    empty = read({**item, **{k: {} for k in nested}})  # every field of the nested message zero
+    assert null == absent == empty
+    assert null.userID == "" and null != read(item)
+
+
+def test_a_flattening_table_naming_a_field_the_message_lacks_is_refused() -> None:
+    from core.models import LocalBlack
+    from core.protocol.sdkws import BlackInfo
+
+    with pytest.raises(ValueError, match=r"LocalBlack.nickname: BlackInfo has no blackUserInfo.nick"):
+        R._flattened(LocalBlack, BlackInfo, {"userID": "blackUserInfo.userID", "nickname": "blackUserInfo.nick"})
+    with pytest.raises(ValueError, match=r"LocalBlack.userID: BlackInfo has no userID"):
+        R._flattened(LocalBlack, BlackInfo, {})

@@ -207,3 +207,69 @@ async def test_a_session_on_its_own_webhook_alone_is_not_parked_for_idleness(
         stack.bridge_clock.advance(stack.bridge.settings.idle_park_seconds + 1)
         await pool.sweep()
         assert (await bot.session())["state"] == "parked"
+
+
+async def test_the_target_is_read_once_and_a_change_or_removal_takes_effect_for_the_next_delivery(
+    hooked: tuple[WebhookReceiver, Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker asks for its session's target before every delivery: from memory (it was a
+    store read per event), dropped when the routes change it, so the next event goes to the new
+    URL and, once removed, to none."""
+    import bridge.webhooks
+
+    monkeypatch.setattr(bridge.webhooks, "_IDLE_WAIT", 3600.0)  # no quiet-time refresh reads
+    operator, stack = hooked
+    a_id, b_id = await stack.new_users(2, "whc")
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    dispatcher = stack.bridge.app.state.webhooks
+    inner = dispatcher.store.inner
+    reads = 0
+    read = inner.target
+
+    async def counted(session_id: str) -> Any:
+        nonlocal reads
+        reads += session_id == a.session_id
+        return await read(session_id)
+
+    monkeypatch.setattr(inner, "target", counted)
+
+    async def hook(url: str) -> int:
+        r = await stack.http.put(
+            f"{stack.bridge.url}/v1/session/webhook", headers=a.auth, json={"url": url, "secret": "s" * 16}
+        )
+        assert r.status_code == 200, r.text
+        start: int = r.json()["data"]["fromEventID"]
+        return start
+
+    def texts(receiver: WebhookReceiver) -> list[str]:
+        return [
+            d.json["data"]["textElem"]["content"]
+            for d in receiver.of(a.session_id)
+            if d.json["event"] == "OnRecvNewMessage"
+        ]
+
+    async with WebhookReceiver() as first, WebhookReceiver() as second:
+        await hook(first.url)
+        handle = stack.bridge.pool.handle(a.session_id)
+        assert handle is not None
+        await wait_until(lambda: handle.hooked, 15, "a's webhook worker to start")
+        reads = 0  # the scan's reads (the memory store's targets() is target() per session) end here
+        for i in range(5):
+            await _send(b, a_id, f"one {i}")
+        await wait_until(lambda: len(texts(first)) == 5, 30, "five messages at the first URL")
+        assert len(first.of(a.session_id)) >= 10  # every event of five messages, and:
+        assert reads <= 1, reads  # one read of the target, not one per event
+
+        start = await hook(second.url)
+        await _send(b, a_id, "two")
+        await wait_until(lambda: texts(second) == ["two"], 30, "the next message at the new URL")
+        assert texts(first) == [f"one {i}" for i in range(5)]
+        assert all(d.json["id"] > start for d in second.deliveries), (start, [d.json["id"] for d in second.deliveries])
+
+        old_worker = dispatcher._workers[(a.session_id, "session")]
+        gone = await stack.http.delete(f"{stack.bridge.url}/v1/session/webhook", headers=a.auth)
+        assert gone.status_code == 200
+        await _send(b, a_id, "three")
+        await wait_until(lambda: old_worker.done(), 30, "the worker to stop at the next event")
+        await wait_until(lambda: "three" in texts(operator), 30, "the operator's hook to get it")
+        assert texts(second) == ["two"] and texts(first) == [f"one {i}" for i in range(5)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.webhook_store import MemoryWebhookStore, RedisWebhookStore, WebhookStore, WebhookTarget
+from bridge.webhook_store import CachedTargets, MemoryWebhookStore, RedisWebhookStore, WebhookStore, WebhookTarget
 from tests.support.redis import redis_space
 from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
 
@@ -18,6 +18,8 @@ from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
 async def _store(kind: str, tmp: Path, pg: LazyDatabase) -> AsyncIterator[WebhookStore]:
     if kind == "memory":
         yield MemoryWebhookStore()
+    elif kind == "cached":  # the dispatcher's view of a store: the same contract
+        yield CachedTargets(MemoryWebhookStore())
     elif kind == "redis":
         async with redis_space() as space:
             yield RedisWebhookStore(space.client, space.prefix, 3600)
@@ -26,7 +28,7 @@ async def _store(kind: str, tmp: Path, pg: LazyDatabase) -> AsyncIterator[Webhoo
             yield stores.webhooks
 
 
-@pytest.fixture(params=["memory", "redis", *SQL_PARAMS])
+@pytest.fixture(params=["memory", "cached", "redis", *SQL_PARAMS])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase
 ) -> AsyncIterator[WebhookStore]:
