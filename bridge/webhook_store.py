@@ -34,7 +34,9 @@ class WebhookStore(ABC):
     async def target(self, session_id: str) -> WebhookTarget | None: ...
 
     @abstractmethod
-    async def set_target(self, session_id: str, url: str, secret: str) -> None: ...
+    async def set_target(self, session_id: str, url: str, secret: str, from_event: int) -> None:
+        """A new target, delivered the events after `from_event`: its cursor is written with it,
+        so a worker the scan starts in between cannot begin from nothing and replay the log."""
 
     async def targets(self, session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
         """`target` of many sessions at once (the dispatcher's scan); backends batch it."""
@@ -71,9 +73,9 @@ class MemoryWebhookStore(WebhookStore):
     async def hooked_sessions(self) -> list[str]:
         return list(self._targets)
 
-    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+    async def set_target(self, session_id: str, url: str, secret: str, from_event: int) -> None:
         self._targets[session_id] = WebhookTarget("session", url, secret)
-        self._cursors.pop((session_id, "session"), None)  # a new target starts over, as in Redis
+        self._cursors[(session_id, "session")] = from_event
 
     async def delete_target(self, session_id: str) -> bool:
         self._cursors.pop((session_id, "session"), None)
@@ -128,11 +130,10 @@ class RedisWebhookStore(WebhookStore):
                 found.append(_text(key)[start:])
         return found
 
-    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+    async def set_target(self, session_id: str, url: str, secret: str, from_event: int) -> None:
         key = self._key(session_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"url": url, "secret": secret})
-            pipe.hdel(key, "cursor:session")
+            pipe.hset(key, mapping={"url": url, "secret": secret, "cursor:session": from_event})
             pipe.expire(key, self._ttl)
             await pipe.execute()
 
@@ -185,9 +186,9 @@ class CachedTargets(WebhookStore):
         self._changes += 1
         self._known.pop(session_id, None)
 
-    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+    async def set_target(self, session_id: str, url: str, secret: str, from_event: int) -> None:
         try:
-            await self.inner.set_target(session_id, url, secret)
+            await self.inner.set_target(session_id, url, secret, from_event)
         finally:  # even a failed write may have landed
             self._changed(session_id)
 

@@ -60,8 +60,7 @@ async def set_webhook(
     await check_webhook_url(body.url, allow_private=svc.settings.webhook_allow_private)
     dispatcher = _dispatcher(request)
     start = await svc.events.last_id(handle.session_id)
-    await dispatcher.store.set_target(handle.session_id, body.url, body.secret)
-    await dispatcher.store.set_cursor(handle.session_id, "session", start)
+    await dispatcher.store.set_target(handle.session_id, body.url, body.secret, start)
     dispatcher.kick()
     return {"operationID": op, "data": WebhookInfo(url=body.url, fromEventID=start).model_dump()}
 

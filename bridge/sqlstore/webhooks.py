@@ -64,15 +64,17 @@ class SqlWebhookStore(WebhookStore):
             async with self._db.reader.connect() as conn:
                 return [str(sid) for sid in (await conn.execute(select(_targets.c.session_id))).scalars()]
 
-    async def set_target(self, session_id: str, url: str, secret: str) -> None:
+    async def set_target(self, session_id: str, url: str, secret: str, from_event: int) -> None:
         async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
             stmt = self._insert()(_targets).values(session_id=session_id, url=url, secret=secret)
             await conn.execute(
                 stmt.on_conflict_do_update(index_elements=[_targets.c.session_id], set_={"url": url, "secret": secret})
             )
-            # A new target starts from the events after now (its route sets the cursor), as Redis's does.
+            cursor = self._insert()(_cursors).values(session_id=session_id, kind="session", cursor=from_event)
             await conn.execute(
-                delete(_cursors).where(_cursors.c.session_id == session_id, _cursors.c.kind == "session")
+                cursor.on_conflict_do_update(
+                    index_elements=[_cursors.c.session_id, _cursors.c.kind], set_={"cursor": from_event}
+                )
             )
 
         await self._writer.submit(Job(run))
