@@ -119,8 +119,9 @@ async def test_every_stream_of_a_session_gets_each_message_once_in_order(stack: 
         conv_id = f"si_{min(a_id, b_id)}_{max(a_id, b_id)}"
         await b.call("/v1/message/mark_conversation_message_as_read", {"conversationID": conv_id})
         ends = [(await s.wait_for("OnTotalUnreadMessageCountChanged", lambda d: d["data"] == 0))[0].id for s in streams]
-        assert len(set(ends)) == 1
-        seen = [[(e.id, e.event, e.data) for e in s.events if e.id is not None and e.id <= ends[0]] for s in streams]
+        end = ends[0]
+        assert end is not None and ends == [end] * len(streams)
+        seen = [[(e.id, e.event, e.data) for e in s.events if e.id is not None and e.id <= end] for s in streams]
         assert seen[0] == seen[1] == seen[2], "the streams of a session send the same events"
     finally:
         for s in streams:
