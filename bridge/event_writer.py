@@ -26,6 +26,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from bridge.errors import BridgeError
 from bridge.eventlog import EventLog, FencedOut, Mark
 from bridge.leases import SessionLeases
@@ -33,7 +35,7 @@ from bridge.logs import session_fields
 from bridge.session_handle import SessionHandle
 from core.events import Event
 
-__all__ = ["OVERFLOW_POLICY", "SessionEventWriter", "StallHandler"]
+__all__ = ["OVERFLOW_POLICY", "SessionEventWriter", "StallHandler", "encode_data"]
 
 log = logging.getLogger("openim.bridge.events")
 
@@ -44,6 +46,16 @@ OVERFLOW_POLICY = "drop-core"
 #: synchronously from the core's own dispatch task, before its next write: the pool must
 #: stop every later write and checkpoint save of that core at once, and stop the core later.
 StallHandler = Callable[[SessionHandle, int | None], None]
+
+
+def encode_data(obj: Any) -> str:
+    """An event's JSON, compact: pydantic-core's encoder, ~3.5x less CPU than json.dumps for a
+    conversation event (issue 14: five events per delivered message). UTF-8 as it is, as the
+    webhook bodies and oimws frames are; a lone surrogate (no UTF-8 form) keeps json's escapes."""
+    try:
+        return to_json(obj).decode()
+    except PydanticSerializationError:
+        return json.dumps(obj, separators=(",", ":"))
 
 
 class SessionEventWriter:
@@ -68,7 +80,7 @@ class SessionEventWriter:
 
     async def emit(self, handle: SessionHandle, event: Event) -> None:
         """A core's callback (its sink): encoded once, appended with its delivery marks."""
-        data = json.dumps(event.to_json_obj(), separators=(",", ":"))
+        data = encode_data(event.to_json_obj())
         await self._as_owner(
             handle,
             lambda fence: self._events.append(

@@ -127,6 +127,7 @@ async def event_stream(
     is_closed: Callable[[], bool],
     stop: asyncio.Event | None = None,
     frames: Callable[[], FrameCache | None] | None = None,
+    coalesce: bool = False,
 ) -> AsyncGenerator[bytes, None]:
     """Yield the SSE bytes of one connection to a session's events.
 
@@ -142,6 +143,9 @@ async def event_stream(
     ``stop`` (the node is draining) ends the stream at once, without
     ``sessionClosed``: the client reconnects with its last id, on another node.
     ``frames`` gives the session's :class:`FrameCache` while it has several streams.
+    ``coalesce`` yields the frames of one read as one chunk: one write through the ASGI
+    stack and the socket per wake instead of one per event (issue 14: a delivered message
+    is three events, OnRecvNewMessage and its conversation's two, read at once).
 
     Cancellation-safe: every wait is an ``await`` on the log (raced against
     ``stop`` when given), so cancelling the consumer or closing the generator
@@ -177,11 +181,18 @@ async def event_stream(
                 cursor = boundary
                 quiet_until = loop.time() + keepalive
             shared = frames() if frames is not None else None
-            for ev in result.events:
-                yield shared.frame(ev) if shared is not None else encode_event(ev)
-                cursor = ev.id
-                if ev.event == SESSION_CLOSED_EVENT:
+            if coalesce and len(result.events) > 1:
+                batch, ended = _frames(result.events, shared)
+                yield batch
+                if ended:
                     return
+                cursor = result.events[-1].id
+            else:
+                for ev in result.events:
+                    yield shared.frame(ev) if shared is not None else encode_event(ev)
+                    cursor = ev.id
+                    if ev.event == SESSION_CLOSED_EVENT:
+                        return
             if result.events:
                 quiet_until = loop.time() + keepalive
             elif not result.reset and loop.time() >= quiet_until:
@@ -191,6 +202,16 @@ async def event_stream(
                 quiet_until = loop.time() + keepalive
     finally:
         guard.close()
+
+
+def _frames(events: list[StoredEvent], shared: FrameCache | None) -> tuple[bytes, bool]:
+    """The frames of `events` as one chunk, up to and with a ``sessionClosed``; True if it came."""
+    out = []
+    for ev in events:
+        out.append(shared.frame(ev) if shared is not None else encode_event(ev))
+        if ev.event == SESSION_CLOSED_EVENT:
+            return b"".join(out), True
+    return b"".join(out), False
 
 
 class _StopGuard:

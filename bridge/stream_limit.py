@@ -19,7 +19,8 @@ from bridge.sse import encode_event
 __all__ = ["STREAM_END_EVENT", "bounded_stream"]
 
 STREAM_END_EVENT = "streamEnd"
-_ID_LINE = re.compile(rb"^id: ([0-9]+)\n")
+# Every frame starts with its id line; a chunk may hold several (event_stream coalesce).
+_ID_LINE = re.compile(rb"^id: ([0-9]+)\n", re.MULTILINE)
 
 
 async def bounded_stream(stream: AsyncGenerator[bytes, None], cursor: int, seconds: float) -> AsyncIterator[bytes]:
@@ -38,8 +39,7 @@ async def bounded_stream(stream: AsyncGenerator[bytes, None], cursor: int, secon
                 return  # the session ended (sessionClosed) or the node drains
             except TimeoutError:
                 break
-            match = _ID_LINE.match(chunk)
-            if match:
+            for match in _ID_LINE.finditer(chunk):  # data lines start "data: ": only id fields match
                 cursor = int(match.group(1))
             yield chunk
             if loop.time() >= deadline:

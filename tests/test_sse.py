@@ -414,3 +414,47 @@ async def test_consumer_that_stops_iterating_can_close_the_stream(log: MemoryEve
     await stream.aclose()  # what StreamingResponse does when the client goes away
     await assert_ends(stream)
     assert asyncio.all_tasks() == before
+
+
+# --- coalesce: the frames of one read in one chunk ---------------------------------------
+
+
+async def test_coalesced_stream_sends_one_chunk_per_read_in_order(log: MemoryEventLog) -> None:
+    stream = event_stream(log, "s", None, keepalive=60, is_closed=Closed(), coalesce=True)
+    assert await next_frame(stream) == RETRY
+    stored = await fill(log, "s", 3)  # appended before the stream reads again: one read
+    assert await next_frame(stream) == b"".join(map(encode_event, stored))
+    one = await log.append("s", "OnTest", "{}")
+    assert await next_frame(stream) == encode_event(one)
+    await stream.aclose()
+
+
+async def test_coalesced_stream_stops_after_session_closed_within_a_chunk(log: MemoryEventLog) -> None:
+    first = await log.append("s", "OnTest", "{}")
+    closing = await log.append("s", "sessionClosed", '{"reason": "logout"}')
+    await log.append("s", "OnTest", "{}")  # never sent: the session is over
+    stream = event_stream(log, "s", 0, is_closed=Closed(), coalesce=True)
+    assert await next_frame(stream) == RETRY
+    assert await next_frame(stream) == encode_event(first) + encode_event(closing)
+    await assert_ends(stream)
+
+
+async def test_coalesced_streams_get_every_event_once_in_order(log: MemoryEventLog) -> None:
+    frames = FrameCache(size=8)
+    streams = [
+        event_stream(log, "s", None, keepalive=60, is_closed=Closed(), frames=lambda: frames, coalesce=True)
+        for _ in range(3)
+    ]
+    for stream in streams:
+        assert await next_frame(stream) == RETRY
+    stored = [*await fill(log, "s", 4)]
+    got: list[bytes] = [b"" for _ in streams]
+    pulls = [await parked_pull(stream) for stream in streams]  # each reads the four, in one chunk
+    stored.append(await log.append("s", "OnTest", "{}"))
+    for i, pull in enumerate(pulls):
+        got[i] += await asyncio.wait_for(pull, DEADLINE)
+    stored += await fill(log, "s", 2)
+    for i, stream in enumerate(streams):
+        got[i] += await next_frame(stream)
+        await stream.aclose()
+    assert got == [b"".join(map(encode_event, stored))] * 3

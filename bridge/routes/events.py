@@ -104,6 +104,7 @@ async def stream_events(
                 is_closed=lambda: handle.closed,
                 stop=svc.pool.drain.started,
                 frames=lambda: handle.frames,
+                coalesce=True,
             )
             if limit is None:
                 async for chunk in stream:

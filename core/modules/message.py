@@ -142,6 +142,10 @@ class MessageModule(MessageCreateModule):
         self._cache: dict[str, OrderedDict[int, MsgStruct]] = {}
         self._index: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._sent: OrderedDict[str, None] = OrderedDict()
+        # Sends awaiting their answer and seq -> the echo of it that came meanwhile, if any.
+        # The send updates the conversation once it returns (as the SDK's SendMessage does on
+        # success), so that echo does not: one OnConversationChanged per sent message, not two.
+        self._sending: dict[str, tuple[str, MsgStruct] | None] = {}
         self._deleted: OrderedDict[str, None] = OrderedDict()
         # One at a time: pushes, gap pulls and (re)sync all advance `synced`,
         # and events must leave in seq order.
@@ -286,6 +290,11 @@ class MessageModule(MessageCreateModule):
         msg = from_msgdata(m)
         self._remember(conv_id, msg)
         from_me = m.sendID == self.me
+        if from_me and m.clientMsgID in self._sending:
+            self._sending[m.clientMsgID] = (conv_id, msg)  # the send applies it to the conversation
+            if emit:
+                await self.core.mark_delivered(((conv_id, m.seq),))
+            return
         conv_module = self.core.conversation
         if m.sessionType == SessionType.READ_GROUP:
             conv = await conv_module.ensure(conv_id, m.sessionType, "", m.groupID or m.recvID)
@@ -531,17 +540,18 @@ class MessageModule(MessageCreateModule):
 
         p = p.model_copy(update={"message": p.message.model_copy(deep=True)})
         fill_uploaded_urls(p.message, self.core.api.base_url)
-        return await self._send(p, operation_id)
+        return await self._send(p, operation_id, copied=True)
 
     @sdk_function("message", "SendMessageNotOss", SendParams, MsgStruct)
     async def send_message_not_oss(self, p: SendParams, operation_id: str) -> MsgStruct:
         """SendMessage for media that already has URLs (the bridge never uploads)."""
         return await self._send(p, operation_id)
 
-    async def _send(self, p: SendParams, operation_id: str) -> MsgStruct:
+    async def _send(self, p: SendParams, operation_id: str, copied: bool = False) -> MsgStruct:
+        """`copied`: p.message is the caller's own deep copy already (one deep copy per send)."""
         if bool(p.recvID) == bool(p.groupID):
             raise SdkError(ErrCode.SdkArgsError, detail="exactly one of recvID or groupID is required")
-        msg = p.message.model_copy(deep=True)
+        msg = p.message if copied else p.message.model_copy(deep=True)
         if msg.contentType not in ELEM_FIELDS or msg.contentType == ContentType.TYPING:
             raise SdkError(ErrCode.SdkArgsError, detail=f"message.contentType {msg.contentType} cannot be sent")
         if msg.elem() is None:
@@ -561,6 +571,21 @@ class MessageModule(MessageCreateModule):
             msg.offlinePush = p.offlinePushInfo
         data = to_msgdata(msg, _ONLINE_ONLY if p.isOnlineOnly else None)
         self._bounded_add(self._sent, msg.clientMsgID)
+        self._sending[msg.clientMsgID] = None
+        try:
+            return await self._sent_message(p, msg, data, conv_id, peer, group, operation_id)
+        finally:
+            echo = self._sending.pop(msg.clientMsgID, None)
+            if echo is not None and echo[0] in self.core.conversation.convs:
+                # The send failed after the server stored it (its echo came): keep the echo in
+                # the conversation; the next flush emits it.
+                self.core.conversation.message_arrived(
+                    self.core.conversation.convs[echo[0]], echo[1], from_me=True, counts_unread=False
+                )
+
+    async def _sent_message(
+        self, p: SendParams, msg: MsgStruct, data: pb.MsgData, conv_id: str, peer: str, group: str, operation_id: str
+    ) -> MsgStruct:
         resp = pb.SendMsgResp.FromString(await self._ws(ReqIdentifier.SEND_MSG, data, operation_id))
         msg.serverMsgID, msg.sendTime, msg.status = resp.serverMsgID, resp.sendTime, 2
         if not p.isOnlineOnly:
@@ -577,6 +602,7 @@ class MessageModule(MessageCreateModule):
                     log.warning("sent %s without learning its seq: %s", msg.clientMsgID, exc)
                 else:
                     self._remember(conv_id, msg)
+            self._sending.pop(msg.clientMsgID, None)  # applied here, echo or not
             conv = await self.core.conversation.ensure(conv_id, msg.sessionType, peer, group)
             self.core.conversation.message_arrived(conv, msg, from_me=True, counts_unread=False)
             await self.core.conversation.flush(operation_id)

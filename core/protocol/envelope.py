@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
-import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -160,6 +159,8 @@ def decode_json_resp(raw: bytes | str) -> WsResp:
     )
 
 
+# zlib's window bits for a gzip wrapper (16 + the largest window): RFC 1952 members.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -173,12 +174,28 @@ def is_gzip(frame: bytes) -> bool:
 
 
 def gunzip(data: bytes, limit: int = 16 << 20) -> bytes:
-    """Decompress one gzip stream; refuse output larger than `limit` (zip bombs)."""
+    """Decompress a gzip stream (one member or several, as Go's gzip.Reader reads them);
+    refuse output larger than `limit` (zip bombs).
+
+    zlib itself, not ``gzip.GzipFile``: the file object's Python-level reader cost
+    ~70 µs per small frame against ~8 µs (issue 14: 3 frames per delivered message).
+    zlib checks each member's CRC-32 and length (RFC 1952) as GzipFile does."""
+    parts: list[bytes] = []
+    size = 0
+    rest = data
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-            out = f.read(limit + 1)
-    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
+        while True:
+            inflater = zlib.decompressobj(_GZIP_WBITS)
+            part = inflater.decompress(rest, limit + 1 - size)
+            size += len(part)
+            if size > limit:
+                raise FrameTooLargeError(f"decompressed frame over {limit} bytes")
+            if not inflater.eof:
+                raise EnvelopeError("frame is not valid gzip: truncated")
+            parts.append(part)
+            rest = inflater.unused_data
+            if not rest.strip(b"\0"):  # GzipFile too ignores trailing zero padding
+                break
+    except zlib.error as exc:  # a corrupt header, deflate stream or trailer
         raise EnvelopeError("frame is not valid gzip") from exc
-    if len(out) > limit:
-        raise FrameTooLargeError(f"decompressed frame over {limit} bytes")
-    return out
+    return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pytest
 
 from bridge.errors import BridgeError, NotOwnerError
-from bridge.event_writer import SessionEventWriter
+from bridge.event_writer import SessionEventWriter, encode_data
 from bridge.eventlog import Fence, FencedOut, Mark, MemoryEventLog, StoredEvent
 from bridge.leases import SessionLeases
 from bridge.session_handle import SessionHandle
@@ -121,3 +122,14 @@ async def test_a_fenced_out_writer_reports_the_lost_lease_at_once() -> None:
     await writer.emit(_handle(), Event("L", "OnA", None, None))
     assert calls == ["lost:7"]
     assert (await log.read_after("s1", 0)).events == []
+
+
+def test_event_data_is_compact_json_with_utf8_and_escaped_lone_surrogates() -> None:
+    obj = {"listener": "OnAdvancedMsgListener", "data": {"text": "中é", "n": [1, 2.5, None, True], "k": {"1": "x"}}}
+    assert (
+        encode_data(obj)
+        == '{"listener":"OnAdvancedMsgListener","data":{"text":"中é","n":[1,2.5,null,true],"k":{"1":"x"}}}'
+    )
+    assert json.loads(encode_data(obj)) == obj
+    # No UTF-8 form: json's escape, which a client's JSON.parse reads back as it was.
+    assert encode_data({"text": "a\ud800b"}) == '{"text":"a\\ud800b"}'

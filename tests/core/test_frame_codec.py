@@ -87,6 +87,21 @@ def test_gzip_frames_are_sniffed_and_bounded() -> None:
     assert not isinstance(info.value, FrameTooLargeError)
 
 
+def test_gunzip_reads_members_as_gzip_file_does_and_checks_their_trailers() -> None:
+    # Go's gzip.Reader (and Python's GzipFile) read concatenated members and ignore zero padding.
+    assert gunzip(gzip_bytes(b"ab") + gzip_bytes(b"cd") + b"\0\0") == b"abcd"
+    assert gunzip(gzip_bytes(b"x" * 100), limit=100) == b"x" * 100
+    with pytest.raises(FrameTooLargeError):
+        gunzip(gzip_bytes(b"ab") + gzip_bytes(b"x" * 100), limit=100)
+    whole = gzip_bytes(b"hello world")
+    bad_crc = bytearray(whole)
+    bad_crc[-8] ^= 1  # the CRC-32 of RFC 1952's trailer
+    for broken in (whole[:-3], bytes(bad_crc), whole + b"junk"):
+        with pytest.raises(EnvelopeError) as info:
+            gunzip(broken)
+        assert not isinstance(info.value, FrameTooLargeError)
+
+
 def test_defaults_follow_openim() -> None:
     opt = GatewayOptions()
     assert opt.compression and opt.max_send_frame == OPENIM_LIMIT

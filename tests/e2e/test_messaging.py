@@ -306,3 +306,28 @@ async def test_revoke_right_after_send(stack: Stack) -> None:
         assert [e.json["data"]["seq"] for e in revs] == [1, 2, 3, 4, 5]
     finally:
         await sb.close()
+
+
+async def test_a_sent_message_changes_the_senders_conversation_once(stack: Stack) -> None:
+    # Its echo comes back before the send learns its seq; the send alone updates the
+    # conversation (as the SDK's SendMessage does on success): one event per message.
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    sa, sb = await a.stream(), await b.stream()
+    try:
+        for i in range(3):
+            await _send_text(a, b_id, f"once {i}")
+        await sb.wait_for("OnRecvNewMessage", count=3)
+        await _send_text(b, a_id, "after")  # its event follows whatever the sends left on A's stream
+        (after,) = await sa.wait_for("OnRecvNewMessage")
+        assert after.id is not None
+        names = ("OnNewConversation", "OnConversationChanged")
+        convs = [e for e in sa.events if e.event in names and e.id is not None and e.id < after.id]
+        assert [e.event for e in convs] == ["OnNewConversation", "OnConversationChanged", "OnConversationChanged"]
+        latest = [json.loads(e.json["data"][0]["latestMsg"])["textElem"]["content"] for e in convs]
+        assert latest == ["once 0", "once 1", "once 2"]
+        assert convs[-1].json["data"][0]["unreadCount"] == 0
+        assert json.loads(convs[-1].json["data"][0]["latestMsg"])["seq"] == 3
+    finally:
+        await sa.close()
+        await sb.close()

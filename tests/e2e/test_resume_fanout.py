@@ -96,3 +96,33 @@ async def test_long_poll_returns_events_after_cursor(stack: Stack) -> None:
         )
         names += [e["event"] for e in r.json()["data"]["events"]]
     assert "OnFriendApplicationAdded" in names
+
+
+async def test_every_stream_of_a_session_gets_each_message_once_in_order(stack: Stack) -> None:
+    # The stream writes what one read returns as one chunk (issue 14): a message and its
+    # conversation events, or a burst of messages, must still arrive whole, once, in order.
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    streams = [await b.stream() for _ in range(3)]
+    texts = [f"m{i}" for i in range(30)]
+    try:
+        for text in texts:
+            msg = await a.call("/v1/message/create_text_message", {"text": text})
+            await a.call("/v1/message/send_message", {"message": msg, "recvID": b_id})
+        for s in streams:
+            got = await s.wait_for("OnRecvNewMessage", count=len(texts))
+            assert [e.json["data"]["textElem"]["content"] for e in got] == texts
+            seqs = [e.json["data"]["seq"] for e in got]
+            assert seqs == sorted(set(seqs)), "each message once, in seq order"
+            ids = [e.id for e in s.events if e.id is not None]
+            assert ids == sorted(set(ids)), "event ids once, increasing"
+        conv_id = f"si_{min(a_id, b_id)}_{max(a_id, b_id)}"
+        await b.call("/v1/message/mark_conversation_message_as_read", {"conversationID": conv_id})
+        ends = [(await s.wait_for("OnTotalUnreadMessageCountChanged", lambda d: d["data"] == 0))[0].id for s in streams]
+        end = ends[0]
+        assert end is not None and ends == [end] * len(streams)
+        seen = [[(e.id, e.event, e.data) for e in s.events if e.id is not None and e.id <= end] for s in streams]
+        assert seen[0] == seen[1] == seen[2], "the streams of a session send the same events"
+    finally:
+        for s in streams:
+            await s.close()
