@@ -576,12 +576,12 @@ class MessageModule(MessageCreateModule):
             return await self._sent_message(p, msg, data, conv_id, peer, group, operation_id)
         finally:
             echo = self._sending.pop(msg.clientMsgID, None)
-            if echo is not None and echo[0] in self.core.conversation.convs:
-                # The send failed after the server stored it (its echo came): keep the echo in
-                # the conversation; the next flush emits it.
-                self.core.conversation.message_arrived(
-                    self.core.conversation.convs[echo[0]], echo[1], from_me=True, counts_unread=False
-                )
+            if echo is not None:
+                # The send failed after the server stored it (its echo came): the echo goes
+                # into the conversation as it would have without a send in flight.
+                conv = await self.core.conversation.ensure(echo[0], msg.sessionType, peer, group)
+                self.core.conversation.message_arrived(conv, echo[1], from_me=True, counts_unread=False)
+                await self.core.conversation.flush(operation_id)
 
     async def _sent_message(
         self, p: SendParams, msg: MsgStruct, data: pb.MsgData, conv_id: str, peer: str, group: str, operation_id: str
