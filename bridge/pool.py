@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from bridge.core_drop import CoreDropper
@@ -105,6 +105,7 @@ class SessionPool:
         self.adopted_total = 0
         self.crashed_total = 0
         self.drain = Drain()
+        self.on_live: list[Callable[[SessionHandle], None]] = []  # told of each core started here (webhooks)
 
     @property
     def live_cores(self) -> int:
@@ -196,10 +197,7 @@ class SessionPool:
 
     async def switch_token(self, handle: SessionHandle, token: str, operation_id: str) -> None:
         """A proven new OpenIM token for the same device: reconnect the core with it.
-
-        If the core cannot start with it, the session keeps its old token (and
-        the caller's error is raised).
-        """
+        If the core cannot start with it, the session keeps its old token (and the caller's error is raised)."""
         async with handle.lock:
             if handle.closed:
                 raise _ended(handle)
@@ -236,6 +234,8 @@ class SessionPool:
         except BaseException:
             await self.leases.give_back(handle)
             raise
+        for listener in self.on_live:
+            listener(handle)
         if not fresh:
             self.revived_total += 1
             log.info(

@@ -18,7 +18,10 @@ session. A failed POST is retried with exponential backoff and full jitter up
 to BRIDGE_WEBHOOK_MAX_ATTEMPTS, then counted as a dead letter and skipped.
 
 Workers run on the node that runs the session's core (the lease owner), found
-by a scan every BRIDGE_WEBHOOK_SCAN_INTERVAL seconds; cursors live in the
+by a scan every BRIDGE_WEBHOOK_SCAN_INTERVAL seconds of the sessions that changed
+since the last one (a core started here, a target set, a worker ended), and of
+every live session once every `_FULL_SCAN_EVERY` scans (a target set through
+another node); an idle node asks its store nothing (issue 14). Cursors live in the
 WebhookStore (Redis in cluster mode), so the next owner resumes. A session's own
 webhook keeps its core from being parked for idleness, as an open stream does;
 the operator's does not (it would keep every session live).
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -50,6 +54,9 @@ log = logging.getLogger("openim.bridge.webhooks")
 
 _BATCH = 100
 _IDLE_WAIT = 5.0  # how long a worker waits for a new event before checking its session again
+# Every this many scans, every live session is looked at, not only those that changed: a
+# target set through a node that does not run the session is found within that many.
+_FULL_SCAN_EVERY = 30
 
 
 def webhook_payload(handle: SessionHandle, ev: StoredEvent) -> dict[str, Any]:
@@ -89,6 +96,10 @@ class WebhookDispatcher:
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None
         self._rescan = asyncio.Event()
+        # Sessions to look at in the next scan (see _FULL_SCAN_EVERY for the others).
+        self._dirty: set[str] = set()
+        self._scans = -1  # the first scan is a full one
+        pool.on_live.append(self._went_live)
         self.delivered_total = 0
         self.failed_attempts_total = 0
         self.dead_letters_total = 0
@@ -102,9 +113,21 @@ class WebhookDispatcher:
     def start(self) -> None:
         self._scanner = asyncio.create_task(self._scan_forever(), name="webhook-scanner")
 
-    def kick(self) -> None:
-        """Scan now (a session's target was just set)."""
+    def kick(self, session_id: str | None = None) -> None:
+        """Scan now (a session's target was just set): that session, or every live one."""
+        if session_id is None:
+            self._scans = -1  # the next scan is a full one
+        else:
+            self._dirty.add(session_id)
         self._rescan.set()
+
+    def _went_live(self, handle: SessionHandle) -> None:
+        self._dirty.add(handle.session_id)
+        self._rescan.set()
+
+    def _worker_done(self, handle: SessionHandle, _: object) -> None:
+        if handle.core is not None and not handle.closed:
+            self._dirty.add(handle.session_id)  # still live: the next scan restarts what it needs
 
     async def aclose(self) -> None:
         tasks = [t for t in (self._scanner, *self._workers.values()) if t is not None]
@@ -151,22 +174,39 @@ class WebhookDispatcher:
         worker = self._workers.get((session_id, kind))
         return worker is not None and not worker.done()
 
-    async def scan(self) -> None:
+    async def scan(self, full: bool | None = None) -> None:
         """Start a worker for every (live session here, target) that has none.
 
-        One batched store read per scan, only for the live sessions whose own
-        webhook has no worker yet (it was one read per session per second)."""
-        live = [h for h in self._pool.handles() if h.core is not None]  # parked or elsewhere: not ours
+        Looks at the sessions that changed since the last scan, or at every live one
+        (`full`; by default every `_FULL_SCAN_EVERY` scans). One batched store read per
+        scan, only for those whose own webhook has no worker yet: an idle node reads
+        nothing (it was one read of every live session per second, issue 14)."""
+        if full is None:
+            self._scans += 1
+            full = self._scans % _FULL_SCAN_EVERY == 0
+        dirty, self._dirty = self._dirty, set()
+        if full:
+            live = [h for h in self._pool.handles() if h.core is not None]  # parked or elsewhere: not ours
+        else:
+            live = [h for sid in dirty if (h := self._pool.handle(sid)) is not None and h.core is not None]
         asking = [h.session_id for h in live if not self._running(h.session_id, "session")]
-        own = await self.store.targets(asking) if asking else {}
+        try:
+            own = await self.store.targets(asking) if asking else {}
+        except BaseException:
+            self._dirty |= dirty  # looked at again next time
+            if full:
+                self._scans = -1
+            raise
         operator = self.operator_target
         for handle in live:
             for target in (operator, own.get(handle.session_id)):
                 if target is None or self._running(handle.session_id, target.kind):
                     continue
-                self._workers[(handle.session_id, target.kind)] = asyncio.create_task(
+                worker = asyncio.create_task(
                     self._run(handle, target), name=f"webhook-{target.kind}-{handle.session_id}"
                 )
+                worker.add_done_callback(functools.partial(self._worker_done, handle))
+                self._workers[(handle.session_id, target.kind)] = worker
 
     async def _current(self, handle: SessionHandle, target: WebhookTarget) -> WebhookTarget | None:
         if target.kind == "operator":

@@ -61,7 +61,7 @@ async def set_webhook(
     dispatcher = _dispatcher(request)
     start = await svc.events.last_id(handle.session_id)
     await dispatcher.store.set_target(handle.session_id, body.url, body.secret, start)
-    dispatcher.kick()
+    dispatcher.kick(handle.session_id)
     return {"operationID": op, "data": WebhookInfo(url=body.url, fromEventID=start).model_dump()}
 
 
