@@ -118,6 +118,14 @@ class CoreStats:
 
 
 class Core:
+    # The modules are slots, the rest a __dict__: past 30 attributes CPython stops sharing
+    # the keys of instance dicts, and each core's dict was a 1.7 KB table of its own (issue 14).
+    __slots__ = (
+        *("auth", "user", "friend", "group", "conversation", "message", "media", "third", "app_state"),
+        *("presence", "input_states", "user_commands", "relation_queries", "conversation_settings"),
+        *("read_state", "message_advanced", "sdk35", "local_messages", "__dict__", "__weakref__"),
+    )
+
     def __init__(
         self,
         config: CoreConfig,
@@ -712,7 +720,8 @@ class _Inbox:
     __slots__ = ("_items", "maxsize")
 
     def __init__(self, maxsize: int) -> None:
-        self._items: deque[tuple[str, MsgData, str]] = deque()
+        # Made at the first push: an empty deque is 760 bytes, and most idle cores get none.
+        self._items: deque[tuple[str, MsgData, str]] | tuple[()] = ()
         self.maxsize = maxsize
 
     def qsize(self) -> int:
@@ -727,9 +736,13 @@ class _Inbox:
     def put_nowait(self, item: tuple[str, MsgData, str]) -> None:
         if len(self._items) >= self.maxsize:
             raise asyncio.QueueFull
+        if not isinstance(self._items, deque):
+            self._items = deque()
         self._items.append(item)
 
     def get_nowait(self) -> tuple[str, MsgData, str]:
+        if not isinstance(self._items, deque):
+            raise IndexError("pop from an empty inbox")
         return self._items.popleft()
 
 
@@ -738,7 +751,8 @@ def _owner_attrs() -> dict[str, str]:
     """Registry owner (a module class name, or a base's) -> the Core attribute holding it:
     one table for every core instead of one dict per core."""
     probe = Core(CoreConfig("", "", 0), http=None, sink=None)  # type: ignore[arg-type]
-    return {cls.__name__: attr for attr, m in vars(probe).items() if isinstance(m, Module) for cls in type(m).__mro__}
+    attrs = {name: getattr(probe, name) for name in Core.__slots__ if not name.startswith("__")}
+    return {cls.__name__: attr for attr, m in attrs.items() if isinstance(m, Module) for cls in type(m).__mro__}
 
 
 def token_error_callback(code: int) -> str:
