@@ -58,6 +58,7 @@ from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.protocol.jsonlimits import loads_bounded
 from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
+from core.transport.gateway_conn import GatewayConnection, ping_frame
 from core.transport.keepalive import Keepalive
 
 __all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError", "dial_url"]
@@ -136,7 +137,6 @@ class GatewayClient:
         "_opt",
         "_pending",
         "_platform_id",
-        "_read_at",
         "_stop",
         "_task",
         "_url",
@@ -163,7 +163,7 @@ class GatewayClient:
         self._platform_id = platform_id
         self._listener = listener
         self._opt = options or GatewayOptions()
-        self._ws: ClientConnection | None = None
+        self._ws: GatewayConnection | None = None
         self._pending: dict[str, asyncio.Future[WsResp]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stop = LightEvent()
@@ -174,8 +174,6 @@ class GatewayClient:
         self._limit_hit = self._opt.max_frame
         # The app's foreground state, told to the server at every dial (and by 2004 meanwhile).
         self.background = False
-        # Loop time of the last frame or pong read: the keep-alive's read deadline.
-        self._read_at = 0.0
 
     # -- lifecycle -------------------------------------------------------
 
@@ -332,7 +330,9 @@ class GatewayClient:
                     max_size=self._opt.max_frame,
                     compression=None,
                     logger=_WS_LOG,
+                    create_connection=GatewayConnection,
                 )
+                assert isinstance(ws, GatewayConnection)
             except InvalidStatus as exc:
                 code, msg = _handshake_error(exc)
                 if code in TOKEN_ERRORS:
@@ -353,7 +353,6 @@ class GatewayClient:
                 attempt = 0
                 _shed_handshake(ws)
                 self._ws = ws
-                self._read_at = asyncio.get_running_loop().time()
                 self.connected.set()
                 self._settle_first(None)
                 ended = _Ended.CLOSED
@@ -388,10 +387,8 @@ class GatewayClient:
 
     async def _read_loop(self, ws: ClientConnection) -> _Ended:
         """Read frames until the socket closes, the server kicks us or a frame is too big."""
-        loop = asyncio.get_running_loop()
         try:
-            async for frame in ws:
-                self._read_at = loop.time()
+            async for frame in ws:  # every frame read moves ws.read_at (the keep-alive's deadline)
                 if isinstance(frame, str):
                     continue  # text heartbeat replies carry nothing for us
                 try:
@@ -428,27 +425,23 @@ class GatewayClient:
         ws = self._ws
         if ws is None or ws.state is not State.OPEN or ws.transport.is_closing():
             return
-        if now - self._read_at >= self._keepalive_deadline():
+        if now - ws.read_at >= self._keepalive_deadline():
             self._give_up(ws)
             return
         if ws.transport.get_write_buffer_size():
-            return  # writes back up: ping() would wait for them; the deadline decides
-        # OPEN, nothing queued: ping() writes the frame and returns without suspending.
-        # The payload is a fresh operationID, as the SDK's (long_conn_mgr.go sendPingMessage).
-        pong = await ws.ping(secrets.token_hex(8))
-        asyncio.ensure_future(pong).add_done_callback(self._ponged)  # a Future already: no task
+            return  # writes back up: the deadline decides
+        # OPEN, nothing queued: one whole frame, between websockets' own (which it writes
+        # whole too). The payload is a fresh id, as the SDK's operationID (long_conn_mgr.go
+        # sendPingMessage); its pong moves ws.read_at (core/transport/gateway_conn.py).
+        ws.transport.write(ping_frame())
 
     def keepalive_check(self, now: float) -> None:
         ws = self._ws
-        if ws is not None and now - self._read_at >= self._keepalive_deadline():
+        if ws is not None and now - ws.read_at >= self._keepalive_deadline():
             self._give_up(ws)
 
     def _keepalive_deadline(self) -> float:
         return self._opt.keepalive.pong_wait if self._opt.keepalive is not None else self._opt.ping_interval
-
-    def _ponged(self, pong: asyncio.Future[float]) -> None:
-        if not pong.cancelled() and pong.exception() is None:
-            self._read_at = asyncio.get_running_loop().time()
 
     def _give_up(self, ws: ClientConnection) -> None:
         """Nothing read for pongWait: the SDK's read deadline expired. The read loop sees
