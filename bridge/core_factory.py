@@ -7,7 +7,7 @@ OpenIM server; the app passes :class:`UpstreamCoreFactory`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
@@ -55,6 +55,11 @@ class UpstreamCoreFactory:
     inbox_size: int = 10_000
     flusher: CheckpointFlusher | None = None  # one task saves every core's checkpoint
     keepalive: Keepalive | None = None  # one task pings every core's gateway connection
+    # One for every core: they only read it, and one each was ~250 bytes per live session (issue 14).
+    gateway: GatewayOptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gateway", GatewayOptions(keepalive=self.keepalive))
 
     def __call__(self, record: SessionRecord, sink: EventSink, mark_sink: MarkSink, on_end: EndHandler) -> Core:
         config = CoreConfig(
@@ -63,7 +68,7 @@ class UpstreamCoreFactory:
             record.platform_id,
             batch_messages=record.batch_messages,
             inbox_size=self.inbox_size,
-            gateway=GatewayOptions(keepalive=self.keepalive),
+            gateway=self.gateway,
         )
         return Core(
             config,

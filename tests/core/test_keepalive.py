@@ -97,6 +97,8 @@ async def test_the_shared_ticker_pings_and_the_pongs_keep_the_connection() -> No
             await wait_until(lambda: len(pings) >= 6, what="six pings from the ticker")
             assert len(conns) == 1, "the pongs kept the one connection alive past many deadlines"
             assert len(set(pings)) == len(pings) and all(len(p) == 16 for p in pings), "a fresh id each"
+            # Written as raw frames: no pong future waits in websockets per ping (issue 14).
+            assert gw._ws is not None and gw._ws.pending_pings == {}
             assert len(ka) == 1
         finally:
             await gw.close()
