@@ -352,6 +352,7 @@ class GatewayClient:
             else:
                 attempt = 0
                 _shed_handshake(ws)
+                ws.read_at = asyncio.get_running_loop().time()  # the deadline runs from now, not the 101
                 self._ws = ws
                 self.connected.set()
                 self._settle_first(None)
