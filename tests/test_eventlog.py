@@ -755,7 +755,7 @@ async def test_sql_waiters_woken_by_one_commit_share_one_read(tmp_path: Path, pg
     from sqlalchemy import event
 
     async with sql_stores(await sql_url("sqlite", tmp_path, pg_database)) as stores:
-        log = SqlEventLog(stores.db, stores.writer)
+        log = SqlEventLog(stores.db, stores.writer, tail_events=0)  # every read from the database
         selects: list[str] = []
 
         def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
