@@ -169,3 +169,40 @@ async def test_acknowledged_appends_outlive_a_restart(tmp_path: Path, pg_databas
             assert (await log.append(sid, "OnTest", "after")).id == len(mine) + 1
         assert await log.delivered("s0") == {"c1": 9}
         await log.aclose()
+
+
+async def test_a_batch_failing_after_its_appends_were_written_keeps_none(url: str) -> None:
+    """The batch's event rows, counters and marks went to the database (driver statements), then a
+    later statement of the same batch failed: the rollback takes them all back."""
+    async with sql_stores(url) as stores:
+        log = SqlEventLog(stores.db, stores.writer)
+        await log.append("s", "OnTest", "1", marks=[("c", 1)])
+        gate, entered = asyncio.Event(), asyncio.Event()
+
+        async def hold(conn: Any, scratch: dict[str, Any]) -> None:
+            entered.set()
+            await gate.wait()
+
+        async def nothing(conn: Any, scratch: dict[str, Any]) -> None:
+            pass
+
+        async def fail_late(conn: Any, scratch: dict[str, Any]) -> None:  # runs after the log's flush
+            raise OSError("disk full")
+
+        blocker = asyncio.ensure_future(stores.writer.submit(Job(hold)))
+        await entered.wait()
+        doomed = [asyncio.ensure_future(log.append("s", "OnTest", str(i), marks=[("c", 5)])) for i in range(3)]
+        late = asyncio.ensure_future(stores.writer.submit(Job(nothing, flush=("zz-late", fail_late))))
+        await eventually(lambda: stores.writer._queue.qsize() == 4, "all four queued in one batch")
+        gate.set()
+        await blocker
+        for fut in [*doomed, late]:
+            with pytest.raises(BridgeError):
+                await fut
+        plain = SqlEventLog(stores.db, stores.writer, tail_events=0)
+        assert [e.data for e in (await plain.read_after("s", 0)).events] == ["1"]
+        assert await plain.last_id("s") == 1
+        assert await plain.delivered("s") == {"c": 1}
+        assert (await log.append("s", "OnTest", "2")).id == 2
+        await log.aclose()
+        await plain.aclose()

@@ -34,7 +34,7 @@ from bridge.sqlstore.database import SqlDatabase, database_errors
 from bridge.sqlstore.writer import GroupWriter, Job
 
 from . import sql_queries as queries
-from ._sql_batch import FLUSH, Counters, log_row, pending, raise_marks
+from ._sql_batch import FLUSH, Counters, Pending, log_row, pending, raise_marks
 from ._tail import Tails
 from .base import (
     DEFAULT_MAX_BYTES,
@@ -214,6 +214,18 @@ class SqlEventLog(EventLog):
     async def _flush(self, conn: AsyncConnection, scratch: dict[str, Any]) -> None:
         """The batch's appends as a few multi-row statements, then retention per touched log."""
         batch = pending(scratch)
+        if self._db.dialect == "sqlite":
+            logs = [(sid, c.last_id, c.end_offset, c.last_t) for sid, (c, _) in batch.sessions.items()]
+            await queries.sqlite_batch(conn, batch.rows, logs, batch.marks)
+            for c, _ in batch.sessions.values():
+                c.stored = True
+        else:
+            await self._flush_generic(conn, batch)
+        for sid, (c, last_size) in batch.sessions.items():
+            await self._trim(conn, sid, c, last_size)
+        scratch.pop(FLUSH, None)
+
+    async def _flush_generic(self, conn: AsyncConnection, batch: Pending) -> None:
         if batch.rows:
             await conn.execute(_ev.insert(), batch.rows)
         new_logs = {sid for sid, (c, _) in batch.sessions.items() if not c.stored}
@@ -241,9 +253,6 @@ class SqlEventLog(EventLog):
                 queries.upsert_marks(self._db.dialect),
                 [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in batch.marks.items()],
             )
-        for sid, (c, last_size) in batch.sessions.items():
-            await self._trim(conn, sid, c, last_size)
-        scratch.pop(FLUSH, None)
 
     async def _trim(self, conn: AsyncConnection, session_id: str, c: Counters, last_size: int) -> None:
         """Drop the prefix of the log that count, bytes or age retention no longer keeps."""

@@ -3,6 +3,7 @@ and its last id, and the delivery-mark upsert, over bridge/sqlstore/schema.py.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -10,12 +11,42 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.sqlstore import schema
+from bridge.sqlstore.driver import executemany
 
 from .base import StoredEvent
 
-__all__ = ["last_id", "rows", "upsert_marks"]
+__all__ = ["last_id", "rows", "sqlite_batch", "upsert_marks"]
 
 _ev, _logs, _marks = schema.events, schema.logs, schema.marks
+
+# A batch on SQLite as three driver statements (bridge/sqlstore/driver.py): one hop each.
+_SQLITE_EVENTS = f"INSERT INTO {_ev.name} (session_id, id, event, data, t, o) VALUES (?, ?, ?, ?, ?, ?)"
+_SQLITE_LOGS = (
+    f"INSERT INTO {_logs.name} (session_id, last_id, end_offset, last_t) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (session_id) DO UPDATE SET "
+    "last_id = excluded.last_id, end_offset = excluded.end_offset, last_t = excluded.last_t"
+)
+_SQLITE_MARKS = (
+    f"INSERT INTO {_marks.name} (session_id, conversation_id, seq) VALUES (?, ?, ?) "
+    f"ON CONFLICT (session_id, conversation_id) DO UPDATE SET seq = excluded.seq WHERE {_marks.name}.seq < excluded.seq"
+)
+
+
+async def sqlite_batch(
+    conn: AsyncConnection,
+    events: Sequence[dict[str, Any]],
+    logs: Sequence[tuple[str, int, int, float]],
+    marks: dict[tuple[str, str], int],
+) -> None:
+    """A batch's event rows, its logs' counters (inserted or raised) and marks (raised, never lowered)."""
+    if events:
+        await executemany(
+            conn, _SQLITE_EVENTS, [(r["session_id"], r["id"], r["event"], r["data"], r["t"], r["o"]) for r in events]
+        )
+    if logs:
+        await executemany(conn, _SQLITE_LOGS, logs)
+    if marks:
+        await executemany(conn, _SQLITE_MARKS, [(s, conv, seq) for (s, conv), seq in marks.items()])
 
 
 def upsert_marks(dialect: str) -> Any:
