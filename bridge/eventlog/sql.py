@@ -15,7 +15,10 @@ in memory.py. Retention as in redis.py: by count, by bytes (``o`` offsets,
 the newest always stays) and by age (``t``, wall time, never decreasing along
 a log); applied at append, filtered at read (a read never writes), and a quiet
 log's old events are deleted by the sweeper (bridge/sqlstore/sweeper.py).
-Fences are not checked: one node, one writer (as memory.py).
+Fences are not checked: one node, one writer (as memory.py). Being the only
+writer also lets the node answer most reads itself: the newest committed
+events of each session are kept in memory (bridge/eventlog/_tail.py), so a
+stream woken by a commit reads no row back (issue 14).
 """
 
 from __future__ import annotations
