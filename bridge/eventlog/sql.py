@@ -223,39 +223,10 @@ class SqlEventLog(EventLog):
             for c, _ in batch.sessions.values():
                 c.stored = True
         else:
-            await self._flush_generic(conn, batch)
+            await _flush_generic(conn, batch, self._db.dialect)
         for sid, (c, last_size) in batch.sessions.items():
             await self._trim(conn, sid, c, last_size)
         scratch.pop(FLUSH, None)
-
-    async def _flush_generic(self, conn: AsyncConnection, batch: Pending) -> None:
-        if batch.rows:
-            await conn.execute(_ev.insert(), batch.rows)
-        new_logs = {sid for sid, (c, _) in batch.sessions.items() if not c.stored}
-        if new_logs:
-            await conn.execute(
-                _logs.insert(),
-                [log_row(sid, batch.sessions[sid][0]) for sid in new_logs],
-            )
-            for sid in new_logs:
-                batch.sessions[sid][0].stored = True
-        old_logs = [
-            {"sid": sid, "b_last": c.last_id, "b_end": c.end_offset, "b_t": c.last_t}
-            for sid, (c, _) in batch.sessions.items()
-            if sid not in new_logs
-        ]
-        if old_logs:
-            await conn.execute(
-                update(_logs)
-                .where(_logs.c.session_id == bindparam("sid"))
-                .values(last_id=bindparam("b_last"), end_offset=bindparam("b_end"), last_t=bindparam("b_t")),
-                old_logs,
-            )
-        if batch.marks:
-            await conn.execute(
-                queries.upsert_marks(self._db.dialect),
-                [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in batch.marks.items()],
-            )
 
     async def _trim(self, conn: AsyncConnection, session_id: str, c: Counters, last_size: int) -> None:
         """Drop the prefix of the log that count, bytes or age retention no longer keeps."""
@@ -378,3 +349,34 @@ class SqlEventLog(EventLog):
         for wake in wakes.values():
             wake.gone = True
             wake.wake()
+
+
+async def _flush_generic(conn: AsyncConnection, batch: Pending, dialect: str) -> None:
+    """The batch in SQLAlchemy statements (PostgreSQL): rows, new and raised log counters, marks."""
+    if batch.rows:
+        await conn.execute(_ev.insert(), batch.rows)
+    new_logs = {sid for sid, (c, _) in batch.sessions.items() if not c.stored}
+    if new_logs:
+        await conn.execute(
+            _logs.insert(),
+            [log_row(sid, batch.sessions[sid][0]) for sid in new_logs],
+        )
+        for sid in new_logs:
+            batch.sessions[sid][0].stored = True
+    old_logs = [
+        {"sid": sid, "b_last": c.last_id, "b_end": c.end_offset, "b_t": c.last_t}
+        for sid, (c, _) in batch.sessions.items()
+        if sid not in new_logs
+    ]
+    if old_logs:
+        await conn.execute(
+            update(_logs)
+            .where(_logs.c.session_id == bindparam("sid"))
+            .values(last_id=bindparam("b_last"), end_offset=bindparam("b_end"), last_t=bindparam("b_t")),
+            old_logs,
+        )
+    if batch.marks:
+        await conn.execute(
+            queries.upsert_marks(dialect),
+            [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in batch.marks.items()],
+        )
