@@ -441,7 +441,7 @@ async def main(a: argparse.Namespace) -> None:
             await tasks_per_session(t, http, bridge, a.sessions, tasks0)
             if "rest" in a.only:
                 await at_rest(t, http, bridge, a.sessions, idle_before, a.idle_seconds)
-            for rate in (25.0, 250.0) if "messaging" in a.only else ():
+            for rate in (float(r) for r in a.rates.split(",")) if "messaging" in a.only else ():
                 await messaging(t, http, up, bridge, ims, sessions, rate, a.seconds, unit)
             if "fanout" in a.only:
                 await fanout(t, http, bridge, sse, sessions, a.fanout)
@@ -461,4 +461,5 @@ if __name__ == "__main__":
     ap.add_argument("--idle-seconds", type=float, default=10.0, help="length of the idle phase (default 10)")
     ap.add_argument("--fanout", type=int, default=80, help="messages per SSE fan-out round (default 80)")
     ap.add_argument("--only", default="calls,rest,messaging,fanout", help="phases to run (default all)")
+    ap.add_argument("--rates", default="25,250", help="messaging rates in msg/s (default 25,250)")
     asyncio.run(main(ap.parse_args()))

@@ -755,7 +755,7 @@ async def test_sql_waiters_woken_by_one_commit_share_one_read(tmp_path: Path, pg
     from sqlalchemy import event
 
     async with sql_stores(await sql_url("sqlite", tmp_path, pg_database)) as stores:
-        log = SqlEventLog(stores.db, stores.writer)
+        log = SqlEventLog(stores.db, stores.writer, tail_events=0)  # every read from the database
         selects: list[str] = []
 
         def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
@@ -768,6 +768,8 @@ async def test_sql_waiters_woken_by_one_commit_share_one_read(tmp_path: Path, pg
             waiters = [asyncio.ensure_future(log.wait_after("s", 1, 10.0)) for _ in range(4)]
             await eventually(lambda: len(selects) >= 1 and all(not w.done() for w in waiters), "waiters parked")
             await eventually(lambda: log._wakes["s"].waiters == 4, "all four waiting")
+            # Their first reads (two SELECTs: no rows, then the last id) are over, so none lands below.
+            await eventually(lambda: not log._reads, "first reads done")
             before = len(selects)
             await log.append("s", "OnTest", '{"n": 2}')
             results = await asyncio.gather(*waiters)

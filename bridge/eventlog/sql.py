@@ -15,7 +15,10 @@ in memory.py. Retention as in redis.py: by count, by bytes (``o`` offsets,
 the newest always stays) and by age (``t``, wall time, never decreasing along
 a log); applied at append, filtered at read (a read never writes), and a quiet
 log's old events are deleted by the sweeper (bridge/sqlstore/sweeper.py).
-Fences are not checked: one node, one writer (as memory.py).
+Fences are not checked: one node, one writer (as memory.py). Being the only
+writer also lets the node answer most reads itself: the newest committed
+events of each session are kept in memory (bridge/eventlog/_tail.py), so a
+stream woken by a commit reads no row back (issue 14).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -35,6 +37,8 @@ from bridge.sqlstore.database import SqlDatabase, database_errors
 from bridge.sqlstore.writer import GroupWriter, Job
 
 from . import sql_queries as queries
+from ._sql_batch import FLUSH, Counters, Pending, log_row, pending, raise_marks
+from ._tail import Tails
 from .base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_READ_LIMIT,
@@ -52,20 +56,8 @@ from .base import (
 __all__ = ["SqlEventLog"]
 
 _ev, _logs, _marks = schema.events, schema.logs, schema.marks
-_FLUSH = "eventlog"
 #: Sessions whose counters the writer keeps in memory (least recently written go first; reloaded on demand).
 _CACHED = 50_000
-
-
-@dataclass(slots=True)
-class _Counters:
-    """A session's log as the writer sees it (uncommitted appends of the batch included)."""
-
-    last_id: int
-    end_offset: int
-    last_t: float
-    head: tuple[int, int, float] | None  # (id, o, t) of the oldest retained event
-    stored: bool  # has a bridge_event_logs row
 
 
 class _Wake:
@@ -93,6 +85,7 @@ class SqlEventLog(EventLog):
         max_age: float = 3600.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
+        tail_events: int = 256,
     ) -> None:
         check_retention(max_events, max_age, max_bytes)
         self.max_events = max_events
@@ -102,11 +95,13 @@ class SqlEventLog(EventLog):
         self._db = db
         self._writer = writer
         self._clock = clock
-        self._counters: OrderedDict[str, _Counters] = OrderedDict()
+        self._counters: OrderedDict[str, Counters] = OrderedDict()
         self._wakes: dict[str, _Wake] = {}
         # Reads in flight for waiters, by (session, cursor, limit, wake generation): the
         # streams of a session woken by one commit share one SELECT (issue 14).
         self._reads: dict[tuple[str, int, int, asyncio.Event], asyncio.Future[ReadResult | None]] = {}
+        # The newest committed events, so a woken stream's read needs no database round trip.
+        self.tails = Tails(per_session=tail_events)
         self._closed = False
 
     # -- writing ---------------------------------------------------------------
@@ -121,6 +116,7 @@ class SqlEventLog(EventLog):
         fence: Fence | None = None,  # one node, one writer: nothing to check
     ) -> StoredEvent:
         size = event_size(event, data)
+        written: list[tuple[StoredEvent, float, Counters]] = []  # what ``run`` wrote, for ``committed``
 
         async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> StoredEvent:
             c = await self._load(conn, session_id)
@@ -132,22 +128,34 @@ class SqlEventLog(EventLog):
                 c.head = (c.last_id, c.end_offset, t)
             c.end_offset += size
             c.last_t = t
-            pending = _pending(scratch)
-            pending.rows.append(row)
-            pending.sessions[session_id] = (c, size)
-            _raise(pending.marks, session_id, marks)
-            return StoredEvent(c.last_id, event, data)
+            batch = pending(scratch)
+            batch.rows.append(row)
+            batch.sessions[session_id] = (c, size)
+            raise_marks(batch.marks, session_id, marks)
+            stored = StoredEvent(c.last_id, event, data)
+            written.append((stored, t, c))
+            return stored
 
-        return await self._submit(session_id, run)  # type: ignore[no-any-return]
+        def committed() -> None:
+            # Runs after the batch's commit, jobs in commit order, before the wake-up. ``c.head``
+            # is the batch's final head: an event its own batch trimmed goes again at once.
+            for stored, t, c in written:
+                self.tails.add(session_id, stored, t, size)
+                if c.head is None:
+                    self.tails.forget(session_id)
+                else:
+                    self.tails.trim(session_id, c.head[0])
+
+        return await self._submit(session_id, run, committed)  # type: ignore[no-any-return]
 
     async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
         if not marks:
             return
 
         async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
-            _raise(_pending(scratch).marks, session_id, marks)
+            raise_marks(pending(scratch).marks, session_id, marks)
 
-        await self._writer.submit(Job(run, flush=(_FLUSH, self._flush)))
+        await self._writer.submit(Job(run, flush=(FLUSH, self._flush)))
 
     async def drop(self, session_id: str) -> None:
         async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
@@ -157,24 +165,31 @@ class SqlEventLog(EventLog):
             self._counters.pop(session_id, None)
 
         def after() -> None:
+            self.tails.forget(session_id)
             wake = self._wakes.pop(session_id, None)
             if wake is not None:
                 wake.gone = True
                 wake.wake()
 
-        await self._writer.submit(Job(run, after=after, rollback=self._counters.clear))
+        await self._writer.submit(Job(run, after=after, rollback=self._forget_all))
 
-    async def _submit(self, session_id: str, run: Any) -> Any:
+    def _forget_all(self) -> None:
+        """A failed batch: what the writer and the tails assumed is reloaded from the database."""
+        self._counters.clear()
+        self.tails.clear()
+
+    async def _submit(self, session_id: str, run: Any, committed: Callable[[], None]) -> Any:
         def after() -> None:
+            committed()
             wake = self._wakes.get(session_id)
             if wake is not None:
                 wake.wake()
 
         # A failed batch leaves the counters ahead of the database: reload them next time.
-        job = Job(run, after=after, rollback=self._counters.clear, flush=(_FLUSH, self._flush))
+        job = Job(run, after=after, rollback=self._forget_all, flush=(FLUSH, self._flush))
         return await self._writer.submit(job)
 
-    async def _load(self, conn: AsyncConnection, session_id: str) -> _Counters:
+    async def _load(self, conn: AsyncConnection, session_id: str) -> Counters:
         c = self._counters.get(session_id)
         if c is not None:
             self._counters.move_to_end(session_id)
@@ -191,9 +206,9 @@ class SqlEventLog(EventLog):
         ).first()
         head_t = None if head is None else (int(head[0]), int(head[1]), float(head[2]))
         if row is None:
-            c = _Counters(0, 0, 0.0, head_t, False)
+            c = Counters(0, 0, 0.0, head_t, False)
         else:
-            c = _Counters(int(row.last_id), int(row.end_offset), float(row.last_t), head_t, True)
+            c = Counters(int(row.last_id), int(row.end_offset), float(row.last_t), head_t, True)
         self._counters[session_id] = c
         while len(self._counters) > _CACHED:
             self._counters.popitem(last=False)
@@ -201,39 +216,19 @@ class SqlEventLog(EventLog):
 
     async def _flush(self, conn: AsyncConnection, scratch: dict[str, Any]) -> None:
         """The batch's appends as a few multi-row statements, then retention per touched log."""
-        pending = _pending(scratch)
-        if pending.rows:
-            await conn.execute(_ev.insert(), pending.rows)
-        new_logs = {sid for sid, (c, _) in pending.sessions.items() if not c.stored}
-        if new_logs:
-            await conn.execute(
-                _logs.insert(),
-                [_log_row(sid, pending.sessions[sid][0]) for sid in new_logs],
-            )
-            for sid in new_logs:
-                pending.sessions[sid][0].stored = True
-        old_logs = [
-            {"sid": sid, "b_last": c.last_id, "b_end": c.end_offset, "b_t": c.last_t}
-            for sid, (c, _) in pending.sessions.items()
-            if sid not in new_logs
-        ]
-        if old_logs:
-            await conn.execute(
-                update(_logs)
-                .where(_logs.c.session_id == bindparam("sid"))
-                .values(last_id=bindparam("b_last"), end_offset=bindparam("b_end"), last_t=bindparam("b_t")),
-                old_logs,
-            )
-        if pending.marks:
-            await conn.execute(
-                queries.upsert_marks(self._db.dialect),
-                [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in pending.marks.items()],
-            )
-        for sid, (c, last_size) in pending.sessions.items():
+        batch = pending(scratch)
+        if self._db.dialect == "sqlite":
+            logs = [(sid, c.last_id, c.end_offset, c.last_t) for sid, (c, _) in batch.sessions.items()]
+            await queries.sqlite_batch(conn, batch.rows, logs, batch.marks)
+            for c, _ in batch.sessions.values():
+                c.stored = True
+        else:
+            await _flush_generic(conn, batch, self._db.dialect)
+        for sid, (c, last_size) in batch.sessions.items():
             await self._trim(conn, sid, c, last_size)
-        scratch.pop(_FLUSH, None)
+        scratch.pop(FLUSH, None)
 
-    async def _trim(self, conn: AsyncConnection, session_id: str, c: _Counters, last_size: int) -> None:
+    async def _trim(self, conn: AsyncConnection, session_id: str, c: Counters, last_size: int) -> None:
         """Drop the prefix of the log that count, bytes or age retention no longer keeps."""
         if c.head is None:
             return
@@ -315,6 +310,9 @@ class SqlEventLog(EventLog):
 
     async def _read(self, session_id: str, after: int, limit: int) -> ReadResult:
         cutoff = self._clock() - self.max_age
+        cached = self.tails.read(session_id, after, limit, cutoff)
+        if cached is not None:
+            return cached
         with database_errors("read event log"):
             async with self._db.reader.connect() as conn:
                 rows = await queries.rows(conn, session_id, after, cutoff, limit)
@@ -330,6 +328,9 @@ class SqlEventLog(EventLog):
                 return ReadResult(rows, not rows or rows[0].id != after + 1)
 
     async def last_id(self, session_id: str) -> int:
+        cached = self.tails.last_id(session_id)
+        if cached is not None:
+            return cached
         with database_errors("read event log"):
             async with self._db.reader.connect() as conn:
                 return await queries.last_id(conn, session_id)
@@ -350,28 +351,32 @@ class SqlEventLog(EventLog):
             wake.wake()
 
 
-@dataclass(slots=True)
-class _Pending:
-    """What a batch's appends and marks add, written by ``_flush`` in a few statements."""
-
-    rows: list[dict[str, Any]]
-    sessions: dict[str, tuple[_Counters, int]]  # touched logs, with the size of their newest event
-    marks: dict[tuple[str, str], int]
-
-
-def _pending(scratch: dict[str, Any]) -> _Pending:
-    pending = scratch.get(_FLUSH)
-    if pending is None:
-        pending = scratch[_FLUSH] = _Pending([], {}, {})
-    return pending
-
-
-def _raise(marks: dict[tuple[str, str], int], session_id: str, new: Sequence[Mark]) -> None:
-    for conv_id, seq in new:
-        key = (session_id, conv_id)
-        if seq > marks.get(key, 0):
-            marks[key] = seq
-
-
-def _log_row(session_id: str, c: _Counters) -> dict[str, Any]:
-    return {"session_id": session_id, "last_id": c.last_id, "end_offset": c.end_offset, "last_t": c.last_t}
+async def _flush_generic(conn: AsyncConnection, batch: Pending, dialect: str) -> None:
+    """The batch in SQLAlchemy statements (PostgreSQL): rows, new and raised log counters, marks."""
+    if batch.rows:
+        await conn.execute(_ev.insert(), batch.rows)
+    new_logs = {sid for sid, (c, _) in batch.sessions.items() if not c.stored}
+    if new_logs:
+        await conn.execute(
+            _logs.insert(),
+            [log_row(sid, batch.sessions[sid][0]) for sid in new_logs],
+        )
+        for sid in new_logs:
+            batch.sessions[sid][0].stored = True
+    old_logs = [
+        {"sid": sid, "b_last": c.last_id, "b_end": c.end_offset, "b_t": c.last_t}
+        for sid, (c, _) in batch.sessions.items()
+        if sid not in new_logs
+    ]
+    if old_logs:
+        await conn.execute(
+            update(_logs)
+            .where(_logs.c.session_id == bindparam("sid"))
+            .values(last_id=bindparam("b_last"), end_offset=bindparam("b_end"), last_t=bindparam("b_t")),
+            old_logs,
+        )
+    if batch.marks:
+        await conn.execute(
+            queries.upsert_marks(dialect),
+            [{"session_id": s, "conversation_id": conv, "seq": seq} for (s, conv), seq in batch.marks.items()],
+        )

@@ -3,6 +3,8 @@ and its last id, and the delivery-mark upsert, over bridge/sqlstore/schema.py.""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -10,12 +12,46 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.sqlstore import schema
+from bridge.sqlstore.driver import run_sync
 
 from .base import StoredEvent
 
-__all__ = ["last_id", "rows", "upsert_marks"]
+__all__ = ["last_id", "rows", "sqlite_batch", "upsert_marks"]
 
 _ev, _logs, _marks = schema.events, schema.logs, schema.marks
+
+# A batch on SQLite as three statements run in aiosqlite's thread in one hop (bridge/sqlstore/driver.py).
+_SQLITE_EVENTS = f"INSERT INTO {_ev.name} (session_id, id, event, data, t, o) VALUES (?, ?, ?, ?, ?, ?)"
+_SQLITE_LOGS = (
+    f"INSERT INTO {_logs.name} (session_id, last_id, end_offset, last_t) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (session_id) DO UPDATE SET "
+    "last_id = excluded.last_id, end_offset = excluded.end_offset, last_t = excluded.last_t"
+)
+_SQLITE_MARKS = (
+    f"INSERT INTO {_marks.name} (session_id, conversation_id, seq) VALUES (?, ?, ?) "
+    f"ON CONFLICT (session_id, conversation_id) DO UPDATE SET seq = excluded.seq WHERE {_marks.name}.seq < excluded.seq"
+)
+
+
+async def sqlite_batch(
+    conn: AsyncConnection,
+    events: Sequence[dict[str, Any]],
+    logs: Sequence[tuple[str, int, int, float]],
+    marks: dict[tuple[str, str], int],
+) -> None:
+    """A batch's event rows, its logs' counters (inserted or raised) and marks (raised, never lowered)."""
+    event_rows = [(r["session_id"], r["id"], r["event"], r["data"], r["t"], r["o"]) for r in events]
+    mark_rows = [(s, conv, seq) for (s, conv), seq in marks.items()]
+
+    def write(db: sqlite3.Connection) -> None:  # in aiosqlite's thread: the three in one hop
+        if event_rows:
+            db.executemany(_SQLITE_EVENTS, event_rows)
+        if logs:
+            db.executemany(_SQLITE_LOGS, logs)
+        if mark_rows:
+            db.executemany(_SQLITE_MARKS, mark_rows)
+
+    await run_sync(conn, write)
 
 
 def upsert_marks(dialect: str) -> Any:

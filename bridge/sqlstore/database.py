@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bridge.errors import BridgeError
+from bridge.sqlstore.driver import execute_in_listener
 from bridge.sqlstore.migrations import migrate
 from core.protocol.errcodes import ErrCode
 
@@ -108,7 +109,7 @@ def _sqlite_pragmas(engine: AsyncEngine, sync: str, *, immediate: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        execute_in_listener(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @contextlib.contextmanager
