@@ -146,6 +146,24 @@ class VersionLogs:
 
     async def delta(self, session: AsyncSession, table: str, d_id: str, version_id: str, version: int) -> Delta:
         head = await self.head(session, table, d_id)
+        return await self._delta(session, head, table, d_id, version_id, version)
+
+    async def peek_delta(
+        self, session: AsyncSession, table: str, d_id: str, version_id: str, version: int
+    ) -> Delta | None:
+        """`delta` in a read-only session: None while the log does not exist yet (a first
+        read creates it, so the caller answers through `delta` in a writing session)."""
+        head = await self._find(session, table, d_id)
+        return None if head is None else await self._delta(session, head, table, d_id, version_id, version)
+
+    async def peek_head(self, session: AsyncSession, table: str, d_id: str) -> VersionHead | None:
+        """`head` in a read-only session: None while the log does not exist yet."""
+        return await self._find(session, table, d_id)
+
+    @staticmethod
+    async def _delta(
+        session: AsyncSession, head: VersionHead, table: str, d_id: str, version_id: str, version: int
+    ) -> Delta:
         if not _valid_client_version(version_id, version) or version_id != head.version_id:
             return Delta(head, full=True)
         if version == head.version:
