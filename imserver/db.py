@@ -15,11 +15,14 @@ dialect docs ("Enabling Non-Legacy SQLite Transactional Modes", Python < 3.12).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import weakref
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -29,15 +32,18 @@ from sqlalchemy.orm import DeclarativeBase, Session
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "Base",
+    "SmallWrites",
     "create_all",
     "make_engine",
     "make_read_sessionmaker",
     "make_sessionmaker",
+    "small_writes_for",
     "sync_sqlite_twin",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _READ_ONLY = "imserver_read_only"
+_T = TypeVar("_T")
 
 
 class Base(DeclarativeBase):
@@ -201,3 +207,56 @@ class _BufferedCursor(sqlite3.Cursor):
 class _BufferingConnection(sqlite3.Connection):
     def cursor(self, factory: Any = _BufferedCursor) -> Any:
         return super().cursor(factory)
+
+
+class SmallWrites:
+    """A short write transaction of blocking Core statements in one hop (issue 14, login cost).
+
+    A fresh user's first login creates its version logs (a first read creates a log, as
+    open-im-server mgo/version_log.go FindChangeLog's initDoc does); through aiosqlite that
+    is a dozen thread hops per log. On a SQLite file the statements run instead on stdlib
+    sqlite3 in one thread of their own (BEGIN IMMEDIATE waits for the lock there, never in
+    the loop); elsewhere in an ordinary async transaction.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        engine: AsyncEngine = sessions.kw["bind"]
+        self._sessions = sessions
+        self._twin = sync_sqlite_twin(engine)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="imserver-writes") if self._twin else None
+
+    async def run(self, fn: Callable[[Connection], _T]) -> _T:
+        if self._thread is not None:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_transaction, fn)
+        async with self._sessions.begin() as session:
+            return await session.run_sync(lambda sync: fn(sync.connection()))
+
+    def _in_transaction(self, fn: Callable[[Connection], _T]) -> _T:
+        assert self._twin is not None
+        with self._twin.begin() as conn:
+            return fn(conn)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._twin is not None:
+            self._twin.dispose()
+
+
+_WRITES: weakref.WeakKeyDictionary[AsyncEngine, SmallWrites] = weakref.WeakKeyDictionary()
+
+
+def small_writes_for(sessions: async_sessionmaker[AsyncSession]) -> SmallWrites:
+    """One per database (as msgwriter.writer_for), closed when its engine is disposed."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    writes = _WRITES.get(engine)
+    if writes is None:
+        writes = _WRITES[engine] = SmallWrites(sessions)
+
+        @event.listens_for(engine.sync_engine, "engine_disposed")
+        def _on_dispose(_engine: Engine) -> None:
+            gone = _WRITES.pop(engine, None)
+            if gone is not None:
+                gone.close()
+
+    return writes

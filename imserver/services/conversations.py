@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import ContentType, RecvMsgOpt, SessionType
 from imserver import msgstore
-from imserver.db import make_read_sessionmaker
+from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.models import ConversationRow
 from imserver.notify import Notifier
 from imserver.services.common import Operator, Page, paged
@@ -119,6 +119,7 @@ class ConversationService:
         self._sessionmaker = sessionmaker
         # Reads that find nothing to materialize run inline on SQLite, no thread hop (db.py).
         self._reads = make_read_sessionmaker(sessionmaker)
+        self._writes = small_writes_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
 
@@ -158,11 +159,16 @@ class ConversationService:
 
     async def incremental(self, owner: str, version_id: str, version: int) -> ConversationIncrement:
         delta: Delta | None = None
-        async with self._reads() as session:  # nothing to materialize, the log exists: no write
-            if not await self._unsettled(session, owner):
+        for first in (True, False):
+            async with self._reads() as session:  # nothing to materialize, the log exists: no write
+                if await self._unsettled(session, owner):
+                    break
                 delta = await self._versions.peek_delta(session, CONVERSATIONS, owner, version_id, version)
                 if delta is not None:
                     rows = {r.conversation_id: r for r in await self._settled_rows(session, owner)}
+                    break
+            if first:
+                await self._writes.run(self._versions.first_log(CONVERSATIONS, owner))
         if delta is None:
             async with self._sessionmaker.begin() as session:
                 await self._materialize(session, owner)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AddSource, ContentType
 from core.protocol.errcodes import ErrCode
-from imserver.db import make_read_sessionmaker
+from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.errors import ImError
 from imserver.models import BlackRow, FriendRow
 from imserver.notify import Notifier
@@ -93,6 +93,7 @@ class FriendService:
         self._sessionmaker = sessionmaker
         # Pure reads (every login syncs the lists): inline on SQLite, no thread hop (db.py).
         self._reads = make_read_sessionmaker(sessionmaker)
+        self._writes = small_writes_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
         self._users = users
@@ -220,10 +221,13 @@ class FriendService:
         return result
 
     async def incremental(self, owner: str, version_id: str, version: int) -> FriendIncrement:
-        async with self._reads() as session:  # once the log exists (its first read creates it)
-            delta = await self._versions.peek_delta(session, FRIENDS, owner, version_id, version)
-            if delta is not None:
-                return await self._increment(session, owner, delta)
+        for first in (True, False):
+            async with self._reads() as session:  # once the log exists (its first read creates it)
+                delta = await self._versions.peek_delta(session, FRIENDS, owner, version_id, version)
+                if delta is not None:
+                    return await self._increment(session, owner, delta)
+            if first:
+                await self._writes.run(self._versions.first_log(FRIENDS, owner))
         async with self._sessionmaker.begin() as session:
             delta = await self._versions.delta(session, FRIENDS, owner, version_id, version)
             return await self._increment(session, owner, delta)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import GroupStatus
 from core.protocol.errcodes import ErrCode
-from imserver.db import make_read_sessionmaker
+from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.errors import ImError
 from imserver.services import group_store as store
 from imserver.services.common import Operator
@@ -76,13 +76,17 @@ class GroupSyncService:
         # Answers from existing logs run inline on SQLite, no thread hop (db.py); a first
         # read creates its log, in a writing session.
         self._reads = make_read_sessionmaker(sessionmaker)
+        self._writes = small_writes_for(sessionmaker)
         self._versions = versions
 
     async def joined_groups(self, user_id: str, version_id: str, version: int) -> JoinedGroupsDelta:
-        async with self._reads() as session:
-            delta = await self._versions.peek_delta(session, store.JOINED_GROUPS, user_id, version_id, version)
-            if delta is not None:
-                return await self._joined(session, delta)
+        for first in (True, False):
+            async with self._reads() as session:
+                delta = await self._versions.peek_delta(session, store.JOINED_GROUPS, user_id, version_id, version)
+                if delta is not None:
+                    return await self._joined(session, delta)
+            if first:
+                await self._writes.run(self._versions.first_log(store.JOINED_GROUPS, user_id))
         async with self._sessionmaker.begin() as session:
             delta = await self._versions.delta(session, store.JOINED_GROUPS, user_id, version_id, version)
             return await self._joined(session, delta)
