@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import ContentType
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import BlackRow
 from imserver.notify import Notifier
@@ -54,6 +55,7 @@ class BlackService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # inline on SQLite (db.py)
         self._versions = versions
         self._notifier = notifier
         self._users = users
@@ -95,7 +97,7 @@ class BlackService:
         await self._notifier.send(op.operation_id, owner, blocked, ContentType.BLACK_DELETED, tips)
 
     async def page(self, owner: str, page: Page | None) -> tuple[int, list[BlackInfo] | None]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             total = (
                 await session.execute(select(func.count()).select_from(BlackRow).where(BlackRow.owner_user_id == owner))
             ).scalar_one()
@@ -109,7 +111,7 @@ class BlackService:
             raise ImError(ErrCode.ArgsError, "userIDList is empty")
         if len(set(user_ids)) != len(user_ids):
             raise ImError(ErrCode.ArgsError, "userIDList repeated")
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             rows = {r.block_user_id: r for r in await self._rows(session, owner, user_ids)}
             ordered = [rows[u] for u in user_ids if u in rows]
             return await self._infos(session, ordered, millis=True) or []
@@ -119,7 +121,7 @@ class BlackService:
         blocked = self._blocked.get(owner)
         if blocked is None:
             stamp = self._stamps.get(owner, 0)
-            async with self._sessionmaker() as session:
+            async with self._reads() as session:
                 rows = await session.execute(select(BlackRow.block_user_id).where(BlackRow.owner_user_id == owner))
                 blocked = frozenset(rows.scalars())
             if self._stamps.get(owner, 0) == stamp:

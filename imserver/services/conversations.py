@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import ContentType, RecvMsgOpt, SessionType
 from imserver import msgstore
+from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.models import ConversationRow
 from imserver.notify import Notifier
 from imserver.services.common import Operator, Page, paged
 from imserver.services.sdkws import Conversation, ConversationSetPrivateTips, ConversationUpdateTips
-from imserver.services.versions import VersionHead, VersionLogs, VersionState, id_hash
+from imserver.services.versions import Delta, VersionHead, VersionLogs, VersionState, id_hash
 from imserver.settings import ImServerSettings
 
 __all__ = ["CONVERSATIONS", "ConversationChanges", "ConversationIncrement", "ConversationService", "describe"]
@@ -116,10 +117,16 @@ class ConversationService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        # Reads that find nothing to materialize run inline on SQLite, no thread hop (db.py).
+        self._reads = make_read_sessionmaker(sessionmaker)
+        self._writes = small_writes_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
 
     async def all(self, owner: str) -> list[Conversation]:
+        async with self._reads() as session:
+            if not await self._unsettled(session, owner):
+                return [_wire(r) for r in await self._settled_rows(session, owner)]
         async with self._sessionmaker.begin() as session:
             return [_wire(r) for r in await self._rows(session, owner)]
 
@@ -151,10 +158,22 @@ class ConversationService:
         return head, equal, None if equal else ids or None
 
     async def incremental(self, owner: str, version_id: str, version: int) -> ConversationIncrement:
-        async with self._sessionmaker.begin() as session:
-            await self._materialize(session, owner)
-            delta = await self._versions.delta(session, CONVERSATIONS, owner, version_id, version)
-            rows = {r.conversation_id: r for r in await self._rows(session, owner)}
+        delta: Delta | None = None
+        for first in (True, False):
+            async with self._reads() as session:  # nothing to materialize, the log exists: no write
+                if await self._unsettled(session, owner):
+                    break
+                delta = await self._versions.peek_delta(session, CONVERSATIONS, owner, version_id, version)
+                if delta is not None:
+                    rows = {r.conversation_id: r for r in await self._settled_rows(session, owner)}
+                    break
+            if first:
+                await self._writes.run(self._versions.first_log(CONVERSATIONS, owner))
+        if delta is None:
+            async with self._sessionmaker.begin() as session:
+                await self._materialize(session, owner)
+                delta = await self._versions.delta(session, CONVERSATIONS, owner, version_id, version)
+                rows = {r.conversation_id: r for r in await self._rows(session, owner)}
         insert = [_wire(rows[c]) for c in delta.insert_ids or [] if c in rows] or None
         update = [_wire(rows[c]) for c in delta.update_ids or [] if c in rows] or None
         return ConversationIncrement(delta.head, delta.full, delta.delete_ids, insert, update)
@@ -254,6 +273,10 @@ class ConversationService:
 
     async def _rows(self, session: AsyncSession, owner: str) -> list[ConversationRow]:
         await self._materialize(session, owner)
+        return await self._settled_rows(session, owner)
+
+    @staticmethod
+    async def _settled_rows(session: AsyncSession, owner: str) -> list[ConversationRow]:
         result = await session.execute(
             select(ConversationRow)
             .where(ConversationRow.owner_user_id == owner)
@@ -261,11 +284,16 @@ class ConversationService:
         )
         return list(result.scalars())
 
-    async def _materialize(self, session: AsyncSession, owner: str) -> None:
-        """Create settings rows for conversations storage knows and this table does not."""
+    @staticmethod
+    async def _unsettled(session: AsyncSession, owner: str) -> list[str]:
+        """Conversations storage knows and the settings table does not, notifications left out."""
         # One query (it runs on every conversation read): storage's rows with no settings row.
         missing = (await session.execute(_UNSETTLED, {"o": owner})).scalars()
-        new = sorted(c for c in missing if not msgstore.is_notification_conversation(c))
+        return sorted(c for c in missing if not msgstore.is_notification_conversation(c))
+
+    async def _materialize(self, session: AsyncSession, owner: str) -> None:
+        """Create settings rows for conversations storage knows and this table does not."""
+        new = await self._unsettled(session, owner)
         for conversation_id in new:
             session.add(self._new_row(owner, conversation_id))
         if new:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AddSource, ContentType, HandleResult
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import FriendRequestRow
 from imserver.notify import Notifier
@@ -64,6 +65,7 @@ class FriendRequestService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._versions = versions
         self._notifier = notifier
         self._users = users
@@ -128,7 +130,7 @@ class FriendRequestService:
 
     async def between(self, from_id: str, to_id: str) -> list[FriendRequest] | None:
         """Requests in both directions (FindBothFriendRequests)."""
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             rows = list(
                 (
                     await session.execute(
@@ -148,7 +150,7 @@ class FriendRequestService:
         cond = [FriendRequestRow.to_user_id == user_id, FriendRequestRow.handle_result == HandleResult.UNHANDLED]
         if after_ms:
             cond.append(FriendRequestRow.create_time > after_ms)
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             return (await session.execute(select(func.count()).select_from(FriendRequestRow).where(*cond))).scalar_one()
 
     async def _agree(self, op: Operator, from_id: str, to_id: str, handle_msg: str) -> FriendRequest | None:
@@ -196,7 +198,7 @@ class FriendRequestService:
         cond = [owner_cond]
         if handle_results:
             cond.append(FriendRequestRow.handle_result.in_(list(handle_results)))
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             total = (
                 await session.execute(select(func.count()).select_from(FriendRequestRow).where(*cond))
             ).scalar_one()

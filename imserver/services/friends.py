@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AddSource, ContentType
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.errors import ImError
 from imserver.models import BlackRow, FriendRow
 from imserver.notify import Notifier
@@ -41,7 +42,15 @@ from imserver.services.sdkws import (
     UserInfo,
 )
 from imserver.services.users import UserService
-from imserver.services.versions import FRIENDS, SORT_CHANGE_ID, VersionHead, VersionLogs, VersionState, id_hash
+from imserver.services.versions import (
+    FRIENDS,
+    SORT_CHANGE_ID,
+    Delta,
+    VersionHead,
+    VersionLogs,
+    VersionState,
+    id_hash,
+)
 from imserver.settings import ImServerSettings
 
 __all__ = ["FriendIncrement", "FriendService", "FullIDs", "SpecifiedInfo"]
@@ -82,6 +91,9 @@ class FriendService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        # Pure reads (every login syncs the lists): inline on SQLite, no thread hop (db.py).
+        self._reads = make_read_sessionmaker(sessionmaker)
+        self._writes = small_writes_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
         self._users = users
@@ -152,11 +164,11 @@ class FriendService:
         await self._notifier.send(op.operation_id, owner, owner, ContentType.FRIENDS_INFO_UPDATE, tips)
 
     async def is_friend(self, user1: str, user2: str) -> tuple[bool, bool]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             return await friendship.check_in(session, user1, user2)
 
     async def page(self, owner: str, page: Page | None) -> tuple[int, list[FriendInfo] | None]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             total = (
                 await session.execute(
                     select(func.count()).select_from(FriendRow).where(FriendRow.owner_user_id == owner)
@@ -168,11 +180,11 @@ class FriendService:
         return total, [friend_info(r, users.get(r.friend_user_id)) for r in rows] or None
 
     async def designated(self, owner: str, friend_ids: Sequence[str]) -> list[FriendInfo] | None:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             return await friendship.friend_infos(session, owner, friend_ids)
 
     async def friend_ids(self, owner: str) -> list[str]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             return await self._friend_ids(session, owner)
 
     async def specified(self, owner: str, user_ids: Sequence[str]) -> list[SpecifiedInfo]:
@@ -181,7 +193,7 @@ class FriendService:
             raise ImError(ErrCode.ArgsError, "userIDList is empty")
         if len(set(user_ids)) != len(user_ids):
             raise ImError(ErrCode.ArgsError, "userIDList repeated")
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             users = await load_users(session, user_ids)
             friends = {r.friend_user_id: r for r in await friendship.friend_rows(session, owner, user_ids)}
             blacks = {
@@ -209,10 +221,21 @@ class FriendService:
         return result
 
     async def incremental(self, owner: str, version_id: str, version: int) -> FriendIncrement:
+        for first in (True, False):
+            async with self._reads() as session:  # once the log exists (its first read creates it)
+                delta = await self._versions.peek_delta(session, FRIENDS, owner, version_id, version)
+                if delta is not None:
+                    return await self._increment(session, owner, delta)
+            if first:
+                await self._writes.run(self._versions.first_log(FRIENDS, owner))
         async with self._sessionmaker.begin() as session:
             delta = await self._versions.delta(session, FRIENDS, owner, version_id, version)
-            insert = await friendship.friend_infos(session, owner, delta.insert_ids or [])
-            changed = await friendship.friend_infos(session, owner, delta.update_ids or [])
+            return await self._increment(session, owner, delta)
+
+    @staticmethod
+    async def _increment(session: AsyncSession, owner: str, delta: Delta) -> FriendIncrement:
+        insert = await friendship.friend_infos(session, owner, delta.insert_ids or [])
+        changed = await friendship.friend_infos(session, owner, delta.update_ids or [])
         return FriendIncrement(delta.head, delta.full, delta.delete_ids, insert, changed, delta.sort_version)
 
     async def full_ids(self, owner: str, client_hash: int) -> FullIDs:

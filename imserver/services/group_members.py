@@ -30,6 +30,7 @@ from core.protocol.constants import MEMBER_FILTER_ROLES, GroupStatus, JoinSource
 from core.protocol.constants import GroupContentType as G
 from core.protocol.errcodes import ErrCode
 from imserver import msgstore
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRequestRow
 from imserver.services import group_store as store
@@ -76,6 +77,7 @@ class GroupMemberService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._versions = versions
         self._notify = notify
         self._users = users
@@ -107,7 +109,7 @@ class GroupMemberService:
     async def _after_leave(self, op: Operator, group_id: str, user_ids: Sequence[str]) -> None:
         """deleteMemberAndSetConversationSeq: cap the leavers at the chat's max seq (removal copy included)."""
         cid = group_conversation_id(group_id)
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             max_seq = (await msgstore.max_seqs(session, [cid])).get(cid, 0)
         await self._conversations.set_max_seq(op, user_ids, cid, max_seq)
 
@@ -117,7 +119,7 @@ class GroupMemberService:
         if len(set(user_ids)) != len(user_ids):
             raise ImError(ErrCode.ArgsError, "userID duplicate")
         now = self._settings.now_ms()
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             group = await store.take_group(session, group_id)
             if group.status == GroupStatus.DISMISSED:
                 raise ImError(ErrCode.DismissedAlreadyError, "group dismissed")
@@ -335,7 +337,7 @@ class GroupMemberService:
         3.8.3 ignores `filter` and matches `keyword` against the group nickname
         only; imserver applies the filter and matches the shown nickname or userID.
         """
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             await store.take_group(session, group_id)
             await store.check_in_group(session, group_id, op.user_id, op.is_admin)
             infos = await store.member_infos(session, await store.members(session, group_id))
@@ -352,13 +354,13 @@ class GroupMemberService:
     async def infos(self, op: Operator, group_id: str, user_ids: Sequence[str]) -> list[GroupMemberFullInfo]:
         if not user_ids:
             raise ImError(ErrCode.ArgsError, "userIDs empty")
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             await store.take_group(session, group_id)
             await store.check_in_group(session, group_id, op.user_id, op.is_admin)
             return await store.member_infos(session, await store.members(session, group_id, user_ids))
 
     async def user_ids(self, op: Operator, group_id: str) -> list[str]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             await store.take_group(session, group_id)
             ids = await store.member_ids(session, group_id)
         if not op.is_admin and op.user_id not in ids:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import GroupStatus, HandleResult, NeedVerification, RoleLevel
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRequestRow
 from imserver.services import group_store as store
@@ -62,6 +63,7 @@ class GroupRequestService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._versions = versions
         self._notify = notify
         self._users = users
@@ -156,7 +158,7 @@ class GroupRequestService:
         self, op: Operator, manager: str, group_ids: Sequence[str], handle_results: Sequence[int], page: Page | None
     ) -> GroupRequestPage:
         """GetGroupApplicationList: requests to the groups `manager` owns or administers."""
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             if group_ids:
                 ids = list(dict.fromkeys(group_ids))
                 for group_id in ids:
@@ -172,7 +174,7 @@ class GroupRequestService:
     ) -> GroupRequestPage:
         """GetUserReqApplicationList: the user's own requests."""
         await self._users.require(user_id)
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             cond = [GroupRequestRow.user_id == user_id]
             if group_ids:
                 cond.append(GroupRequestRow.group_id.in_(list(dict.fromkeys(group_ids))))
@@ -180,7 +182,7 @@ class GroupRequestService:
 
     async def of_users(self, op: Operator, group_id: str, user_ids: Sequence[str]) -> list[GroupRequest]:
         """GetGroupUsersReqApplicationList / GetSpecifiedUserGroupRequestInfo."""
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             await store.take_group(session, group_id)
             if not op.is_admin and list(dict.fromkeys(user_ids)) != [op.user_id]:
                 managers = await store.role_member_ids(session, group_id, [RoleLevel.OWNER, RoleLevel.ADMIN])
@@ -190,7 +192,7 @@ class GroupRequestService:
             return (await self._page(session, cond, (), None, [group_id])).requests or []
 
     async def unhandled_count(self, user_id: str, after_ms: int) -> int:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             ids = await store.managed_group_ids(session, user_id)
             if not ids:
                 return 0

@@ -26,11 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import GroupStatus
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.errors import ImError
 from imserver.services import group_store as store
 from imserver.services.common import Operator
 from imserver.services.sdkws_group import GroupInfo, GroupMemberFullInfo
-from imserver.services.versions import VersionHead, VersionLogs, id_hash
+from imserver.services.versions import Delta, VersionHead, VersionLogs, id_hash
 
 __all__ = ["GroupSyncService", "JoinedGroupsDelta", "MemberDelta", "SyncIDs"]
 
@@ -72,13 +73,28 @@ class SyncIDs:
 class GroupSyncService:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], versions: VersionLogs) -> None:
         self._sessionmaker = sessionmaker
+        # Answers from existing logs run inline on SQLite, no thread hop (db.py); a first
+        # read creates its log, in a writing session.
+        self._reads = make_read_sessionmaker(sessionmaker)
+        self._writes = small_writes_for(sessionmaker)
         self._versions = versions
 
     async def joined_groups(self, user_id: str, version_id: str, version: int) -> JoinedGroupsDelta:
+        for first in (True, False):
+            async with self._reads() as session:
+                delta = await self._versions.peek_delta(session, store.JOINED_GROUPS, user_id, version_id, version)
+                if delta is not None:
+                    return await self._joined(session, delta)
+            if first:
+                await self._writes.run(self._versions.first_log(store.JOINED_GROUPS, user_id))
         async with self._sessionmaker.begin() as session:
             delta = await self._versions.delta(session, store.JOINED_GROUPS, user_id, version_id, version)
-            insert = await store.group_infos(session, delta.insert_ids or [])
-            update = await store.group_infos(session, delta.update_ids or [])
+            return await self._joined(session, delta)
+
+    @staticmethod
+    async def _joined(session: AsyncSession, delta: Delta) -> JoinedGroupsDelta:
+        insert = await store.group_infos(session, delta.insert_ids or [])
+        update = await store.group_infos(session, delta.update_ids or [])
         return JoinedGroupsDelta(delta.head, delta.full, delta.delete_ids, insert or None, update or None)
 
     async def joined_group_ids(self, user_id: str, client_hash: int) -> SyncIDs:
@@ -89,27 +105,47 @@ class GroupSyncService:
         return SyncIDs(head, equal, None if equal else ids or None)
 
     async def members(self, op: Operator, group_id: str, version_id: str, version: int) -> MemberDelta:
+        async with self._reads() as session:
+            answer = await self._members(session, op, group_id, version_id, version, peek=True)
+            if answer is not None:
+                return answer
         async with self._sessionmaker.begin() as session:
-            return await self._members(session, op, group_id, version_id, version)
+            answer = await self._members(session, op, group_id, version_id, version)
+            assert answer is not None
+            return answer
 
     async def members_batch(self, op: Operator, requests: Sequence[tuple[str, str, int]]) -> dict[str, MemberDelta]:
         """BatchGetIncrementalGroupMember: (groupID, versionID, version) per group."""
+        async with self._reads() as session:
+            answers = await self._batch(session, op, requests, peek=True)
+            if answers is not None:
+                return answers
+        async with self._sessionmaker.begin() as session:
+            answers = await self._batch(session, op, requests)
+            assert answers is not None
+            return answers
+
+    async def _batch(
+        self, session: AsyncSession, op: Operator, requests: Sequence[tuple[str, str, int]], *, peek: bool = False
+    ) -> dict[str, MemberDelta] | None:
+        """None when `peek` finds a member log still to be created."""
         answers: dict[str, MemberDelta] = {}
         changed = 0
-        async with self._sessionmaker.begin() as session:
-            for group_id, version_id, version in requests:
-                if group_id in answers:
+        for group_id, version_id, version in requests:
+            if group_id in answers:
+                continue
+            try:
+                answer = await self._members(session, op, group_id, version_id, version, peek=peek)
+            except ImError as exc:
+                if exc.code == ErrCode.DismissedAlreadyError:
                     continue
-                try:
-                    answer = await self._members(session, op, group_id, version_id, version)
-                except ImError as exc:
-                    if exc.code == ErrCode.DismissedAlreadyError:
-                        continue
-                    raise
-                answers[group_id] = answer
-                changed += answer.size
-                if changed >= _BATCH_LIMIT:
-                    break
+                raise
+            if answer is None:
+                return None
+            answers[group_id] = answer
+            changed += answer.size
+            if changed >= _BATCH_LIMIT:
+                break
         return answers
 
     async def member_ids(self, op: Operator, group_id: str, client_hash: int) -> SyncIDs:
@@ -123,13 +159,20 @@ class GroupSyncService:
         return SyncIDs(head, equal, None if equal else ids or None)
 
     async def _members(
-        self, session: AsyncSession, op: Operator, group_id: str, version_id: str, version: int
-    ) -> MemberDelta:
+        self, session: AsyncSession, op: Operator, group_id: str, version_id: str, version: int, *, peek: bool = False
+    ) -> MemberDelta | None:
+        """None when `peek` (a read-only session) finds the group's member log still to be created."""
         group = await store.take_group(session, group_id)
         if group.status == GroupStatus.DISMISSED:
             raise ImError(ErrCode.DismissedAlreadyError, "group dismissed")
         await store.check_in_group(session, group_id, op.user_id, op.is_admin)
-        delta = await self._versions.delta(session, store.GROUP_MEMBERS, group_id, version_id, version)
+        if peek:
+            found = await self._versions.peek_delta(session, store.GROUP_MEMBERS, group_id, version_id, version)
+            if found is None:
+                return None
+            delta = found
+        else:
+            delta = await self._versions.delta(session, store.GROUP_MEMBERS, group_id, version_id, version)
         update_ids = [u for u in delta.update_ids or [] if u != store.GROUP_CHANGE_ID]
         changed = bool(delta.insert_ids or delta.delete_ids or delta.update_ids or delta.sort_version)
         insert = await store.member_infos(session, await store.members(session, group_id, delta.insert_ids or []))

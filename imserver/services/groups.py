@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import WORKING_GROUP, GroupAtType, GroupStatus, JoinSource, RoleLevel
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRow
 from imserver.services import group_store as store
@@ -118,6 +119,7 @@ class GroupService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._versions = versions
         self._notify = notify
         self._users = users
@@ -179,11 +181,11 @@ class GroupService:
         return created
 
     async def infos(self, group_ids: Sequence[str]) -> list[GroupInfo]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             return await store.group_infos(session, group_ids)
 
     async def joined(self, user_id: str, page: Page) -> tuple[int, list[GroupInfo]]:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             ids = await store.joined_group_ids(session, user_id)
             if page.show_number <= 0:
                 return len(ids), []
@@ -192,7 +194,7 @@ class GroupService:
 
     async def search(self, page: Page | None, name: str, group_id: str) -> tuple[int, list[ListedGroup]]:
         """GetGroups (admin listing): one group by ID, or live groups whose name contains `name`, newest first."""
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             if group_id:
                 ids = [group_id] if await session.get(GroupRow, group_id) is not None else []
                 total = len(ids)
@@ -306,7 +308,7 @@ class GroupService:
             raise ImError(ErrCode.ArgsError, "groupIDs empty")
         if len(set(group_ids)) != len(group_ids):
             raise ImError(ErrCode.ArgsError, "groupIDs duplicate")
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             for group_id in group_ids:
                 await store.check_in_group(session, group_id, op.user_id, op.is_admin)
             groups = await store.find_groups(session, group_ids)

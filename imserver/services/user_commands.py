@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.protocol.constants import ContentType
 from core.protocol.errcodes import ErrCode
-from imserver.db import Base
+from imserver.db import Base, make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.notify import Notifier
 from imserver.services.common import Operator
@@ -60,6 +60,7 @@ class UserCommandService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._notifier = notifier
 
     async def _notify(self, op: Operator, user_id: str, content_type: int) -> None:
@@ -106,6 +107,6 @@ class UserCommandService:
         stmt = select(CommandRow).where(CommandRow.user_id == user_id)
         if type_ is not None:
             stmt = stmt.where(CommandRow.type == type_)
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             rows = (await session.execute(stmt.order_by(CommandRow.create_time, CommandRow.uuid))).scalars().all()
         return [UserCommand(r.type, r.uuid, r.create_time, r.value, r.ex) for r in rows]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AppManagerLevel, ContentType
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import FriendRow, UserRow
 from imserver.notify import Notifier
@@ -67,6 +68,7 @@ class UserService:
     ) -> None:
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._versions = versions
         self._notifier = notifier
         self._profile_hooks: list[ProfileHook] = []
@@ -122,7 +124,7 @@ class UserService:
             )
 
     async def get(self, user_id: str) -> UserInfo | None:
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             row = await session.get(UserRow, user_id)
         return None if row is None else user_info(row)
 
@@ -144,7 +146,7 @@ class UserService:
         wanted = distinct(user_ids)
         if not wanted:
             return []
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             rows = (await session.execute(select(UserRow).where(UserRow.user_id.in_(wanted)))).scalars()
             by_id = {row.user_id: row for row in rows}
         return [user_info(by_id[u]) for u in wanted if u in by_id]
@@ -174,7 +176,7 @@ class UserService:
 
     async def all_user_ids(self, page: Page | None) -> tuple[int, list[str]]:
         base = select(UserRow.user_id).order_by(UserRow.create_time, UserRow.user_id)
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             total = (await session.execute(select(func.count()).select_from(UserRow))).scalar_one()
             stmt = paged(base, page)
             ids = [] if stmt is None else list((await session.execute(stmt)).scalars())
@@ -190,7 +192,7 @@ class UserService:
             keywords.append(func.lower(UserRow.nickname).contains(nickname.lower(), autoescape=True))
         if keywords:
             cond.append(or_(*keywords))
-        async with self._sessionmaker() as session:
+        async with self._reads() as session:
             total = (await session.execute(select(func.count()).select_from(UserRow).where(*cond))).scalar_one()
             stmt = paged(select(UserRow).where(*cond).order_by(UserRow.create_time, UserRow.user_id), page)
             rows = [] if stmt is None else list((await session.execute(stmt)).scalars())

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imserver.models import VersionEntryRow, VersionLogRow
@@ -146,6 +149,35 @@ class VersionLogs:
 
     async def delta(self, session: AsyncSession, table: str, d_id: str, version_id: str, version: int) -> Delta:
         head = await self.head(session, table, d_id)
+        return await self._delta(session, head, table, d_id, version_id, version)
+
+    async def peek_delta(
+        self, session: AsyncSession, table: str, d_id: str, version_id: str, version: int
+    ) -> Delta | None:
+        """`delta` in a read-only session: None while the log does not exist yet (a first
+        read creates it, so the caller answers through `delta` in a writing session)."""
+        head = await self._find(session, table, d_id)
+        return None if head is None else await self._delta(session, head, table, d_id, version_id, version)
+
+    def first_log(self, table: str, d_id: str) -> Callable[[Connection], None]:
+        """The statement of `head`'s creation of a missing log, for db.SmallWrites: the same
+        row (version 1, a new versionID), or nothing if it exists by now."""
+        row = self._new_log(table, d_id, _FIRST_VERSION)
+
+        def create(conn: Connection) -> None:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            conn.execute(insert(VersionLogRow).values(row).on_conflict_do_nothing())
+
+        return create
+
+    async def peek_head(self, session: AsyncSession, table: str, d_id: str) -> VersionHead | None:
+        """`head` in a read-only session: None while the log does not exist yet."""
+        return await self._find(session, table, d_id)
+
+    @staticmethod
+    async def _delta(
+        session: AsyncSession, head: VersionHead, table: str, d_id: str, version_id: str, version: int
+    ) -> Delta:
         if not _valid_client_version(version_id, version) or version_id != head.version_id:
             return Delta(head, full=True)
         if version == head.version:
@@ -188,17 +220,14 @@ class VersionLogs:
         return None if row is None else VersionHead(row.version_id, row.version)
 
     async def _create(self, session: AsyncSession, table: str, d_id: str, version: int) -> None:
-        await insert_ignore(
-            session,
-            VersionLogRow,
-            [
-                {
-                    "table_name": table,
-                    "d_id": d_id,
-                    # primitive.NewObjectID().Hex(): 12 bytes as 24 hex digits.
-                    "version_id": secrets.token_hex(12),
-                    "version": version,
-                    "last_update": self._now_ms(),
-                }
-            ],
-        )
+        await insert_ignore(session, VersionLogRow, [self._new_log(table, d_id, version)])
+
+    def _new_log(self, table: str, d_id: str, version: int) -> dict[str, object]:
+        return {
+            "table_name": table,
+            "d_id": d_id,
+            # primitive.NewObjectID().Hex(): 12 bytes as 24 hex digits.
+            "version_id": secrets.token_hex(12),
+            "version": version,
+            "last_update": self._now_ms(),
+        }
