@@ -29,6 +29,9 @@ class WebhookReceiver:
         self.deliveries: list[Delivery] = []
         self.port = 0
         self._server: asyncio.Server | None = None
+        # Connections being handled: closed and awaited by `stop`, so none outlives the
+        # receiver (a worker may connect just before; its half-read request is dropped).
+        self._open: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def url(self) -> str:
@@ -41,6 +44,9 @@ class WebhookReceiver:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in self._open.values():
+                writer.close()
+            await asyncio.gather(*self._open, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -55,10 +61,16 @@ class WebhookReceiver:
         return [d for d in self.deliveries if d.json["sessionID"] == session_id]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._open[task] = writer
         try:
-            await reader.readline()  # request line
+            if not await reader.readline():  # request line
+                return
             headers: dict[str, str] = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            while (line := await reader.readline()) not in (b"\r\n", b"\n"):
+                if not line:
+                    return  # closed before the request was whole: nothing delivered
                 name, _, value = line.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
@@ -71,3 +83,4 @@ class WebhookReceiver:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+            self._open.pop(task, None)
