@@ -34,6 +34,18 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             await eng.dispose()
 
 
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """For what only the inline SQLite reader does (its pool, its query_only guard)."""
+    async with _sqlite_url(tmp_path) as url:
+        eng = make_engine(url)
+        await create_all(eng)
+        try:
+            yield eng
+        finally:
+            await eng.dispose()
+
+
 async def _add_users(engine: AsyncEngine, *ids: str) -> None:
     async with make_sessionmaker(engine).begin() as session:
         session.add_all(UserRow(user_id=u, nickname=u) for u in ids)
@@ -48,12 +60,11 @@ async def test_reads_see_what_was_committed_and_keep_their_rows(engine: AsyncEng
     assert [u.user_id for u in result] == ["a", "b"]
 
 
-async def test_many_read_sessions_open_at_once_never_wait_for_a_connection(engine: AsyncEngine) -> None:
+async def test_many_read_sessions_open_at_once_never_wait_for_a_connection(sqlite_engine: AsyncEngine) -> None:
     # On SQLite a checkout that waited would block the event loop, and with it every
     # session that would give its connection back (a default pool holds 15). PostgreSQL's
     # async pool waits without blocking, up to its own limit.
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the inline SQLite reader's pool")
+    engine = sqlite_engine
     reads = make_read_sessionmaker(make_sessionmaker(engine))
     await _add_users(engine, "a")
     async with contextlib.AsyncExitStack() as stack:
@@ -62,9 +73,8 @@ async def test_many_read_sessions_open_at_once_never_wait_for_a_connection(engin
     assert counts == [1] * 40
 
 
-async def test_a_write_in_a_read_session_fails_at_once_on_sqlite(engine: AsyncEngine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("query_only is the SQLite inline reader's guard")
+async def test_a_write_in_a_read_session_fails_at_once_on_sqlite(sqlite_engine: AsyncEngine) -> None:
+    engine = sqlite_engine
     reads = make_read_sessionmaker(make_sessionmaker(engine))
     async with reads() as session:
         with pytest.raises(OperationalError, match="readonly"):
