@@ -116,6 +116,20 @@ async def test_a_failed_append_many_stores_none_and_its_retry_repeats_none(url: 
         assert await log.delivered("s") == {"c": 3}
 
 
+async def test_a_batch_takes_jobs_up_to_max_batch_rows_not_jobs(url: str) -> None:
+    async with sql_stores(url) as stores:
+        writer = stores.writer
+        assert writer._max_batch == 1000
+
+        async def nothing(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
+            return None
+
+        before = writer.batches
+        # Queued at once: 600 + 600 rows reach the bound, the third job waits for the next batch.
+        await asyncio.gather(*(writer.submit(Job(nothing, size=600)) for _ in range(3)))
+        assert writer.batches - before == 2
+
+
 async def test_sweeper_clears_what_nobody_appends_to_any_more(url: str) -> None:
     clock = FakeClock()
     async with sql_stores(url, clock=clock, event_max_age=100.0, ended_log_grace=30.0) as stores:

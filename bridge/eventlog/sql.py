@@ -159,7 +159,7 @@ class SqlEventLog(EventLog):
 
         if not sized:
             return []
-        return await self._submit(session_id, run, committed)  # type: ignore[no-any-return]
+        return await self._submit(session_id, run, committed, len(sized))  # type: ignore[no-any-return]
 
     async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
         if not marks:
@@ -191,7 +191,7 @@ class SqlEventLog(EventLog):
         self._counters.clear()
         self.tails.clear()
 
-    async def _submit(self, session_id: str, run: Any, committed: Callable[[], None]) -> Any:
+    async def _submit(self, session_id: str, run: Any, committed: Callable[[], None], size: int) -> Any:
         def after() -> None:
             committed()
             wake = self._wakes.get(session_id)
@@ -199,7 +199,7 @@ class SqlEventLog(EventLog):
                 wake.wake()
 
         # A failed batch leaves the counters ahead of the database: reload them next time.
-        job = Job(run, after=after, rollback=self._forget_all, flush=(FLUSH, self._flush))
+        job = Job(run, after=after, rollback=self._forget_all, flush=(FLUSH, self._flush), size=size)
         return await self._writer.submit(job)
 
     async def _load(self, conn: AsyncConnection, session_id: str) -> Counters:
