@@ -297,17 +297,16 @@ class Core:
         held = _Held()
         token = _held.set(held)
         try:
-            result = await body
+            try:
+                result = await body
+            finally:
+                _held.reset(token)
+                held.open = False
         except asyncio.CancelledError:
-            held.open = False
             raise
         except BaseException:
-            _held.reset(token)
-            held.open = False
-            await self._send(held.events, tuple(held.marks))
+            await self._send(held.events, tuple(held.marks))  # what was applied before it failed
             raise
-        _held.reset(token)
-        held.open = False
         await self._send(held.events, tuple(held.marks))
         return result
 
