@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from bridge.sessions import SessionRecord
 from core.checkpoint import CheckpointStore
 from core.checkpoint_flusher import CheckpointFlusher
-from core.core import Core, CoreConfig, EndHandler, MarkSink
-from core.events import EventSink
+from core.core import Core, CoreConfig, EndHandler
+from core.events import BatchSink, EventSink
 from core.registry import SdkFunction
 from core.transport.gateway import GatewayOptions
 from core.transport.keepalive import Keepalive
@@ -40,8 +40,8 @@ class SessionCore(Protocol):
     async def call(self, fn: SdkFunction, params: BaseModel, operation_id: str) -> object: ...
 
 
-#: (record, sink, mark sink, end handler) -> a core not logged in yet.
-CoreFactory = Callable[[SessionRecord, EventSink, MarkSink, EndHandler], SessionCore]
+#: (record, sink, batch sink, end handler) -> a core not logged in yet.
+CoreFactory = Callable[[SessionRecord, EventSink, BatchSink, EndHandler], SessionCore]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class UpstreamCoreFactory:
     def __post_init__(self) -> None:
         object.__setattr__(self, "gateway", GatewayOptions(keepalive=self.keepalive))
 
-    def __call__(self, record: SessionRecord, sink: EventSink, mark_sink: MarkSink, on_end: EndHandler) -> Core:
+    def __call__(self, record: SessionRecord, sink: EventSink, batch_sink: BatchSink, on_end: EndHandler) -> Core:
         config = CoreConfig(
             self.api_addr,
             self.ws_addr,
@@ -76,6 +76,6 @@ class UpstreamCoreFactory:
             sink=sink,
             store=self.store,
             on_end=on_end,
-            mark_sink=mark_sink,
+            batch_sink=batch_sink,
             flusher=self.flusher,
         )

@@ -78,7 +78,7 @@ class CoreRunner:
         core = self._factory(
             rec,
             lambda ev: writer.emit(handle, ev),
-            lambda marks: writer.mark(handle, marks),
+            lambda events, marks: writer.emit_many(handle, events, marks),
             lambda code: self._on_end(handle, code),
         )
         core.fence = handle.fence

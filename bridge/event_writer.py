@@ -20,6 +20,7 @@ as the outage lasts, and hide the outage from readiness and metrics.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -29,15 +30,18 @@ from typing import Any
 from pydantic_core import PydanticSerializationError, to_json
 
 from bridge.errors import BridgeError
-from bridge.eventlog import EventLog, FencedOut, Mark
+from bridge.eventlog import Entry, EventLog, FencedOut, Mark
 from bridge.leases import SessionLeases
 from bridge.logs import session_fields
 from bridge.session_handle import SessionHandle
 from core.events import Event
 
-__all__ = ["OVERFLOW_POLICY", "SessionEventWriter", "StallHandler", "encode_data"]
+__all__ = ["MAX_APPEND", "OVERFLOW_POLICY", "SessionEventWriter", "StallHandler", "encode_data"]
 
 log = logging.getLogger("openim.bridge.events")
+
+#: Events of one batch per append (one commit): a big sync's thousands stay several bounded transactions.
+MAX_APPEND = 256
 
 #: The policy when the log stays unwritable past the bound (see the module docs).
 OVERFLOW_POLICY = "drop-core"
@@ -87,6 +91,25 @@ class SessionEventWriter:
                 handle.session_id, event.callback, data, marks=event.marks, fence=self._leases.fence(fence)
             ),
         )
+
+    async def emit_many(self, handle: SessionHandle, events: Sequence[Event], marks: Sequence[Mark] = ()) -> None:
+        """A core's batch (its batch sink): the events in order, in appends of at most
+        ``MAX_APPEND`` (one commit each), the mark-only progress riding on the last one.
+        A failed append stored none of its events (one transaction), so the retry repeats none."""
+        if not events:
+            if marks:
+                await self.mark(handle, marks)
+            return
+        entries = [(e.callback, encode_data(e.to_json_obj()), e.marks) for e in events]
+        if marks:
+            callback, data, last = entries[-1]
+            entries[-1] = (callback, data, (*last, *marks))
+        for start in range(0, len(entries), MAX_APPEND):
+            chunk = entries[start : start + MAX_APPEND]
+            await self._as_owner(handle, functools.partial(self._append_many, handle.session_id, chunk))
+
+    async def _append_many(self, session_id: str, entries: Sequence[Entry], fence: int) -> None:
+        await self._events.append_many(session_id, entries, fence=self._leases.fence(fence))
 
     async def mark(self, handle: SessionHandle, marks: Sequence[Mark]) -> None:
         """Delivery progress that no event carries (the sender's own messages coming back)."""

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from core.checkpoint import CheckpointStore
 from core.checkpoint_flusher import CheckpointFlusher
 from core.errors import SdkError
-from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, Event, EventSink, applying
+from core.events import CONN, CONVERSATION, CUSTOM_BUSINESS, BatchSink, Event, EventSink, applying
 from core.modules.app_state import AppStateModule
 from core.modules.auth import AuthModule
 from core.modules.base import Module
@@ -56,12 +56,9 @@ from core.transport.api import ApiClient
 from core.transport.gateway import GatewayClient, GatewayOptions
 from core.untrusted import load_json
 
-__all__ = ["Core", "CoreConfig", "CoreStats", "EndHandler", "MarkSink", "token_error_callback"]
+__all__ = ["Core", "CoreConfig", "CoreStats", "EndHandler", "token_error_callback"]
 
 log = logging.getLogger("openim.core")
-
-# Receives (conversationID, seq) progress that no event carries (Event.marks covers the rest).
-MarkSink = Callable[[tuple[tuple[str, int], ...]], Awaitable[None]]
 
 # Called once when the core ends on its own (kicked, token expired or invalid):
 # errCode 1506 kicked, 1501 expired, other 150x invalid.
@@ -74,8 +71,22 @@ _STATUS_PUSH = "<status>"
 # the message sync, which stays last (the SDK's syncFlag runs IncrSyncConversations after
 # its concurrent group and friend syncs, internal/conversation_msg/notification.go).
 _SYNCED_LAST = ("conversation", "message")
-# While modules sync concurrently, the events each fires wait here, to be sent in module order.
-_held: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("held_events", default=None)
+
+
+@dataclass(slots=True)
+class _Held:
+    """Events (and mark-only progress) a task fires while held, to be sent later at once."""
+
+    events: list[Event] = field(default_factory=list)
+    marks: list[tuple[str, int]] = field(default_factory=list)
+    # Cleared when the holder sends them: a task started meanwhile copied this context,
+    # and what it fires later must not go into a list nobody sends any more.
+    open: bool = True
+
+
+# Held events: of each module while modules sync concurrently (sent in module order), and
+# of a dispatcher batch (sent in one sink call, so one commit of the log: issue 14).
+_held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("held_events", default=None)
 
 
 @dataclass(slots=True)
@@ -134,7 +145,7 @@ class Core:
         sink: EventSink,
         store: CheckpointStore | None = None,
         on_end: EndHandler | None = None,
-        mark_sink: MarkSink | None = None,
+        batch_sink: BatchSink | None = None,
         flusher: CheckpointFlusher | None = None,
     ) -> None:
         self.config = config
@@ -148,7 +159,9 @@ class Core:
         # saver task and timer per core (issue 14).
         self._flusher = flusher
         self._on_end = on_end
-        self._mark_sink = mark_sink
+        # Held events and mark-only progress, in one call; without it, events one by one
+        # and the marks dropped (a core whose log keeps no delivery progress).
+        self._batch_sink = batch_sink
         self._inbox = _Inbox(max(1, config.inbox_size))
         self._resync_pending = False  # pushes were dropped: sync by seq once caught up
         self.stats = CoreStats()
@@ -235,16 +248,67 @@ class Core:
             current = applying.get()
             marks = () if current is None else (current,)
         held = _held.get()
-        if held is not None:
-            held.append(Event(listener, callback, data, operation_id, marks))
+        if held is not None and held.open:
+            held.events.append(Event(listener, callback, data, operation_id, marks))
             return
         await self._sink(Event(listener, callback, data, operation_id, marks))
 
     async def mark_delivered(self, marks: tuple[tuple[str, int], ...]) -> None:
         """Record delivery progress no event carries (our own messages coming back),
         so a core revived elsewhere does not deliver them to us as new."""
-        if self._mark_sink is not None:
-            await self._mark_sink(marks)
+        held = _held.get()
+        if held is not None and held.open:
+            held.marks.extend(marks)
+        elif self._batch_sink is not None:
+            await self._batch_sink((), marks)
+
+    async def _send(self, events: list[Event], marks: tuple[tuple[str, int], ...] = ()) -> None:
+        """Send held events in order, with their mark-only progress: into the holder
+        around us if there is one, else at once (:meth:`_send_now`)."""
+        outer = _held.get()
+        if outer is not None and outer.open:
+            outer.events.extend(events)
+            outer.marks.extend(marks)
+        else:
+            await self._send_now(events, marks)
+
+    async def _send_now(self, events: list[Event], marks: tuple[tuple[str, int], ...]) -> None:
+        """One batch sink call (one append of the log); without one, event by event."""
+        if self._batch_sink is not None:
+            if events or marks:
+                await self._batch_sink(events, marks)
+            return
+        for event in events:
+            await self._sink(event)
+
+    async def _flush_held(self) -> None:
+        """Send what the current holder holds so far, before an event that must follow at once."""
+        held = _held.get()
+        if held is not None and held.open:
+            events, marks = held.events, tuple(held.marks)
+            held.events, held.marks = [], []
+            await self._send_now(events, marks)
+
+    async def _holding(self, body: Awaitable[bool]) -> bool:
+        """Run `body` holding the events it fires, then send them in one call: a batch of
+        pushes is one append of the event log, not one per event (issue 14). Run under
+        _state_lock, so no checkpoint is taken before they are durable. A cancelled body
+        sends nothing: its state is not checkpointed either, and is pulled again by seq."""
+        held = _Held()
+        token = _held.set(held)
+        try:
+            try:
+                result = await body
+            finally:
+                _held.reset(token)
+                held.open = False
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            await self._send(held.events, tuple(held.marks))  # what was applied before it failed
+            raise
+        await self._send(held.events, tuple(held.marks))
+        return result
 
     def checkpoint_dirty(self) -> None:
         self._dirty = True
@@ -466,14 +530,14 @@ class Core:
                 await self.emit(CONVERSATION, "OnSyncServerProgress", 100, operation_id)
             await self.emit(CONVERSATION, "OnSyncServerFinish", reinstalled, operation_id)
 
-    async def _sync_concurrently(self, modules: list[Module], operation_id: str) -> list[list[Event]]:
+    async def _sync_concurrently(self, modules: list[Module], operation_id: str) -> list[_Held]:
         """Sync `modules` at once (their upstream calls overlap, as the SDK's goroutines
         do), holding each one's events; returns them per module, for the caller to send
         in module order: the events are those, and in the order, of one sync after the
         other. If one fails, every module's events are sent all the same (the others'
         state changed too: a later sync would not fire them again), then its error is
         raised."""
-        held: list[list[Event]] = [[] for _ in modules]
+        held = [_Held() for _ in modules]
 
         async def one(i: int) -> None:
             _held.set(held[i])
@@ -486,14 +550,14 @@ class Core:
             await stop_tasks(task for task in tasks if not task.done())  # we were cancelled
         failed = [exc for task in tasks if not task.cancelled() and (exc := task.exception()) is not None]
         if failed:
-            for events in held:
-                await self._release(events)
+            for one_held in held:
+                await self._release(one_held)
             raise failed[0]
         return held
 
-    async def _release(self, events: list[Event]) -> None:
-        for event in events:
-            await self._sink(event)
+    async def _release(self, held: _Held) -> None:
+        held.open = False
+        await self._send(held.events, tuple(held.marks))
 
     async def _dispatch(self) -> None:
         """Apply pushes in arrival order; conversation events once per batch.
@@ -512,7 +576,10 @@ class Core:
             while not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             async with self._state_lock:  # a batch and its flush are applied whole (see _state_lock)
-                if not await self._apply_batch(batch):
+                # With a batch sink, the batch's events are one append; without one, each is
+                # sent as fired and a failing one skips only its push (_apply_push).
+                applied = self._apply_batch(batch)
+                if not await (applied if self._batch_sink is None else self._holding(applied)):
                     return
 
     def _wake_dispatcher(self) -> None:
@@ -694,7 +761,10 @@ class Core:
         if self._ending is not None or self.status == LoginStatus.LOGOUT:
             return
         self.status = LoginStatus.LOGOUT
-        await self.emit(CONN, callback, data, operation_id)
+        # Sent now, after what the batch fired before it, not held: the teardown below cancels the batch.
+        await self._flush_held()
+        current = applying.get()
+        await self._sink(Event(CONN, callback, data, operation_id, () if current is None else (current,)))
         # Torn down from a task of its own: we may be running inside the
         # gateway or dispatch task that _stop cancels.
         self._ending = asyncio.create_task(self._finish_end(code))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ __all__ = [
     "CUSTOM_BUSINESS",
     "FRIENDSHIP",
     "USER",
+    "BatchSink",
     "Event",
     "EventSink",
     "applying",
@@ -55,6 +56,12 @@ class Event:
 
 # Awaited in emission order; a core never emits two events concurrently.
 EventSink = Callable[[Event], Awaitable[None]]
+
+#: Events in emission order and delivery progress no event carries (the sender's own
+#: messages coming back), written together: the event log stores them in one append
+#: (one commit on SQL, one transaction on Redis) and returns once they are durable.
+#: A dispatcher batch sends its events this way (issue 14: one commit per push, not four).
+BatchSink = Callable[[Sequence[Event], tuple[tuple[str, int], ...]], Awaitable[None]]
 
 #: The (conversationID, seq) the current task is applying: events it fires carry
 #: it as their mark (Event.marks). A context variable, so a call running in

@@ -178,3 +178,34 @@ async def test_a_loop_crash_during_login_fails_the_login(stack: Stack) -> None:
     await core.login(b_id, await stack.token(b_id), "op-login-2")  # and a later login works
     assert core.dead_tasks() == []
     await core.logout("op")
+
+
+async def test_a_batch_sink_gets_a_pushes_events_in_one_call_with_their_marks(stack: Stack) -> None:
+    """With a batch sink (the bridge's event writer), a dispatcher batch is one call:
+    its events in order, the message's mark on OnRecvNewMessage (issue 14)."""
+    a_id, b_id = await stack.new_users(2)
+    a = await stack.login(a_id)
+    rec = Recorder()
+    calls: list[tuple[list[Event], tuple[tuple[str, int], ...]]] = []
+
+    async def batch(events: Any, marks: tuple[tuple[str, int], ...]) -> None:
+        calls.append((list(events), marks))
+
+    config = CoreConfig(stack.api_url, stack.ws_url, 5)
+    core = Core(config, http=stack.http, sink=rec.sink, on_end=rec.on_end, batch_sink=batch)
+    await core.login(b_id, await stack.token(b_id), "op-login")
+    try:
+        await send_text(a, b_id, "first")  # a new conversation: OnNewConversation too
+        await wait_until(lambda: any(e.callback == "OnRecvNewMessage" for es, _ in calls for e in es), what="first")
+        del calls[:], rec.events[:]
+        await send_text(a, b_id, "second")
+        await wait_until(lambda: bool(calls), what="the second message's batch")
+        ((events, marks),) = calls
+        names = [e.callback for e in events]
+        assert names == ["OnRecvNewMessage", "OnConversationChanged", "OnTotalUnreadMessageCountChanged"]
+        assert events[0].data["textElem"]["content"] == "second" and marks == ()
+        conv_id = f"si_{min(a_id, b_id)}_{max(a_id, b_id)}"
+        assert events[0].marks == ((conv_id, events[0].data["seq"]),)
+        assert not rec.events, "none of them one by one"
+    finally:
+        await core.logout("op-logout")

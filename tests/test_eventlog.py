@@ -429,6 +429,24 @@ async def test_fan_out_every_reader_gets_every_event(log: EventLog) -> None:
     assert results == [stored] * len(readers)
 
 
+async def test_append_many_stores_in_order_under_consecutive_ids_with_marks(log: EventLog) -> None:
+    await log.append("s", "OnTest", "{}")
+    entries = [("OnRecvNewMessage", '{"n":1}', [("c", 3)]), ("OnConversationChanged", "[]", []), ("OnX", "2", [])]
+    stored = await log.append_many("s", entries)
+    assert stored == [StoredEvent(n, e, d) for n, (e, d, _) in enumerate(entries, 2)]
+    assert (await log.read_after("s", 1)).events == stored
+    assert await log.delivered("s") == {"c": 3}
+    assert await log.append_many("s", []) == []
+    assert (await log.append("s", "OnTest", "{}")).id == 5
+
+
+async def test_append_many_wakes_a_waiter_with_every_event(log: EventLog) -> None:
+    task = await _parked_waiter(log, "s", 0)
+    stored = await log.append_many("s", [("A", "1", []), ("B", "2", [])])
+    # Woken once the batch is in: it sees all of it, never half.
+    assert (await asyncio.wait_for(task, DEADLINE)) == ReadResult(stored, False)
+
+
 # --- memory backend specifics ------------------------------------------------
 
 
@@ -539,6 +557,8 @@ async def test_redis_fenced_append_needs_the_lease(space: RedisSpace) -> None:
             await log.append("s", "OnTest", "{}", fence=Fence("node-a", 7))
         with pytest.raises(FencedOut):
             await log.mark("s", [("c", 3)], fence=Fence("node-a", 7))
+        with pytest.raises(FencedOut):
+            await log.append_many("s", [("A", "{}", [("c", 4)]), ("B", "{}", [])], fence=Fence("node-a", 7))
         # Nothing of the refused writes got in: neither the event nor its mark.
         assert ids(await log.read_after("s", 0)) == [1]
         assert await log.delivered("s") == {"c": 1}
@@ -546,6 +566,8 @@ async def test_redis_fenced_append_needs_the_lease(space: RedisSpace) -> None:
         await space.client.set(lease_key, "8 node-a")
         await log.mark("s", [("c", 1)], fence=Fence("node-a", 8))  # never lowers a mark
         assert await log.delivered("s") == {"c": 1}
+        many = await log.append_many("s", [("A", "{}", [("c", 5)]), ("B", "{}", [])], fence=Fence("node-a", 8))
+        assert [e.id for e in many] == [3, 4] and await log.delivered("s") == {"c": 5}
         with pytest.raises(ValueError, match="lease_key"):
             await RedisEventLog(space.client, prefix=space.prefix).append("s", "x", "{}", fence=Fence("a", 1))
     finally:

@@ -81,6 +81,55 @@ async def test_a_failed_batch_fails_all_its_writes_and_ids_stay_contiguous(url: 
         assert stores.writer.failed == 1
 
 
+async def test_append_many_is_one_commit(url: str) -> None:
+    async with sql_stores(url) as stores:
+        log = stores.events
+        await log.append("s", "OnTest", "{}")
+        before = stores.writer.batches
+        entries = [("OnRecvNewMessage", "{}", [("c", 9)]), ("OnConversationChanged", "[]", []), ("OnTotal", "1", [])]
+        stored = await log.append_many("s", entries)
+        assert stores.writer.batches - before == 1
+        assert [e.id for e in stored] == [2, 3, 4]
+        assert [e.event for e in (await log.read_after("s", 1)).events] == [e for e, _, _ in entries]
+        assert await log.delivered("s") == {"c": 9}
+
+
+async def test_a_failed_append_many_stores_none_and_its_retry_repeats_none(url: str) -> None:
+    async with sql_stores(url) as stores:
+        log = stores.events
+        await log.append("s", "OnTest", "{}", marks=[("c", 1)])
+
+        async def broken(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
+            raise RuntimeError("a bug in one write")
+
+        # Submitted in one go, so the writer takes both into one batch, which fails.
+        entries = [("A", "{}", [("c", 2)]), ("B", "{}", [("c", 3)])]
+        outcomes = await asyncio.gather(
+            log.append_many("s", entries), stores.writer.submit(Job(broken)), return_exceptions=True
+        )
+        assert all(isinstance(o, RuntimeError) for o in outcomes), outcomes
+        assert [e.id for e in (await log.read_after("s", 0)).events] == [1]
+        assert await log.delivered("s") == {"c": 1}
+        retried = await log.append_many("s", entries)  # what the event writer does next
+        assert [(e.id, e.event) for e in retried] == [(2, "A"), (3, "B")]
+        assert [e.id for e in (await log.read_after("s", 0)).events] == [1, 2, 3]
+        assert await log.delivered("s") == {"c": 3}
+
+
+async def test_a_batch_takes_jobs_up_to_max_batch_rows_not_jobs(url: str) -> None:
+    async with sql_stores(url) as stores:
+        writer = stores.writer
+        assert writer._max_batch == 1000
+
+        async def nothing(conn: AsyncConnection, scratch: dict[str, Any]) -> None:
+            return None
+
+        before = writer.batches
+        # Queued at once: 600 + 600 rows reach the bound, the third job waits for the next batch.
+        await asyncio.gather(*(writer.submit(Job(nothing, size=600)) for _ in range(3)))
+        assert writer.batches - before == 2
+
+
 async def test_sweeper_clears_what_nobody_appends_to_any_more(url: str) -> None:
     clock = FakeClock()
     async with sql_stores(url, clock=clock, event_max_age=100.0, ended_log_grace=30.0) as stores:

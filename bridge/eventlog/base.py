@@ -19,6 +19,7 @@ from typing import Protocol
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_READ_LIMIT",
+    "Entry",
     "EventLog",
     "Fence",
     "FencedOut",
@@ -33,6 +34,9 @@ __all__ = [
 
 #: ``(conversationID, seq)``: the message an event delivers (core.events.Event.marks).
 Mark = tuple[str, int]
+
+#: ``(event, data, marks)``: one event of :meth:`EventLog.append_many`.
+Entry = tuple[str, str, Sequence[Mark]]
 
 #: How many events one read returns at most; a backlog is drained in batches so
 #: one slow resume cannot build an unbounded response in memory.
@@ -176,6 +180,17 @@ class EventLog(ABC):
         unless the writer still holds the session's lease (a one-node backend
         has no other writer and may skip the check).
         """
+
+    async def append_many(
+        self, session_id: str, events: Sequence[Entry], *, fence: Fence | None = None
+    ) -> list[StoredEvent]:
+        """Store ``(event, data, marks)`` entries under consecutive ids, in order, as :meth:`append` does each.
+
+        A backend that can stores them all or none (one transaction): a failed call is
+        then retried whole, repeating none. This default appends them one by one (right
+        for the in-process log, whose appends cannot fail half-way).
+        """
+        return [await self.append(session_id, e, d, marks=m, fence=fence) for e, d, m in events]
 
     @abstractmethod
     async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:

@@ -66,6 +66,7 @@ from ._watcher import StreamWatcher, entry_number, text
 from .base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_READ_LIMIT,
+    Entry,
     EventLog,
     Fence,
     FencedOut,
@@ -176,22 +177,38 @@ class RedisEventLog(EventLog):
         marks: Sequence[Mark] = (),
         fence: Fence | None = None,
     ) -> StoredEvent:
+        return (await self.append_many(session_id, [(event, data, marks)], fence=fence))[0]
+
+    async def append_many(
+        self, session_id: str, events: Sequence[Entry], *, fence: Fence | None = None
+    ) -> list[StoredEvent]:
+        """The append script once per event, in one MULTI/EXEC: one round trip, and all or none
+        (the lease cannot change between them, so they are fenced alike)."""
+        if not events:
+            return []
         now = self._clock()
         keys = [self.key(session_id), self.marks_key(session_id), self.last_key(session_id)]
         expected = ""
         if fence is not None:
             keys.append(self._fence_key(session_id))
             expected = f"{fence.fence} {fence.node_id}"
-        args: list[str | int] = [event, data, repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
-        args += [expected, self._last_ttl_ms, self.max_bytes]
-        for conv_id, seq in marks:
-            args += [conv_id, seq]
+        common: list[str | int] = [repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
+        common += [expected, self._last_ttl_ms, self.max_bytes]
         async with redis_errors("append event"):
-            new_id, removed = await self._append(keys=keys, args=args)
-        if int(new_id) < 0:
-            raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
-        self.dropped += int(removed)
-        return StoredEvent(int(new_id), event, data)
+            if len(events) == 1:
+                replies = [await self._append(keys=keys, args=_append_args(events[0], common))]
+            else:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    for entry in events:
+                        await self._append(keys=keys, args=_append_args(entry, common), client=pipe)
+                    replies = await pipe.execute()
+        stored = []
+        for (event, data, _), (new_id, removed) in zip(events, replies, strict=True):
+            if int(new_id) < 0:
+                raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
+            self.dropped += int(removed)
+            stored.append(StoredEvent(int(new_id), event, data))
+        return stored
 
     async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
         keys = [self.marks_key(session_id)]
@@ -263,6 +280,15 @@ class RedisEventLog(EventLog):
             )
         self.dropped += int(removed)
         return ReadResult([_stored(entry) for entry in entries], bool(reset))
+
+
+def _append_args(entry: Entry, common: list[str | int]) -> list[str | int]:
+    """ARGV of append.lua: the event, its data, the common bounds, then its mark pairs."""
+    event, data, marks = entry
+    args: list[str | int] = [event, data, *common]
+    for conv_id, seq in marks:
+        args += [conv_id, seq]
+    return args
 
 
 def _stored(entry: Any) -> StoredEvent:

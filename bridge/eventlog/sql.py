@@ -42,6 +42,7 @@ from ._tail import Tails
 from .base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_READ_LIMIT,
+    Entry,
     EventLog,
     Fence,
     Mark,
@@ -115,38 +116,50 @@ class SqlEventLog(EventLog):
         marks: Sequence[Mark] = (),
         fence: Fence | None = None,  # one node, one writer: nothing to check
     ) -> StoredEvent:
-        size = event_size(event, data)
-        written: list[tuple[StoredEvent, float, Counters]] = []  # what ``run`` wrote, for ``committed``
+        return (await self.append_many(session_id, [(event, data, marks)]))[0]
 
-        async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> StoredEvent:
+    async def append_many(
+        self, session_id: str, events: Sequence[Entry], *, fence: Fence | None = None
+    ) -> list[StoredEvent]:
+        """One job, so one transaction: the events of a core's batch cost one commit (issue 14)."""
+        sized = [(event, data, marks, event_size(event, data)) for event, data, marks in events]
+        written: list[tuple[StoredEvent, float, int]] = []  # what ``run`` wrote, for ``committed``
+        counters: list[Counters] = []
+
+        async def run(conn: AsyncConnection, scratch: dict[str, Any]) -> list[StoredEvent]:
+            written.clear()  # run once per batch; a retried call is a new job
             c = await self._load(conn, session_id)
-            t = max(self._clock(), c.last_t)
-            c.last_id += 1
-            row = {"session_id": session_id, "id": c.last_id, "event": event, "data": data, "t": t}
-            row["o"] = c.end_offset
-            if c.head is None:
-                c.head = (c.last_id, c.end_offset, t)
-            c.end_offset += size
-            c.last_t = t
             batch = pending(scratch)
-            batch.rows.append(row)
-            batch.sessions[session_id] = (c, size)
-            raise_marks(batch.marks, session_id, marks)
-            stored = StoredEvent(c.last_id, event, data)
-            written.append((stored, t, c))
-            return stored
+            for event, data, marks, size in sized:
+                t = max(self._clock(), c.last_t)
+                c.last_id += 1
+                row = {"session_id": session_id, "id": c.last_id, "event": event, "data": data, "t": t}
+                row["o"] = c.end_offset
+                if c.head is None:
+                    c.head = (c.last_id, c.end_offset, t)
+                c.end_offset += size
+                c.last_t = t
+                batch.rows.append(row)
+                batch.sessions[session_id] = (c, size)
+                raise_marks(batch.marks, session_id, marks)
+                written.append((StoredEvent(c.last_id, event, data), t, size))
+            counters.append(c)
+            return [stored for stored, _, _ in written]
 
         def committed() -> None:
             # Runs after the batch's commit, jobs in commit order, before the wake-up. ``c.head``
             # is the batch's final head: an event its own batch trimmed goes again at once.
-            for stored, t, c in written:
+            for stored, t, size in written:
                 self.tails.add(session_id, stored, t, size)
-                if c.head is None:
-                    self.tails.forget(session_id)
-                else:
-                    self.tails.trim(session_id, c.head[0])
+            c = counters[-1] if counters else None
+            if c is None or c.head is None:
+                self.tails.forget(session_id)
+            else:
+                self.tails.trim(session_id, c.head[0])
 
-        return await self._submit(session_id, run, committed)  # type: ignore[no-any-return]
+        if not sized:
+            return []
+        return await self._submit(session_id, run, committed, len(sized))  # type: ignore[no-any-return]
 
     async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
         if not marks:
@@ -178,7 +191,7 @@ class SqlEventLog(EventLog):
         self._counters.clear()
         self.tails.clear()
 
-    async def _submit(self, session_id: str, run: Any, committed: Callable[[], None]) -> Any:
+    async def _submit(self, session_id: str, run: Any, committed: Callable[[], None], size: int) -> Any:
         def after() -> None:
             committed()
             wake = self._wakes.get(session_id)
@@ -186,7 +199,7 @@ class SqlEventLog(EventLog):
                 wake.wake()
 
         # A failed batch leaves the counters ahead of the database: reload them next time.
-        job = Job(run, after=after, rollback=self._forget_all, flush=(FLUSH, self._flush))
+        job = Job(run, after=after, rollback=self._forget_all, flush=(FLUSH, self._flush), size=size)
         return await self._writer.submit(job)
 
     async def _load(self, conn: AsyncConnection, session_id: str) -> Counters:

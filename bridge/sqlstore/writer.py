@@ -1,7 +1,7 @@
 """Group commit: one task writes everything the SQL stores change, many changes per transaction.
 
 Callers hand in a *job* and await its commit. The writer task takes every job
-queued by the time it is free (at most ``max_batch``), runs them in order in
+queued by the time it is free (at most ``max_batch`` rows, see ``Job.size``), runs them in order in
 one transaction on the writer connection, commits, and only then answers the
 callers and runs the jobs' ``after`` hooks (which wake event-log readers). So
 an append costs a share of one commit, not a commit (or an fsync) of its own,
@@ -52,6 +52,9 @@ class Job:
     rollback: Callable[[], None] | None = None
     # Runs once per batch after every job's ``run`` (coalesced statements), keyed by name.
     flush: tuple[str, Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]] | None = None
+    # Rows it writes: a batch takes jobs up to ``max_batch`` rows, so a job of many events
+    # (a core's batch, EventLog.append_many) does not make a transaction 1000 times larger.
+    size: int = 1
     done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -98,8 +101,10 @@ class GroupWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            rows = batch[0].size
+            while rows < self._max_batch and not self._queue.empty():
+                batch.append(job := self._queue.get_nowait())
+                rows += job.size
             try:
                 await self._commit(batch)
             finally:

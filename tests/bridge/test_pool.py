@@ -24,9 +24,9 @@ from bridge.pool import SessionPool
 from bridge.session_handle import SessionHandle, SessionState
 from bridge.sessions import MemorySessionDirectory, SessionId, SessionRecord
 from bridge.settings import BridgeSettings
-from core.core import EndHandler, MarkSink
+from core.core import EndHandler
 from core.errors import CheckpointUnavailable, SdkError
-from core.events import CONN, Event, EventSink
+from core.events import CONN, BatchSink, Event, EventSink
 from core.protocol.errcodes import ErrCode
 from core.registry import SdkFunction
 from tests.support.clock import MovableClock
@@ -37,7 +37,7 @@ from tests.support.wait import wait_until
 class FakeCore:
     record: SessionRecord
     sink: EventSink
-    mark_sink: MarkSink
+    batch_sink: BatchSink
     on_end: EndHandler
     fence: int | None = None
     done: list[str] = field(default_factory=list)
@@ -104,8 +104,8 @@ async def _rig(**overrides: Any) -> AsyncIterator[Rig]:
     failures: list[BaseException] = []
     hooks: list[Callable[[], Awaitable[None]]] = []
 
-    def factory(record: SessionRecord, sink: EventSink, mark: MarkSink, on_end: EndHandler) -> FakeCore:
-        core = FakeCore(record, sink, mark, on_end, login_error=failures.pop(0) if failures else None)
+    def factory(record: SessionRecord, sink: EventSink, batch: BatchSink, on_end: EndHandler) -> FakeCore:
+        core = FakeCore(record, sink, batch, on_end, login_error=failures.pop(0) if failures else None)
         core.before_login = hooks.pop(0) if hooks else None
         cores.append(core)
         return core
