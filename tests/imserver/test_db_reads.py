@@ -22,9 +22,8 @@ async def _sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
     yield f"sqlite+aiosqlite:///{tmp_path / 'im.db'}"
 
 
-@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.services)])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url_cm = _sqlite_url(tmp_path) if request.param == "sqlite" else fresh_database("oimb_dbreads")
+@contextlib.asynccontextmanager
+async def _created(url_cm: contextlib.AbstractAsyncContextManager[str]) -> AsyncIterator[AsyncEngine]:
     async with url_cm as url:
         eng = make_engine(url)
         await create_all(eng)
@@ -34,16 +33,18 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             await eng.dispose()
 
 
+@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.services)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    url_cm = _sqlite_url(tmp_path) if request.param == "sqlite" else fresh_database("oimb_dbreads")
+    async with _created(url_cm) as eng:
+        yield eng
+
+
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """For what only the inline SQLite reader does (its pool, its query_only guard)."""
-    async with _sqlite_url(tmp_path) as url:
-        eng = make_engine(url)
-        await create_all(eng)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with _created(_sqlite_url(tmp_path)) as eng:
+        yield eng
 
 
 async def _add_users(engine: AsyncEngine, *ids: str) -> None:
