@@ -16,7 +16,7 @@ from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, operation_id, services, session_from_header_or_query
 from bridge.routes.functions import CallResponse
 from bridge.session_handle import SessionHandle
-from bridge.sse import event_stream, parse_last_event_id, wait_unless_stopped
+from bridge.sse import MAX_EVENT_ID, event_stream, parse_last_event_id, wait_unless_stopped
 from bridge.stream_limit import bounded_stream
 from core.protocol.errcodes import ErrCode
 
@@ -141,7 +141,8 @@ async def poll_events(
     handle: SessionHandle = Depends(session_from_header_or_query),
     svc: Services = Depends(services),
     op: str = Depends(operation_id),
-    after: int = Query(0, ge=0, description="Return events with id greater than this"),
+    # Bounded as the SSE cursor is: a larger one reached SQL as an integer it cannot bind (500).
+    after: int = Query(0, ge=0, le=MAX_EVENT_ID, description="Return events with id greater than this"),
     wait: float = Query(0.0, ge=0.0, le=60.0, description="Seconds to wait for an event when none is ready"),
     limit: int = Query(100, ge=1, le=1000),
     access_token: str | None = Query(None, description="Session token, for clients that cannot set headers"),

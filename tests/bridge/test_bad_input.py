@@ -189,3 +189,17 @@ async def test_respond_async_delivers_call_result_event(stack: Stack) -> None:
         assert bad.json["errCode"] == 1301 and bad.json["status"] == 400
     finally:
         await s.close()
+
+
+@pytest.mark.parametrize("after", [str(2**63), "9" * 30])
+async def test_poll_cursor_past_the_largest_event_id_is_a_400(stack: Stack, user: BridgeUser, after: str) -> None:
+    """`after` is an event id: beyond 2**63 - 1 (the SSE cursor's bound, bridge/sse.py) it reached
+    SQLite as an integer it cannot bind, and the poll answered 500."""
+    r = await stack.http.get(
+        f"{stack.bridge.url}/v1/events/poll", params={"after": after, "wait": 0}, headers=user.auth
+    )
+    _problem(r, 400, 1001, "after")
+    largest = await stack.http.get(
+        f"{stack.bridge.url}/v1/events/poll", params={"after": str(2**63 - 1), "wait": 0}, headers=user.auth
+    )
+    assert largest.status_code == 200, largest.text
