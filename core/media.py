@@ -12,11 +12,13 @@ read, so a client cannot make the bridge fetch arbitrary addresses.
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from PIL import ImageFile
+from PIL import Image
 
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
@@ -36,6 +38,24 @@ class ObjectFacts:
     width: int = 0
     height: int = 0
     image_format: str = ""  # Pillow's name, lowercased: "png", "jpeg"
+
+
+def _image_header(head: bytes, url: str) -> tuple[int, int, str] | None:
+    """Width, height and format from the first bytes of an image, or None (not one, or not
+    enough bytes yet). Header only, as the SDK's getImageInfo reads it with Go's
+    image.DecodeConfig (openim-sdk-core internal/conversation_msg/create_message.go): Pillow's
+    ImageFile.Parser also set up a decoder, which allocates the whole raster, so a BMP or PPM
+    header of a few bytes claiming 9000x9000 pixels made the bridge reserve 324 MB."""
+    try:
+        with warnings.catch_warnings():
+            # Never decoded here: no DecompressionBombWarning; past twice the limit it is an error.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(head)) as img:
+                return img.width, img.height, (img.format or "").lower()
+    except Image.DecompressionBombError as exc:
+        raise SdkError(ErrCode.SdkArgsError, detail=f"object {url}: {exc}") from exc
+    except Exception:  # truncated, or not an image: Pillow raises many kinds
+        return None
 
 
 def is_object_url(url: str, api_base: str) -> bool:
@@ -64,17 +84,20 @@ async def inspect_object(http: httpx.AsyncClient, url: str, api_base: str, *, im
             ctype = resp.headers.get("content-type", "").split(";")[0].strip()
             if not image:
                 return ObjectFacts(url, size, ctype)
-            parser = ImageFile.Parser()
-            read = 0
+            head = bytearray()
+            facts = None
+            attempt = 1024
             async for chunk in resp.aiter_bytes():
-                parser.feed(chunk)
-                read += len(chunk)
-                if parser.image is not None or read >= _IMAGE_HEAD:
-                    break
-            img = parser.image
-            if img is None:
+                head += chunk
+                if len(head) >= attempt or len(head) >= _IMAGE_HEAD:
+                    attempt = 2 * len(head)  # parse again once it doubled: a few tries, not one per chunk
+                    if (facts := _image_header(bytes(head), url)) is not None or len(head) >= _IMAGE_HEAD:
+                        break
+            else:
+                facts = _image_header(bytes(head), url)  # the whole object: a small image
+            if facts is None:
                 raise SdkError(ErrCode.SdkArgsError, detail=f"object {url} is not an image Pillow can read")
-            fmt = (img.format or "").lower()
-            return ObjectFacts(url, size, ctype, img.width, img.height, fmt)
+            width, height, fmt = facts
+            return ObjectFacts(url, size, ctype, width, height, fmt)
     except httpx.HTTPError as exc:
         raise SdkError(ErrCode.NetworkError, detail=f"object {url}: {type(exc).__name__}") from exc

@@ -161,3 +161,29 @@ async def test_twenty_megabytes_pass_through_with_flat_memory(stack: Stack, tmp_
         async for chunk in resp.aiter_bytes():
             got += len(chunk)
     assert got == size
+
+
+def _ppm_header(width: int, height: int) -> bytes:
+    """A PPM that claims `width` x `height` pixels in a 20-byte header, with a few bytes of pixels."""
+    return f"P6\n{width} {height}\n255\n".encode() + b"\0" * 300
+
+
+async def test_an_image_claiming_billions_of_pixels_is_a_400_and_a_large_one_is_read_from_its_header(
+    stack: Stack,
+) -> None:
+    """A decompression bomb from a hostile sender: the element needs only the header's size,
+    as the SDK's image.DecodeConfig reads it. Pillow's DecompressionBombError escaped as a 500;
+    below its limit the incremental parser reserved the whole raster (4 bytes a pixel)."""
+    (a_id,) = await stack.new_users(1)
+    a = await stack.login(a_id)
+    r = await _upload(a, _ppm_header(60_000, 60_000), "bomb.ppm", "image/x-portable-pixmap")
+    assert r.status_code == 200, r.text
+    bomb = await a.post("/v1/message/create_image_message", {"imagePath": r.json()["data"]["url"]})
+    assert bomb.status_code == 400, bomb.text
+    assert "3600000000 pixels" in bomb.json()["detail"]
+
+    r = await _upload(a, _ppm_header(12_000, 12_000), "large.ppm", "image/x-portable-pixmap")
+    msg = await a.call("/v1/message/create_image_message", {"imagePath": r.json()["data"]["url"]})
+    src = msg["pictureElem"]["sourcePicture"]
+    assert (src["width"], src["height"]) == (12_000, 12_000)
+    assert (await a.call("/v1/auth/get_login_status", {})) is not None  # the session goes on
