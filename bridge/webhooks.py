@@ -54,6 +54,7 @@ log = logging.getLogger("openim.bridge.webhooks")
 
 _BATCH = 100
 _IDLE_WAIT = 5.0  # how long a worker waits for a new event before checking its session again
+_ANSWER_BYTES = 64 * 1024  # of a receiver's answer body read to keep its connection; the rest is dropped
 # Every this many scans, every live session is looked at, not only those that changed: a
 # target set through a node that does not run the session is found within that many.
 _FULL_SCAN_EVERY = 30
@@ -254,6 +255,21 @@ class WebhookDispatcher:
                 handle.hooked = False
                 self.store.refresh(sid)  # no worker, no memory of its target
 
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and return the answer's status. The URL is the session owner's to choose, so
+        the whole exchange is bounded by BRIDGE_WEBHOOK_TIMEOUT (httpx's timeout is per read:
+        a byte every few seconds never trips it) and at most `_ANSWER_BYTES` of the answer's
+        body are read (it carries nothing; an endless one was buffered whole). A body left
+        unread closes the connection instead of returning it to the pool."""
+        async with asyncio.timeout(self._settings.webhook_timeout):
+            async with self._http.stream("POST", url, content=body, headers=headers) as r:
+                read = 0
+                async for chunk in r.aiter_raw():
+                    read += len(chunk)
+                    if read > _ANSWER_BYTES:
+                        break
+                return r.status_code
+
     async def _deliver(self, handle: SessionHandle, target: WebhookTarget, ev: StoredEvent) -> bool:
         """POST one event until a 2xx, or dead-letter it after the last attempt; False if the
         target was removed or replaced meanwhile (the event is left for the new one)."""
@@ -269,11 +285,13 @@ class WebhookDispatcher:
                 SIGNATURE_HEADER: sign(target.secret, body),
             }
             try:
-                r = await self._http.post(target.url, content=body, headers=headers, timeout=s.webhook_timeout)
-                if 200 <= r.status_code < 300:
+                status = await self._post(target.url, body, headers)
+                if 200 <= status < 300:
                     self.delivered_total += 1
                     return True
-                why = f"answered {r.status_code}"
+                why = f"answered {status}"
+            except TimeoutError:
+                why = f"no whole answer within {s.webhook_timeout} s"
             except httpx.HTTPError as exc:
                 why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self.failed_attempts_total += 1
