@@ -49,9 +49,12 @@ async def operation_id(request: Request) -> str:
 
 
 def _bearer(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
-    if auth is None:
+    values = request.headers.getlist("authorization")
+    if not values:
         return None
+    if len(values) > 1:  # not a list header (RFC 9110 11.6.2): a proxy may have read the other one
+        raise BridgeError(401, ErrCode.TokenMalformedError, "more than one Authorization header")
+    auth = values[0]
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise BridgeError(401, ErrCode.TokenMalformedError, "Authorization must be 'Bearer <session token>'")

@@ -203,3 +203,16 @@ async def test_poll_cursor_past_the_largest_event_id_is_a_400(stack: Stack, user
         f"{stack.bridge.url}/v1/events/poll", params={"after": str(2**63 - 1), "wait": 0}, headers=user.auth
     )
     assert largest.status_code == 200, largest.text
+
+
+async def test_two_authorization_headers_are_refused_not_one_of_them_picked(stack: Stack) -> None:
+    """RFC 9110 5.3: Authorization is not a list, so two of them are malformed. The first one
+    was used, while a proxy in front may authorise by the last: which user's session a request
+    reaches must not depend on who reads the head."""
+    a_id, b_id = await stack.new_users(2)
+    a, b = await stack.login(a_id), await stack.login(b_id)
+    both = [("Authorization", a.auth["Authorization"]), ("Authorization", b.auth["Authorization"])]
+    for path, method in (("/v1/user/get_self_user_info", "POST"), ("/v1/events/poll", "GET")):
+        r = await stack.http.request(method, f"{stack.bridge.url}{path}", headers=both, json={})
+        _problem(r, 401, 1503, "more than one Authorization header")
+    assert (await a.call("/v1/user/get_self_user_info"))["userID"] == a_id
