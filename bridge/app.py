@@ -40,7 +40,7 @@ from bridge.settings import BridgeSettings
 from bridge.stores import Stores, open_stores
 from bridge.upstream import Upstream
 from bridge.webhook_store import MemoryWebhookStore, RedisWebhookStore, WebhookStore
-from bridge.webhooks import WebhookDispatcher
+from bridge.webhooks import WebhookDispatcher, webhook_clients
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
@@ -64,13 +64,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
         async with (
             _engine(settings) as engine,
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
-            # Webhook receivers are the session owners' to choose: their own pool, so slow ones
-            # never hold a connection the cores call OpenIM with. One POST at a time per worker
-            # bounds it; no cap, so no receiver waits on another's.
-            httpx.AsyncClient(
-                timeout=settings.webhook_timeout,
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=50),
-            ) as hooks_http,
+            webhook_clients(settings) as hooks_http,  # not `http`: receivers are anyone's to choose
             open_stores(settings) as stores,  # SQL, Redis with BRIDGE_REDIS_URL, or memory (--ephemeral)
         ):
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
@@ -103,7 +97,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             )
             upstream = Upstream(http, api)
             calls = CallService(pool, idempotency)
-            webhooks = WebhookDispatcher(settings, pool, stores.events, _webhook_store(settings, stores), hooks_http)
+            webhooks = WebhookDispatcher(settings, pool, stores.events, _webhook_store(settings, stores), *hooks_http)
             app.state.services = Services(
                 settings,
                 pool,

@@ -4,7 +4,10 @@ A session's owner is any user with a token; letting them point the bridge at
 loopback, link-local (cloud metadata at 169.254.169.254) or private ranges
 would let them probe the operator's network. Those are refused unless the
 operator allows them (BRIDGE_WEBHOOK_ALLOW_PRIVATE). The host is resolved when
-the URL is set; the operator's own BRIDGE_WEBHOOK_URL is trusted as given.
+the URL is set, and again where each connection is made (`PublicOnlyBackend`): a
+name that resolved to a public address at the check may resolve to 127.0.0.1 a
+second later (DNS rebinding). The operator's own BRIDGE_WEBHOOK_URL is trusted as
+given.
 """
 
 from __future__ import annotations
@@ -12,12 +15,29 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 from bridge.errors import BridgeError
 from core.protocol.errcodes import ErrCode
 
-__all__ = ["check_webhook_url"]
+__all__ = ["PublicOnlyBackend", "check_webhook_url", "public_only", "resolve"]
+
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+async def resolve(host: str, port: int) -> list[IpAddress]:
+    """The addresses `host` resolves to (OSError if none)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def _internal(addr: IpAddress) -> bool:
+    return not addr.is_global or addr.is_multicast
 
 
 def _bad(detail: str) -> BridgeError:
@@ -38,15 +58,60 @@ async def check_webhook_url(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
+        addrs = await resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
         raise _bad(f"url: host {parts.hostname!r} does not resolve") from exc
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not addr.is_global or addr.is_multicast:
+    for addr in addrs:
+        if _internal(addr):
             raise _bad(
                 f"url: host {parts.hostname!r} is a loopback, link-local or private address ({addr}); "
                 "the operator can allow those with BRIDGE_WEBHOOK_ALLOW_PRIVATE"
             )
+
+
+class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to public addresses that it resolved itself
+    (TLS still verifies the URL's host name: httpcore takes SNI from the request, not from here)."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addrs = await resolve(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"{host} does not resolve") from exc
+        inward = [a for a in addrs if _internal(a)]
+        if inward or not addrs:
+            raise httpcore.ConnectError(f"{host} resolves to an internal address ({inward[0] if inward else 'none'})")
+        error: Exception | None = None
+        for addr in addrs:  # each checked address in turn, as a connect by name would
+            try:
+                return await self._inner.connect_tcp(str(addr), port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks go to http(s) URLs only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def public_only(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
+    """`transport`, connecting through `PublicOnlyBackend`. httpx takes no network backend, so it
+    is set on the transport's httpcore pool (httpx 0.28 / httpcore 1.0: `_pool._network_backend`)."""
+    pool = transport._pool
+    pool._network_backend = PublicOnlyBackend(pool._network_backend)
+    return transport

@@ -35,7 +35,7 @@ import functools
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -47,8 +47,9 @@ from bridge.settings import BridgeSettings
 from bridge.sse import SESSION_CLOSED_EVENT
 from bridge.webhook_signing import SIGNATURE_HEADER, sign
 from bridge.webhook_store import CachedTargets, WebhookStore, WebhookTarget
+from bridge.webhook_targets import public_only
 
-__all__ = ["WebhookDispatcher", "webhook_payload"]
+__all__ = ["WebhookDispatcher", "webhook_clients", "webhook_payload"]
 
 log = logging.getLogger("openim.bridge.webhooks")
 
@@ -76,6 +77,26 @@ def webhook_payload(handle: SessionHandle, ev: StoredEvent) -> dict[str, Any]:
     }
 
 
+@contextlib.asynccontextmanager
+async def webhook_clients(settings: BridgeSettings) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """The HTTP clients for the operator's webhook and for the sessions' own.
+
+    Not the pool the cores call OpenIM with: a slow receiver must never hold one of its
+    connections. One POST at a time per worker bounds the connections, so no cap (no receiver
+    waits on another's). The sessions' client connects only to public addresses, checked at
+    connect time (bridge/webhook_targets.py), unless BRIDGE_WEBHOOK_ALLOW_PRIVATE."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=50)
+    async with contextlib.AsyncExitStack() as stack:
+        operator = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.webhook_timeout, limits=limits))
+        own = operator
+        if not settings.webhook_allow_private:
+            transport = public_only(httpx.AsyncHTTPTransport(limits=limits))
+            own = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=settings.webhook_timeout, transport=transport)
+            )
+        yield operator, own
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -84,6 +105,7 @@ class WebhookDispatcher:
         events: EventLog,
         store: WebhookStore,
         http: httpx.AsyncClient,
+        session_http: httpx.AsyncClient | None = None,
         *,
         jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
@@ -92,7 +114,8 @@ class WebhookDispatcher:
         self._events = events
         # Asked before every delivery, changed by the routes through it (PUT/DELETE /v1/session/webhook).
         self.store = CachedTargets(store)
-        self._http = http
+        self._http = http  # for the operator's URL
+        self._session_http = session_http or http  # for the sessions' own: see webhook_clients
         self._jitter = jitter
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None
@@ -255,14 +278,15 @@ class WebhookDispatcher:
                 handle.hooked = False
                 self.store.refresh(sid)  # no worker, no memory of its target
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+    async def _post(self, target: WebhookTarget, body: bytes, headers: dict[str, str]) -> int:
         """POST and return the answer's status. The URL is the session owner's to choose, so
         the whole exchange is bounded by BRIDGE_WEBHOOK_TIMEOUT (httpx's timeout is per read:
         a byte every few seconds never trips it) and at most `_ANSWER_BYTES` of the answer's
         body are read (it carries nothing; an endless one was buffered whole). A body left
         unread closes the connection instead of returning it to the pool."""
         async with asyncio.timeout(self._settings.webhook_timeout):
-            async with self._http.stream("POST", url, content=body, headers=headers) as r:
+            http = self._http if target.kind == "operator" else self._session_http
+            async with http.stream("POST", target.url, content=body, headers=headers) as r:
                 read = 0
                 async for chunk in r.aiter_raw():
                     read += len(chunk)
@@ -285,7 +309,7 @@ class WebhookDispatcher:
                 SIGNATURE_HEADER: sign(target.secret, body),
             }
             try:
-                status = await self._post(target.url, body, headers)
+                status = await self._post(target, body, headers)
                 if 200 <= status < 300:
                     self.delivered_total += 1
                     return True

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from tests.support.stack import BridgeUser, Stack, run_stack
 from tests.support.wait import wait_until
+from tests.support.webhook_receiver import WebhookReceiver
 
 
 class HostileReceiver:
@@ -138,3 +142,65 @@ async def test_an_answer_trickled_forever_is_cut_at_the_webhook_timeout(stack: S
         await wait_until(lambda: receiver.posts >= 2, 15, "the retry")
     # The other sessions' cores never share a connection pool with a receiver.
     assert dispatcher._http is not stack.bridge.app.state.services.http
+
+
+async def test_a_name_that_resolves_inward_after_the_check_gets_no_post(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the URL's host resolved to a public address when it was set, and to
+    loopback (or 169.254.169.254) when the bridge POSTs. The address is checked where the
+    connection is made, so the bridge's network gets nothing."""
+    import bridge.webhook_targets
+
+    real = bridge.webhook_targets.resolve
+    answers = {"first": True}
+
+    async def rebinding(host: str, port: int) -> list[Any]:
+        if answers.pop("first", False):
+            return [ipaddress.ip_address("93.184.216.34")]  # public, once: for the check at PUT time
+        return await real(host, port)
+
+    monkeypatch.setattr(bridge.webhook_targets, "resolve", rebinding)
+    async with (
+        WebhookReceiver() as inside,
+        run_stack(
+            tmp_path,
+            webhook_scan_interval=0.05,
+            webhook_retry_base=0.01,
+            webhook_retry_cap=0.02,
+            webhook_max_attempts=2,
+        ) as stack,
+    ):
+        (u,) = await stack.new_users(1, "whr")
+        user = await stack.login(u)
+        await _hook(stack, user, f"http://localhost:{inside.port}/hook")
+        await _rename(user, "rebound")
+        dispatcher = stack.bridge.app.state.webhooks
+        await wait_until(lambda: dispatcher.dead_letters_total >= 1, 15, "the event to be given up on")
+        assert inside.deliveries == []
+
+
+async def test_the_guard_connects_to_the_public_addresses_it_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other side of the guard: a public name is connected to by the address it was checked
+    as (so no second lookup can differ), the next one if the first refuses."""
+    import httpcore
+
+    import bridge.webhook_targets
+    from bridge.webhook_targets import PublicOnlyBackend
+
+    async def public(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address("2606:2800:220:1::1"), ipaddress.ip_address("93.184.216.34")]
+
+    monkeypatch.setattr(bridge.webhook_targets, "resolve", public)
+    tried: list[str] = []
+
+    class Inner(httpcore.AsyncMockBackend):
+        async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+            tried.append(host)
+            if ":" in host:
+                raise httpcore.ConnectError("no IPv6 route")
+            return await super().connect_tcp(host, port, *args, **kwargs)
+
+    stream = await PublicOnlyBackend(Inner([])).connect_tcp("hooks.example.com", 443)
+    await stream.aclose()
+    assert tried == ["2606:2800:220:1::1", "93.184.216.34"]
