@@ -55,10 +55,20 @@ class HttpLimits:
     max_header_bytes: int = 16 * 1024
     header_timeout: float = 20.0
     body_timeout: float = 60.0
+    # A WebSocket message is assembled whole before the app sees it: uvicorn's 16 MiB default let
+    # any stranger's socket pin that much. Twice the oimws frame limit, so a frame a little over
+    # it is still answered 10002; past this uvicorn closes the socket with 1009 (OpenIM's gateway
+    # closes one over its read limit too: internal/msggateway/client.go SetReadLimit).
+    ws_max_bytes: int = 2 << 20
 
     @classmethod
     def of(cls, settings: BridgeSettings) -> HttpLimits:
-        return cls(settings.max_header_bytes, settings.header_timeout, settings.body_timeout)
+        return cls(
+            settings.max_header_bytes,
+            settings.header_timeout,
+            settings.body_timeout,
+            2 * settings.oimws_max_frame_bytes,
+        )
 
 
 def protocol_class(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:

@@ -98,6 +98,7 @@ async def serve_app(
     ``limits`` (default: the settings' defaults) bound request heads and read
     times: httptools with the checks of ``http_limits.py``.
     """
+    limits = limits or HttpLimits()
     if sock is None:
         sock = bind(host, port)
     host = sock.getsockname()[0]
@@ -112,7 +113,8 @@ async def serve_app(
         log_config=None,  # uvicorn's lines go to our handlers and format (bridge/logs.py)
         timeout_graceful_shutdown=5,
         timeout_keep_alive=75,
-        http=protocol_class(limits or HttpLimits()),
+        http=protocol_class(limits),
+        ws_max_size=limits.ws_max_bytes,
     )
     server = uvicorn.Server(config)
     # The host process owns signals; an embedded server must not take them.
