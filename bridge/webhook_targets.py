@@ -36,7 +36,16 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: global, but carries an IPv4
+
+
 def _internal(addr: IpAddress) -> bool:
+    if isinstance(addr, ipaddress.IPv6Address):
+        # An IPv4 address carried inside IPv6 (mapped, 6to4, NAT64) goes where that IPv4 goes.
+        nat64 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF) if addr in _NAT64 else None
+        inner = addr.ipv4_mapped or addr.sixtofour or nat64
+        if inner is not None and _internal(inner):
+            return True
     return not addr.is_global or addr.is_multicast
 
 

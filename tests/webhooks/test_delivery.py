@@ -130,6 +130,11 @@ async def test_a_session_webhook_gets_events_from_when_it_was_set(hooked: tuple[
         ("http://169.254.169.254/latest/meta-data", "loopback, link-local or private"),
         ("http://10.1.2.3/x", "loopback, link-local or private"),
         ("http://[::1]:8080/", "loopback, link-local or private"),
+        # IPv4 inside IPv6: NAT64 (RFC 6052; a NAT64 gateway translates it to 169.254.169.254),
+        # 6to4 (RFC 3056). Both prefixes are global, the address they carry is not.
+        ("http://[64:ff9b::a9fe:a9fe]/", "loopback, link-local or private"),
+        ("http://[64:ff9b::10.1.2.3]/", "loopback, link-local or private"),
+        ("http://[2002:a9fe:a9fe::1]/", "loopback, link-local or private"),
         ("ftp://example.com/x", "http:// or https://"),
         ("http://user:pw@example.com/", "credentials"),
     ],
