@@ -13,6 +13,7 @@ given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -30,9 +31,35 @@ __all__ = ["PublicOnlyBackend", "check_webhook_url", "public_only", "resolve"]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# A lookup runs in one of the loop's few resolver threads (the default executor; libuv's 4 under
+# uvloop) until the resolver answers or gives up, which under a name server that never answers
+# takes its full timeout and retries. Every new connection the cores make resolves through the
+# same threads, so webhook hosts, which anyone names, may hold only a few, for a bounded time.
+MAX_LOOKUPS = 2
+LOOKUP_TIMEOUT = 5.0
+_lookups_in_flight = 0
+
+
+def _lookup_done(_: object) -> None:
+    global _lookups_in_flight
+    _lookups_in_flight -= 1  # when the thread is free again, not when the caller stopped waiting
+
+
 async def resolve(host: str, port: int) -> list[IpAddress]:
-    """The addresses `host` resolves to (OSError if none)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    """The addresses `host` resolves to (OSError if none, if too many lookups are in flight, or
+    if it takes longer than LOOKUP_TIMEOUT)."""
+    global _lookups_in_flight
+    with contextlib.suppress(ValueError):
+        return [ipaddress.ip_address(host)]  # a literal needs no lookup
+    if _lookups_in_flight >= MAX_LOOKUPS:
+        raise OSError(f"{MAX_LOOKUPS} webhook host lookups are in flight already; retry")
+    _lookups_in_flight += 1
+    lookup = asyncio.ensure_future(asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    lookup.add_done_callback(_lookup_done)
+    try:
+        infos = await asyncio.wait_for(asyncio.shield(lookup), LOOKUP_TIMEOUT)
+    except TimeoutError as exc:
+        raise OSError(f"no answer within {LOOKUP_TIMEOUT} s") from exc
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
@@ -69,7 +96,7 @@ async def check_webhook_url(url: str, *, allow_private: bool) -> None:
     try:
         addrs = await resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
-        raise _bad(f"url: host {parts.hostname!r} does not resolve") from exc
+        raise _bad(f"url: host {parts.hostname!r} does not resolve ({exc})") from exc
     for addr in addrs:
         if _internal(addr):
             raise _bad(
@@ -96,7 +123,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         try:
             addrs = await resolve(host, port)
         except OSError as exc:
-            raise httpcore.ConnectError(f"{host} does not resolve") from exc
+            raise httpcore.ConnectError(f"{host} does not resolve ({exc})") from exc
         inward = [a for a in addrs if _internal(a)]
         if inward or not addrs:
             raise httpcore.ConnectError(f"{host} resolves to an internal address ({inward[0] if inward else 'none'})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,48 @@ async def test_the_guard_connects_to_the_public_addresses_it_resolved(monkeypatc
     stream = await PublicOnlyBackend(Inner([])).connect_tcp("hooks.example.com", 443)
     await stream.aclose()
     assert tried == ["2606:2800:220:1::1", "93.184.216.34"]
+
+
+async def test_host_lookups_that_never_answer_hold_at_most_two_resolver_threads(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook host under a name server that never answers holds the thread its lookup runs
+    in until the resolver gives up. Those threads are the loop's few (6 on this machine), and
+    every new connection the cores make resolves through them: six PUTs of such URLs stalled
+    them all. Lookups for webhooks are capped (2 in flight) and time-bounded."""
+    import threading
+
+    import bridge.webhook_targets
+
+    monkeypatch.setattr(bridge.webhook_targets, "LOOKUP_TIMEOUT", 0.5)
+    release = threading.Event()
+    stuck: list[str] = []
+    real = socket.getaddrinfo
+
+    def blackholed(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(host).endswith(".blackhole.test"):
+            stuck.append(str(host))
+            release.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "blackholed")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", blackholed)
+    stack.bridge.settings.webhook_allow_private = False  # the checked path (the fixture allows loopback)
+    users = [await stack.login(u) for u in await stack.new_users(6, "whd")]
+    try:
+        answers = await asyncio.gather(
+            *(
+                stack.http.put(
+                    f"{stack.bridge.url}/v1/session/webhook",
+                    headers=u.auth,
+                    json={"url": f"http://h{i}.blackhole.test/hook", "secret": "s" * 16},
+                )
+                for i, u in enumerate(users)
+            )
+        )
+        assert [r.status_code for r in answers] == [400] * 6, [r.text for r in answers]
+        assert len(stuck) <= 2, stuck
+        assert (await users[0].call("/v1/user/get_self_user_info"))["userID"] == users[0].user_id
+    finally:
+        release.set()
+        await wait_until(lambda: bridge.webhook_targets._lookups_in_flight == 0, 15, "the lookups to end")
