@@ -92,6 +92,13 @@ class Connection:
         self._handle: SessionHandle | None = None
         self._pump: EventPump | None = None
         self._pump_task: asyncio.Task[None] | None = None
+        # Until its Login a socket belongs to nobody, so it has BRIDGE_HEADER_TIMEOUT to log in, as
+        # an HTTP connection has to send its head (OpenIM's gateway checks the token before the
+        # upgrade and never holds such a socket). Whatever it sends meanwhile does not count.
+        self._login_by = 0.0
+        self._logging_in = False
+        self._expired = False
+        self._tasks: tuple[asyncio.Task[None], ...] = ()
 
     async def run(self, connect_operation_id: str) -> None:
         """Serve until the client leaves or the bridge closes the socket; then clean up."""
@@ -99,12 +106,20 @@ class Connection:
         await self._outbox.put(error_frame(INIT_SDK, connect_operation_id, 0, ""))
         writer = asyncio.create_task(self._outbox.run(self._socket.send, self._socket.close), name="oimws-writer")
         reader = asyncio.create_task(self._read(), name="oimws-reader")
+        self._tasks = (writer, reader)
+        loop = asyncio.get_running_loop()
+        self._login_by = loop.time() + self._svc.settings.header_timeout
+        deadline = loop.call_at(self._login_by, self._login_deadline)
         try:
             done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("oimws connection failed", exc_info=task.exception())
+            if self._expired:  # straight to the socket: the outbox may be full of unread answers
+                with contextlib.suppress(Exception):
+                    await self._socket.close(1008, f"no Login within {self._svc.settings.header_timeout:g} s")
         finally:
+            deadline.cancel()
             tasks = [writer, reader, *self._calls]
             if self._pump_task is not None:
                 tasks.append(self._pump_task)
@@ -114,6 +129,12 @@ class Connection:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._detach()
+
+    def _login_deadline(self) -> None:
+        if self._handle is None and not self._logging_in:  # a Login under way decides itself
+            self._expired = True
+            for task in self._tasks:
+                task.cancel()
 
     def _detach(self) -> None:
         handle, pump = self._handle, self._pump
@@ -172,11 +193,17 @@ class Connection:
         # Inline in the reader: the next request of this socket waits for the login.
         svc = self._svc
         before = svc.settings.clock()
+        self._logging_in = True
         try:
             handle = await self._pool_login(token, req.operation_id)
         except (BridgeError, SdkError) as exc:
             await self._fail(req, exc.code, _text(exc.msg, exc.detail))
+            self._logging_in = False
+            if asyncio.get_running_loop().time() >= self._login_by:
+                self._login_deadline()  # it failed after the deadline: nothing more to wait for
             return
+        finally:
+            self._logging_in = False
         svc.pool.stream_opened(handle)  # an open socket keeps the core from being parked
         self._handle = handle
         cursor = await self._first_cursor(handle, fresh=handle.record.created_at >= before)
