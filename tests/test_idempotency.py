@@ -21,7 +21,14 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bridge.errors import BridgeError, status_for
-from bridge.idempotency import IdempotencyCache, MemoryOutcomes, Outcome, RecordedError, RedisOutcomes
+from bridge.idempotency import (
+    MAX_OUTCOME_BYTES,
+    IdempotencyCache,
+    MemoryOutcomes,
+    Outcome,
+    RecordedError,
+    RedisOutcomes,
+)
 from bridge.idempotency.sql import SqlOutcomes
 from bridge.redis_client import REDIS_UNAVAILABLE_CODE, create_redis
 from bridge.settings import BridgeSettings
@@ -164,6 +171,30 @@ async def test_other_operation_ids_and_sessions_run(cache: IdempotencyCache) -> 
     await cache.run(SID, "op-2", "/v1/a", fn)
     await cache.run("other-session", "op-1", "/v1/a", fn)
     assert fn.runs == 3 and cache.replays == 0
+
+
+async def test_an_answer_too_large_to_keep_is_not_recorded_and_its_retry_runs(cache: IdempotencyCache) -> None:
+    """A client chooses operationIDs, so every distinct one of a call answering megabytes was a
+    kept copy for the window: live, 50 history pages of 1.4 MB grew bridge.db by 68 MB, without
+    bound but the rate (Redis's memory in cluster mode, the process's with --ephemeral). Answers
+    that large come from reads, which may run again; a send's retry is deduped by the server on
+    its clientMsgID."""
+    big = {"messageList": ["x" * (MAX_OUTCOME_BYTES + 1)]}
+    calls = 0
+
+    async def history() -> Any:
+        nonlocal calls
+        calls += 1
+        return big
+
+    assert await cache.run(SID, "op-big", "/v1/message/get_advanced_history_message_list", history) == big
+    assert await cache.run(SID, "op-big", "/v1/message/get_advanced_history_message_list", history) == big
+    assert calls == 2 and cache.replays == 0
+    assert await cache.store.get(SID, "op-big") is None
+    small = Calls()  # and the rest is kept as before
+    await cache.run(SID, "op-small", "/v1/a", small)
+    await cache.run(SID, "op-small", "/v1/a", small)
+    assert small.runs == 1 and cache.replays == 1
 
 
 @pytest.mark.parametrize("result", [None, 0, "", [], {"deep": {"list": [1, 2.5, None, True]}}])

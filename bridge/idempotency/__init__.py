@@ -29,11 +29,12 @@ from bridge.logs import log_fields
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 
-from .base import Outcome, OutcomeStore, RecordedError
+from .base import MAX_OUTCOME_BYTES, Outcome, OutcomeStore, RecordedError
 from .memory import MemoryOutcomes
 from .redis import RedisOutcomes
 
 __all__ = [
+    "MAX_OUTCOME_BYTES",
     "IdempotencyCache",
     "MemoryOutcomes",
     "Outcome",

@@ -16,7 +16,14 @@ from bridge.errors import BridgeError, status_for
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 
-__all__ = ["INTERNAL_ERROR", "Outcome", "OutcomeStore", "RecordedError"]
+__all__ = ["INTERNAL_ERROR", "MAX_OUTCOME_BYTES", "Outcome", "OutcomeStore", "RecordedError"]
+
+
+# Outcomes larger than this, encoded, are not kept: a retry runs the call again. The client
+# chooses operationIDs, so each distinct one of a call answering megabytes (a history page) was a
+# copy kept for the window, bounded only by the rate. Only reads answer that much, and they may
+# run again; a send is deduped by the server on its clientMsgID. Every store checks it.
+MAX_OUTCOME_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)

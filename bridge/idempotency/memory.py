@@ -6,7 +6,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .base import Outcome, OutcomeStore
+from .base import MAX_OUTCOME_BYTES, Outcome, OutcomeStore
+from .redis import encode
 
 __all__ = ["MemoryOutcomes"]
 
@@ -40,7 +41,7 @@ class MemoryOutcomes(OutcomeStore):
     async def put(self, session_id: str, operation_id: str, outcome: Outcome) -> None:
         self._expire()
         key = (session_id, operation_id)
-        if key in self._entries:
+        if key in self._entries or len(encode(outcome)) > MAX_OUTCOME_BYTES:
             return
         self._entries[key] = (self._clock(), outcome)
         while len(self._entries) > self._max:

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 
 from bridge.redis_client import redis_errors
 
-from .base import Outcome, OutcomeStore, RecordedError
+from .base import MAX_OUTCOME_BYTES, Outcome, OutcomeStore, RecordedError
 
 __all__ = ["RedisOutcomes"]
 
@@ -55,6 +55,8 @@ class RedisOutcomes(OutcomeStore):
 
     async def put(self, session_id: str, operation_id: str, outcome: Outcome) -> None:
         value = encode(outcome)
+        if len(value) > MAX_OUTCOME_BYTES:
+            return
         async with redis_errors("idempotency record"):
             await self._client.set(self.key(session_id, operation_id), value, px=self._px, nx=True)
 

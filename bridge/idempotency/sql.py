@@ -36,7 +36,7 @@ from bridge.sqlstore.database import SqlDatabase, database_errors
 from bridge.sqlstore.driver import executemany
 from bridge.sqlstore.writer import GroupWriter, Job
 
-from .base import Outcome, OutcomeStore
+from .base import MAX_OUTCOME_BYTES, Outcome, OutcomeStore
 from .redis import decode, encode
 
 __all__ = ["SqlOutcomes"]
@@ -121,13 +121,16 @@ class SqlOutcomes(OutcomeStore):
         return None if raw is None else decode(raw)
 
     async def put(self, session_id: str, operation_id: str, outcome: Outcome) -> None:
+        value = encode(outcome)
+        if len(value) > MAX_OUTCOME_BYTES:
+            return
         now = self._clock()
         expires_at = now + self._window
         row = {
             "session_id": session_id,
             "operation_id": _op_key(operation_id),
             "expires_at": expires_at,
-            "value": encode(outcome),
+            "value": value,
         }
 
         key = hash((session_id, row["operation_id"]))
