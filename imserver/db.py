@@ -95,8 +95,14 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Pure reads (make_read_sessionmaker) begin deferred: in WAL a reader needs no lock,
-        # so it neither waits for the message writer nor makes it wait.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+        # so it neither waits for the message writer nor makes it wait. On a DBAPI cursor, not
+        # exec_driver_sql: SQLAlchemy's execution context and events for a statement with no
+        # parameters nor result were a tenth of a login's API CPU (issue 14).
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import TokenState
 from core.protocol.errcodes import ErrCode
+from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import TokenRow
 from imserver.services.common import insert_ignore
@@ -88,6 +89,7 @@ class TokenService:
             raise ValueError("imserver needs a secret (run_imserver generates one when none is set)")
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
         self._known: dict[str, _Known] = {}
         self._stamps: dict[tuple[str, int], int] = {}
 
@@ -135,7 +137,7 @@ class TokenService:
         key = (claims.user_id, claims.platform_id)
         stamp = self._stamps.get(key, 0)
         if not self.is_admin(claims.user_id):
-            async with self._sessionmaker() as session:
+            async with self._reads() as session:
                 row = await session.get(TokenRow, token_digest(token))
             if row is None or row.user_id != claims.user_id or row.platform_id != claims.platform_id:
                 raise ImError(ErrCode.TokenNotExistError)
