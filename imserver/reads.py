@@ -32,13 +32,15 @@ from imserver.db import SQLITE_BUSY_TIMEOUT_MS
 __all__ = ["ReadTx", "Reads", "reads_for"]
 
 _T = TypeVar("_T")
+# Any SELECT, whatever its columns.
+AnySelect = Select[*tuple[Any, ...]]
 
 
 class ReadTx(Protocol):
-    def rows(self, stmt: Select[Any], params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+    def rows(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         """Every row; each reads like the ORM object (`row.user_id`)."""
 
-    def scalar(self, stmt: Select[Any], params: Mapping[str, Any] | None = None) -> Any:
+    def scalar(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row (None without rows)."""
 
 
@@ -50,7 +52,7 @@ class Reads:
 class _Compiled:
     __slots__ = ("defaults", "expanding", "names", "processors", "row", "sql")
 
-    def __init__(self, stmt: Select[Any], dialect: Any) -> None:
+    def __init__(self, stmt: AnySelect, dialect: Any) -> None:
         compiled = stmt.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.names: list[str] = list(compiled.positiontup or ())
@@ -87,15 +89,15 @@ class _SqliteTx:
     def __init__(self, conn: sqlite3.Connection, dialect: Any) -> None:
         self._conn, self._dialect = conn, dialect
         # By statement object (identity: statements are module-level constants).
-        self._cache: dict[Select[Any], _Compiled] = {}
+        self._cache: dict[AnySelect, _Compiled] = {}
 
-    def _compiled(self, stmt: Select[Any]) -> _Compiled:
+    def _compiled(self, stmt: AnySelect) -> _Compiled:
         c = self._cache.get(stmt)
         if c is None:
             c = self._cache[stmt] = _Compiled(stmt, self._dialect)
         return c
 
-    def rows(self, stmt: Select[Any], params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+    def rows(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         c = self._compiled(stmt)
         sql, values = c.statement(params or {})
         raw = self._conn.execute(sql, values).fetchall()
@@ -105,7 +107,7 @@ class _SqliteTx:
         make = c.row._make
         return [make(r) for r in raw]
 
-    def scalar(self, stmt: Select[Any], params: Mapping[str, Any] | None = None) -> Any:
+    def scalar(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Any:
         rows = self.rows(stmt, params)
         return rows[0][0] if rows else None
 
@@ -141,10 +143,10 @@ class _SyncTx:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def rows(self, stmt: Select[Any], params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+    def rows(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         return self._conn.execute(stmt, dict(params or {})).all()
 
-    def scalar(self, stmt: Select[Any], params: Mapping[str, Any] | None = None) -> Any:
+    def scalar(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Any:
         return self._conn.execute(stmt, dict(params or {})).scalar()
 
 
