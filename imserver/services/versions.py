@@ -127,6 +127,14 @@ _ENTRIES = (
 )
 
 
+# A missing log, or nothing if it exists by now; built once (values bound from `_new_log`).
+_LOG_VALUES: dict[str, Any] = {
+    name: bindparam(name) for name in ("table_name", "d_id", "version_id", "version", "last_update")
+}
+_CREATE_LOG_SQLITE = sqlite_insert(VersionLogRow).values(_LOG_VALUES).on_conflict_do_nothing()
+_CREATE_LOG_PG = pg_insert(VersionLogRow).values(_LOG_VALUES).on_conflict_do_nothing()
+
+
 def _answer(head: VersionHead, version_id: str, version: int) -> Delta | None:
     """The answer that needs no change entries (full, or current); None = read them."""
     if not _valid_client_version(version_id, version) or version_id != head.version_id:
@@ -228,8 +236,7 @@ class VersionLogs:
         row = self._new_log(table, d_id, _FIRST_VERSION)
 
         def create(conn: Connection) -> None:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            conn.execute(insert(VersionLogRow).values(row).on_conflict_do_nothing())
+            conn.execute(_CREATE_LOG_PG if conn.dialect.name == "postgresql" else _CREATE_LOG_SQLITE, row)
 
         return create
 
