@@ -235,6 +235,7 @@ class SmallWrites:
         self._twin = sync_sqlite_twin(engine)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="imserver-writes") if self._twin else None
         self._inline = sync_sqlite_twin(engine, pool_size=1, max_overflow=0)
+        self._inline_conn: Connection | None = None
         if self._inline is not None:
 
             @event.listens_for(self._inline, "connect")
@@ -243,14 +244,15 @@ class SmallWrites:
 
     async def run(self, fn: Callable[[Connection], _T]) -> _T:
         if self._inline is not None:
-            with self._inline.connect() as conn:
-                try:
-                    transaction = conn.begin()
-                except (sqlite3.OperationalError, OperationalError):  # SQLITE_BUSY: the lock is taken
-                    pass  # wait for it in the thread
-                else:
-                    with transaction:
-                        return fn(conn)
+            if self._inline_conn is None:  # kept open: a checkout and a close cost more than the write
+                self._inline_conn = self._inline.connect()
+            try:
+                transaction = self._inline_conn.begin()
+            except (sqlite3.OperationalError, OperationalError):  # SQLITE_BUSY: the lock is taken
+                pass  # wait for it in the thread
+            else:
+                with transaction:
+                    return fn(self._inline_conn)
         if self._thread is not None:
             return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_transaction, fn)
         async with self._sessions.begin() as session:
@@ -264,6 +266,8 @@ class SmallWrites:
     def close(self) -> None:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
+        if self._inline_conn is not None:
+            self._inline_conn.close()
         for twin in (self._twin, self._inline):
             if twin is not None:
                 twin.dispose()
