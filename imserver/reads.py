@@ -84,12 +84,12 @@ class _Compiled:
 
 
 class _SqliteTx:
-    __slots__ = ("_cache", "_conn", "_dialect")
+    __slots__ = ("_cache", "_dialect", "conn")
 
-    def __init__(self, conn: sqlite3.Connection, dialect: Any) -> None:
-        self._conn, self._dialect = conn, dialect
+    def __init__(self, conn: sqlite3.Connection, dialect: Any, cache: dict[AnySelect, _Compiled]) -> None:
+        self.conn, self._dialect = conn, dialect
         # By statement object (identity: statements are module-level constants).
-        self._cache: dict[AnySelect, _Compiled] = {}
+        self._cache = cache
 
     def _compiled(self, stmt: AnySelect) -> _Compiled:
         c = self._cache.get(stmt)
@@ -100,7 +100,7 @@ class _SqliteTx:
     def rows(self, stmt: AnySelect, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         c = self._compiled(stmt)
         sql, values = c.statement(params or {})
-        raw = self._conn.execute(sql, values).fetchall()
+        raw = self.conn.execute(sql, values).fetchall()
         if c.processors is not None:
             procs = c.processors
             raw = [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw]
@@ -114,27 +114,38 @@ class _SqliteTx:
 
 class _SqliteReads(Reads):
     def __init__(self, path: str, dialect: Any) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA query_only=ON")
-        self._tx = _SqliteTx(self._conn, dialect)
+        self._path, self._dialect = path, dialect
+        self._tx: _SqliteTx | None = None
+        self._cache: dict[AnySelect, _Compiled] = {}
         self._busy = False
+
+    def _open(self) -> _SqliteTx:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only=ON")
+        self._tx = _SqliteTx(conn, self._dialect, self._cache)
+        return self._tx
 
     async def run(self, fn: Callable[[ReadTx], _T]) -> _T:
         # Synchronous from BEGIN to the end: no other coroutine can use the connection meanwhile.
         if self._busy:
             raise RuntimeError("nested read transaction")
+        tx = self._tx or self._open()
         self._busy = True
-        self._conn.execute("BEGIN")
+        tx.conn.execute("BEGIN")
         try:
-            return fn(self._tx)
+            return fn(tx)
         finally:
-            self._conn.execute("ROLLBACK")
+            tx.conn.execute("ROLLBACK")
             self._busy = False
 
     def close(self) -> None:
-        self._conn.close()
+        """Close the connection (the engine was disposed); a later read opens a new one, as a
+        disposed engine's pool does."""
+        if self._tx is not None:
+            self._tx.conn.close()
+            self._tx = None
 
 
 class _SyncTx:
@@ -177,7 +188,6 @@ def reads_for(sessions: async_sessionmaker[AsyncSession]) -> Reads:
 
         @event.listens_for(engine.sync_engine, "engine_disposed")
         def _on_dispose(_engine: Engine) -> None:
-            _READS.pop(engine, None)
             sqlite_reads.close()
 
         reads = sqlite_reads

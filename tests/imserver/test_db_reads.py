@@ -181,3 +181,12 @@ async def test_a_failed_read_ends_its_transaction(engine: AsyncEngine) -> None:
         await reads.run(fail)
     await _add_users(engine, "a")  # not held back by a transaction left open
     assert await reads.run(lambda tx: tx.scalar(_COUNT)) == 1
+
+
+async def test_reads_go_on_after_the_engine_was_disposed(sqlite_engine: AsyncEngine) -> None:
+    # As a disposed engine's pool does: its connection closed, a later read opens a new one.
+    reads = reads_for(make_sessionmaker(sqlite_engine))
+    assert await reads.run(lambda tx: tx.scalar(_COUNT)) == 0
+    await sqlite_engine.dispose()
+    await _add_users(sqlite_engine, "a")
+    assert await reads.run(lambda tx: tx.scalar(_COUNT)) == 1
