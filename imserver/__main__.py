@@ -8,9 +8,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from imserver.secret import SECRET_FILE
 from imserver.server import run_imserver
@@ -68,20 +67,8 @@ async def _serve(settings: ImServerSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _run(_serve(_parse(argv)))
+    asyncio.run(_serve(_parse(argv)))
     return 0
-
-
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    """On uvloop when installed (uvicorn[standard] brings it), as the bridge that embeds
-    imserver runs it (bridge/server.py run_loop): the event loop and the HTTP protocol are
-    most of a login's imserver CPU once the statements are few (issue 14)."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
 
 
 if __name__ == "__main__":
