@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -95,8 +96,14 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Pure reads (make_read_sessionmaker) begin deferred: in WAL a reader needs no lock,
-        # so it neither waits for the message writer nor makes it wait.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+        # so it neither waits for the message writer nor makes it wait. On a DBAPI cursor, not
+        # exec_driver_sql: SQLAlchemy's execution context and events for a statement with no
+        # parameters nor result were a tenth of a login's API CPU (issue 14).
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -210,13 +217,16 @@ class _BufferingConnection(sqlite3.Connection):
 
 
 class SmallWrites:
-    """A short write transaction of blocking Core statements in one hop (issue 14, login cost).
+    """A short write transaction of blocking Core statements (issue 14, login cost).
 
     A fresh user's first login creates its version logs (a first read creates a log, as
     open-im-server mgo/version_log.go FindChangeLog's initDoc does); through aiosqlite that
-    is a dozen thread hops per log. On a SQLite file the statements run instead on stdlib
-    sqlite3 in one thread of their own (BEGIN IMMEDIATE waits for the lock there, never in
-    the loop); elsewhere in an ordinary async transaction.
+    is a dozen thread hops per log. On a SQLite file the statements run on stdlib sqlite3:
+    right in the loop when the write lock is free at once (a connection with no busy
+    timeout: BEGIN IMMEDIATE either takes the lock or fails without waiting; in WAL with
+    synchronous=NORMAL a one-row commit is an append to the WAL file), else in a thread of
+    their own, where BEGIN IMMEDIATE waits for the lock (never in the loop); elsewhere in
+    an ordinary async transaction.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -224,8 +234,25 @@ class SmallWrites:
         self._sessions = sessions
         self._twin = sync_sqlite_twin(engine)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="imserver-writes") if self._twin else None
+        self._inline = sync_sqlite_twin(engine, pool_size=1, max_overflow=0)
+        self._inline_conn: Connection | None = None
+        if self._inline is not None:
+
+            @event.listens_for(self._inline, "connect")
+            def _no_wait(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.execute("PRAGMA busy_timeout=0")  # after _install_sqlite_hooks' own
 
     async def run(self, fn: Callable[[Connection], _T]) -> _T:
+        if self._inline is not None:
+            if self._inline_conn is None:  # kept open: a checkout and a close cost more than the write
+                self._inline_conn = self._inline.connect()
+            try:
+                transaction = self._inline_conn.begin()
+            except (sqlite3.OperationalError, OperationalError):  # SQLITE_BUSY: the lock is taken
+                pass  # wait for it in the thread
+            else:
+                with transaction:
+                    return fn(self._inline_conn)
         if self._thread is not None:
             return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_transaction, fn)
         async with self._sessions.begin() as session:
@@ -239,8 +266,11 @@ class SmallWrites:
     def close(self) -> None:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
-        if self._twin is not None:
-            self._twin.dispose()
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+        for twin in (self._twin, self._inline):
+            if twin is not None:
+                twin.dispose()
 
 
 _WRITES: weakref.WeakKeyDictionary[AsyncEngine, SmallWrites] = weakref.WeakKeyDictionary()

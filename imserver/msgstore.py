@@ -35,6 +35,7 @@ from core.protocol import openim_pb2 as pb
 from core.protocol.constants import ContentType, MsgStatus, SessionType
 from imserver import msgwriter
 from imserver.db import Base
+from imserver.reads import ReadTx
 
 __all__ = [
     "ConversationSeq",
@@ -319,6 +320,48 @@ async def seq_rows(session: AsyncSession, conversation_ids: Iterable[str]) -> di
 async def max_seqs(session: AsyncSession, conversation_ids: Iterable[str]) -> dict[str, int]:
     """Non-zero max seqs (GetMaxSeq drops zeros)."""
     return {c: r.max_seq for c, r in (await seq_rows(session, conversation_ids)).items() if r.max_seq}
+
+
+# --- the same reads in a read transaction (imserver.reads): the login's 1001 / 1006 --------------
+
+
+def read_user_rows(tx: ReadTx, user_id: str, conversation_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """`user_rows` in a read transaction."""
+    if conversation_ids is None:
+        rows = tx.rows(_USER_ROWS, {"u": user_id})
+    elif not conversation_ids:
+        return {}
+    else:
+        rows = tx.rows(_USER_ROWS_IN, {"u": user_id, "ids": list(conversation_ids)})
+    return {r.conversation_id: r for r in rows}
+
+
+def read_user_conversation_ids(tx: ReadTx, user_id: str) -> list[str]:
+    """`user_conversation_ids` in a read transaction."""
+    return sorted(c for c in _read_user_conversations(tx, user_id) if not is_notification_conversation(c))
+
+
+def read_visible_conversation_ids(tx: ReadTx, user_id: str) -> set[str]:
+    """`visible_conversation_ids` in a read transaction."""
+    ids = set(_read_user_conversations(tx, user_id))
+    ids |= {"n_" + c.partition("_")[2] for c in list(ids) if not is_notification_conversation(c)}
+    ids.add(f"n_{user_id}_{user_id}")
+    return ids
+
+
+def read_seq_rows(tx: ReadTx, conversation_ids: Iterable[str]) -> dict[str, Any]:
+    """`seq_rows` in a read transaction."""
+    ids = list(conversation_ids)
+    return {r.conversation_id: r for r in tx.rows(_SEQ_ROWS, {"ids": ids})} if ids else {}
+
+
+def read_max_seqs(tx: ReadTx, conversation_ids: Iterable[str]) -> dict[str, int]:
+    """`max_seqs` in a read transaction."""
+    return {c: r.max_seq for c, r in read_seq_rows(tx, conversation_ids).items() if r.max_seq}
+
+
+def _read_user_conversations(tx: ReadTx, user_id: str) -> list[str]:
+    return [r[0] for r in tx.rows(_USER_CONVERSATIONS, {"u": user_id})]
 
 
 def _revoked_content(msg: pb.MsgData, marker: dict[str, Any]) -> bytes:

@@ -20,8 +20,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from imserver.api.context import ApiContext
 from imserver.app import create_api_app
@@ -100,7 +100,7 @@ def _url_host(host: str) -> str:
 
 
 @asynccontextmanager
-async def serve_api(app: FastAPI, host: str, port: int) -> AsyncIterator[int]:
+async def serve_api(app: ASGIApp, host: str, port: int) -> AsyncIterator[int]:
     """Serve `app` with uvicorn on host:port (0 = ephemeral) in this loop; yields the port."""
     sock = _bind(host, port)
     config = uvicorn.Config(

@@ -37,13 +37,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import TokenState
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.models import TokenRow
+from imserver.reads import reads_for
 from imserver.services.common import insert_ignore
 from imserver.settings import ImServerSettings
 
@@ -55,6 +56,8 @@ _IAT_BACKDATE_SECONDS = 5
 _MAX_EXP_NUDGE = 64
 # Verified tokens remembered at most (the oldest go first).
 _MAX_KNOWN_TOKENS = 100_000
+# A token's row, read on its first check.
+_TOKEN = select(TokenRow.__table__).where(TokenRow.__table__.c.token_hash == bindparam("hash"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class TokenService:
             raise ValueError("imserver needs a secret (run_imserver generates one when none is set)")
         self._settings = settings
         self._sessionmaker = sessionmaker
+        self._reads = reads_for(sessionmaker)  # prebuilt, inline on SQLite (imserver.reads)
         self._known: dict[str, _Known] = {}
         self._stamps: dict[tuple[str, int], int] = {}
 
@@ -135,8 +139,9 @@ class TokenService:
         key = (claims.user_id, claims.platform_id)
         stamp = self._stamps.get(key, 0)
         if not self.is_admin(claims.user_id):
-            async with self._sessionmaker() as session:
-                row = await session.get(TokenRow, token_digest(token))
+            digest = token_digest(token)
+            rows = await self._reads.run(lambda tx: tx.rows(_TOKEN, {"hash": digest}))
+            row = rows[0] if rows else None
             if row is None or row.user_id != claims.user_id or row.platform_id != claims.platform_id:
                 raise ImError(ErrCode.TokenNotExistError)
             if row.state == TokenState.KICKED:

@@ -9,23 +9,21 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
-from starlette.responses import Response
-
 from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.services.sdkws import WireModel, go_json_dumps
 
-__all__ = ["Data", "error_response", "success_response"]
+__all__ = ["Data", "error_body", "success_body"]
 
 # bytes = a protobuf answer, sent like Go's []byte: standard base64 in the JSON envelope.
 Data = WireModel | Sequence[WireModel] | bytes | None
 
 
-def _response(body: dict[str, object]) -> Response:
-    return Response(go_json_dumps(body), status_code=200, media_type="application/json")
+def _encode(body: dict[str, object]) -> bytes:
+    return go_json_dumps(body).encode()
 
 
-def success_response(data: Data) -> Response:
+def success_body(data: Data) -> bytes:
     body: dict[str, object] = {"errCode": 0, "errMsg": "", "errDlt": ""}
     if isinstance(data, WireModel):
         body["data"] = data.model_dump(mode="json")
@@ -33,9 +31,9 @@ def success_response(data: Data) -> Response:
         body["data"] = base64.b64encode(data).decode()
     elif data is not None:
         body["data"] = [item.model_dump(mode="json") for item in data]
-    return _response(body)
+    return _encode(body)
 
 
-def error_response(error: ImError) -> Response:
+def error_body(error: ImError) -> bytes:
     code = ErrCode(error.code)
-    return _response({"errCode": int(code), "errMsg": code.name, "errDlt": error.detail})
+    return _encode({"errCode": int(code), "errMsg": code.name, "errDlt": error.detail})

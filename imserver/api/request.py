@@ -50,12 +50,16 @@ class GoRequest(BaseModel):
             return {}
         if not isinstance(data, dict):
             return data
-        names = {name.lower(): name for name in cls.model_fields}
+        fields = cls.model_fields
+        # What SDKs send: exact names, no nulls; nothing to rename or drop.
+        if all(key in fields and value is not None for key, value in data.items()):
+            return data
+        names = {name.lower(): name for name in fields}
         out: dict[str, Any] = {}
         for key, value in data.items():
             if value is None:
                 continue
-            name = key if key in cls.model_fields else names.get(key.lower())
+            name = key if key in fields else names.get(key.lower())
             if name is None or (name != key and name in data):
                 continue
             out[name] = value

@@ -19,18 +19,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
+from starlette.types import Receive, Scope
 
 from core.protocol.errcodes import ErrCode
 from imserver.api.context import ApiContext
-from imserver.api.envelope import Data, error_response, success_response
+from imserver.api.envelope import Data, error_body, success_body
 from imserver.api.request import GoRequest, decode, decode_fields
 from imserver.errors import ImError
 from imserver.services.common import Operator
 
-__all__ = ["Call", "ImRouter"]
+__all__ = ["Call", "Endpoint", "ImRouter"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,18 @@ _H = TypeVar("_H", bound=Callable[..., Awaitable[Data]])
 ProtobufDecoder = Callable[[bytes], dict[str, Any]]
 
 
+# One exact-path POST endpoint: the API's context, the request's scope and receive -> the
+# JSON envelope (HTTP 200 always; imserver.app.ImApi sends it).
+Endpoint = Callable[[ApiContext, Scope, Receive], Awaitable[bytes]]
+
+
 class ImRouter:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        # Exact path -> endpoint, served by `imserver.app.ImApi` with one dict look-up (issue 14:
+        # Starlette's router matched the path against every route on each request).
+        self.exact: dict[str, Endpoint] = {}
+        # Routes with path parameters (s3 object URLs), served by the Starlette fallback.
         self.routes: list[Route] = []
 
     def post(self, path: str, *, protobuf: ProtobufDecoder | None = None) -> Callable[[_H], _H]:
@@ -70,8 +79,7 @@ class ImRouter:
         def register(handler: _H) -> _H:
             full = self.prefix + path
             model = _request_model(handler)
-            endpoint = _endpoint(handler, model, public=full.startswith(_WHITELIST), protobuf=protobuf)
-            self.routes.append(Route(full, endpoint, methods=["POST"]))
+            self.exact[full] = _endpoint(handler, model, public=full.startswith(_WHITELIST), protobuf=protobuf)
             return handler
 
         return register
@@ -86,30 +94,37 @@ def _request_model(handler: Callable[..., Any]) -> type[GoRequest]:
     return model
 
 
+def _header(scope: Scope, name: bytes) -> str:
+    """The first value of a header (ASGI names are lower case), "" when absent, as gin's GetHeader."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
 def _endpoint(
     handler: Callable[[Call, Any], Awaitable[Data]],
     model: type[GoRequest],
     *,
     public: bool,
     protobuf: ProtobufDecoder | None,
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        ctx: ApiContext = request.app.state.ctx
-        operation_id = request.headers.get("operationID", "")
+) -> Endpoint:
+    async def endpoint(ctx: ApiContext, scope: Scope, receive: Receive) -> bytes:
+        operation_id = _header(scope, b"operationid")
         try:
             if not operation_id:
                 raise ImError(ErrCode.ArgsError, "header must have operationID")
-            op = await _operator(ctx, request, operation_id, public=public)
-            decode_protobuf = protobuf if protobuf and _is_protobuf(request.headers.get("content-type", "")) else None
-            body = await _read_body(request, ctx.settings.max_body_bytes)
+            op = await _operator(ctx, scope, operation_id, public=public)
+            decode_protobuf = protobuf if protobuf and _is_protobuf(_header(scope, b"content-type")) else None
+            body = await _read_body(scope, receive, ctx.settings.max_body_bytes)
             req = decode(model, body) if decode_protobuf is None else decode_fields(model, decode_protobuf(body))
             data = await handler(Call(ctx, op, binary=decode_protobuf is not None), req)
         except ImError as exc:
-            return error_response(exc)
+            return error_body(exc)
         except Exception:
-            logger.exception("unhandled error", extra={"operationID": operation_id, "path": request.url.path})
-            return error_response(ImError(ErrCode.ServerInternalError))
-        return success_response(data)
+            logger.exception("unhandled error", extra={"operationID": operation_id, "path": scope["path"]})
+            return error_body(ImError(ErrCode.ServerInternalError))
+        return success_body(data)
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -124,10 +139,10 @@ def _is_protobuf(content_type: str) -> bool:
     raise ImError(ErrCode.ArgsError, "unsupported content type")
 
 
-async def _operator(ctx: ApiContext, request: Request, operation_id: str, *, public: bool) -> Operator:
+async def _operator(ctx: ApiContext, scope: Scope, operation_id: str, *, public: bool) -> Operator:
     if public:
         return Operator(user_id="", platform_id=0, operation_id=operation_id)
-    token = request.headers.get("token", "")
+    token = _header(scope, b"token")
     if not token:
         raise ImError(ErrCode.ArgsError, "header must have token")
     claims = await ctx.tokens.verify(token)
@@ -139,16 +154,21 @@ async def _operator(ctx: ApiContext, request: Request, operation_id: str, *, pub
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, refusing (1001) past `limit` bytes without reading further."""
-    declared = request.headers.get("content-length", "")
+    declared = _header(scope, b"content-length")
     if declared.isdigit() and int(declared) > limit:
         raise ImError(ErrCode.ArgsError, f"request body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:  # starlette Request.stream(), without building a Request
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise ImError(ErrCode.ArgsError, f"request body larger than {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -25,6 +25,7 @@ from core.protocol.errcodes import ErrCode
 from imserver.errors import ImError
 from imserver.gateway.connection import Connection
 from imserver.gateway.hub import Hub
+from imserver.reads import Reads
 from imserver.services import sync
 from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, send_message
 from imserver.settings import ImServerSettings
@@ -44,6 +45,8 @@ class GatewayContext:
     is_blocked: IsBlocked
     # For the sync handlers (1001, 1002, 1005-1007), which only read: db.make_read_sessionmaker.
     reader: async_sessionmaker[AsyncSession]
+    # 1001 and 1006, asked by every login: prebuilt statements (imserver.reads).
+    reads: Reads
     group_chat: GroupChat = NO_GROUP_CHAT
 
 
@@ -76,8 +79,8 @@ def _owner(ctx: GatewayContext, conn: Connection, user_id: str) -> str:
 
 async def _get_newest_seq(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetMaxSeqReq, req.data)
-    async with ctx.reader() as session:
-        resp = await sync.get_newest_seq(session, _owner(ctx, conn, body.userID))
+    user_id = _owner(ctx, conn, body.userID)
+    resp = await ctx.reads.run(lambda tx: sync.read_newest_seq(tx, user_id))
     return Reply(resp.SerializeToString())
 
 
@@ -97,8 +100,8 @@ async def _pull_by_seqs(ctx: GatewayContext, conn: Connection, req: WsReq) -> Re
 
 async def _conv_max_read_seq(ctx: GatewayContext, conn: Connection, req: WsReq) -> Reply:
     body = _parse(pb.GetConversationsHasReadAndMaxSeqReq, req.data)
-    async with ctx.reader() as session:
-        resp = await sync.get_conversations_has_read_and_max_seq(session, _owner(ctx, conn, body.userID), body)
+    user_id = _owner(ctx, conn, body.userID)
+    resp = await ctx.reads.run(lambda tx: sync.read_has_read_and_max_seq(tx, user_id, body))
     return Reply(resp.SerializeToString())
 
 

@@ -38,6 +38,7 @@ from imserver.gateway.handshake import (
 from imserver.gateway.handshake import wants_text_response as _wants_text
 from imserver.gateway.heartbeat import HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
+from imserver.reads import reads_for
 from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.settings import ImServerSettings
 
@@ -259,7 +260,9 @@ async def start_gateway(
 ) -> GatewayServer:
     """Listen on host:port (0 = ephemeral) in the running loop; `hub` is shared with the API."""
     reader = make_read_sessionmaker(sessionmaker)
-    gateway = _Gateway(GatewayContext(settings, hub, sessionmaker, is_blocked, reader, group_chat), tokens)
+    gateway = _Gateway(
+        GatewayContext(settings, hub, sessionmaker, is_blocked, reader, reads_for(sessionmaker), group_chat), tokens
+    )
     server = await serve(
         gateway.handle,
         host,

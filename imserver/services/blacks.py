@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import ContentType
@@ -23,7 +23,8 @@ from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import BlackRow
 from imserver.notify import Notifier
-from imserver.services.common import Operator, Page, load_users, paged
+from imserver.reads import ReadTx, reads_for
+from imserver.services.common import Operator, Page, load_users, page_params, paged_stmt, read_users
 from imserver.services.convert import black_info
 from imserver.services.sdkws import BlackAddedTips, BlackDeletedTips, BlackInfo, FromToUserID
 from imserver.services.users import UserService
@@ -33,6 +34,12 @@ from imserver.settings import ImServerSettings
 __all__ = ["BlackIncrement", "BlackService"]
 
 _MAX_CACHED_OWNERS = 100_000
+
+# The owner's list, oldest first (get_black_list), prebuilt (imserver.reads).
+_B = BlackRow.__table__
+_COUNT = select(func.count()).select_from(_B).where(_B.c.owner_user_id == bindparam("owner"))
+_ALL = select(_B).where(_B.c.owner_user_id == bindparam("owner")).order_by(_B.c.id)
+_PAGE = paged_stmt(_ALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class BlackService:
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._reads = make_read_sessionmaker(sessionmaker)  # inline on SQLite (db.py)
+        self._fast_reads = reads_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
         self._users = users
@@ -97,13 +105,15 @@ class BlackService:
         await self._notifier.send(op.operation_id, owner, blocked, ContentType.BLACK_DELETED, tips)
 
     async def page(self, owner: str, page: Page | None) -> tuple[int, list[BlackInfo] | None]:
-        async with self._reads() as session:
-            total = (
-                await session.execute(select(func.count()).select_from(BlackRow).where(BlackRow.owner_user_id == owner))
-            ).scalar_one()
-            stmt = paged(select(BlackRow).where(BlackRow.owner_user_id == owner).order_by(BlackRow.id), page)
-            rows = [] if stmt is None else list((await session.execute(stmt)).scalars())
-            return total, await self._infos(session, rows, millis=False)
+        paging = page_params(page)
+
+        def read(tx: ReadTx) -> tuple[int, list[BlackInfo] | None]:
+            total = tx.scalar(_COUNT, {"owner": owner})
+            rows = [] if paging is None else tx.rows(_PAGE if paging else _ALL, {"owner": owner, **paging})
+            users = read_users(tx, [r.block_user_id for r in rows])
+            return total, [black_info(r, users.get(r.block_user_id)) for r in rows] or None
+
+        return await self._fast_reads.run(read)
 
     async def specified(self, owner: str, user_ids: Sequence[str]) -> list[BlackInfo]:
         """GetSpecifiedBlacks: in request order, createTime in ms."""

@@ -6,15 +6,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from imserver.models import UserRow
+from imserver.reads import ReadTx
 
-__all__ = ["Operator", "Page", "distinct", "insert_ignore", "load_users", "paged"]
+__all__ = [
+    "Operator",
+    "Page",
+    "distinct",
+    "insert_ignore",
+    "load_users",
+    "page_params",
+    "paged",
+    "paged_stmt",
+    "read_users",
+]
 
 _S = TypeVar("_S", bound="Select[Any]")
 
@@ -57,6 +68,21 @@ def paged(stmt: _S, page: Page | None) -> _S | None:
     return stmt.offset(page.offset).limit(page.show_number)
 
 
+def page_params(page: Page | None) -> dict[str, int] | None:
+    """`paged` for a prebuilt statement with `bindparam`s "offset" and "limit" (see
+    `paged_stmt`): {} for no paging (use the unpaged statement), None = page is empty."""
+    if page is None:
+        return {}
+    if page.show_number <= 0:
+        return None
+    return {"offset": page.offset, "limit": page.show_number}
+
+
+def paged_stmt(stmt: _S) -> _S:
+    """The paged variant of a prebuilt statement (bind values from `page_params`)."""
+    return stmt.offset(bindparam("offset")).limit(bindparam("limit"))
+
+
 def distinct(values: Iterable[str]) -> list[str]:
     """Order-preserving de-duplication (tools utils/datautil.Distinct)."""
     return list(dict.fromkeys(values))
@@ -81,3 +107,14 @@ async def load_users(session: AsyncSession, user_ids: Iterable[str]) -> dict[str
         return {}
     rows = await session.execute(select(UserRow).where(UserRow.user_id.in_(wanted)))
     return {row.user_id: row for row in rows.scalars()}
+
+
+_USERS = select(UserRow.__table__).where(UserRow.__table__.c.user_id.in_(bindparam("ids", expanding=True)))
+
+
+def read_users(tx: ReadTx, user_ids: Iterable[str]) -> dict[str, Any]:
+    """`load_users` in a read transaction (imserver.reads): rows read like UserRow."""
+    wanted = distinct(user_ids)
+    if not wanted:
+        return {}
+    return {row.user_id: row for row in tx.rows(_USERS, {"ids": wanted})}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,9 +26,10 @@ from imserver import msgstore
 from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.models import ConversationRow
 from imserver.notify import Notifier
+from imserver.reads import ReadTx, reads_for
 from imserver.services.common import Operator, Page, paged
 from imserver.services.sdkws import Conversation, ConversationSetPrivateTips, ConversationUpdateTips
-from imserver.services.versions import Delta, VersionHead, VersionLogs, VersionState, id_hash
+from imserver.services.versions import Delta, VersionHead, VersionLogs, VersionState, id_hash, read_delta
 from imserver.settings import ImServerSettings
 
 __all__ = ["CONVERSATIONS", "ConversationChanges", "ConversationIncrement", "ConversationService", "describe"]
@@ -107,6 +109,14 @@ _UNSETTLED = select(_USER_SEQ.c.conversation_id).where(
 )
 
 
+_SETTLED = select(_SETTINGS).where(_SETTINGS.c.owner_user_id == bindparam("o")).order_by(_SETTINGS.c.conversation_id)
+
+
+def _read_unsettled(tx: ReadTx, owner: str) -> list[str]:
+    """`ConversationService._unsettled` in a read transaction (imserver.reads)."""
+    return sorted(r[0] for r in tx.rows(_UNSETTLED, {"o": owner}) if not msgstore.is_notification_conversation(r[0]))
+
+
 class ConversationService:
     def __init__(
         self,
@@ -119,14 +129,20 @@ class ConversationService:
         self._sessionmaker = sessionmaker
         # Reads that find nothing to materialize run inline on SQLite, no thread hop (db.py).
         self._reads = make_read_sessionmaker(sessionmaker)
+        self._fast_reads = reads_for(sessionmaker)
         self._writes = small_writes_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
 
     async def all(self, owner: str) -> list[Conversation]:
-        async with self._reads() as session:
-            if not await self._unsettled(session, owner):
-                return [_wire(r) for r in await self._settled_rows(session, owner)]
+        def read(tx: ReadTx) -> list[Conversation] | None:
+            if _read_unsettled(tx, owner):
+                return None
+            return [_wire(r) for r in tx.rows(_SETTLED, {"o": owner})]
+
+        found = await self._fast_reads.run(read)
+        if found is not None:
+            return found
         async with self._sessionmaker.begin() as session:
             return [_wire(r) for r in await self._rows(session, owner)]
 
@@ -159,14 +175,20 @@ class ConversationService:
 
     async def incremental(self, owner: str, version_id: str, version: int) -> ConversationIncrement:
         delta: Delta | None = None
+        rows: dict[str, Any] = {}
+
+        def read(tx: ReadTx) -> tuple[bool, Delta | None]:  # nothing to materialize, the log exists: no write
+            if _read_unsettled(tx, owner):
+                return True, None
+            found = read_delta(tx, CONVERSATIONS, owner, version_id, version)
+            if found is not None:
+                rows.update((r.conversation_id, r) for r in tx.rows(_SETTLED, {"o": owner}))
+            return False, found
+
         for first in (True, False):
-            async with self._reads() as session:  # nothing to materialize, the log exists: no write
-                if await self._unsettled(session, owner):
-                    break
-                delta = await self._versions.peek_delta(session, CONVERSATIONS, owner, version_id, version)
-                if delta is not None:
-                    rows = {r.conversation_id: r for r in await self._settled_rows(session, owner)}
-                    break
+            unsettled, delta = await self._fast_reads.run(read)
+            if unsettled or delta is not None:
+                break
             if first:
                 await self._writes.run(self._versions.first_log(CONVERSATIONS, owner))
         if delta is None:

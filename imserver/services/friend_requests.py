@@ -17,10 +17,12 @@ Unknown users are 1101 UserIDNotFoundError (3.8.3's CheckUser says 1004).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AddSource, ContentType, HandleResult
@@ -29,8 +31,9 @@ from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import FriendRequestRow
 from imserver.notify import Notifier
+from imserver.reads import ReadTx, reads_for
 from imserver.services import friendship
-from imserver.services.common import Operator, Page, load_users, paged
+from imserver.services.common import Operator, Page, load_users, page_params, paged_stmt, read_users
 from imserver.services.convert import friend_request
 from imserver.services.sdkws import (
     FriendApplicationApprovedTips,
@@ -66,6 +69,7 @@ class FriendRequestService:
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
+        self._fast_reads = reads_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
         self._users = users
@@ -123,10 +127,10 @@ class FriendRequestService:
             raise ImError(ErrCode.ArgsError, "req.HandleResult != -1/1")
 
     async def received(self, user_id: str, handle_results: Sequence[int], page: Page | None) -> RequestPage:
-        return await self._page(FriendRequestRow.to_user_id == user_id, handle_results, page)
+        return await self._page("to_user_id", user_id, handle_results, page)
 
     async def sent(self, user_id: str, handle_results: Sequence[int], page: Page | None) -> RequestPage:
-        return await self._page(FriendRequestRow.from_user_id == user_id, handle_results, page)
+        return await self._page("from_user_id", user_id, handle_results, page)
 
     async def between(self, from_id: str, to_id: str) -> list[FriendRequest] | None:
         """Requests in both directions (FindBothFriendRequests)."""
@@ -192,25 +196,19 @@ class FriendRequestService:
         if handle_msg:
             row.handle_msg = handle_msg
 
-    async def _page(
-        self, owner_cond: ColumnElement[bool], handle_results: Sequence[int], page: Page | None
-    ) -> RequestPage:
-        cond = [owner_cond]
+    async def _page(self, owner: str, user_id: str, handle_results: Sequence[int], page: Page | None) -> RequestPage:
+        count, select_page, params = _page_statements(owner, bool(handle_results), page)
+        params["owner"] = user_id
         if handle_results:
-            cond.append(FriendRequestRow.handle_result.in_(list(handle_results)))
-        async with self._reads() as session:
-            total = (
-                await session.execute(select(func.count()).select_from(FriendRequestRow).where(*cond))
-            ).scalar_one()
-            stmt = paged(
-                select(FriendRequestRow)
-                .where(*cond)
-                .order_by(FriendRequestRow.create_time.desc(), FriendRequestRow.id.desc()),
-                page,
-            )
-            rows = [] if stmt is None else list((await session.execute(stmt)).scalars())
-            users = await load_users(session, [u for r in rows for u in (r.from_user_id, r.to_user_id)])
-        return RequestPage(total, [friend_request(r, users) for r in rows] or None)
+            params["results"] = list(handle_results)
+
+        def read(tx: ReadTx) -> RequestPage:
+            total = tx.scalar(count, params)
+            rows = [] if select_page is None else tx.rows(select_page, params)
+            users = read_users(tx, [u for r in rows for u in (r.from_user_id, r.to_user_id)])
+            return RequestPage(total, [friend_request(r, users) for r in rows] or None)
+
+        return await self._fast_reads.run(read)
 
     @staticmethod
     async def _take(session: AsyncSession, from_id: str, to_id: str) -> FriendRequestRow | None:
@@ -227,3 +225,22 @@ class FriendRequestService:
         if row is None:
             return None
         return friend_request(row, await load_users(session, [from_id, to_id]))
+
+
+@functools.cache
+def _statements(owner: str, by_result: bool, paged: bool) -> tuple[Select[Any], Select[Any]]:
+    """The count and the page of one listing, built once (bind values: owner, results, offset, limit)."""
+    t = FriendRequestRow.__table__
+    cond = [t.c[owner] == bindparam("owner")]
+    if by_result:
+        cond.append(t.c.handle_result.in_(bindparam("results", expanding=True)))
+    rows = select(t).where(*cond).order_by(t.c.create_time.desc(), t.c.id.desc())
+    return select(func.count()).select_from(t).where(*cond), paged_stmt(rows) if paged else rows
+
+
+def _page_statements(
+    owner: str, by_result: bool, page: Page | None
+) -> tuple[Select[Any], Select[Any] | None, dict[str, Any]]:
+    params = page_params(page)
+    count, rows = _statements(owner, by_result, bool(params))
+    return count, None if params is None else rows, dict(params or {})

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AddSource, ContentType
@@ -28,8 +28,9 @@ from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.errors import ImError
 from imserver.models import BlackRow, FriendRow
 from imserver.notify import Notifier
+from imserver.reads import ReadTx, reads_for
 from imserver.services import friendship
-from imserver.services.common import Operator, Page, load_users, paged
+from imserver.services.common import Operator, Page, load_users, page_params
 from imserver.services.convert import black_info, friend_info, user_info
 from imserver.services.sdkws import (
     BlackInfo,
@@ -50,6 +51,7 @@ from imserver.services.versions import (
     VersionLogs,
     VersionState,
     id_hash,
+    read_delta,
 )
 from imserver.settings import ImServerSettings
 
@@ -93,6 +95,7 @@ class FriendService:
         self._sessionmaker = sessionmaker
         # Pure reads (every login syncs the lists): inline on SQLite, no thread hop (db.py).
         self._reads = make_read_sessionmaker(sessionmaker)
+        self._fast_reads = reads_for(sessionmaker)
         self._writes = small_writes_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
@@ -168,16 +171,8 @@ class FriendService:
             return await friendship.check_in(session, user1, user2)
 
     async def page(self, owner: str, page: Page | None) -> tuple[int, list[FriendInfo] | None]:
-        async with self._reads() as session:
-            total = (
-                await session.execute(
-                    select(func.count()).select_from(FriendRow).where(FriendRow.owner_user_id == owner)
-                )
-            ).scalar_one()
-            stmt = paged(friendship.owner_friends(owner), page)
-            rows = [] if stmt is None else list((await session.execute(stmt)).scalars())
-            users = await load_users(session, [r.friend_user_id for r in rows])
-        return total, [friend_info(r, users.get(r.friend_user_id)) for r in rows] or None
+        paging = page_params(page)
+        return await self._fast_reads.run(lambda tx: friendship.read_page(tx, owner, paging))
 
     async def designated(self, owner: str, friend_ids: Sequence[str]) -> list[FriendInfo] | None:
         async with self._reads() as session:
@@ -221,11 +216,18 @@ class FriendService:
         return result
 
     async def incremental(self, owner: str, version_id: str, version: int) -> FriendIncrement:
+        def read(tx: ReadTx) -> FriendIncrement | None:  # once the log exists (its first read creates it)
+            delta = read_delta(tx, FRIENDS, owner, version_id, version)
+            if delta is None:
+                return None
+            insert = friendship.read_friend_infos(tx, owner, delta.insert_ids or [])
+            changed = friendship.read_friend_infos(tx, owner, delta.update_ids or [])
+            return FriendIncrement(delta.head, delta.full, delta.delete_ids, insert, changed, delta.sort_version)
+
         for first in (True, False):
-            async with self._reads() as session:  # once the log exists (its first read creates it)
-                delta = await self._versions.peek_delta(session, FRIENDS, owner, version_id, version)
-                if delta is not None:
-                    return await self._increment(session, owner, delta)
+            found = await self._fast_reads.run(read)
+            if found is not None:
+                return found
             if first:
                 await self._writes.run(self._versions.first_log(FRIENDS, owner))
         async with self._sessionmaker.begin() as session:

@@ -7,12 +7,14 @@ in the same transaction, as the MongoDB layer does in mgo/friend.go.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imserver.models import FriendRow
-from imserver.services.common import load_users
+from imserver.reads import ReadTx
+from imserver.services.common import load_users, read_users
 from imserver.services.convert import friend_info
 from imserver.services.sdkws import FriendInfo
 from imserver.services.versions import FRIENDS, VersionLogs, VersionState
@@ -91,3 +93,34 @@ async def friend_infos(session: AsyncSession, owner: str, friend_ids: Sequence[s
     rows = await friend_rows(session, owner, friend_ids)
     users = await load_users(session, [r.friend_user_id for r in rows])
     return [friend_info(r, users.get(r.friend_user_id)) for r in rows] or None
+
+
+# --- the same reads as prebuilt statements in a read transaction (imserver.reads) -------------
+
+_F = FriendRow.__table__
+_OWNER_FRIENDS = select(_F).where(_F.c.owner_user_id == bindparam("owner")).order_by(_F.c.is_pinned.desc(), _F.c.id)
+_FRIEND_ROWS = _OWNER_FRIENDS.where(_F.c.friend_user_id.in_(bindparam("ids", expanding=True)))
+_COUNT = select(func.count()).select_from(_F).where(_F.c.owner_user_id == bindparam("owner"))
+OWNER_FRIENDS_PAGE = _OWNER_FRIENDS.offset(bindparam("offset")).limit(bindparam("limit"))
+
+
+def read_friend_infos(tx: ReadTx, owner: str, friend_ids: Sequence[str]) -> list[FriendInfo] | None:
+    """`friend_infos` in a read transaction."""
+    if not friend_ids:
+        return None
+    rows = tx.rows(_FRIEND_ROWS, {"owner": owner, "ids": list(friend_ids)})
+    return read_infos(tx, rows)
+
+
+def read_infos(tx: ReadTx, rows: Sequence[Any]) -> list[FriendInfo] | None:
+    users = read_users(tx, [r.friend_user_id for r in rows])
+    return [friend_info(r, users.get(r.friend_user_id)) for r in rows] or None
+
+
+def read_page(tx: ReadTx, owner: str, paging: dict[str, int] | None) -> tuple[int, list[FriendInfo] | None]:
+    """FriendService.page: the count, then the page (`common.page_params`)."""
+    total = tx.scalar(_COUNT, {"owner": owner})
+    if paging is None:
+        return total, None
+    rows = tx.rows(OWNER_FRIENDS_PAGE if paging else _OWNER_FRIENDS, {"owner": owner, **paging})
+    return total, read_infos(tx, rows)

@@ -21,10 +21,12 @@ Where 3.8.3 is loose, imserver is stricter or fixes an evident slip:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import GroupStatus, HandleResult, NeedVerification, RoleLevel
@@ -32,8 +34,10 @@ from core.protocol.errcodes import ErrCode
 from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRequestRow
+from imserver.reads import ReadTx, reads_for
+from imserver.services import group_reads
 from imserver.services import group_store as store
-from imserver.services.common import Operator, Page, load_users, paged
+from imserver.services.common import Operator, Page, load_users, page_params, paged, paged_stmt, read_users
 from imserver.services.convert import group_request
 from imserver.services.group_members import GroupMemberService
 from imserver.services.group_notify import GroupNotifier
@@ -64,6 +68,7 @@ class GroupRequestService:
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
+        self._fast_reads = reads_for(sessionmaker)
         self._versions = versions
         self._notify = notify
         self._users = users
@@ -158,15 +163,19 @@ class GroupRequestService:
         self, op: Operator, manager: str, group_ids: Sequence[str], handle_results: Sequence[int], page: Page | None
     ) -> GroupRequestPage:
         """GetGroupApplicationList: requests to the groups `manager` owns or administers."""
+        if not group_ids:  # the SDK's login sync: prebuilt statements in one read transaction
+
+            def read(tx: ReadTx) -> GroupRequestPage:
+                managed = group_reads.managed_group_ids(tx, manager)
+                if not managed:
+                    return GroupRequestPage(0, None)
+                return _read_page(tx, "group_id", managed, handle_results, page, managed)
+
+            return await self._fast_reads.run(read)
         async with self._reads() as session:
-            if group_ids:
-                ids = list(dict.fromkeys(group_ids))
-                for group_id in ids:
-                    await store.check_manager(session, group_id, op.user_id, op.is_admin)
-            else:
-                ids = await store.managed_group_ids(session, manager)
-            if not ids:
-                return GroupRequestPage(0, None)
+            ids = list(dict.fromkeys(group_ids))
+            for group_id in ids:
+                await store.check_manager(session, group_id, op.user_id, op.is_admin)
             return await self._page(session, [GroupRequestRow.group_id.in_(ids)], handle_results, page, ids)
 
     async def sent(
@@ -174,11 +183,10 @@ class GroupRequestService:
     ) -> GroupRequestPage:
         """GetUserReqApplicationList: the user's own requests."""
         await self._users.require(user_id)
-        async with self._reads() as session:
-            cond = [GroupRequestRow.user_id == user_id]
-            if group_ids:
-                cond.append(GroupRequestRow.group_id.in_(list(dict.fromkeys(group_ids))))
-            return await self._page(session, cond, handle_results, page)
+        groups = list(dict.fromkeys(group_ids)) or None
+        return await self._fast_reads.run(
+            lambda tx: _read_page(tx, "user_id", user_id, handle_results, page, None, groups)
+        )
 
     async def of_users(self, op: Operator, group_id: str, user_ids: Sequence[str]) -> list[GroupRequest]:
         """GetGroupUsersReqApplicationList / GetSpecifiedUserGroupRequestInfo."""
@@ -227,3 +235,50 @@ class GroupRequestService:
             raise ImError(ErrCode.GroupIDNotFoundError, ",".join(missing))
         users = await load_users(session, [r.user_id for r in rows])
         return GroupRequestPage(total, [group_request(r, users.get(r.user_id), groups.get(r.group_id)) for r in rows])
+
+
+@functools.cache
+def _statements(owner: str, by_group: bool, by_result: bool, paged: bool) -> tuple[Select[Any], Select[Any]]:
+    """`_page`'s count and page, built once: `owner` (user_id = :owner, or group_id IN :owner),
+    optionally group_id IN :groups and handle_result IN :results; offset/limit when paged."""
+    t = GroupRequestRow.__table__
+    cond: list[ColumnElement[bool]]
+    if owner == "group_id":
+        cond = [t.c.group_id.in_(bindparam("owner", expanding=True))]
+    else:
+        cond = [t.c.user_id == bindparam("owner")]
+    if by_group:
+        cond.append(t.c.group_id.in_(bindparam("groups", expanding=True)))
+    if by_result:
+        cond.append(t.c.handle_result.in_(bindparam("results", expanding=True)))
+    rows = select(t).where(*cond).order_by(t.c.req_time.desc(), t.c.id.desc())
+    return select(func.count()).select_from(t).where(*cond), paged_stmt(rows) if paged else rows
+
+
+def _read_page(
+    tx: ReadTx,
+    owner: str,
+    owner_value: str | list[str],
+    handle_results: Sequence[int],
+    page: Page | None,
+    group_ids: Sequence[str] | None,
+    groups: list[str] | None = None,
+) -> GroupRequestPage:
+    """`GroupRequestService._page` in a read transaction."""
+    paging = page_params(page)
+    count, select_page = _statements(owner, groups is not None, bool(handle_results), bool(paging))
+    params: dict[str, Any] = {"owner": owner_value, **(paging or {})}
+    if groups is not None:
+        params["groups"] = groups
+    if handle_results:
+        params["results"] = list(handle_results)
+    total = tx.scalar(count, params)
+    rows = [] if paging is None else tx.rows(select_page, params)
+    if not rows:
+        return GroupRequestPage(total, None)
+    wanted = list(dict.fromkeys(r.group_id for r in rows))
+    infos = {g.groupID: g for g in group_reads.group_infos(tx, wanted)}
+    if group_ids is not None and (missing := [g for g in wanted if g not in infos]):
+        raise ImError(ErrCode.GroupIDNotFoundError, ",".join(missing))
+    users = read_users(tx, [r.user_id for r in rows])
+    return GroupRequestPage(total, [group_request(r, users.get(r.user_id), infos.get(r.group_id)) for r in rows])

@@ -28,10 +28,12 @@ from core.protocol.constants import GroupStatus
 from core.protocol.errcodes import ErrCode
 from imserver.db import make_read_sessionmaker, small_writes_for
 from imserver.errors import ImError
+from imserver.reads import ReadTx, reads_for
+from imserver.services import group_reads
 from imserver.services import group_store as store
 from imserver.services.common import Operator
 from imserver.services.sdkws_group import GroupInfo, GroupMemberFullInfo
-from imserver.services.versions import Delta, VersionHead, VersionLogs, id_hash
+from imserver.services.versions import Delta, VersionHead, VersionLogs, id_hash, read_delta
 
 __all__ = ["GroupSyncService", "JoinedGroupsDelta", "MemberDelta", "SyncIDs"]
 
@@ -76,15 +78,23 @@ class GroupSyncService:
         # Answers from existing logs run inline on SQLite, no thread hop (db.py); a first
         # read creates its log, in a writing session.
         self._reads = make_read_sessionmaker(sessionmaker)
+        self._fast_reads = reads_for(sessionmaker)
         self._writes = small_writes_for(sessionmaker)
         self._versions = versions
 
     async def joined_groups(self, user_id: str, version_id: str, version: int) -> JoinedGroupsDelta:
+        def read(tx: ReadTx) -> JoinedGroupsDelta | None:
+            delta = read_delta(tx, store.JOINED_GROUPS, user_id, version_id, version)
+            if delta is None:
+                return None
+            insert = group_reads.group_infos(tx, delta.insert_ids or [])
+            update = group_reads.group_infos(tx, delta.update_ids or [])
+            return JoinedGroupsDelta(delta.head, delta.full, delta.delete_ids, insert or None, update or None)
+
         for first in (True, False):
-            async with self._reads() as session:
-                delta = await self._versions.peek_delta(session, store.JOINED_GROUPS, user_id, version_id, version)
-                if delta is not None:
-                    return await self._joined(session, delta)
+            found = await self._fast_reads.run(read)
+            if found is not None:
+                return found
             if first:
                 await self._writes.run(self._versions.first_log(store.JOINED_GROUPS, user_id))
         async with self._sessionmaker.begin() as session:

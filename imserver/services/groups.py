@@ -35,6 +35,8 @@ from core.protocol.errcodes import ErrCode
 from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import GroupMemberRow, GroupRow
+from imserver.reads import ReadTx, reads_for
+from imserver.services import group_reads
 from imserver.services import group_store as store
 from imserver.services.common import Operator, Page, paged
 from imserver.services.conversations import ConversationChanges, ConversationService
@@ -120,6 +122,7 @@ class GroupService:
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
+        self._fast_reads = reads_for(sessionmaker)
         self._versions = versions
         self._notify = notify
         self._users = users
@@ -185,12 +188,14 @@ class GroupService:
             return await store.group_infos(session, group_ids)
 
     async def joined(self, user_id: str, page: Page) -> tuple[int, list[GroupInfo]]:
-        async with self._reads() as session:
-            ids = await store.joined_group_ids(session, user_id)
+        def read(tx: ReadTx) -> tuple[int, list[GroupInfo]]:
+            ids = group_reads.joined_group_ids(tx, user_id)
             if page.show_number <= 0:
                 return len(ids), []
             window = ids[page.offset : page.offset + page.show_number]
-            return len(ids), await store.group_infos(session, window)
+            return len(ids), group_reads.group_infos(tx, window)
+
+        return await self._fast_reads.run(read)
 
     async def search(self, page: Page | None, name: str, group_id: str) -> tuple[int, list[ListedGroup]]:
         """GetGroups (admin listing): one group by ID, or live groups whose name contains `name`, newest first."""

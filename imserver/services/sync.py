@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Container, Iterable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.protocol import openim_pb2 as pb
 from imserver import msgstore as store
+from imserver.reads import ReadTx
 
 __all__ = [
     "get_conversations_has_read_and_max_seq",
@@ -25,6 +27,8 @@ __all__ = [
     "get_newest_seq",
     "get_seq_message",
     "pull_by_range",
+    "read_has_read_and_max_seq",
+    "read_newest_seq",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,11 @@ async def get_newest_seq(session: AsyncSession, user_id: str) -> pb.GetMaxSeqRes
     """1001: max seqs of the user's conversations and their n_ twins, zeros dropped."""
     visible = await store.visible_conversation_ids(session, user_id)
     return pb.GetMaxSeqResp(maxSeqs=await store.max_seqs(session, visible))
+
+
+def read_newest_seq(tx: ReadTx, user_id: str) -> pb.GetMaxSeqResp:
+    """`get_newest_seq` in a read transaction (imserver.reads): every login asks it."""
+    return pb.GetMaxSeqResp(maxSeqs=store.read_max_seqs(tx, store.read_visible_conversation_ids(tx, user_id)))
 
 
 async def pull_by_range(
@@ -128,8 +137,20 @@ async def get_conversations_has_read_and_max_seq(
     ids: Iterable[str] = req.conversationIDs or await store.user_conversation_ids(session, user_id)
     visible = await store.visible_conversation_ids(session, user_id)
     ids = [c for c in dict.fromkeys(ids) if c in visible]
-    seqs = await store.seq_rows(session, ids)
-    users = await store.user_rows(session, user_id, ids)
+    return _has_read_and_max_seq(await store.seq_rows(session, ids), await store.user_rows(session, user_id, ids))
+
+
+def read_has_read_and_max_seq(
+    tx: ReadTx, user_id: str, req: pb.GetConversationsHasReadAndMaxSeqReq
+) -> pb.GetConversationsHasReadAndMaxSeqResp:
+    """`get_conversations_has_read_and_max_seq` in a read transaction (imserver.reads)."""
+    ids: Iterable[str] = req.conversationIDs or store.read_user_conversation_ids(tx, user_id)
+    visible = store.read_visible_conversation_ids(tx, user_id)
+    ids = [c for c in dict.fromkeys(ids) if c in visible]
+    return _has_read_and_max_seq(store.read_seq_rows(tx, ids), store.read_user_rows(tx, user_id, ids))
+
+
+def _has_read_and_max_seq(seqs: dict[str, Any], users: dict[str, Any]) -> pb.GetConversationsHasReadAndMaxSeqResp:
     resp = pb.GetConversationsHasReadAndMaxSeqResp()
     for cid, row in seqs.items():
         mine = users.get(cid)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +17,7 @@ from core.protocol.errcodes import ErrCode
 from imserver.db import Base, make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.notify import Notifier
+from imserver.reads import reads_for
 from imserver.services.common import Operator
 from imserver.services.sdkws import WireModel
 from imserver.settings import ImServerSettings
@@ -36,6 +37,15 @@ class CommandRow(Base):
     create_time: Mapped[int] = mapped_column(BigInteger, default=0)
     value: Mapped[str] = mapped_column(String(4096), default="")
     ex: Mapped[str] = mapped_column(String(4096), default="")
+
+
+_C = CommandRow.__table__
+_ALL = select(_C).where(_C.c.user_id == bindparam("user")).order_by(_C.c.create_time, _C.c.uuid)
+_OF_TYPE = (
+    select(_C)
+    .where(_C.c.user_id == bindparam("user"), _C.c.type == bindparam("type"))
+    .order_by(_C.c.create_time, _C.c.uuid)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,7 @@ class UserCommandService:
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
+        self._fast_reads = reads_for(sessionmaker)
         self._notifier = notifier
 
     async def _notify(self, op: Operator, user_id: str, content_type: int) -> None:
@@ -104,9 +115,8 @@ class UserCommandService:
         await self._notify(op, user_id, ContentType.USER_COMMAND_UPDATE)
 
     async def list(self, user_id: str, type_: int | None = None) -> Sequence[UserCommand]:
-        stmt = select(CommandRow).where(CommandRow.user_id == user_id)
-        if type_ is not None:
-            stmt = stmt.where(CommandRow.type == type_)
-        async with self._reads() as session:
-            rows = (await session.execute(stmt.order_by(CommandRow.create_time, CommandRow.uuid))).scalars().all()
+        if type_ is None:
+            rows = await self._fast_reads.run(lambda tx: tx.rows(_ALL, {"user": user_id}))
+        else:
+            rows = await self._fast_reads.run(lambda tx: tx.rows(_OF_TYPE, {"user": user_id, "type": type_}))
         return [UserCommand(r.type, r.uuid, r.create_time, r.value, r.ex) for r in rows]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.protocol.constants import AppManagerLevel, ContentType
@@ -23,11 +23,15 @@ from imserver.db import make_read_sessionmaker
 from imserver.errors import ImError
 from imserver.models import FriendRow, UserRow
 from imserver.notify import Notifier
-from imserver.services.common import Operator, Page, distinct, insert_ignore, paged
+from imserver.reads import reads_for
+from imserver.services.common import Operator, Page, distinct, insert_ignore, paged, read_users
 from imserver.services.convert import user_info
 from imserver.services.sdkws import UserInfo, UserInfoUpdatedTips
 from imserver.services.versions import FRIENDS, VersionLogs, VersionState
 from imserver.settings import ImServerSettings
+
+# One user by id, prebuilt (imserver.reads): every call that names users checks them.
+_USER = select(UserRow.__table__).where(UserRow.__table__.c.user_id == bindparam("id"))
 
 __all__ = ["ProfileHook", "UserChanges", "UserService"]
 
@@ -69,6 +73,7 @@ class UserService:
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._reads = make_read_sessionmaker(sessionmaker)  # pure reads: inline on SQLite (db.py)
+        self._fast_reads = reads_for(sessionmaker)
         self._versions = versions
         self._notifier = notifier
         self._profile_hooks: list[ProfileHook] = []
@@ -124,9 +129,8 @@ class UserService:
             )
 
     async def get(self, user_id: str) -> UserInfo | None:
-        async with self._reads() as session:
-            row = await session.get(UserRow, user_id)
-        return None if row is None else user_info(row)
+        rows = await self._fast_reads.run(lambda tx: tx.rows(_USER, {"id": user_id}))
+        return user_info(rows[0]) if rows else None
 
     async def require(self, user_id: str) -> UserInfo:
         user = await self.get(user_id)
@@ -146,9 +150,7 @@ class UserService:
         wanted = distinct(user_ids)
         if not wanted:
             return []
-        async with self._reads() as session:
-            rows = (await session.execute(select(UserRow).where(UserRow.user_id.in_(wanted)))).scalars()
-            by_id = {row.user_id: row for row in rows}
+        by_id = await self._fast_reads.run(lambda tx: read_users(tx, wanted))
         return [user_info(by_id[u]) for u in wanted if u in by_id]
 
     async def update(self, op: Operator, user_id: str, changes: UserChanges) -> None:

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imserver.models import VersionEntryRow, VersionLogRow
+from imserver.reads import ReadTx
 from imserver.services.common import distinct, insert_ignore
 from imserver.services.sdkws import go_json_dumps
 
@@ -47,6 +49,8 @@ __all__ = [
     "VersionLogs",
     "VersionState",
     "id_hash",
+    "read_delta",
+    "read_head",
 ]
 
 FRIENDS = "friends"
@@ -110,6 +114,73 @@ _HEAD = select(VersionLogRow.version_id, VersionLogRow.version).where(
 )
 
 
+# The changes since a client's version, in log order.
+_ENTRIES = (
+    select(VersionEntryRow.e_id, VersionEntryRow.state, VersionEntryRow.version)
+    .join(VersionLogRow, VersionLogRow.id == VersionEntryRow.log_id)
+    .where(
+        VersionLogRow.table_name == bindparam("t"),
+        VersionLogRow.d_id == bindparam("d"),
+        VersionEntryRow.version > bindparam("v"),
+    )
+    .order_by(VersionEntryRow.version, VersionEntryRow.id)
+)
+
+
+# A missing log, or nothing if it exists by now; built once (values bound from `_new_log`).
+_LOG_VALUES: dict[str, Any] = {
+    name: bindparam(name) for name in ("table_name", "d_id", "version_id", "version", "last_update")
+}
+_CREATE_LOG_SQLITE = sqlite_insert(VersionLogRow).values(_LOG_VALUES).on_conflict_do_nothing()
+_CREATE_LOG_PG = pg_insert(VersionLogRow).values(_LOG_VALUES).on_conflict_do_nothing()
+
+
+def _answer(head: VersionHead, version_id: str, version: int) -> Delta | None:
+    """The answer that needs no change entries (full, or current); None = read them."""
+    if not _valid_client_version(version_id, version) or version_id != head.version_id:
+        return Delta(head, full=True)
+    if version == head.version:
+        return Delta(head, full=False)
+    if head.version < version:
+        return Delta(head, full=True)
+    return None
+
+
+def _changes(head: VersionHead, entries: Sequence[Any]) -> Delta:
+    if len(entries) > SYNC_LIMIT:
+        return Delta(head, full=True)
+    buckets: dict[int, list[str]] = {}
+    sort_version = 0
+    for e_id, state, entry_version in entries:
+        if e_id == SORT_CHANGE_ID:
+            sort_version = entry_version
+            continue
+        buckets.setdefault(state, []).append(e_id)
+    return Delta(
+        head,
+        full=False,
+        insert_ids=buckets.get(VersionState.INSERT),
+        delete_ids=buckets.get(VersionState.DELETE),
+        update_ids=buckets.get(VersionState.UPDATE),
+        sort_version=sort_version,
+    )
+
+
+def read_delta(tx: ReadTx, table: str, d_id: str, version_id: str, version: int) -> Delta | None:
+    """`VersionLogs.peek_delta` in a read transaction (imserver.reads)."""
+    head = read_head(tx, table, d_id)
+    if head is None:
+        return None
+    answer = _answer(head, version_id, version)
+    return answer if answer is not None else _changes(head, tx.rows(_ENTRIES, {"t": table, "d": d_id, "v": version}))
+
+
+def read_head(tx: ReadTx, table: str, d_id: str) -> VersionHead | None:
+    """`VersionLogs.peek_head` in a read transaction: None while the log does not exist yet."""
+    rows = tx.rows(_HEAD, {"t": table, "d": d_id})
+    return VersionHead(rows[0][0], rows[0][1]) if rows else None
+
+
 class VersionLogs:
     def __init__(self, now_ms: Callable[[], int]) -> None:
         self._now_ms = now_ms
@@ -165,8 +236,7 @@ class VersionLogs:
         row = self._new_log(table, d_id, _FIRST_VERSION)
 
         def create(conn: Connection) -> None:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            conn.execute(insert(VersionLogRow).values(row).on_conflict_do_nothing())
+            conn.execute(_CREATE_LOG_PG if conn.dialect.name == "postgresql" else _CREATE_LOG_SQLITE, row)
 
         return create
 
@@ -178,41 +248,11 @@ class VersionLogs:
     async def _delta(
         session: AsyncSession, head: VersionHead, table: str, d_id: str, version_id: str, version: int
     ) -> Delta:
-        if not _valid_client_version(version_id, version) or version_id != head.version_id:
-            return Delta(head, full=True)
-        if version == head.version:
-            return Delta(head, full=False)
-        if head.version < version:
-            return Delta(head, full=True)
-        entries = (
-            await session.execute(
-                select(VersionEntryRow.e_id, VersionEntryRow.state, VersionEntryRow.version)
-                .join(VersionLogRow, VersionLogRow.id == VersionEntryRow.log_id)
-                .where(
-                    VersionLogRow.table_name == table,
-                    VersionLogRow.d_id == d_id,
-                    VersionEntryRow.version > version,
-                )
-                .order_by(VersionEntryRow.version, VersionEntryRow.id)
-            )
-        ).all()
-        if len(entries) > SYNC_LIMIT:
-            return Delta(head, full=True)
-        buckets: dict[int, list[str]] = {}
-        sort_version = 0
-        for e_id, state, entry_version in entries:
-            if e_id == SORT_CHANGE_ID:
-                sort_version = entry_version
-                continue
-            buckets.setdefault(state, []).append(e_id)
-        return Delta(
-            head,
-            full=False,
-            insert_ids=buckets.get(VersionState.INSERT),
-            delete_ids=buckets.get(VersionState.DELETE),
-            update_ids=buckets.get(VersionState.UPDATE),
-            sort_version=sort_version,
-        )
+        answer = _answer(head, version_id, version)
+        if answer is not None:
+            return answer
+        entries = (await session.execute(_ENTRIES, {"t": table, "d": d_id, "v": version})).all()
+        return _changes(head, entries)
 
     @staticmethod
     async def _find(session: AsyncSession, table: str, d_id: str) -> VersionHead | None:
