@@ -165,13 +165,21 @@ class ConversationModule(Module):
                 c.showName = by_id[c.userID].nickname or c.userID
                 c.faceURL = by_id[c.userID].faceURL
 
-    def message_arrived(self, conv: LocalConversation, msg: MsgStruct, from_me: bool, counts_unread: bool) -> None:
+    def message_arrived(
+        self,
+        conv: LocalConversation,
+        msg: MsgStruct,
+        from_me: bool,
+        counts_unread: bool,
+        out: dict[str, Any] | None = None,
+    ) -> None:
+        """`out`: `msg.out()` when the caller has it already (a received message's event data)."""
         if msg.seq > conv.maxSeq:
             conv.maxSeq = msg.seq
         if from_me and msg.seq:
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)
         if msg.sendTime >= conv.latestMsgSendTime:
-            conv.latestMsg = json.dumps(msg.out(), separators=(",", ":"))
+            conv.latestMsg = json.dumps(msg.out() if out is None else out, separators=(",", ":"))
             conv.latestMsgSendTime = msg.sendTime
         if not counts_unread and msg.seq:
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)
