@@ -235,8 +235,13 @@ async def _sse_reader(
     http: httpx.AsyncClient, url: str, headers: dict[str, str], on_line: Callable[[str], None], ready: asyncio.Event
 ) -> None:
     async with http.stream("GET", url, headers=headers, timeout=None) as resp:
-        ready.set()
         async for line in resp.aiter_lines():
+            if line.startswith("retry:"):
+                # The stream's first frame: it starts at the log's end as of before this frame
+                # (bridge/sse.py). The response head comes earlier: a send started on it could
+                # be appended before that start and never reach this stream (what the bench
+                # once reported as "messages did not all arrive" on a busy machine).
+                ready.set()
             on_line(line)
 
 
