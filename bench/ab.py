@@ -9,7 +9,8 @@ alternates the measurements A, B, A, B ... so both see the same machine load,
 and prints the median of each figure with the B/A ratio: CPU per login, RSS and
 asyncio tasks per live session, cached call CPU per request, requests/s and p99
 at 16 connections, idle CPU per session-second, and with ``--messages`` CPU per
-delivered message at 25 msg/s; the collector's longest pause per generation over
+delivered message, send->SSE p99 (and gateway-direct's) and msg/s at each of ``--rates``
+(25 and 250 msg/s); the collector's longest pause per generation over
 the whole run (each bridge times them: BRIDGE_GC_POLICY=time unless the side's
 ``--a-env``/``--b-env`` say otherwise, e.g. the same tree with and without
 ``BRIDGE_GC_POLICY=freeze``).
@@ -78,7 +79,7 @@ async def main(a: argparse.Namespace) -> None:
             req = {s: cost.post_request("/v1/friend/get_friend_list", headers=sessions[s].auth[0]) for s in procs}
             for side, p in procs.items():
                 await cost.hammer(p.url, req[side], 0.5)
-            for i in range(a.rounds):
+            for i in range(a.rounds if not a.messages_only else 1):
                 with harness.measure(fp) as m:
                     lat = await cost.hammer(fp.url, cost.post_request("/hello"), a.seconds)
                 put("A", "FastAPI hello CPU", m["fastapi"] / len(lat))
@@ -89,19 +90,22 @@ async def main(a: argparse.Namespace) -> None:
                     put(side, "cached call CPU", m[side] / len(lat))
                     put(side, "cached call req/s", len(lat) / m["wall"])
                     put(side, "cached call p99", harness.pct(lat, 0.99))
-            for i in range(a.rounds):
+            for i in range(a.rounds if not a.messages_only else 0):
                 for side, p in _order(procs, i):
                     with harness.measure(p) as m:
                         await asyncio.sleep(a.idle)
                     per = max(m[side] - idle0[side] * m["wall"], 0.0) / (a.sessions * m["wall"])
                     put(side, "idle CPU per session-s", per)
-            if a.messages:
+            if a.messages or a.messages_only:
                 for i in range(a.rounds):
-                    for side, p in _order(procs, i):
-                        t = harness.Table()
-                        await cost.messaging(t, http, up, p, ip, sessions[side], 25.0, a.seconds, 1.0)
-                        put(side, "CPU per delivered message", t.rows[0].value)
-                        put(side, "send->SSE p99", t.rows[1].value)
+                    for rate in (float(r) for r in a.rates.split(",")):
+                        for side, p in _order(procs, i):
+                            t = harness.Table()
+                            await cost.messaging(t, http, up, p, ip, sessions[side], rate, a.seconds, 1.0)
+                            put(side, f"CPU per message, {rate:.0f}/s", t.rows[0].value)
+                            put(side, f"send->SSE p99, {rate:.0f}/s", t.rows[1].value)
+                            put(side, f"direct p99, {rate:.0f}/s", t.rows[1].baseline or 0.0)
+                            put(side, f"achieved msg/s, {rate:.0f}/s", t.rows[2].value)
             for side, p in procs.items():
                 for gen, seconds in (await _gc_longest(http, p)).items():
                     put(side, f"longest GC pause, gen {gen}", seconds)
@@ -114,7 +118,8 @@ async def main(a: argparse.Namespace) -> None:
             print(f"| {name:28} | {'-':>10} | {harness.fmt(statistics.median(values), 's'):>10} | -")
             continue
         va, vb = statistics.median(figures["A"][name]), statistics.median(values)
-        unit = "/s" if "req/s" in name else "KiB" if "RSS" in name else "" if "tasks" in name else "s"
+        rate = "req/s" in name or name.startswith("achieved")
+        unit = "/s" if rate else "KiB" if "RSS" in name else "" if "tasks" in name else "s"
         ratio = vb / va if va else float("nan")
         print(f"| {name:28} | {harness.fmt(va, unit):>10} | {harness.fmt(vb, unit):>10} | {ratio:.2f}")
     if a.verbose:
@@ -148,5 +153,7 @@ if __name__ == "__main__":
     ap.add_argument("--a-env", action="append", default=[], help="KEY=VALUE for bridge A (repeatable)")
     ap.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for bridge B (repeatable)")
     ap.add_argument("--verbose", action="store_true", help="print every round's value")
-    ap.add_argument("--messages", action="store_true", help="also CPU per delivered message at 25 msg/s")
+    ap.add_argument("--messages", action="store_true", help="also CPU per delivered message and p99 at --rates")
+    ap.add_argument("--messages-only", action="store_true", help="logins, one cached-call round, then messages")
+    ap.add_argument("--rates", default="25,250", help="messaging rates in msg/s for --messages (default 25,250)")
     asyncio.run(main(ap.parse_args()))

@@ -310,6 +310,21 @@ class Core:
         await self._send(held.events, tuple(held.marks))
         return result
 
+    async def fire_together(self, body: Awaitable[None]) -> None:
+        """Run `body` (a call's state change and its flush) holding the events and marks it
+        fires, then send them in one sink call: one append of the log, not one per event
+        (issue 14: a send's conversation events and its echo's mark were separate commits).
+        Unlike a dispatcher batch, a failed or cancelled body still sends what it fired: a
+        call does not hold _state_lock, so its state may be checkpointed at any time."""
+        held = _Held()
+        token = _held.set(held)
+        try:
+            await body
+        finally:
+            _held.reset(token)
+            held.open = False
+            await self._send(held.events, tuple(held.marks))
+
     def checkpoint_dirty(self) -> None:
         self._dirty = True
         if self._flusher is not None and self.user_id:

@@ -16,9 +16,6 @@ input gets the very 400 (field names and all) FastAPI's validation gives.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 from starlette.requests import Request
@@ -95,19 +92,17 @@ class FunctionDispatch:
 
 def _fast_params(fn: SdkFunction, body: bytes) -> BaseModel | None:
     """The parameter model, or None when FastAPI should answer (bad JSON, bad fields, no body but one needed)."""
+    text = body.strip()
     try:
-        value: Any = json.loads(body) if body.strip() else None
-    except ValueError:
-        return None
-    if value is None:
+        if text and text != b"null":
+            # pydantic-core parses and validates in one pass, ~3x less CPU than json.loads and
+            # model_validate for a send_message body (issue 14). Anything it refuses (not an
+            # object, bad fields, NaN...) goes to FastAPI, which answers as it always did.
+            return fn.params.model_validate_json(text)
         # FastAPI: an absent body is None, allowed when every field has a default.
         if any(f.is_required() for f in fn.params.model_fields.values()):
             return None
-        value = {}
-    if not isinstance(value, dict):
-        return None
-    try:
-        return fn.params.model_validate(value)
+        return fn.params.model_validate({})
     except ValidationError:
         return None
 

@@ -111,6 +111,8 @@ class ConversationModule(Module):
         self._last_total = -1
         self.version = Version()
         self._sync_lock = asyncio.Lock()
+        # Conversations being made by ensure (their names fetched), made at first use: at rest none.
+        self._ensuring: dict[str, asyncio.Event] | None = None
 
     # -- checkpoint ------------------------------------------------------
 
@@ -139,14 +141,37 @@ class ConversationModule(Module):
         conv.unreadCount = max(0, conv.maxSeq - self.has_read.get(conv.conversationID, 0))
 
     async def ensure(self, conv_id: str, session_type: int, peer: str, group_id: str) -> LocalConversation:
-        conv = self.convs.get(conv_id)
-        if conv is not None:
-            return conv
-        conv = LocalConversation(conversationID=conv_id, conversationType=session_type, userID=peer, groupID=group_id)
-        await self._fill_names([conv])
-        self.convs[conv_id] = conv
-        self._new.add(conv_id)
+        """The conversation, made (its name fetched) if new: once, however many ask at the same
+        time. Concurrent sends into a new conversation each fetched the peer's name and each
+        stored a conversation of its own, the last replacing the others, so what the others
+        applied to theirs was lost (issue 14's py-spy at 250 msg/s: 16% of the bridge's CPU)."""
+        while (conv := self.convs.get(conv_id)) is None:
+            making = (self._ensuring or {}).get(conv_id)
+            if making is None:
+                return await self._make(conv_id, session_type, peer, group_id)
+            await making.wait()  # then look again: the maker may have failed
         return conv
+
+    async def _make(self, conv_id: str, session_type: int, peer: str, group_id: str) -> LocalConversation:
+        if self._ensuring is None:
+            self._ensuring = {}
+        done = self._ensuring[conv_id] = asyncio.Event()
+        try:
+            conv = LocalConversation(
+                conversationID=conv_id, conversationType=session_type, userID=peer, groupID=group_id
+            )
+            await self._fill_names([conv])
+            stored = self.convs.get(conv_id)
+            if stored is not None:
+                return stored  # a sync stored it meanwhile: the server's copy
+            self.convs[conv_id] = conv
+            self._new.add(conv_id)
+            return conv
+        finally:
+            del self._ensuring[conv_id]
+            if not self._ensuring:
+                self._ensuring = None
+            done.set()
 
     async def _fill_names(self, convs: list[LocalConversation]) -> None:
         for c in convs:
@@ -165,13 +190,21 @@ class ConversationModule(Module):
                 c.showName = by_id[c.userID].nickname or c.userID
                 c.faceURL = by_id[c.userID].faceURL
 
-    def message_arrived(self, conv: LocalConversation, msg: MsgStruct, from_me: bool, counts_unread: bool) -> None:
+    def message_arrived(
+        self,
+        conv: LocalConversation,
+        msg: MsgStruct,
+        from_me: bool,
+        counts_unread: bool,
+        out: dict[str, Any] | None = None,
+    ) -> None:
+        """`out`: `msg.out()` when the caller has it already (a received message's event data)."""
         if msg.seq > conv.maxSeq:
             conv.maxSeq = msg.seq
         if from_me and msg.seq:
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)
         if msg.sendTime >= conv.latestMsgSendTime:
-            conv.latestMsg = json.dumps(msg.out(), separators=(",", ":"))
+            conv.latestMsg = json.dumps(msg.out() if out is None else out, separators=(",", ":"))
             conv.latestMsgSendTime = msg.sendTime
         if not counts_unread and msg.seq:
             self.has_read[conv.conversationID] = max(self.has_read.get(conv.conversationID, 0), msg.seq)

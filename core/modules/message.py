@@ -38,6 +38,7 @@ from core.untrusted import flag, int_list, integer, text
 
 if TYPE_CHECKING:
     from core.core import Core
+    from core.models import LocalConversation
 
 __all__ = ["MessageModule", "is_stored"]
 
@@ -146,6 +147,9 @@ class MessageModule(MessageCreateModule):
         # The send updates the conversation once it returns (as the SDK's SendMessage does on
         # success), so that echo does not: one OnConversationChanged per sent message, not two.
         self._sending: dict[str, tuple[str, MsgStruct] | None] = {}
+        # The delivery mark of such an echo: the send writes it with its conversation events,
+        # one append of the log, not two (issue 14).
+        self._echo_marks: dict[str, tuple[str, int]] = {}
         self._deleted: OrderedDict[str, None] = OrderedDict()
         # One at a time: pushes, gap pulls and (re)sync all advance `synced`,
         # and events must leave in seq order.
@@ -293,7 +297,7 @@ class MessageModule(MessageCreateModule):
         if from_me and m.clientMsgID in self._sending:
             self._sending[m.clientMsgID] = (conv_id, msg)  # the send applies it to the conversation
             if emit:
-                await self.core.mark_delivered(((conv_id, m.seq),))
+                self._echo_marks[m.clientMsgID] = (conv_id, m.seq)  # and marks it delivered
             return
         conv_module = self.core.conversation
         if m.sessionType == SessionType.READ_GROUP:
@@ -301,22 +305,27 @@ class MessageModule(MessageCreateModule):
         else:
             peer = m.recvID if from_me else m.sendID
             conv = await conv_module.ensure(conv_id, m.sessionType, peer, "")
-        if _opt(m, "conversationUpdate") and (not from_me or _opt(m, "senderConversationUpdate")):
-            conv_module.message_arrived(conv, msg, from_me, counts_unread=not from_me and _opt(m, "unreadCount"))
+        update = _opt(m, "conversationUpdate") and (not from_me or _opt(m, "senderConversationUpdate"))
         own_echo = from_me and m.clientMsgID in self._sent
+        # The client JSON once per message: the conversation's latestMsg and every event share it
+        # (read-only from here on; issue 14's py-spy had it computed two or three times).
+        out = msg.out() if update or (emit and not own_echo) else {}
+        if update:
+            unread = not from_me and _opt(m, "unreadCount")
+            conv_module.message_arrived(conv, msg, from_me, counts_unread=unread, out=out)
         if emit and own_echo:
             await self.core.mark_delivered(((conv_id, m.seq),))  # no event, but delivered all the same
         elif emit:
             if self.core.config.batch_messages:
-                self._batch.append(msg.out())
+                self._batch.append(out)
                 self._batch_marks[conv_id] = m.seq
             else:
-                await self.core.emit(ADVANCED, "OnRecvNewMessage", msg.out(), operation_id)
+                await self.core.emit(ADVANCED, "OnRecvNewMessage", out, operation_id)
             if self.core.app_state.offline_notify(conv.recvMsgOpt):  # in the background (app_state.py)
                 if self.core.config.batch_messages:
-                    self._offline_batch.append(msg.out())
+                    self._offline_batch.append(out)
                 else:
-                    await self.core.emit(ADVANCED, "OnRecvOfflineNewMessage", msg.out(), operation_id)
+                    await self.core.emit(ADVANCED, "OnRecvOfflineNewMessage", out, operation_id)
 
     @property
     def has_baseline(self) -> bool:
@@ -580,8 +589,9 @@ class MessageModule(MessageCreateModule):
                 # The send failed after the server stored it (its echo came): the echo goes
                 # into the conversation as it would have without a send in flight.
                 conv = await self.core.conversation.ensure(echo[0], msg.sessionType, peer, group)
-                self.core.conversation.message_arrived(conv, echo[1], from_me=True, counts_unread=False)
-                await self.core.conversation.flush(operation_id)
+                await self.core.fire_together(self._sent_to(conv, echo[1], operation_id))
+            elif (mark := self._echo_marks.pop(msg.clientMsgID, None)) is not None:
+                await self.core.mark_delivered((mark,))  # cancelled before it applied the echo
 
     async def _sent_message(
         self, p: SendParams, msg: MsgStruct, data: pb.MsgData, conv_id: str, peer: str, group: str, operation_id: str
@@ -604,9 +614,17 @@ class MessageModule(MessageCreateModule):
                     self._remember(conv_id, msg)
             self._sending.pop(msg.clientMsgID, None)  # applied here, echo or not
             conv = await self.core.conversation.ensure(conv_id, msg.sessionType, peer, group)
-            self.core.conversation.message_arrived(conv, msg, from_me=True, counts_unread=False)
-            await self.core.conversation.flush(operation_id)
+            await self.core.fire_together(self._sent_to(conv, msg, operation_id))
         return msg
+
+    async def _sent_to(self, conv: LocalConversation, msg: MsgStruct, operation_id: str) -> None:
+        """A sent message into its conversation: the events, and its echo's delivery mark if the
+        echo came, go in one sink call (Core.fire_together): one append, one commit."""
+        self.core.conversation.message_arrived(conv, msg, from_me=True, counts_unread=False)
+        await self.core.conversation.flush(operation_id)
+        mark = self._echo_marks.pop(msg.clientMsgID, None)
+        if mark is not None:
+            await self.core.mark_delivered((mark,))
 
     @sdk_function("message", "TypingStatusUpdate", TypingParams, None)
     async def typing_status_update(self, p: TypingParams, operation_id: str) -> None:

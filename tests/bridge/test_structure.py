@@ -94,8 +94,9 @@ async def _call(app: Any, path: str, body: bytes, method: str = "POST") -> list[
 
 async def test_a_function_call_is_answered_without_the_router() -> None:
     dispatch = FunctionDispatch(_unreachable, all_functions())
-    sent = await _call(dispatch, "/v1/friend/get_friend_list", b"{}")
-    assert sent[0]["status"] == 401  # answered here: no session token
+    for body in (b"{}", b"", b" null ", b"{ }"):
+        sent = await _call(dispatch, "/v1/friend/get_friend_list", body)
+        assert sent[0]["status"] == 401  # answered here: no session token
 
 
 async def test_other_paths_and_bad_input_go_on_to_fastapi() -> None:
@@ -111,6 +112,12 @@ async def test_other_paths_and_bad_input_go_on_to_fastapi() -> None:
     await _call(dispatch, "/v1/friend/get_friend_list", b"{}", method="GET")
     await _call(dispatch, "/v1/friend/add_friend", b'{"toUserID": 5}')  # FastAPI's 400 names the field
     await _call(dispatch, "/v1/friend/get_friend_list", b"[1")
+    await _call(dispatch, "/v1/friend/add_friend", b"[]")  # not an object
+    await _call(dispatch, "/v1/friend/add_friend", b"null")  # no body, but one is required
+    await _call(dispatch, "/v1/friend/add_friend", b'{"toUserID": "u", "reqMsg": NaN}')  # not JSON
+    nan = '{"toUserID": "u", "reqMsg": NaN}'
+    assert reached[8:] == ["/v1/friend/add_friend", "[]", "/v1/friend/add_friend", "null", "/v1/friend/add_friend", nan]
+    del reached[8:]
     assert reached == [
         "/v1/login",
         "{}",

@@ -9,6 +9,7 @@ End-to-end behaviour against the imserver is in tests/e2e.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -231,3 +232,25 @@ async def test_a_group_joined_and_left_unseen_is_remembered_across_a_checkpoint(
         await revived.core.group.on_notification(group_tips(1508, "g1", kickedUserList=[{"userID": SELF}]), "op-n2")
         gone = [e for e in revived.events if e.callback == "OnJoinedGroupDeleted"]
         assert [(e.data["groupID"], e.data["memberCount"]) for e in gone] == [("g1", 0)]
+
+
+async def test_a_new_conversation_asked_for_at_once_is_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Concurrent sends into a new conversation (issue 14): one name fetch, one conversation,
+    # so what each send applies to it lands on the one the core keeps.
+    async with rig() as r:
+        await r.core.login(SELF, "user-token", "op-login")
+        conv_id = f"si_{PEER}_{SELF}"
+        post, release, fetches = r.core.api.post, asyncio.Event(), []
+
+        async def held_post(path: str, body: dict[str, Any], operation_id: str) -> Any:
+            fetches.append(path)
+            await release.wait()  # the fake upstream answers at once: hold it, as a real one would
+            return await post(path, body, operation_id)
+
+        monkeypatch.setattr(r.core.api, "post", held_post)
+        tasks = [asyncio.create_task(r.core.conversation.ensure(conv_id, 1, PEER, "")) for _ in range(5)]
+        await asyncio.sleep(0)  # one turn of the loop: every task runs up to where it waits
+        release.set()
+        made = await asyncio.gather(*tasks)
+        assert all(c is r.core.conversation.convs[conv_id] for c in made)
+        assert fetches == ["/user/get_users_info"]

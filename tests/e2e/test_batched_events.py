@@ -5,7 +5,8 @@ OnTotalUnreadMessageCountChanged; each used to be its own event-log append,
 awaited in turn (four commits in a row with the delivery mark). On the durable
 default (SQLite) they are now one ``append_many`` of the receiver's log, one
 transaction of the group writer (tests/test_sqlstore.py), in order, with
-consecutive ids and the message's delivery mark.
+consecutive ids and the message's delivery mark. The sender's side likewise: its
+conversation update and the delivery mark of its message's echo are one append.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from tests.support.stack import BridgeUser, run_stack
 DELIVERED = ["OnRecvNewMessage", "OnConversationChanged", "OnTotalUnreadMessageCountChanged"]
 
 
-async def _send(a: BridgeUser, to: str, text: str) -> None:
+async def _send(a: BridgeUser, to: str, text: str) -> Any:
     msg = await a.call("/v1/message/create_text_message", {"text": text})
-    await a.call("/v1/message/send_message", {"message": msg, "recvID": to})
+    return await a.call("/v1/message/send_message", {"message": msg, "recvID": to})
 
 
 async def test_a_delivered_message_is_one_append_in_order_with_consecutive_ids(
@@ -54,7 +55,11 @@ async def test_a_delivered_message_is_one_append_in_order_with_consecutive_ids(
             await _send(a, b_id, "first")  # the conversation is new: OnNewConversation too
             await sb.wait_for("OnTotalUnreadMessageCountChanged", lambda d: d["data"] == 1, timeout=30)
             del writes[:]
-            await _send(a, b_id, "second")
+            sent = await _send(a, b_id, "second")
+            # The sender: its conversation update and its echo's mark, one append before the answer.
+            assert [names for sid, names in writes if sid == a.session_id] == [["OnConversationChanged"]]
+            conv_id = f"si_{min(a_id, b_id)}_{max(a_id, b_id)}"
+            assert (await log.delivered(a.session_id)).get(conv_id) == sent["seq"] > 0
             await sb.wait_for("OnTotalUnreadMessageCountChanged", lambda d: d["data"] == 2, timeout=30)
             assert [names for sid, names in writes if sid == b.session_id] == [DELIVERED]
             after_first = [e for e in sb.events if e.event in DELIVERED][-3:]
@@ -64,6 +69,6 @@ async def test_a_delivered_message_is_one_append_in_order_with_consecutive_ids(
             assert [e.id for e in after_first] == [first_id, first_id + 1, first_id + 2]
             assert after_first[0].json["data"]["textElem"]["content"] == "second"
             seq = after_first[0].json["data"]["seq"]
-            assert (await log.delivered(b.session_id)).get(f"si_{min(a_id, b_id)}_{max(a_id, b_id)}") == seq
+            assert (await log.delivered(b.session_id)).get(conv_id) == seq
         finally:
             await sb.close()
