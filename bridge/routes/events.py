@@ -88,13 +88,17 @@ async def stream_events(
     svc.pool.stream_opened(handle)
     try:
         await svc.pool.ensure_running(handle, op)  # the log is shared: any owner will do
+        # Where a fresh stream starts is fixed before the response head goes out: an
+        # EventSource fires `open` on the head, and a client that sends from there must
+        # get what its send causes (a start fixed at the first frame missed events
+        # appended in between on a busy node).
+        start = await svc.events.last_id(handle.session_id) if after is None else after
     except BaseException:
         svc.pool.stream_closed(handle)
         raise
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            start = await svc.events.last_id(handle.session_id) if after is None and limit else after
             stream = event_stream(
                 svc.events,
                 handle.session_id,
@@ -110,7 +114,7 @@ async def stream_events(
                 async for chunk in stream:
                     yield chunk
             else:
-                async for chunk in bounded_stream(stream, start or 0, limit):
+                async for chunk in bounded_stream(stream, start, limit):
                     yield chunk
         finally:
             svc.pool.stream_closed(handle)
