@@ -31,8 +31,11 @@ class Response:
 
 
 # RFC 9110 5.6.2 token; 5.5 field-value: visible ASCII, space and tab (no obs-text on the way out).
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: [\t -~\x80-\xff]*)?")
+_STATUS = rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: [\t -~\x80-\xff]*)?"
+# A field line is token ":" value, the value without CR, LF or NUL; no obs-fold (RFC 9112 5.2: may be refused).
+_FIELD_LINE = rb"\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t -~\x80-\xff]*"
+_HEAD_RE = re.compile(_STATUS + rb"((?:" + _FIELD_LINE + rb")*)")
+_STATUS_LINE = re.compile(_STATUS)
 _OUT_VALUE = re.compile(r"[\t -~]*")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
@@ -157,20 +160,18 @@ class ResponseParser:
         if end > self._max_head:
             raise ProtocolError("response head too large")
         head, self._buf = self._buf[:end], self._buf[end + 4 :]
-        lines = head.split(b"\r\n")
-        m = _STATUS_LINE.fullmatch(lines[0])
+        m = _HEAD_RE.fullmatch(head)  # the whole head checked in one C call
         if m is None:
-            raise ProtocolError(f"bad status line {lines[0][:80]!r}")
+            first = head.partition(b"\r\n")[0]
+            what = "status line" if _STATUS_LINE.fullmatch(first) is None else "header line"
+            raise ProtocolError(f"bad {what} in {head[:120]!r}")
         status = int(m[2])
         headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or not _TOKEN.fullmatch(name):  # also obs-fold (RFC 9112 5.2: may be refused)
-                raise ProtocolError(f"bad header line {line[:80]!r}")
-            key, val = name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")
-            if any(c in val for c in "\r\n\x00"):
-                raise ProtocolError(f"bad value for header {key}")
-            headers[key] = f"{headers[key]}, {val}" if key in headers else val
+        if m[3]:
+            for line in m[3].decode("latin-1").split("\r\n")[1:]:  # the group starts with CRLF
+                name, _, value = line.partition(":")
+                key, val = name.lower(), value.strip(" \t")
+                headers[key] = f"{headers[key]}, {val}" if key in headers else val
         if 100 <= status < 200:  # an interim answer (RFC 9110 15.2): the real one follows
             if status == 101:
                 raise ProtocolError("unexpected protocol switch")
