@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, Integer, String, Text, and_, delete, event, exists, or_, select
+from sqlalchemy import BigInteger, Insert, Integer, String, Text, and_, bindparam, delete, event, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -131,11 +131,16 @@ class CheckpointStore:
         # save_many's two statements, built once (issue 14: rebuilding the upsert
         # per save was most of a checkpoint's CPU); fence=1 only selects the shape.
         self._many = {True: _upsert(self._dialect, None, 1), False: _upsert(self._dialect, None, None)}
+        # load's read, built once: every login loads (an ORM Session.get was a session, an
+        # identity map and a statement built per call, issue 14).
+        self._load = select(_table.c.data).where(
+            _table.c.user_id == bindparam("user_id"), _table.c.platform_id == bindparam("platform_id")
+        )
 
     async def load(self, user_id: str, platform_id: int) -> dict[str, Any] | None:
         with _unavailable("load checkpoint"):
-            async with self._sessions() as s:
-                row = await s.get(_Checkpoint, (user_id, platform_id))
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(self._load, {"user_id": user_id, "platform_id": platform_id})).first()
         return json.loads(row.data) if row else None
 
     async def save(self, user_id: str, platform_id: int, data: dict[str, Any], *, fence: int | None = None) -> bool:
@@ -151,7 +156,7 @@ class CheckpointStore:
         }
         with _unavailable("save checkpoint"):
             async with self._engine.begin() as conn:
-                result = await conn.execute(_upsert(self._dialect, values, fence))
+                result = await conn.execute(self._many[fence is not None], values)  # save_many's statement
         return bool(result.rowcount)
 
     async def save_many(self, rows: list[tuple[str, int, dict[str, Any], int | None]]) -> None:

@@ -38,10 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.sessions.base import SessionDirectory, SessionRecord
 from bridge.sessions.memory import MemorySessionDirectory
-from bridge.sessions.sqlite_writes import create_session, keep_token
+from bridge.sessions.sqlite_writes import FIND_LIVE, create_session, keep_token
 from bridge.sqlstore import schema
 from bridge.sqlstore.database import SqlDatabase, database_errors
-from bridge.sqlstore.driver import run_sync
+from bridge.sqlstore.driver import fetch_one, run_sync
 from bridge.sqlstore.writer import GroupWriter, Job
 
 __all__ = ["SqlSessionDirectory"]
@@ -190,6 +190,10 @@ class SqlSessionDirectory(SessionDirectory):
         return _decode(row.record)
 
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
+        if self._db.dialect == "sqlite":  # every login asks: one hop (sqlstore/driver.py fetch_one)
+            with database_errors("find session"):
+                row = await fetch_one(self._db.reader, FIND_LIVE, (platform_id, user_id))
+            return None if row is None else _decode(row[0])
         query = (
             select(_s.c.record)
             .join(_live, _live.c.session_id == _s.c.session_id)

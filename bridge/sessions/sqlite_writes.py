@@ -1,4 +1,4 @@
-"""A login's session-directory writes on SQLite, in one aiosqlite hop (issue 14).
+"""A login's session-directory statements on SQLite, each in one aiosqlite hop (issue 14).
 
 The same statements as bridge/sessions/sql.py builds with SQLAlchemy Core (the
 other dialects still take that path), written once as qmark SQL and run on the
@@ -14,10 +14,15 @@ import sqlite3
 
 from bridge.sqlstore import schema
 
-__all__ = ["create_session", "keep_token"]
+__all__ = ["FIND_LIVE", "create_session", "keep_token"]
 
 _s, _tok, _live = schema.sessions.name, schema.session_tokens.name, schema.session_live.name
 
+#: The record of the live, not ended session of (platform, user): SqlSessionDirectory.find's query.
+FIND_LIVE = (
+    f"SELECT {_s}.record FROM {_s} JOIN {_live} ON {_live}.session_id = {_s}.session_id "
+    f"WHERE {_live}.platform_id = ? AND {_live}.user_id = ? AND {_s}.ended_code IS NULL"
+)
 _DELETE_SESSION = f"DELETE FROM {_s} WHERE session_id = ?"
 _INSERT_SESSION = (
     f"INSERT INTO {_s} (session_id, user_id, platform_id, record, ended_code, ended_at) VALUES (?, ?, ?, ?, ?, ?)"
