@@ -22,7 +22,7 @@ import sqlalchemy.util
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["execute_in_listener", "executemany", "fetch_one", "run_sync"]
+__all__ = ["execute_in_listener", "executemany", "fetch_one", "read_sync", "run_sync"]
 
 T = TypeVar("T")
 
@@ -43,12 +43,17 @@ async def run_sync(conn: AsyncConnection, fn: Callable[[sqlite3.Connection], T])
     return await aio._execute(fn, aio._conn)  # type: ignore[no-any-return]
 
 
-async def fetch_one(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> Any:
-    """The first row of one read (qmark ``sql``) on an SQLite reader: one hop and the pool's
-    reset, where ``conn.execute`` took five (BEGIN, cursor, execute, close, rollback) and a compile.
-    A lone SELECT is its own read transaction (WAL: one consistent snapshot)."""
+async def read_sync(engine: AsyncEngine, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn(sqlite3 connection)`` on an SQLite reader in one hop and the pool's reset, where
+    each ``conn.execute`` took five (BEGIN, cursor, execute, close, rollback) and a compile.
+    Each SELECT it runs is its own read transaction (WAL: one consistent snapshot)."""
     async with engine.connect() as conn:
-        return await run_sync(conn, lambda db: db.execute(sql, params).fetchone())
+        return await run_sync(conn, fn)
+
+
+async def fetch_one(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> Any:
+    """The first row of one read (qmark ``sql``) on an SQLite reader, as :func:`read_sync`."""
+    return await read_sync(engine, lambda db: db.execute(sql, params).fetchone())
 
 
 def execute_in_listener(conn: Connection, sql: str) -> None:
