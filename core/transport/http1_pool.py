@@ -166,22 +166,39 @@ class Http1Pool:
             raise Http1Error(str(exc)) from exc
         if self._closed:
             raise Http1Error("pool closed")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.timeout
+        await self._slot(deadline)
         try:
-            async with asyncio.timeout(self.limits.timeout):
-                async with self._slots:
-                    conn = self._pick(to) or await self._connect(to)
-                    try:
-                        resp = await conn.send(request)
-                    except BaseException:
-                        conn.close()  # cancelled or failed mid-answer: its state is unknown
-                        raise
-        except TimeoutError as exc:
-            raise Http1Timeout(f"no answer within {self.limits.timeout} s") from exc
+            conn = self._pick(to) or await self._connect(to, deadline)
+            answer = conn.send(request)
+            # One timer on the answer, not an asyncio.timeout per request (a task
+            # reschedule and a cancel scope each time; 2% of login CPU in py-spy).
+            timer = loop.call_at(deadline, _expire, answer, self.limits.timeout)
+            try:
+                resp = await answer
+            except BaseException:
+                conn.close()  # failed, timed out or cancelled mid-answer: its state is unknown
+                raise
+            finally:
+                timer.cancel()
+        finally:
+            self._slots.release()
         if resp.keep_alive and not conn.closed and not self._closed:
             self._release(to, conn)
         else:
             conn.close()
         return resp
+
+    async def _slot(self, deadline: float) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns without suspending
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise Http1Timeout(f"no connection free within {self.limits.timeout} s") from exc
 
     async def aclose(self) -> None:
         self._closed = True
@@ -210,10 +227,18 @@ class Http1Pool:
             conns.pop(0).close()
         conns.append(conn)
 
-    async def _connect(self, to: Target) -> _Conn:
+    async def _connect(self, to: Target, deadline: float) -> _Conn:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: _Conn(self.limits), to.host, to.port)
+            async with asyncio.timeout_at(deadline):
+                _, conn = await loop.create_connection(lambda: _Conn(self.limits), to.host, to.port)
+        except TimeoutError as exc:
+            raise Http1Timeout(f"no connection within {self.limits.timeout} s") from exc
         except OSError as exc:
             raise Http1Error(f"connect to {to.authority}: {exc!r}") from exc
         return conn
+
+
+def _expire(answer: asyncio.Future[Response], timeout: float) -> None:
+    if not answer.done():
+        answer.set_exception(Http1Timeout(f"no answer within {timeout} s"))

@@ -38,11 +38,13 @@ class Server:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.connections = 0
+        self.accepted = asyncio.Event()
         self.writers: list[asyncio.StreamWriter] = []
         self.url = ""
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.accepted.set()
         self.writers.append(writer)
         with contextlib.suppress(Exception):
             await self.handler(reader, writer)
@@ -268,3 +270,28 @@ def test_https_and_odd_urls_stay_on_httpx() -> None:
     assert t is not None and (t.host, t.port, t.authority, t.prefix) == ("::1", 8080, "[::1]:8080", "/api")
     api = ApiClient(httpx.AsyncClient(), "https://im.example.com", pool=Http1Pool())
     assert api.pool is None
+
+
+async def test_waiting_for_a_free_connection_meets_the_same_deadline() -> None:
+    hang = _scripted(b"", then="hang")
+    async with serving(hang) as srv, httpx.AsyncClient() as http:
+        pool = Http1Pool(Http1Limits(max_connections=1, timeout=0.3))
+        api = ApiClient(http, srv.url, pool=pool)
+        first = asyncio.ensure_future(_code(api))
+        await asyncio.wait_for(srv.accepted.wait(), 5)
+        # The only slot is held until the first call's own deadline, so the second waits for it
+        # and meets its deadline whether it gets the slot in its last moment or never.
+        assert await _code(api) == ErrCode.NetworkTimeoutError
+        assert await first == ErrCode.NetworkTimeoutError
+        await pool.aclose()
+
+
+async def test_a_cancelled_call_leaves_no_connection_behind() -> None:
+    async with serving(_scripted(b"", then="hang")) as srv, clients(srv.url) as c:
+        call = asyncio.ensure_future(c["lean"].post(ROUTE, {"userIDs": []}, "op"))
+        await asyncio.wait_for(srv.accepted.wait(), 5)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        pool = c["lean"].pool
+        assert pool is not None and pool.idle_count() == 0
