@@ -295,3 +295,12 @@ async def test_a_cancelled_call_leaves_no_connection_behind() -> None:
             await call
         pool = c["lean"].pool
         assert pool is not None and pool.idle_count() == 0
+
+
+def test_upstream_client_setting_is_checked() -> None:
+    from bridge.settings import BridgeSettings
+
+    assert BridgeSettings.from_env({}).upstream_client == "lean"
+    assert BridgeSettings.from_env({"BRIDGE_UPSTREAM_CLIENT": "httpx"}).upstream_client == "httpx"
+    with pytest.raises(ValueError, match="upstream_client"):
+        BridgeSettings(upstream_client="curl").validate()
