@@ -44,6 +44,7 @@ from bridge.webhooks import WebhookDispatcher, webhook_clients
 from core.checkpoint import CheckpointStore, make_engine, migrate
 from core.checkpoint_flusher import CheckpointFlusher
 from core.registry import all_functions
+from core.transport.http1_pool import Http1Pool
 from core.transport.keepalive import Keepalive
 
 __all__ = ["create_app", "drain"]
@@ -65,6 +66,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
             _engine(settings) as engine,
             httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits) as http,
             webhook_clients(settings) as hooks_http,  # not `http`: receivers are anyone's to choose
+            _api_pool(settings) as api_pool,
             open_stores(settings) as stores,  # SQL, Redis with BRIDGE_REDIS_URL, or memory (--ephemeral)
         ):
             api, ws = settings.upstream_api or "", settings.upstream_ws or ""
@@ -84,7 +86,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 events=stores.events,
                 leases=leases,
                 core_factory=UpstreamCoreFactory(
-                    api, ws, http, checkpoints, settings.core_inbox_size, flusher, keepalive
+                    api, ws, http, checkpoints, settings.core_inbox_size, flusher, keepalive, api_pool
                 ),
                 gc_policy=gc_policy,
             )
@@ -95,7 +97,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
                 prefix=settings.redis_prefix,
                 store=stores.outcomes,  # a node without Redis: outcomes outlive a restart
             )
-            upstream = Upstream(http, api)
+            upstream = Upstream(http, api, api_pool)
             calls = CallService(pool, idempotency)
             webhooks = WebhookDispatcher(settings, pool, stores.events, _webhook_store(settings, stores), *hooks_http)
             app.state.services = Services(
@@ -177,6 +179,19 @@ def _webhook_store(settings: BridgeSettings, stores: Stores) -> WebhookStore:
     if stores.redis is None:
         return MemoryWebhookStore()
     return RedisWebhookStore(stores.redis, settings.redis_prefix, settings.event_max_age)
+
+
+@contextlib.asynccontextmanager
+async def _api_pool(settings: BridgeSettings) -> AsyncIterator[Http1Pool | None]:
+    """The lean pool for a plain-http upstream API (same limits as the httpx client above)."""
+    if settings.upstream_client != "lean":
+        yield None
+        return
+    pool = Http1Pool()
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
 
 
 @contextlib.asynccontextmanager

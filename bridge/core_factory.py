@@ -20,6 +20,7 @@ from core.core import Core, CoreConfig, EndHandler
 from core.events import BatchSink, EventSink
 from core.registry import SdkFunction
 from core.transport.gateway import GatewayOptions
+from core.transport.http1_pool import Http1Pool
 from core.transport.keepalive import Keepalive
 
 __all__ = ["CoreFactory", "SessionCore", "UpstreamCoreFactory"]
@@ -55,6 +56,7 @@ class UpstreamCoreFactory:
     inbox_size: int = 10_000
     flusher: CheckpointFlusher | None = None  # one task saves every core's checkpoint
     keepalive: Keepalive | None = None  # one task pings every core's gateway connection
+    api_pool: Http1Pool | None = None  # the lean HTTP/1.1 pool for a plain-http upstream API
     # One for every core: they only read it, and one each was ~250 bytes per live session (issue 14).
     gateway: GatewayOptions = field(init=False)
 
@@ -78,4 +80,5 @@ class UpstreamCoreFactory:
             on_end=on_end,
             batch_sink=batch_sink,
             flusher=self.flusher,
+            api_pool=self.api_pool,
         )

@@ -83,6 +83,8 @@ class Parking:
 
     async def make_room(self, reviving: SessionHandle) -> None:
         """Below the cap before `reviving` starts: park the least recently used idle core, or 503."""
+        if len(self._handles) < self._settings.max_live_cores:
+            return  # live cores are at most the handles: below the cap without counting them (O(N) per login)
         while self.live_cores >= self._settings.max_live_cores:
             idle = [h for h in self._handles.values() if h is not reviving and h.idle]
             if not idle:

@@ -76,6 +76,9 @@ class BridgeSettings:
     # collections (bridge/gc_policy.py); "time": only time the collector's pauses (/metrics);
     # "off": leave the GC alone. `openim-bridge serve` (it owns the process) uses "freeze".
     gc_policy: str = "off"
+    # Upstream API calls to a plain-http upstream: "lean" (core/transport/http1_pool.py, a
+    # fraction of httpx's CPU per call, issue 14) or "httpx". https upstreams always use httpx.
+    upstream_client: str = "lean"
     # Open SSE streams, waiting long-polls and oimws sockets per session and node (429 past it).
     max_streams_per_session: int = 8
     ended_session_memory: float = 24 * 3600.0
@@ -190,6 +193,8 @@ class BridgeSettings:
             raise ValueError("webhook_max_attempts must be >= 1, webhook_retry_base and webhook_scan_interval > 0")
         for origin in self.cors_origins:
             check_origin(origin)
+        if self.upstream_client not in ("lean", "httpx"):
+            raise ValueError(f"upstream_client must be lean or httpx, got {self.upstream_client!r}")
         if self.gc_policy not in ("off", "time", "freeze"):
             raise ValueError(f"gc_policy must be off, time or freeze, got {self.gc_policy!r}")
         if self.oimws_send_queue < 1 or self.oimws_max_frame_bytes < 1:

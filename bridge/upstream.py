@@ -18,6 +18,7 @@ import httpx
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 from core.transport.api import ApiClient
+from core.transport.http1_pool import Http1Pool
 
 __all__ = ["TokenOwner", "Upstream"]
 
@@ -29,10 +30,10 @@ class TokenOwner:
 
 
 class Upstream:
-    def __init__(self, http: httpx.AsyncClient, api_addr: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, api_addr: str, api_pool: Http1Pool | None = None) -> None:
         self._http = http
         self._api_addr = api_addr.rstrip("/")
-        self._api = ApiClient(http, api_addr)
+        self._api = ApiClient(http, api_addr, pool=api_pool)
 
     async def token_owner(self, token: str, operation_id: str) -> TokenOwner:
         """Whose token this is; SdkError with the server's token errCode (1501-1507) if it is no good."""

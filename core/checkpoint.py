@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Insert, Integer, String, Text, and_, delete, event, exists, or_, select
+from sqlalchemy import BigInteger, Insert, Integer, String, Text, and_, bindparam, delete, event, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.errors import CheckpointUnavailable
 from core.migrations import migrate
 
 __all__ = ["CheckpointStore", "LocalMessageRow", "make_engine", "metadata", "migrate"]
+
+T = TypeVar("T")
 
 
 class _Base(DeclarativeBase):
@@ -113,13 +116,32 @@ def _upsert(dialect: str, values: dict[str, Any] | None, fence: int | None) -> I
     )
 
 
+_COLUMNS = "user_id, platform_id, data, updated_at, fence"  # CheckpointStore.save's values, in order
+_SQLITE_LOAD = f"SELECT data FROM {_table.name} WHERE user_id = ? AND platform_id = ?"
+# _upsert's two shapes (unfenced, fenced) in qmark SQL.
+_SQLITE_SAVE = {
+    False: f"INSERT INTO {_table.name} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, platform_id) "
+    "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+    True: f"INSERT INTO {_table.name} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, platform_id) "
+    "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at, fence = excluded.fence "
+    f"WHERE {_table.name}.fence IS NULL OR {_table.name}.fence <= excluded.fence",
+}
+
+
+async def _in_driver_thread(conn: AsyncConnection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn(sqlite3 connection)`` in aiosqlite's own thread, in one hop."""
+    raw = await conn.get_raw_connection()
+    aio: Any = raw.driver_connection
+    return await aio._execute(fn, aio._conn)  # type: ignore[no-any-return]
+
+
 @contextlib.contextmanager
 def _unavailable(what: str) -> Iterator[None]:
     """The database's and its driver's errors as CheckpointUnavailable (a refused
     connection is an OSError from asyncpg, anything else SQLAlchemy's)."""
     try:
         yield
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, sqlite3.Error) as exc:  # sqlite3's own: the one-hop statements
         raise CheckpointUnavailable(f"{what}: {type(exc).__name__}") from exc
 
 
@@ -131,11 +153,27 @@ class CheckpointStore:
         # save_many's two statements, built once (issue 14: rebuilding the upsert
         # per save was most of a checkpoint's CPU); fence=1 only selects the shape.
         self._many = {True: _upsert(self._dialect, None, 1), False: _upsert(self._dialect, None, None)}
+        # load's read, built once: every login loads (an ORM Session.get was a session, an
+        # identity map and a statement built per call, issue 14).
+        # On aiosqlite, load and save run their statement on the sqlite3 connection in
+        # aiosqlite's thread: one hop where SQLAlchemy took five (cursor, execute, close,
+        # commit, reset), as bridge/sqlstore/driver.py does (core cannot import it).
+        self._one_hop = engine.dialect.name == "sqlite" and engine.dialect.driver == "aiosqlite"
+        self._load = select(_table.c.data).where(
+            _table.c.user_id == bindparam("user_id"), _table.c.platform_id == bindparam("platform_id")
+        )
 
     async def load(self, user_id: str, platform_id: int) -> dict[str, Any] | None:
+        if self._one_hop:
+            with _unavailable("load checkpoint"):
+                async with self._engine.connect() as conn:
+                    found = await _in_driver_thread(
+                        conn, lambda db: db.execute(_SQLITE_LOAD, (user_id, platform_id)).fetchone()
+                    )
+            return json.loads(found[0]) if found else None
         with _unavailable("load checkpoint"):
-            async with self._sessions() as s:
-                row = await s.get(_Checkpoint, (user_id, platform_id))
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(self._load, {"user_id": user_id, "platform_id": platform_id})).first()
         return json.loads(row.data) if row else None
 
     async def save(self, user_id: str, platform_id: int, data: dict[str, Any], *, fence: int | None = None) -> bool:
@@ -149,9 +187,25 @@ class CheckpointStore:
             "updated_at": int(time.time()),
             "fence": fence,
         }
+        if self._one_hop:  # every login ends with a save: the upsert and its commit in one hop
+            row = tuple(values.values())
+            sql = _SQLITE_SAVE[fence is not None]
+
+            def write(db: sqlite3.Connection) -> int:
+                try:
+                    count = db.execute(sql, row).rowcount
+                    db.commit()
+                except BaseException:
+                    db.rollback()
+                    raise
+                return count
+
+            with _unavailable("save checkpoint"):
+                async with self._engine.connect() as conn:
+                    return bool(await _in_driver_thread(conn, write))
         with _unavailable("save checkpoint"):
             async with self._engine.begin() as conn:
-                result = await conn.execute(_upsert(self._dialect, values, fence))
+                result = await conn.execute(self._many[fence is not None], values)  # save_many's statement
         return bool(result.rowcount)
 
     async def save_many(self, rows: list[tuple[str, int, dict[str, Any], int | None]]) -> None:

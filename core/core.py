@@ -54,6 +54,7 @@ from core.registry import SdkFunction
 from core.supervise import RestartPolicy, stop_tasks, supervise
 from core.transport.api import ApiClient
 from core.transport.gateway import GatewayClient, GatewayOptions
+from core.transport.http1_pool import Http1Pool
 from core.untrusted import load_json
 
 __all__ = ["Core", "CoreConfig", "CoreStats", "EndHandler", "token_error_callback"]
@@ -147,11 +148,12 @@ class Core:
         on_end: EndHandler | None = None,
         batch_sink: BatchSink | None = None,
         flusher: CheckpointFlusher | None = None,
+        api_pool: Http1Pool | None = None,
     ) -> None:
         self.config = config
         self.status = LoginStatus.LOGOUT
         self.user_id = ""
-        self.api = ApiClient(http, config.api_addr)
+        self.api = ApiClient(http, config.api_addr, pool=api_pool)  # api_pool: a lean pool for http upstreams
         self.gateway: GatewayClient | None = None
         self._sink = sink
         self._store = store

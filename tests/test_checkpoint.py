@@ -321,3 +321,17 @@ async def test_sqlite_checkpoints_use_wal(tmp_path: Path) -> None:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await conn.execute(text("PRAGMA synchronous"))).scalar() == 1  # NORMAL
     await engine.dispose()
+
+
+async def test_load_and_save_without_a_table_are_unavailable_not_crashes(tmp_path: Path) -> None:
+    """On aiosqlite both run on the sqlite3 connection itself: its errors are CheckpointUnavailable too."""
+    from core.errors import CheckpointUnavailable
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")  # never migrated: no table
+    store = CheckpointStore(engine)
+    with pytest.raises(CheckpointUnavailable):
+        await store.load("u1", 5)
+    for fence in (None, 7):
+        with pytest.raises(CheckpointUnavailable):
+            await store.save("u1", 5, {"v": 1}, fence=fence)
+    await engine.dispose()

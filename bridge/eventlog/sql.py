@@ -207,21 +207,24 @@ class SqlEventLog(EventLog):
         if c is not None:
             self._counters.move_to_end(session_id)
             return c
-        row = (
-            await conn.execute(
-                select(_logs.c.last_id, _logs.c.end_offset, _logs.c.last_t).where(_logs.c.session_id == session_id)
-            )
-        ).first()
-        head = (
-            await conn.execute(
-                select(_ev.c.id, _ev.c.o, _ev.c.t).where(_ev.c.session_id == session_id).order_by(_ev.c.id).limit(1)
-            )
-        ).first()
+        if self._db.dialect == "sqlite":  # a new session's first append: both reads in one hop
+            row, head = await queries.sqlite_counters(conn, session_id)
+        else:
+            row = (
+                await conn.execute(
+                    select(_logs.c.last_id, _logs.c.end_offset, _logs.c.last_t).where(_logs.c.session_id == session_id)
+                )
+            ).first()
+            head = (
+                await conn.execute(
+                    select(_ev.c.id, _ev.c.o, _ev.c.t).where(_ev.c.session_id == session_id).order_by(_ev.c.id).limit(1)
+                )
+            ).first()
         head_t = None if head is None else (int(head[0]), int(head[1]), float(head[2]))
         if row is None:
             c = Counters(0, 0, 0.0, head_t, False)
         else:
-            c = Counters(int(row.last_id), int(row.end_offset), float(row.last_t), head_t, True)
+            c = Counters(int(row[0]), int(row[1]), float(row[2]), head_t, True)
         self._counters[session_id] = c
         while len(self._counters) > _CACHED:
             self._counters.popitem(last=False)

@@ -16,7 +16,7 @@ from bridge.sqlstore.driver import run_sync
 
 from .base import StoredEvent
 
-__all__ = ["last_id", "rows", "sqlite_batch", "upsert_marks"]
+__all__ = ["last_id", "rows", "sqlite_batch", "sqlite_counters", "upsert_marks"]
 
 _ev, _logs, _marks = schema.events, schema.logs, schema.marks
 
@@ -31,6 +31,19 @@ _SQLITE_MARKS = (
     f"INSERT INTO {_marks.name} (session_id, conversation_id, seq) VALUES (?, ?, ?) "
     f"ON CONFLICT (session_id, conversation_id) DO UPDATE SET seq = excluded.seq WHERE {_marks.name}.seq < excluded.seq"
 )
+
+
+_SQLITE_LOG = f"SELECT last_id, end_offset, last_t FROM {_logs.name} WHERE session_id = ?"
+_SQLITE_HEAD = f"SELECT id, o, t FROM {_ev.name} WHERE session_id = ? ORDER BY id LIMIT 1"
+
+
+async def sqlite_counters(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
+    """A log's counters row and its oldest event (id, offset, time), either None, in one hop."""
+
+    def read(db: sqlite3.Connection) -> tuple[Any, Any]:
+        return db.execute(_SQLITE_LOG, (session_id,)).fetchone(), db.execute(_SQLITE_HEAD, (session_id,)).fetchone()
+
+    return await run_sync(conn, read)
 
 
 async def sqlite_batch(

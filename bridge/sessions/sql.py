@@ -38,8 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.sessions.base import SessionDirectory, SessionRecord
 from bridge.sessions.memory import MemorySessionDirectory
+from bridge.sessions.sqlite_writes import FIND_LIVE, create_session, keep_token
 from bridge.sqlstore import schema
 from bridge.sqlstore.database import SqlDatabase, database_errors
+from bridge.sqlstore.driver import fetch_one, run_sync
 from bridge.sqlstore.writer import GroupWriter, Job
 
 __all__ = ["SqlSessionDirectory"]
@@ -99,6 +101,16 @@ class SqlSessionDirectory(SessionDirectory):
     async def create(self, record: SessionRecord, token_hash: str) -> None:
         n = self._next_n()
 
+        if self._db.dialect == "sqlite":  # the same statements in one thread hop (sqlite_writes.py)
+            r = _row(record)
+            row = (r["session_id"], r["user_id"], r["platform_id"], r["record"], r["ended_code"])
+
+            async def run_sqlite(conn: AsyncConnection, _: dict[str, Any]) -> None:
+                await run_sync(conn, lambda db: create_session(db, row, token_hash, n, self._max_tokens))
+
+            await self._write(Job(run_sqlite), record.session_id, token_hash)
+            return
+
         async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
             sid = record.session_id
             await conn.execute(delete(_s).where(_s.c.session_id == sid))
@@ -117,7 +129,11 @@ class SqlSessionDirectory(SessionDirectory):
 
         async def run(conn: AsyncConnection, _: dict[str, Any]) -> None:
             known = (await conn.execute(select(_s.c.session_id).where(_s.c.session_id == session_id))).first()
-            if known is not None:
+            if known is None:
+                return
+            if self._db.dialect == "sqlite":
+                await run_sync(conn, lambda db: keep_token(db, session_id, token_hash, n, self._max_tokens))
+            else:
                 await self._keep_token(conn, session_id, token_hash, n)
 
         await self._write(Job(run), session_id, token_hash)
@@ -174,6 +190,10 @@ class SqlSessionDirectory(SessionDirectory):
         return _decode(row.record)
 
     async def find(self, user_id: str, platform_id: int) -> SessionRecord | None:
+        if self._db.dialect == "sqlite":  # every login asks: one hop (sqlstore/driver.py fetch_one)
+            with database_errors("find session"):
+                row = await fetch_one(self._db.reader, FIND_LIVE, (platform_id, user_id))
+            return None if row is None else _decode(row[0])
         query = (
             select(_s.c.record)
             .join(_live, _live.c.session_id == _s.c.session_id)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,8 @@ def database_errors(what: str) -> Iterator[None]:
     """The database's and its driver's errors as a 503 (like Redis outages in cluster mode)."""
     try:
         yield
-    except (SQLAlchemyError, OSError) as exc:
+    # sqlite3.Error: statements run on the driver connection itself (sqlstore/driver.py).
+    except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
         raise BridgeError(
             503,
             ErrCode.ServerInternalError,

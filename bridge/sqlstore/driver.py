@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy.util
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["execute_in_listener", "executemany", "run_sync"]
+__all__ = ["execute_in_listener", "executemany", "fetch_one", "read_sync", "run_sync"]
 
 T = TypeVar("T")
 
@@ -41,6 +41,19 @@ async def run_sync(conn: AsyncConnection, fn: Callable[[sqlite3.Connection], T])
     raw = await conn.get_raw_connection()
     aio: Any = raw.driver_connection
     return await aio._execute(fn, aio._conn)  # type: ignore[no-any-return]
+
+
+async def read_sync(engine: AsyncEngine, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn(sqlite3 connection)`` on an SQLite reader in one hop and the pool's reset, where
+    each ``conn.execute`` took five (BEGIN, cursor, execute, close, rollback) and a compile.
+    Each SELECT it runs is its own read transaction (WAL: one consistent snapshot)."""
+    async with engine.connect() as conn:
+        return await run_sync(conn, fn)
+
+
+async def fetch_one(engine: AsyncEngine, sql: str, params: Sequence[Any]) -> Any:
+    """The first row of one read (qmark ``sql``) on an SQLite reader, as :func:`read_sync`."""
+    return await read_sync(engine, lambda db: db.execute(sql, params).fetchone())
 
 
 def execute_in_listener(conn: Connection, sql: str) -> None:

@@ -9,6 +9,7 @@ cursor). Writes go through the group committer with the event log's.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.sqlstore import schema
 from bridge.sqlstore.database import SqlDatabase, database_errors
+from bridge.sqlstore.driver import read_sync
 from bridge.sqlstore.writer import GroupWriter, Job
 from bridge.webhook_store import WebhookStore, WebhookTarget
 
@@ -26,6 +28,7 @@ __all__ = ["SqlWebhookStore"]
 _targets = schema.webhook_targets
 _CHUNK = 500  # session ids per IN (...) of a scan: well under SQLite's bound-parameter limit
 _cursors = schema.webhook_cursors
+_SQLITE_TARGETS = f"SELECT session_id, url, secret FROM {_targets.name} WHERE session_id IN"
 
 
 def _drop_session_cursor(session_id: str) -> Any:
@@ -49,6 +52,21 @@ class SqlWebhookStore(WebhookStore):
 
     async def targets(self, session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
         found: dict[str, WebhookTarget] = {}
+        if self._db.dialect == "sqlite":  # every scan after a login asks: all chunks in one hop
+            ids = list(session_ids)
+
+            def read(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+                rows: list[tuple[str, str, str]] = []
+                for i in range(0, len(ids), _CHUNK):
+                    chunk = ids[i : i + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows += db.execute(f"{_SQLITE_TARGETS} ({marks})", chunk).fetchall()
+                return rows
+
+            with database_errors("webhook target lookup"):
+                for sid, url, secret in await read_sync(self._db.reader, read):
+                    found[str(sid)] = WebhookTarget("session", url, secret)
+            return found
         with database_errors("webhook target lookup"):
             async with self._db.reader.connect() as conn:
                 for i in range(0, len(session_ids), _CHUNK):
