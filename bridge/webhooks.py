@@ -252,6 +252,7 @@ class WebhookDispatcher:
         finally:
             if own:
                 handle.hooked = False
+                handle.last_used = self._settings.clock()  # listened until now, as a stream's close
                 self.store.refresh(sid)  # no worker, no memory of its target
 
     async def _deliver(self, handle: SessionHandle, target: WebhookTarget, ev: StoredEvent) -> bool:
