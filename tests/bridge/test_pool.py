@@ -176,6 +176,19 @@ async def test_a_sweep_walks_the_sessions_only_once_one_may_be_due(rig: Rig) -> 
     assert await rig.pool.sweep() == 1 and second.core is None
 
 
+async def test_the_lease_round_revives_only_listened_sessions_without_a_core(rig: Rig) -> None:
+    """It looks at the handles with an open stream, not at every handle (issue 14)."""
+    listened, quiet = await rig.new("u1"), await rig.new("u2")
+    rig.pool.stream_opened(listened)
+    await rig.pool.parking.park_all()  # drain-like: both lose their cores, the stream stays open
+    assert listened.core is None and quiet.core is None
+    await rig.pool._revive_listened()
+    await wait_until(lambda: listened.core is not None, what="the listened session's revival")
+    assert quiet.core is None
+    rig.pool.stream_closed(listened)
+    assert not rig.pool._listened
+
+
 async def test_the_cap_parks_the_least_recently_used_idle_core() -> None:
     async with _rig(max_live_cores=2) as rig:
         first, second = await rig.new("u1"), await rig.new("u2")
