@@ -63,8 +63,9 @@ async def main(a: argparse.Namespace) -> None:
             procs = {"A": pa, "B": pb}
             idle0 = {}
             for side, p in procs.items():
-                with harness.measure(p) as m:
-                    await asyncio.sleep(2)
+                # schedstat (ns): at rest a bridge spends a few 10-ms ticks per round
+                with harness.measure(p, fine=True) as m:
+                    await asyncio.sleep(5)
                 idle0[side] = m[side] / m["wall"]
             sessions = {}
             for side, p in procs.items():
@@ -92,7 +93,7 @@ async def main(a: argparse.Namespace) -> None:
                     put(side, "cached call p99", harness.pct(lat, 0.99))
             for i in range(a.rounds if not a.messages_only else 0):
                 for side, p in _order(procs, i):
-                    with harness.measure(p) as m:
+                    with harness.measure(p, fine=True) as m:
                         await asyncio.sleep(a.idle)
                     per = max(m[side] - idle0[side] * m["wall"], 0.0) / (a.sessions * m["wall"])
                     put(side, "idle CPU per session-s", per)

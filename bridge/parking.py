@@ -34,18 +34,36 @@ class Parking:
         self._leases = leases
         self._settings = settings
         self.parked_total = 0
+        self._next_due = 0.0  # no session may be due to park before this (sweep)
 
     @property
     def live_cores(self) -> int:
         return sum(1 for h in self._handles.values() if h.core is not None)
 
     async def sweep(self) -> int:
-        """Park every core idle past the limit; returns how many were parked."""
+        """Park every core idle past the limit; returns how many were parked.
+
+        Walks the sessions only once the earliest of them may be due: every 5 s it was
+        a pass over every live session, parking none (issue 14). `last_used` only moves
+        forward, and whatever keeps a session busy (a call, a stream, its webhook) sets
+        it when it ends, so the earliest due time seen in a pass stays a lower bound."""
         now = self._settings.clock()
-        parked = 0
+        if now < self._next_due:
+            return 0
+        limit = self._settings.idle_park_seconds
+        parked, next_due = 0, now + limit
         for handle in list(self._handles.values()):
-            if handle.idle and now - handle.last_used >= self._settings.idle_park_seconds:
-                parked += await self.park(handle)
+            if handle.core is None or handle.streams or handle.busy or handle.hooked:
+                continue
+            due = handle.last_used + limit
+            if handle.idle:
+                if now >= due:
+                    parked += await self.park(handle)
+                    continue
+            else:  # only its lock is held (a revival, a token switch): look again next sweep
+                due = max(due, now + self._settings.sweep_interval)
+            next_due = min(next_due, due)
+        self._next_due = next_due
         return parked
 
     async def sweep_forever(self) -> None:

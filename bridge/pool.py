@@ -95,6 +95,9 @@ class SessionPool:
         )
         self.gc_policy = gc_policy
         self._handles: dict[str, SessionHandle] = {}
+        # Handles with an open stream (SSE, waiting poll, oimws socket): what the lease round
+        # looks at for listened sessions without a core, instead of every handle (issue 14).
+        self._listened: set[SessionHandle] = set()
         self.parking = Parking(self._handles, self._runner, leases, settings)
         self.dropper = CoreDropper(self._handles, self._runner, forget=self._forget, spawn=self._spawn)
         self._clock = settings.clock
@@ -291,16 +294,21 @@ class SessionPool:
     def stream_opened(self, handle: SessionHandle) -> None:
         """Count a listener (SSE stream, waiting long-poll, oimws socket): 429 past the per-session cap."""
         handle.open_stream(self._settings.max_streams_per_session, self._clock())
+        self._listened.add(handle)
 
     def stream_closed(self, handle: SessionHandle) -> None:
         handle.close_stream(self._clock())
+        if not handle.streams:
+            self._listened.discard(handle)
 
     # -- streams without an owner ----------------------------------------------
 
     async def _revive_listened(self) -> None:
         """Revive sessions that have an open stream here but no owner anywhere (a parked
         or orphaned session whose client only listens must still get its events)."""
-        for handle in list(self._handles.values()):
+        for handle in list(self._listened):
+            if self._handles.get(handle.session_id) is not handle:
+                continue  # no longer this node's handle of its session
             if handle.core is None and handle.streams and not handle.closed and not self.drain.draining:
                 self._spawn(self._keep_running(handle))
 

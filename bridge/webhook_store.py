@@ -30,6 +30,10 @@ def _text(value: bytes | str) -> str:
 
 
 class WebhookStore(ABC):
+    # Other nodes write it too (Redis, cluster mode): only then can a target appear that this
+    # node's routes did not set, which the dispatcher's periodic full scan is there to find.
+    shared = False
+
     @abstractmethod
     async def target(self, session_id: str) -> WebhookTarget | None: ...
 
@@ -95,6 +99,8 @@ class MemoryWebhookStore(WebhookStore):
 
 class RedisWebhookStore(WebhookStore):
     """`<prefix>wh:<session>` hash {url, secret, cursor:<kind>...}, shared by every node."""
+
+    shared = True
 
     def __init__(self, redis: Redis, prefix: str, ttl: float) -> None:
         self._redis = redis
@@ -166,6 +172,7 @@ class CachedTargets(WebhookStore):
 
     def __init__(self, inner: WebhookStore) -> None:
         self.inner = inner
+        self.shared = inner.shared
         self._known: dict[str, WebhookTarget | None] = {}
         self._changes = 0  # a read that overlapped a change must not cache what it read
 

@@ -20,8 +20,9 @@ to BRIDGE_WEBHOOK_MAX_ATTEMPTS, then counted as a dead letter and skipped.
 Workers run on the node that runs the session's core (the lease owner), found
 by a scan every BRIDGE_WEBHOOK_SCAN_INTERVAL seconds of the sessions that changed
 since the last one (a core started here, a target set, a worker ended), and of
-every live session once every `_FULL_SCAN_EVERY` scans (a target set through
-another node); an idle node asks its store nothing (issue 14). Cursors live in the
+every live session once every `_FULL_SCAN_EVERY` scans when other nodes share the
+store (a target set through another node); an idle node asks its store nothing
+(issue 14). Cursors live in the
 WebhookStore (Redis in cluster mode), so the next owner resumes. A session's own
 webhook keeps its core from being parked for idleness, as an open stream does;
 the operator's does not (it would keep every session live).
@@ -207,7 +208,9 @@ class WebhookDispatcher:
         nothing (it was one read of every live session per second, issue 14)."""
         if full is None:
             self._scans += 1
-            full = self._scans % _FULL_SCAN_EVERY == 0
+            # One node alone sets every target through its own routes, which mark the session
+            # dirty: a full scan could find nothing new (it read every live session's target).
+            full = self.store.shared and self._scans % _FULL_SCAN_EVERY == 0
         dirty, self._dirty = self._dirty, set()
         if full:
             live = [h for h in self._pool.handles() if h.core is not None]  # parked or elsewhere: not ours
@@ -276,6 +279,7 @@ class WebhookDispatcher:
         finally:
             if own:
                 handle.hooked = False
+                handle.last_used = self._settings.clock()  # listened until now, as a stream's close
                 self.store.refresh(sid)  # no worker, no memory of its target
 
     async def _post(self, target: WebhookTarget, body: bytes, headers: dict[str, str]) -> int:

@@ -163,6 +163,24 @@ class MemorySessionDirectory(SessionDirectory):
         lease.expires_at = self._lease_clock() + self.lease_seconds
         return True
 
+    async def renew_many(self, node_id: str, leases: list[tuple[str, int]]) -> list[bool]:
+        """One pass without a coroutine per lease: the node's renewal round every
+        lease_seconds/3 cost 2,000 awaited `renew`s at 2,000 sessions (issue 14)."""
+        now = self._lease_clock()
+        expires_at = now + self.lease_seconds
+        table, done = self._leases, []
+        for session_id, fence in leases:
+            lease = table.get(session_id)
+            if lease is not None and now >= lease.expires_at:
+                del table[session_id]
+                lease = None
+            if lease is not None and lease.node_id == node_id and lease.fence == fence:
+                lease.expires_at = expires_at
+                done.append(True)
+            else:
+                done.append(False)
+        return done
+
     async def release(self, session_id: str, node_id: str, fence: int) -> bool:
         lease = self._held(session_id)
         if lease is None or (lease.node_id, lease.fence) != (node_id, fence):

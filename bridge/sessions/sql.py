@@ -249,6 +249,9 @@ class SqlSessionDirectory(SessionDirectory):
     async def renew(self, session_id: str, node_id: str, fence: int) -> bool:
         return await self._leases.renew(session_id, node_id, fence)
 
+    async def renew_many(self, node_id: str, leases: list[tuple[str, int]]) -> list[bool]:
+        return await self._leases.renew_many(node_id, leases)
+
     async def release(self, session_id: str, node_id: str, fence: int) -> bool:
         return await self._leases.release(session_id, node_id, fence)
 

@@ -104,6 +104,11 @@ class Connection:
         if transport is not None:
             transport.abort()
 
+    def deadline_passed(self) -> None:
+        """Nothing read for ws_read_timeout (client_conn.go's read deadline): drop it."""
+        self._stats.read_timeouts += 1
+        self.abort("read deadline")
+
     def _enqueue(self, item: _Item) -> None:
         if self.closing:
             return

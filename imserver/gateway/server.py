@@ -18,6 +18,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from core.protocol.constants import PlatformID
 from core.protocol.envelope import EnvelopeError, WsReq
@@ -38,6 +39,7 @@ from imserver.gateway.handshake import (
 from imserver.gateway.handshake import wants_text_response as _wants_text
 from imserver.gateway.heartbeat import HeartbeatError, text_heartbeat_reply
 from imserver.gateway.hub import Hub
+from imserver.gateway.ticker import GatewayTicker
 from imserver.reads import reads_for
 from imserver.services.sending import NO_GROUP_CHAT, GroupChat, IsBlocked, never_blocked
 from imserver.settings import ImServerSettings
@@ -59,21 +61,38 @@ class _GatewayConnection(ServerConnection):
     args: ConnArgs | None = None
     error: ImError | None = None
     last_rx: float = 0.0
+    conn: Connection | None = None  # once registered
 
     def process_event(self, event: Any) -> None:
         super().process_event(event)
         self.last_rx = self.loop.time()
 
+    # -- kept by the gateway's ticker (imserver/gateway/ticker.py) ---------------
+
+    def deadline_passed(self) -> None:
+        if self.conn is not None:
+            self.conn.deadline_passed()
+
+    def send_ping(self, backlog: int) -> None:
+        # client.go writePingMsg: WriteMessage(PingMessage, nil). No pong waiter: the pong
+        # only moves the read deadline, as gorilla's pongHandler does.
+        if self.protocol.state is not State.OPEN or self.transport.get_write_buffer_size() > backlog:
+            return
+        self.protocol.send_ping(b"")
+        self.send_data()
+
 
 class GatewayServer:
-    def __init__(self, server: Server, hub: Hub) -> None:
+    def __init__(self, server: Server, hub: Hub, ticker: GatewayTicker) -> None:
         self._server = server
         self._hub = hub
+        self.ticker = ticker
         self.port: int = server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         self._server.close()
         await self._server.wait_closed()
+        await self.ticker.aclose()
         await self._hub.close()
 
 
@@ -100,6 +119,7 @@ class _Gateway:
     def __init__(self, ctx: GatewayContext, tokens: TokenVerifier) -> None:
         self.ctx = ctx
         self.tokens = tokens
+        self.ticker = GatewayTicker(ctx.settings.ws_read_timeout, ctx.settings.ws_ping_interval)
 
     @property
     def settings(self) -> ImServerSettings:
@@ -139,15 +159,16 @@ class _Gateway:
         args = ws.args
         if args.send_response:
             await ws.send(error_body(None).decode())
-        conn = Connection(ws, args, self.ctx.hub.stats)
+        conn = ws.conn = Connection(ws, args, self.ctx.hub.stats)
         writer = asyncio.create_task(conn.run_writer(), name=f"gateway-writer-{conn.user_id}/{conn.platform_id}")
         try:
             await self._register(conn)
-            if args.platform_id == PlatformID.WEB:
-                ws.ping_interval, ws.ping_timeout = self.settings.ws_ping_interval, None
-                ws.start_keepalive()
+            # The deadline and, for Web only (activeHeartbeat), the pings: one ticker for all.
+            ws.last_rx = max(ws.last_rx, asyncio.get_running_loop().time())
+            self.ticker.add(ws, ping=args.platform_id == PlatformID.WEB)
             await self._read_loop(ws, conn)
         finally:
+            self.ticker.remove(ws)
             self.ctx.hub.unregister(conn)
             if conn.state is ConnState.CLOSING and not writer.done():
                 # Let a queued 2002 / logout answer and the close frame go out.
@@ -170,30 +191,13 @@ class _Gateway:
             except Exception:  # OpenIM logs a failed InvalidateToken and keeps the connection
                 log.exception("marking tokens of %s/%s kicked failed", conn.user_id, platform)
 
-    async def _recv(self, ws: _GatewayConnection) -> str | bytes | None:
-        """Next data frame, or None once `ws_read_timeout` passed without any frame."""
-        loop = asyncio.get_running_loop()
-        ws.last_rx = max(ws.last_rx, loop.time())
-        while True:
-            remaining = ws.last_rx + self.settings.ws_read_timeout - loop.time()
-            if remaining <= 0:
-                return None
-            try:
-                async with asyncio.timeout(remaining):
-                    return await ws.recv()
-            except TimeoutError:
-                continue  # a ping or pong may have moved last_rx
-
     async def _read_loop(self, ws: _GatewayConnection, conn: Connection) -> None:
         stats = self.ctx.hub.stats
         while not conn.closing:
             try:
-                frame = await self._recv(ws)
+                # No timeout here: the ticker aborts a connection past its read deadline.
+                frame = await ws.recv()
             except ConnectionClosed:
-                return
-            if frame is None:
-                stats.read_timeouts += 1
-                conn.abort("read deadline")
                 return
             if isinstance(frame, str):
                 try:
@@ -280,4 +284,4 @@ async def start_gateway(
         # websockets logs request lines (with `token=`) at DEBUG: redact them.
         logger=redacting_logger("openim.imserver.gateway.ws"),
     )
-    return GatewayServer(server, hub)
+    return GatewayServer(server, hub, gateway.ticker)

@@ -159,6 +159,36 @@ async def test_a_session_with_a_stream_or_a_call_is_not_parked(rig: Rig) -> None
     assert await rig.pool.sweep() == 1
 
 
+async def test_a_sweep_walks_the_sessions_only_once_one_may_be_due(rig: Rig) -> None:
+    """Idle cost (issue 14): the 5-s sweep was a pass over every live session; now it looks
+    only once the earliest seen may be due, and whatever kept one busy restarts its clock."""
+    first = await rig.new("u1")
+    rig.clock.advance(rig.pool._settings.idle_park_seconds / 2)
+    second = await rig.new("u2")
+    second.hooked = True  # its webhook listens (bridge/webhooks.py)
+    assert await rig.pool.sweep() == 0
+    assert rig.pool.parking._next_due == first.last_used + rig.pool._settings.idle_park_seconds
+    rig.clock.advance(rig.pool._settings.idle_park_seconds / 2)
+    second.hooked, second.last_used = False, rig.clock()  # what the webhook worker does when it ends
+    assert await rig.pool.sweep() == 1 and first.state is SessionState.PARKED
+    assert second.core is not None  # idle since its webhook ended, not since login
+    rig.clock.advance(rig.pool._settings.idle_park_seconds)
+    assert await rig.pool.sweep() == 1 and second.core is None
+
+
+async def test_the_lease_round_revives_only_listened_sessions_without_a_core(rig: Rig) -> None:
+    """It looks at the handles with an open stream, not at every handle (issue 14)."""
+    listened, quiet = await rig.new("u1"), await rig.new("u2")
+    rig.pool.stream_opened(listened)
+    await rig.pool.parking.park_all()  # drain-like: both lose their cores, the stream stays open
+    assert listened.core is None and quiet.core is None
+    await rig.pool._revive_listened()
+    await wait_until(lambda: listened.core is not None, what="the listened session's revival")
+    assert quiet.core is None
+    rig.pool.stream_closed(listened)
+    assert not rig.pool._listened
+
+
 async def test_the_cap_parks_the_least_recently_used_idle_core() -> None:
     async with _rig(max_live_cores=2) as rig:
         first, second = await rig.new("u1"), await rig.new("u2")

@@ -61,3 +61,29 @@ async def test_an_idle_node_scans_nothing_and_a_change_asks_about_that_session_o
         assert handle is not None
         await wait_until(lambda: handle.hooked, 15, "a's webhook worker to start")
     assert {b.session_id} not in asked and all(s == {c.session_id} or s == {a.session_id} for s in asked)
+
+
+async def test_a_single_node_never_reads_every_live_sessions_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full scan finds targets set through another node; one node alone set them all
+    through its own routes, which mark the session: it reads nothing, however often."""
+    monkeypatch.setattr(webhooks, "_FULL_SCAN_EVERY", 2)
+    async with run_stack(tmp_path, webhook_scan_interval=0.02, webhook_allow_private=True) as stack:
+        dispatcher: WebhookDispatcher = stack.bridge.app.state.webhooks
+        assert not dispatcher.store.shared
+        (a_id,) = await stack.new_users(1, "whn")
+        await stack.login(a_id)
+        asked: list[set[str]] = []
+        targets = dispatcher.store.targets
+
+        async def counting(session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
+            asked.append(set(session_ids))
+            return await targets(session_ids)
+
+        dispatcher.store.targets = counting  # type: ignore[method-assign]
+        await wait_until(lambda: not dispatcher._dirty, 15, "the login's scan")
+        asked.clear()
+        scans = dispatcher._scans
+        await wait_until(lambda: dispatcher._scans >= scans + 10, 15, "ten scans")
+        assert asked == []  # five of them were full scans before
