@@ -151,6 +151,7 @@ class SessionPool:
                 await task
         await self.parking.park_all()
         await self.leases.unregister()
+        self._closer.cancel_pending()  # no log drop may fire after the stores closed
 
     async def drain_and_park(self, timeout: float) -> None:
         """SIGTERM: refuse new sessions, end open streams, let in-flight calls

@@ -37,7 +37,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -45,6 +45,7 @@ from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bridge.errors import BridgeError
+from bridge.redis_pool import ClosingBlockingPool
 from bridge.redis_sentinel import SENTINEL_SCHEMES, parse_sentinel_url, sentinel_redis
 from core.protocol.errcodes import ErrCode
 
@@ -72,7 +73,8 @@ def create_redis(url: str, *, max_connections: int = 64, client_name: str | None
     or Sentinel's ``redis+sentinel://``, ``rediss+sentinel://`` (bridge/redis_sentinel.py).
 
     ``client_name`` is set on every connection (``CLIENT LIST`` shows which
-    node holds which connections).
+    node holds which connections). Once closed, the client stays closed: a later
+    command fails as an outage and opens no connection (bridge/redis_pool.py).
     """
     common: dict[str, Any] = {
         "client_name": client_name,
@@ -82,7 +84,7 @@ def create_redis(url: str, *, max_connections: int = 64, client_name: str | None
     }
     if url.partition("://")[0].lower() in SENTINEL_SCHEMES:
         return sentinel_redis(parse_sentinel_url(url), max_connections, common)
-    pool = BlockingConnectionPool.from_url(
+    pool = ClosingBlockingPool.from_url(
         url,
         max_connections=max_connections,
         timeout=2.0,  # waiting for a free pooled connection

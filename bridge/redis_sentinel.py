@@ -31,6 +31,8 @@ from redis.asyncio import BlockingConnectionPool, Redis, SSLConnection
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.exceptions import RedisError
 
+from bridge.redis_pool import ClosingPool, StaysClosed
+
 __all__ = ["SENTINEL_SCHEMES", "SentinelURL", "parse_sentinel_url", "sentinel_redis"]
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
@@ -110,9 +112,10 @@ def _sentinel_address(n: int, item: str) -> tuple[str, int]:
     return unquote(host), _SENTINEL_PORT if port is None else port
 
 
-class _MasterPool(SentinelConnectionPool, BlockingConnectionPool):
+class _MasterPool(StaysClosed, SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (connects to whatever the sentinels name the primary) that waits
-    for a free connection like the plain pool, and closes its sentinel clients with it."""
+    for a free connection like the plain pool, closes its sentinel clients with it, and
+    stays closed (bridge/redis_pool.py), as do theirs."""
 
     def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any) -> None:
         super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
@@ -160,7 +163,9 @@ class _SentinelClient(Redis):
 def sentinel_redis(spec: SentinelURL, max_connections: int, common: dict[str, Any]) -> Redis:
     sentinel_kwargs = {**common, "password": spec.sentinel_password}
     sentinel = Sentinel([], sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
-    sentinel.sentinels = [_SentinelClient(host=host, port=port, **sentinel_kwargs) for host, port in spec.sentinels]
+    sentinel.sentinels = [
+        _SentinelClient.from_pool(ClosingPool(host=host, port=port, **sentinel_kwargs)) for host, port in spec.sentinels
+    ]
     kwargs: dict[str, Any] = {
         "connection_class": _TLSMasterConnection if spec.tls else _MasterConnection,
         "max_connections": max_connections,

@@ -58,6 +58,24 @@ class SessionCloser:
         self._log_grace = log_grace
         self._forget = forget  # (handle, ended): the pool drops its handle
         self._spawn = spawn
+        self._drops: dict[str, asyncio.TimerHandle] = {}  # session id -> its log's drop, not yet due
+
+    @property
+    def pending_drops(self) -> int:
+        return len(self._drops)
+
+    def cancel_pending(self) -> None:
+        """The pool closes: cancel the log drops not yet due. A timer left behind would fire after
+        the stores closed (on a closed Redis client, which reconnected and leaked the connection:
+        the suite's unclosed-Connection warning). The logs go by themselves: a Redis stream at its
+        idle TTL, a SQL one with the sweeper (``ended_log_grace``)."""
+        for timer in self._drops.values():
+            timer.cancel()
+        self._drops.clear()
+
+    def _drop_log(self, session_id: str) -> None:
+        self._drops.pop(session_id, None)
+        self._spawn(self._events.drop(session_id))
 
     async def close(self, handle: SessionHandle, code: int, operation_id: str | None) -> None:
         """End the session with `code` (its core already stopped); once only."""
@@ -85,7 +103,9 @@ class SessionCloser:
         await self._leases.release(handle.session_id, fence)
         self._forget(handle, True)
         session_id = handle.session_id
-        asyncio.get_running_loop().call_later(self._log_grace, lambda: self._spawn(self._events.drop(session_id)))
+        if (earlier := self._drops.pop(session_id, None)) is not None:
+            earlier.cancel()
+        self._drops[session_id] = asyncio.get_running_loop().call_later(self._log_grace, self._drop_log, session_id)
         log.info(
             "session closed session=%s user=%s reason=%s",
             session_id[:8],

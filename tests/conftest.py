@@ -12,8 +12,9 @@ from tests.support.cluster import fresh_database
 from tests.support.sqldb import LazyDatabase
 from tests.support.stack import Stack, run_stack
 
-# Checks every request core sends upstream against the real server's schema (issue 13).
-pytest_plugins = ["pytester", "tests.support.conformance.plugin"]
+# Checks every request core sends upstream against the real server's schema (issue 13); the
+# SQL-store tests' sql_store_url fixture (tests/support/sql_fixture.py).
+pytest_plugins = ["pytester", "tests.support.conformance.plugin", "tests.support.sql_fixture"]
 
 
 @pytest.fixture(scope="session")

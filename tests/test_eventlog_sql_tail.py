@@ -9,42 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from bridge.errors import BridgeError
 from bridge.eventlog import ReadResult
 from bridge.eventlog.sql import SqlEventLog
 from bridge.sqlstore.writer import Job
+from tests.support.clock import FakeClock
 from tests.support.redis import eventually
-from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=SQL_PARAMS)
-async def url(request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase) -> str:
-    return await sql_url(request.param, tmp_path, pg_database)
-
-
-def _selects(engine: Any) -> tuple[list[str], Any]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "bridge_event" in statement.lower():
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    return seen, count
+from tests.support.sqldb import LazyDatabase, hold_batch, reopened, selects_of, sql_stores, sql_url
 
 
 @pytest.mark.parametrize("bound", ["count", "bytes", "age"])
-async def test_tail_reads_equal_database_reads_under_retention(url: str, bound: str) -> None:
+async def test_tail_reads_equal_database_reads_under_retention(sql_store_url: str, bound: str) -> None:
     """Every cursor, after every append, gets from the tail what the database answers."""
     clock = FakeClock()
     every: dict[str, dict[str, Any]] = {
@@ -54,7 +30,7 @@ async def test_tail_reads_equal_database_reads_under_retention(url: str, bound: 
     }
     bounds = every[bound]
     rng = random.Random(14)
-    async with sql_stores(url, clock=clock) as stores:
+    async with sql_stores(sql_store_url, clock=clock) as stores:
         log = SqlEventLog(stores.db, stores.writer, clock=clock, tail_events=12, **bounds)
         plain = SqlEventLog(stores.db, stores.writer, clock=clock, tail_events=0, **bounds)  # reads only
         served = 0
@@ -77,64 +53,48 @@ async def test_tail_reads_equal_database_reads_under_retention(url: str, bound: 
         await plain.aclose()
 
 
-async def test_woken_streams_read_nothing_from_the_database(url: str) -> None:
+async def test_woken_streams_read_nothing_from_the_database(sql_store_url: str) -> None:
     """The four streams of a session woken by a commit are answered from memory, each with the event."""
-    async with sql_stores(url) as stores:
+    async with sql_stores(sql_store_url) as stores:
         log = SqlEventLog(stores.db, stores.writer)
-        selects, listener = _selects(stores.db.reader.sync_engine)
         try:
-            await log.append("s", "OnTest", "{}")
-            waiters = [asyncio.ensure_future(log.wait_after("s", 1, 10.0)) for _ in range(4)]
-            await eventually(lambda: "s" in log._wakes and log._wakes["s"].waiters == 4, "all four waiting")
-            await log.append("s", "OnTest", '{"n": 2}')
-            results = await asyncio.gather(*waiters)
+            with selects_of(stores, "bridge_event") as selects:
+                await log.append("s", "OnTest", "{}")
+                waiters = [asyncio.ensure_future(log.wait_after("s", 1, 10.0)) for _ in range(4)]
+                await eventually(lambda: "s" in log._wakes and log._wakes["s"].waiters == 4, "all four waiting")
+                await log.append("s", "OnTest", '{"n": 2}')
+                results = await asyncio.gather(*waiters)
             assert [[e.id for e in r.events] for r in results] == [[2]] * 4
             assert selects == []
         finally:
-            event.remove(stores.db.reader.sync_engine, "before_cursor_execute", listener)
             await log.aclose()
 
 
-async def test_an_event_is_not_read_before_its_commit(url: str) -> None:
+async def test_an_event_is_not_read_before_its_commit(sql_store_url: str) -> None:
     """A batch held open: its append is in no read (tail or database) until the commit."""
-    async with sql_stores(url) as stores:
+    async with sql_stores(sql_store_url) as stores:
         log = SqlEventLog(stores.db, stores.writer)
         await log.append("s", "OnTest", "1")
-        gate, entered = asyncio.Event(), asyncio.Event()
-
-        async def hold(conn: Any, scratch: dict[str, Any]) -> None:
-            entered.set()
-            await gate.wait()
-
-        blocker = asyncio.ensure_future(stores.writer.submit(Job(hold)))
-        await entered.wait()
+        blocker, release = await hold_batch(stores.writer)
         pending = asyncio.ensure_future(log.append("s", "OnTest", "2"))  # queued behind the held batch
         assert await log.read_after("s", 1) == ReadResult([], False)
         assert await log.last_id("s") == 1
-        gate.set()
+        release.set()
         await blocker
         assert (await pending).id == 2
         assert [e.data for e in (await log.read_after("s", 0)).events] == ["1", "2"]
         await log.aclose()
 
 
-async def test_a_failed_batch_leaves_no_event_in_the_tail(url: str) -> None:
+async def test_a_failed_batch_leaves_no_event_in_the_tail(sql_store_url: str) -> None:
     """The batch of an append fails: no reader sees it, and the next append takes its id."""
-    async with sql_stores(url) as stores:
+    async with sql_stores(sql_store_url) as stores:
         log = SqlEventLog(stores.db, stores.writer)
         await log.append("s", "OnTest", "1")
-        gate, entered = asyncio.Event(), asyncio.Event()
-
-        async def boom(conn: Any, scratch: dict[str, Any]) -> None:
-            entered.set()
-            await gate.wait()
-            raise OSError("disk gone")
-
-        failing = asyncio.ensure_future(stores.writer.submit(Job(boom)))
-        await entered.wait()
+        failing, release = await hold_batch(stores.writer, OSError("disk gone"))
         doomed = asyncio.ensure_future(log.append("s", "OnTest", "lost"))
         await eventually(lambda: stores.writer._queue.qsize() == 1, "append queued behind the failing job")
-        gate.set()
+        release.set()
         with pytest.raises(BridgeError):
             await failing
         # The append was queued after the failing job: it went into the next batch, or failed with it.
@@ -158,10 +118,7 @@ async def test_acknowledged_appends_outlive_a_restart(tmp_path: Path, pg_databas
         acked = await asyncio.gather(*(log.append(f"s{i % 3}", "OnTest", str(i)) for i in range(30)))
         await log.mark("s0", [("c1", 9)])
         # No aclose of the log: as after kill -9, only what was committed counts.
-    from bridge.settings import BridgeSettings
-    from bridge.sqlstore.stores import open_sql_stores
-
-    async with open_sql_stores(BridgeSettings(database_url=url), sweep=False) as stores:
+    async with reopened(url) as stores:
         log = SqlEventLog(stores.db, stores.writer)
         for sid in ("s0", "s1", "s2"):
             mine = [e for e, i in zip(acked, range(30), strict=True) if f"s{i % 3}" == sid]
@@ -171,17 +128,12 @@ async def test_acknowledged_appends_outlive_a_restart(tmp_path: Path, pg_databas
         await log.aclose()
 
 
-async def test_a_batch_failing_after_its_appends_were_written_keeps_none(url: str) -> None:
+async def test_a_batch_failing_after_its_appends_were_written_keeps_none(sql_store_url: str) -> None:
     """The batch's event rows, counters and marks went to the database (driver statements), then a
     later statement of the same batch failed: the rollback takes them all back."""
-    async with sql_stores(url) as stores:
+    async with sql_stores(sql_store_url) as stores:
         log = SqlEventLog(stores.db, stores.writer)
         await log.append("s", "OnTest", "1", marks=[("c", 1)])
-        gate, entered = asyncio.Event(), asyncio.Event()
-
-        async def hold(conn: Any, scratch: dict[str, Any]) -> None:
-            entered.set()
-            await gate.wait()
 
         async def nothing(conn: Any, scratch: dict[str, Any]) -> None:
             pass
@@ -189,12 +141,11 @@ async def test_a_batch_failing_after_its_appends_were_written_keeps_none(url: st
         async def fail_late(conn: Any, scratch: dict[str, Any]) -> None:  # runs after the log's flush
             raise OSError("disk full")
 
-        blocker = asyncio.ensure_future(stores.writer.submit(Job(hold)))
-        await entered.wait()
+        blocker, release = await hold_batch(stores.writer)
         doomed = [asyncio.ensure_future(log.append("s", "OnTest", str(i), marks=[("c", 5)])) for i in range(3)]
         late = asyncio.ensure_future(stores.writer.submit(Job(nothing, flush=("zz-late", fail_late))))
         await eventually(lambda: stores.writer._queue.qsize() == 4, "all four queued in one batch")
-        gate.set()
+        release.set()
         await blocker
         for fut in [*doomed, late]:
             with pytest.raises(BridgeError):

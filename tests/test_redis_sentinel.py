@@ -289,6 +289,11 @@ async def test_stores_run_on_the_primary_the_sentinel_names(topology: Topology) 
     # Closing the stores closes the pool and the sentinel clients with it.
     await until(lambda: closed(topology.primary), "the node's connections to the primary to close")
     await until(lambda: closed(topology.sentinel), "the node's connections to the sentinel to close")
+    # And they stay closed: a late append is a 503 and reconnects neither (bridge/redis_pool.py).
+    with pytest.raises(BridgeError) as caught:
+        await stores.events.append("s", "OnTest", '{"n": 3}')
+    assert caught.value.status == 503  # the sentinel lookup is refused first: "No master found"
+    assert await closed(topology.primary) and await closed(topology.sentinel)
 
 
 @pytest.mark.services

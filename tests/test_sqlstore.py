@@ -7,7 +7,6 @@ test_idempotency.py run on SQLite and PostgreSQL); this is what is particular to
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,22 +17,10 @@ from bridge.idempotency import Outcome
 from bridge.sessions import SessionId, SessionRecord
 from bridge.settings import BridgeSettings
 from bridge.sqlstore import schema
-from bridge.sqlstore.stores import SqlStores, open_sql_stores
+from bridge.sqlstore.stores import SqlStores
 from bridge.sqlstore.writer import Job
-from tests.support.sqldb import SQL_PARAMS, LazyDatabase, sql_stores, sql_url
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=SQL_PARAMS)
-async def url(request: pytest.FixtureRequest, tmp_path: Path, pg_database: LazyDatabase) -> str:
-    return await sql_url(request.param, tmp_path, pg_database)
+from tests.support.clock import FakeClock
+from tests.support.sqldb import reopened, sql_stores
 
 
 async def _count(stores: SqlStores, table: Any) -> int:
@@ -41,8 +28,8 @@ async def _count(stores: SqlStores, table: Any) -> int:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar() or 0)
 
 
-async def test_concurrent_appends_share_commits(url: str) -> None:
-    async with sql_stores(url) as stores:
+async def test_concurrent_appends_share_commits(sql_store_url: str) -> None:
+    async with sql_stores(sql_store_url) as stores:
         log = stores.events
         before = stores.writer.batches
         sessions = [f"s{n}" for n in range(50)]
@@ -57,8 +44,8 @@ async def test_concurrent_appends_share_commits(url: str) -> None:
         assert await log.delivered("s7") == {"c": 4}
 
 
-async def test_a_failed_batch_fails_all_its_writes_and_ids_stay_contiguous(url: str) -> None:
-    async with sql_stores(url) as stores:
+async def test_a_failed_batch_fails_all_its_writes_and_ids_stay_contiguous(sql_store_url: str) -> None:
+    async with sql_stores(sql_store_url) as stores:
         log = stores.events
         await log.append("s", "OnTest", "{}")
 
@@ -81,8 +68,8 @@ async def test_a_failed_batch_fails_all_its_writes_and_ids_stay_contiguous(url: 
         assert stores.writer.failed == 1
 
 
-async def test_append_many_is_one_commit(url: str) -> None:
-    async with sql_stores(url) as stores:
+async def test_append_many_is_one_commit(sql_store_url: str) -> None:
+    async with sql_stores(sql_store_url) as stores:
         log = stores.events
         await log.append("s", "OnTest", "{}")
         before = stores.writer.batches
@@ -94,8 +81,8 @@ async def test_append_many_is_one_commit(url: str) -> None:
         assert await log.delivered("s") == {"c": 9}
 
 
-async def test_a_failed_append_many_stores_none_and_its_retry_repeats_none(url: str) -> None:
-    async with sql_stores(url) as stores:
+async def test_a_failed_append_many_stores_none_and_its_retry_repeats_none(sql_store_url: str) -> None:
+    async with sql_stores(sql_store_url) as stores:
         log = stores.events
         await log.append("s", "OnTest", "{}", marks=[("c", 1)])
 
@@ -116,8 +103,8 @@ async def test_a_failed_append_many_stores_none_and_its_retry_repeats_none(url: 
         assert await log.delivered("s") == {"c": 3}
 
 
-async def test_a_batch_takes_jobs_up_to_max_batch_rows_not_jobs(url: str) -> None:
-    async with sql_stores(url) as stores:
+async def test_a_batch_takes_jobs_up_to_max_batch_rows_not_jobs(sql_store_url: str) -> None:
+    async with sql_stores(sql_store_url) as stores:
         writer = stores.writer
         assert writer._max_batch == 1000
 
@@ -130,9 +117,9 @@ async def test_a_batch_takes_jobs_up_to_max_batch_rows_not_jobs(url: str) -> Non
         assert writer.batches - before == 2
 
 
-async def test_sweeper_clears_what_nobody_appends_to_any_more(url: str) -> None:
-    clock = FakeClock()
-    async with sql_stores(url, clock=clock, event_max_age=100.0, ended_log_grace=30.0) as stores:
+async def test_sweeper_clears_what_nobody_appends_to_any_more(sql_store_url: str) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    async with sql_stores(sql_store_url, clock=clock, event_max_age=100.0, ended_log_grace=30.0) as stores:
         log, directory = stores.events, stores.directory
         for sid, user in (("live", "u1"), ("ended", "u2")):
             await directory.create(SessionRecord(SessionId(sid), user, 5, "t", clock.now), f"hash-{sid}")
@@ -157,13 +144,12 @@ async def test_sweeper_clears_what_nobody_appends_to_any_more(url: str) -> None:
         assert await directory.resolve("hash-live") is not None
 
 
-async def test_one_node_per_database(url: str) -> None:
-    settings = BridgeSettings(database_url=url)
-    async with open_sql_stores(settings, sweep=False):
+async def test_one_node_per_database(sql_store_url: str) -> None:
+    async with reopened(sql_store_url):
         with pytest.raises(ValueError, match="one node per database"):
-            async with open_sql_stores(settings, sweep=False):
+            async with reopened(sql_store_url):
                 pass
-    async with open_sql_stores(settings, sweep=False):  # released with the first node
+    async with reopened(sql_store_url):  # released with the first node
         pass
 
 

@@ -182,8 +182,13 @@ class RedisEventLog(EventLog):
     async def append_many(
         self, session_id: str, events: Sequence[Entry], *, fence: Fence | None = None
     ) -> list[StoredEvent]:
-        """The append script once per event, in one MULTI/EXEC: one round trip, and all or none
-        (the lease cannot change between them, so they are fenced alike)."""
+        """One run of the append script for the whole batch: one round trip, and all or none.
+
+        Neither a MULTI/EXEC nor a script is rolled back when a command in it fails, so the
+        script checks the fence and every argument and stored value it relies on before its
+        first write (lua/append.lua): a refused or failed batch leaves nothing behind, and
+        its retry appends it exactly once.
+        """
         if not events:
             return []
         now = self._clock()
@@ -192,23 +197,18 @@ class RedisEventLog(EventLog):
         if fence is not None:
             keys.append(self._fence_key(session_id))
             expected = f"{fence.fence} {fence.node_id}"
-        common: list[str | int] = [repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
-        common += [expected, self._last_ttl_ms, self.max_bytes]
+        args: list[str | int] = [repr(now), repr(now - self.max_age), self.max_events, self._idle_ttl_ms]
+        args += [expected, self._last_ttl_ms, self.max_bytes]
+        for event, data, marks in events:
+            args += [event, data, len(marks)]
+            for conv_id, seq in marks:
+                args += [conv_id, seq]
         async with redis_errors("append event"):
-            if len(events) == 1:
-                replies = [await self._append(keys=keys, args=_append_args(events[0], common))]
-            else:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    for entry in events:
-                        await self._append(keys=keys, args=_append_args(entry, common), client=pipe)
-                    replies = await pipe.execute()
-        stored = []
-        for (event, data, _), (new_id, removed) in zip(events, replies, strict=True):
-            if int(new_id) < 0:
-                raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
-            self.dropped += int(removed)
-            stored.append(StoredEvent(int(new_id), event, data))
-        return stored
+            first, removed = await self._append(keys=keys, args=args)
+        if int(first) < 0:
+            raise FencedOut(f"session {session_id[:8]} is no longer owned by {fence}")
+        self.dropped += int(removed)
+        return [StoredEvent(int(first) + n, event, data) for n, (event, data, _) in enumerate(events)]
 
     async def mark(self, session_id: str, marks: Sequence[Mark], *, fence: Fence | None = None) -> None:
         keys = [self.marks_key(session_id)]
@@ -280,15 +280,6 @@ class RedisEventLog(EventLog):
             )
         self.dropped += int(removed)
         return ReadResult([_stored(entry) for entry in entries], bool(reset))
-
-
-def _append_args(entry: Entry, common: list[str | int]) -> list[str | int]:
-    """ARGV of append.lua: the event, its data, the common bounds, then its mark pairs."""
-    event, data, marks = entry
-    args: list[str | int] = [event, data, *common]
-    for conv_id, seq in marks:
-        args += [conv_id, seq]
-    return args
 
 
 def _stored(entry: Any) -> StoredEvent:

@@ -30,7 +30,7 @@ from core.events import CONN, BatchSink, Event, EventSink
 from core.protocol.errcodes import ErrCode
 from core.registry import SdkFunction
 from tests.support.clock import MovableClock
-from tests.support.wait import wait_until
+from tests.support.wait import eventually, wait_until
 
 
 @dataclass
@@ -335,6 +335,30 @@ async def test_drain_refuses_new_sessions_and_parks_every_core(rig: Rig) -> None
     with pytest.raises(BridgeError) as err:
         await rig.new("u3")
     assert err.value.status == 503
+
+
+async def test_an_ended_sessions_log_is_dropped_after_the_grace() -> None:
+    async with _rig(ended_log_grace=0.0) as rig:
+        handle = await rig.new()
+        await rig.pool.logout(handle, "op-bye")
+        assert await rig.events.last_id(handle.session_id) > 0  # sessionClosed, until the drop
+
+        async def dropped() -> bool:
+            return await rig.events.last_id(handle.session_id) == 0
+
+        await eventually(dropped, "the log to be dropped")
+        assert rig.pool._closer.pending_drops == 0
+
+
+async def test_a_log_drop_not_yet_due_is_cancelled_when_the_pool_closes() -> None:
+    """A drop left to fire after the pool closed would reach its closed stores (with Redis: a
+    closed client that reconnected, its connection never closed: an unclosed-Connection warning)."""
+    async with _rig() as rig:
+        handle = await rig.new()
+        await rig.pool.logout(handle, "op-bye")
+        assert rig.pool._closer.pending_drops == 1
+        (timer,) = rig.pool._closer._drops.values()
+    assert timer.cancelled() and rig.pool._closer.pending_drops == 0
 
 
 async def test_logout_tells_the_core_and_ends_the_session(rig: Rig) -> None:

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 
 from tests.support.wait import poll_answer, wait_until
 
-__all__ = ["MovableClock", "poll_answer", "wait_until"]
+__all__ = ["FakeClock", "MovableClock", "poll_answer", "wait_until"]
+
+
+@dataclass
+class FakeClock:
+    """A clock that stands still until the test moves ``now`` by hand."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass

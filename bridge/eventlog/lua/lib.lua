@@ -12,14 +12,31 @@ local function field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
 end
--- Raise the delivery marks in hash `key` to the conversationID/seq pairs of ARGV from `first`.
-local function raise_marks(key, first, ttl)
-  for i = first, #ARGV, 2 do
-    if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', key, ARGV[i]) or '0') then
-      redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-    end
+-- Is `s` an integer as the bridge writes them (seqs, ids)? Checked before writing, since a
+-- script that fails half-way keeps its writes (Redis has no rollback).
+local function int(s) return type(s) == 'string' and string.match(s, '^%-?%d+$') ~= nil end
+-- Note conversationID/seq pair ARGV[i], ARGV[i + 1] in `best` (conversationID -> highest seq);
+-- false when the seq is no integer.
+local function note_mark(best, i)
+  local conv, seq = ARGV[i], ARGV[i + 1]
+  if not int(seq) then return false end
+  if not best[conv] or tonumber(seq) > tonumber(best[conv]) then best[conv] = seq end
+  return true
+end
+-- The marks of `best` that raise hash `key` ({conversationID, seq, ...}), or nil and the error
+-- reply to return. Reads only (WRONGTYPE fails here too), so a caller writes after it or not at all.
+local function marks_to_raise(key, best)
+  local raise = {}
+  for conv, seq in pairs(best) do
+    local have = redis.call('HGET', key, conv) or '0'
+    if not int(have) then return nil, redis.error_reply('ERR stored mark is not an integer: ' .. conv) end
+    if tonumber(seq) > tonumber(have) then raise[#raise + 1] = conv; raise[#raise + 1] = seq end
   end
-  if #ARGV >= first then redis.call('PEXPIRE', key, ttl) end
+  return raise
+end
+local function write_marks(key, best, raise, ttl)
+  for j = 1, #raise, 2 do redis.call('HSET', key, raise[j], raise[j + 1]) end
+  if next(best) then redis.call('PEXPIRE', key, ttl) end
 end
 -- An entry retention drops: appended before cutoff, or starting before byte offset
 -- min_off (nil: no byte bound; an entry without 'o' has none).
