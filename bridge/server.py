@@ -18,6 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bridge.http_limits import HttpLimits, protocol_class
+from bridge.ws_close import BoundedCloseWebSockets
 
 __all__ = ["RunningServer", "advertised_url", "bind", "run_loop", "serve_app"]
 
@@ -114,6 +115,7 @@ async def serve_app(
         timeout_graceful_shutdown=5,
         timeout_keep_alive=75,
         http=protocol_class(limits),
+        ws=BoundedCloseWebSockets,  # a peer that stops reading cannot hold a close off
         ws_max_size=limits.ws_max_bytes,
     )
     server = uvicorn.Server(config)
