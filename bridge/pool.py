@@ -41,7 +41,7 @@ from bridge.session_close import SessionCloser
 from bridge.session_handle import SessionHandle
 from bridge.sessions import SessionDirectory, SessionRecord
 from bridge.settings import BridgeSettings
-from core.errors import SdkError
+from bridge.stream_keeper import StreamKeeper
 from core.protocol.errcodes import ErrCode
 
 __all__ = ["SessionPool"]
@@ -95,9 +95,6 @@ class SessionPool:
         )
         self.gc_policy = gc_policy
         self._handles: dict[str, SessionHandle] = {}
-        # Handles with an open stream (SSE, waiting poll, oimws socket): what the lease round
-        # looks at for listened sessions without a core, instead of every handle (issue 14).
-        self._listened: set[SessionHandle] = set()
         self.parking = Parking(self._handles, self._runner, leases, settings)
         self.dropper = CoreDropper(self._handles, self._runner, forget=self._forget, spawn=self._spawn)
         self._clock = settings.clock
@@ -108,6 +105,9 @@ class SessionPool:
         self.adopted_total = 0
         self.crashed_total = 0
         self.drain = Drain()
+        self.streams = StreamKeeper(
+            self._handles, self.ensure_running, self.drain, self._spawn, self._clock, settings.max_streams_per_session
+        )
         self.on_live: list[Callable[[SessionHandle], None]] = []  # told of each core started here (webhooks)
 
     @property
@@ -139,7 +139,7 @@ class SessionPool:
         self._loops = [
             asyncio.create_task(self.parking.sweep_forever(), name="pool-sweeper"),
             asyncio.create_task(
-                self.leases.keep_forever(self.dropper.owned, self.dropper.lease_gone, self._revive_listened),
+                self.leases.keep_forever(self.dropper.owned, self.dropper.lease_gone, self.streams.revive_listened),
                 name="pool-leases",
             ),
         ]
@@ -294,35 +294,10 @@ class SessionPool:
 
     def stream_opened(self, handle: SessionHandle) -> None:
         """Count a listener (SSE stream, waiting long-poll, oimws socket): 429 past the per-session cap."""
-        handle.open_stream(self._settings.max_streams_per_session, self._clock())
-        self._listened.add(handle)
+        self.streams.opened(handle)
 
     def stream_closed(self, handle: SessionHandle) -> None:
-        handle.close_stream(self._clock())
-        if not handle.streams:
-            self._listened.discard(handle)
-
-    # -- streams without an owner ----------------------------------------------
-
-    async def _revive_listened(self) -> None:
-        """Revive sessions that have an open stream here but no owner anywhere (a parked
-        or orphaned session whose client only listens must still get its events)."""
-        for handle in list(self._listened):
-            if self._handles.get(handle.session_id) is not handle:
-                continue  # no longer this node's handle of its session
-            if handle.core is None and handle.streams and not handle.closed and not self.drain.draining:
-                self._spawn(self._keep_running(handle))
-
-    async def _keep_running(self, handle: SessionHandle) -> None:
-        try:
-            await self.ensure_running(handle, "stream-keeper")
-        except (BridgeError, SdkError) as exc:  # retried next round; a dead token ends the session
-            log.info(
-                "could not revive session=%s for its stream: %s",
-                handle.session_id[:8],
-                exc,
-                extra=session_fields(handle),
-            )
+        self.streams.closed(handle)
 
     # -- ending ------------------------------------------------------------
 

@@ -182,11 +182,11 @@ async def test_the_lease_round_revives_only_listened_sessions_without_a_core(rig
     rig.pool.stream_opened(listened)
     await rig.pool.parking.park_all()  # drain-like: both lose their cores, the stream stays open
     assert listened.core is None and quiet.core is None
-    await rig.pool._revive_listened()
+    await rig.pool.streams.revive_listened()
     await wait_until(lambda: listened.core is not None, what="the listened session's revival")
     assert quiet.core is None
     rig.pool.stream_closed(listened)
-    assert not rig.pool._listened
+    assert not rig.pool.streams.listened
 
 
 async def test_the_cap_parks_the_least_recently_used_idle_core() -> None:
