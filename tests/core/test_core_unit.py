@@ -28,6 +28,7 @@ from core.protocol.envelope import WsResp, decode_json_req, encode_json_resp, gu
 from core.protocol.errcodes import ErrCode
 from core.protocol.openim_pb2 import MsgData, PullMsgs, PushMessages
 from core.registry import all_functions
+from core.transport.api import ApiClient
 from core.transport.gateway import GatewayOptions
 from tests.support.wait import until
 
@@ -240,14 +241,14 @@ async def test_a_new_conversation_asked_for_at_once_is_made_once(monkeypatch: py
     async with rig() as r:
         await r.core.login(SELF, "user-token", "op-login")
         conv_id = f"si_{PEER}_{SELF}"
-        post, release, fetches = r.core.api.post, asyncio.Event(), []
+        post, release, fetches = ApiClient.post, asyncio.Event(), []
 
-        async def held_post(path: str, body: dict[str, Any], operation_id: str) -> Any:
+        async def held_post(api: ApiClient, path: str, body: dict[str, Any], operation_id: str) -> Any:
             fetches.append(path)
             await release.wait()  # the fake upstream answers at once: hold it, as a real one would
-            return await post(path, body, operation_id)
+            return await post(api, path, body, operation_id)
 
-        monkeypatch.setattr(r.core.api, "post", held_post)
+        monkeypatch.setattr(ApiClient, "post", held_post)  # ApiClient has slots: not per instance
         tasks = [asyncio.create_task(r.core.conversation.ensure(conv_id, 1, PEER, "")) for _ in range(5)]
         await asyncio.sleep(0)  # one turn of the loop: every task runs up to where it waits
         release.set()
