@@ -26,6 +26,7 @@ import os
 import ssl as _ssl
 from collections.abc import Callable
 from enum import IntEnum
+from typing import cast
 from urllib.parse import urlsplit
 
 from core.protocol.redact import redacting_logger
@@ -102,10 +103,10 @@ class GatewayConnection(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # An asyncio.Transport in duck type only under uvloop (its TCPTransport subclasses none).
+        self.transport = cast(asyncio.Transport, transport)
         if self._request is not None:
-            transport.write(self._request)
+            self.transport.write(self._request)
             self._request = None
 
     def data_received(self, data: bytes) -> None:

@@ -27,7 +27,7 @@ from core.protocol.errcodes import ErrCode
 from core.transport.gateway import GatewayClient
 from core.transport.gateway_conn import State, open_connection
 from core.transport.wshandshake import HandshakeError, HandshakeRefused, ResponseReader
-from tests.core.test_gateway_client import Listener, options
+from tests.core.test_gateway_client import NEWEST_SEQ, Listener, ask, client, echo_until_closed, gateway, options
 from tests.support.wait import wait_until
 
 Script = Callable[[bytes, asyncio.StreamWriter], "asyncio.Future[None] | None"]
@@ -255,3 +255,25 @@ async def test_wss_with_the_given_tls_context(tmp_path: Path) -> None:
         # Without the test CA the certificate is refused: an OSError, the NetworkError mapping.
         with pytest.raises(ssl.SSLError):
             await open_connection(f"wss://localhost:{port}/", got.append, lambda: None, 1 << 20, 5.0)
+
+
+def test_the_client_runs_on_uvloop() -> None:
+    """The bridge serves on uvloop (bridge/server.py), whose transports are asyncio's in duck type only."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def run() -> None:
+        async with gateway(echo_until_closed) as peer, client(peer, Listener()) as gw:
+            assert await gw.request(NEWEST_SEQ, ask("uv"), "op-uv") == ask("uv")[::-1]
+            assert gw._ws is not None
+            stale = gw._ws.read_at = gw._ws.read_at - 1.0  # uvloop's clock ticks in ms: a pong may come within one
+            gw._ws.write_ping()
+            ws = gw._ws
+            await wait_until(lambda: ws.read_at > stale, what="the pong")
+        async with raw_gateway(HOSTILE["wrong accept"][0]) as url:
+            bad = GatewayClient(url, "alice", "tok", 5, Listener(), options())
+            with pytest.raises(SdkError) as caught:
+                await bad.start("op")
+            await bad.close()
+            assert caught.value.code == ErrCode.NetworkError
+
+    uvloop.run(run())
