@@ -298,7 +298,10 @@ async def open_connection(
 ) -> GatewayConnection:
     """Dial `url` (ws:// or wss://) and run the upgrade; TimeoutError past open_timeout,
     OSError for the socket, HandshakeError (HandshakeRefused for another status) for the answer."""
-    parts = urlsplit(url)
+    # Split off the query first: urlsplit caches its results (functools.lru_cache, 128 URLs),
+    # and each dial URL is new and carries a token. The address alone is one cache entry.
+    address, _, query = url.partition("?")
+    parts = urlsplit(address)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise HandshakeError(f"not a ws:// or wss:// address: {parts.scheme}://{parts.hostname}")
     secure = parts.scheme == "wss"
@@ -306,7 +309,7 @@ async def open_connection(
     port = parts.port or (443 if secure else 80)
     shown = f"[{host}]" if ":" in host else host
     host_header = shown if port == (443 if secure else 80) else f"{shown}:{port}"
-    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    resource = (parts.path or "/") + (f"?{query}" if query else "")
     key = new_key()
     _WS_LOG.debug("> GET %s HTTP/1.1 (host %s)", resource, host_header)
     conn = GatewayConnection(upgrade_request(host_header, resource, key), key, on_message, on_end, max_size)

@@ -18,6 +18,8 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -277,3 +279,14 @@ def test_the_client_runs_on_uvloop() -> None:
             assert caught.value.code == ErrCode.NetworkError
 
     uvloop.run(run())
+
+
+async def test_dial_urls_with_their_tokens_stay_out_of_urlsplit_s_cache() -> None:
+    """urlsplit keeps its last 128 results (functools.lru_cache): each dial URL is new and has a token."""
+    async with raw_gateway(lambda req: [ok_101(accept_of(req))]) as url:
+        cache: Any = urlsplit  # an lru_cache wrapper; typeshed types it as the plain overloads
+        cache.cache_clear()
+        for token in ("secret-a", "secret-b", "secret-c"):
+            conn = await open_connection(f"{url}/?token={token}", lambda m: None, lambda: None, 1 << 20, 5.0)
+            conn.abort()
+        assert cache.cache_info().currsize == 1  # the address alone
