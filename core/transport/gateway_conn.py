@@ -144,9 +144,7 @@ class GatewayConnection(asyncio.Protocol):
             self._close_timer = None
         if self._opened is not None and not self._opened.done():
             self._opened.set_exception(exc or HandshakeError("connection closed during the handshake"))
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_exception(ConnectionClosed())
-        self._drain = None
+        self.resume_writing()  # wakes the writers waiting to drain; `send` then sees the close
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
         if was is not State.CONNECTING:
@@ -241,6 +239,8 @@ class GatewayConnection(asyncio.Protocol):
             if self._drain is None:
                 self._drain = self._loop.create_future()
             await asyncio.shield(self._drain)  # shared by every writer; one cancelled leaves it to the rest
+            if self.state is State.CLOSED:  # type: ignore[comparison-overlap]  # it changes while we wait
+                raise ConnectionClosed()  # lost while the frame waited in the buffer
 
     def begin_close(self, code: int = 1000, reason: str = "") -> None:
         """Start the close handshake without waiting for it (from a callback)."""

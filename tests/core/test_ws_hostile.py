@@ -27,7 +27,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from core.errors import SdkError
 from core.protocol.errcodes import ErrCode
 from core.transport.gateway import GatewayClient
-from core.transport.gateway_conn import State, open_connection
+from core.transport.gateway_conn import ConnectionClosed, GatewayConnection, State, open_connection
 from core.transport.wshandshake import HandshakeError, HandshakeRefused, ResponseReader
 from tests.core.test_gateway_client import NEWEST_SEQ, Listener, ask, client, echo_until_closed, gateway, options
 from tests.support.wait import wait_until
@@ -290,3 +290,58 @@ async def test_dial_urls_with_their_tokens_stay_out_of_urlsplit_s_cache() -> Non
             conn = await open_connection(f"{url}/?token={token}", lambda m: None, lambda: None, 1 << 20, 5.0)
             conn.abort()
         assert cache.cache_info().currsize == 1  # the address alone
+
+
+async def test_writes_wait_while_the_peer_does_not_read_and_fail_cleanly_when_it_goes() -> None:
+    """Flow control (pause_writing/resume_writing): `send` waits while the transport's buffer
+    is over its high-water mark; a connection lost meanwhile fails the waiting send."""
+    peers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        writer.write(ok_101(accept_of(request)))
+        assert isinstance(writer.transport, asyncio.ReadTransport)
+        writer.transport.pause_reading()  # and then reads nothing, until told
+        peers.append((reader, writer))
+
+    async def stuck_send(url: str) -> tuple[GatewayConnection, asyncio.Future[None]]:
+        conn = await open_connection(url, lambda m: None, lambda: None, 1 << 20, 5.0)
+        assert conn.transport is not None
+        conn.transport.set_write_buffer_limits(high=1 << 16)
+        while True:  # fill the socket buffers and then ours: a send returns at once until then
+            waiting = asyncio.ensure_future(conn.send(b"x" * (1 << 16)))
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if not waiting.done():
+                break
+            waiting.result()
+        assert conn._paused, "a send waits only while the transport is paused"
+        return conn, waiting
+
+    async def read_all(reader: asyncio.StreamReader) -> None:
+        while await reader.read(1 << 16):
+            pass
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        conn, waiting = await stuck_send(url)
+        await wait_until(lambda: len(peers) == 1, what="the peer")
+        transport = peers[0][1].transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.resume_reading()
+        reading = asyncio.ensure_future(read_all(peers[0][0]))
+        await asyncio.wait_for(waiting, 10)  # drained: the send returns
+        conn.abort()
+        await asyncio.wait_for(reading, 10)
+
+        conn, waiting = await stuck_send(url)
+        await wait_until(lambda: len(peers) == 2, what="the second peer")
+        peers[1][1].transport.abort()  # the peer goes away without reading
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(waiting, 10)
+        with pytest.raises(ConnectionClosed):
+            await conn.send(b"after")
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -92,7 +92,7 @@ def encode(messages: list[tuple[int, bytes, list[int], bool]]) -> tuple[bytes, l
 
 
 @given(st.lists(message, max_size=6), st.lists(st.integers(min_value=0), max_size=12))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_split_of_any_fragmentation_yields_the_same_messages(
     messages: list[tuple[int, bytes, list[int], bool]], cuts: list[int]
 ) -> None:
@@ -103,6 +103,7 @@ def test_any_split_of_any_fragmentation_yields_the_same_messages(
 
 
 @given(st.integers(min_value=MAX + 1, max_value=1 << 40), st.booleans())
+@settings(deadline=None)
 def test_a_message_over_the_limit_is_refused_from_its_header(size: int, fragmented: bool) -> None:
     reader = wf.FrameReader(Recorder(), MAX)
     if fragmented:  # the limit is on the whole message (websockets' max_size), not per frame
@@ -157,7 +158,7 @@ def test_close_payloads(payload: bytes, expect: tuple[int, str] | None) -> None:
 
 
 @given(st.binary(max_size=2000), st.lists(st.integers(min_value=0), max_size=8))
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_arbitrary_bytes_raise_nothing_but_close_error(data: bytes, cuts: list[int]) -> None:
     try:
         feed_in_pieces(wf.FrameReader(Recorder(), MAX), data, cuts)
@@ -166,7 +167,7 @@ def test_arbitrary_bytes_raise_nothing_but_close_error(data: bytes, cuts: list[i
 
 
 @given(st.binary(max_size=70000))
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 def test_client_frames_are_masked_and_round_trip(payload: bytes) -> None:
     frame = wf.client_frame(wf.BINARY, payload)
     assert unmask_client_frame(frame) == (wf.BINARY, payload)
@@ -228,7 +229,7 @@ async def test_the_connection_fails_a_hostile_stream_with_its_close_code(wire: b
 
 
 @given(st.binary(max_size=600), st.lists(st.integers(min_value=0), max_size=6))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_the_connection_never_raises_on_arbitrary_bytes(data: bytes, cuts: list[int]) -> None:
     async def run() -> None:
         got: list[bytes] = []
