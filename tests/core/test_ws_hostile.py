@@ -12,6 +12,7 @@ handshake, and wss:// with a certificate made for the test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import ssl
@@ -48,8 +49,10 @@ def accept_of(request: bytes) -> str:
 async def raw_gateway(answer: Callable[[bytes], list[bytes]], hold: bool = True) -> AsyncIterator[str]:
     """Reads the upgrade request, writes `answer(request)` piece by piece, then holds or closes."""
     stop = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         try:
             request = await reader.readuntil(b"\r\n\r\n")
             for piece in answer(request):
@@ -67,8 +70,17 @@ async def raw_gateway(answer: Callable[[bytes], list[bytes]], hold: bool = True)
         yield f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     finally:
         stop.set()
+        await _close_all(writers)
         server.close()
         await server.wait_closed()
+
+
+async def _close_all(writers: list[asyncio.StreamWriter]) -> None:
+    """Close the peer's sockets before the test's loop ends (else a ResourceWarning at some later GC)."""
+    for writer in writers:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
 
 def ok_101(accept: str, extra: bytes = b"") -> bytes:
@@ -343,5 +355,6 @@ async def test_writes_wait_while_the_peer_does_not_read_and_fail_cleanly_when_it
         with pytest.raises(ConnectionClosed):
             await conn.send(b"after")
     finally:
+        await _close_all([writer for _, writer in peers])
         server.close()
         await server.wait_closed()
