@@ -9,15 +9,19 @@ frame both ways is then one gzip stream of the encoded envelope
 alive with WebSocket pings (the Go SDK pings every 24 s against the server's
 30 s read deadline, 2.7) and redials with the SDK's 1, 2, 4, 8, 16 s backoff.
 Given a shared `Keepalive` (core/transport/keepalive.py, the bridge's pool has
-one), that one ticker pings; without one, websockets' own keep-alive task does.
+one), that one ticker pings; without one, a timer per connection does.
 Handshake token errors (1501-1507) stop the redial loop (5.9 step 8).
 
 Frame limits: the server drops a client whose frame exceeds 51200 bytes
 (internal/msggateway/constant.go maxMessageSize, applied with SetReadLimit), so a
 request that would not fit is refused here, before sending, with MsgTooLargeError.
-A frame from the server over our own read limit ends the connection (websockets
-closes with 1009); the requests waiting then fail with ReadLimitError, which tells
-the caller to ask for less (the message pulls halve their batch).
+A frame from the server over our own read limit ends the connection (closed with
+1009, as websockets did); the requests waiting then fail with ReadLimitError, which
+tells the caller to ask for less (the message pulls halve their batch).
+
+The WebSocket itself is ours (core/transport/gateway_conn.py, issue 14): frames are
+parsed in the protocol's data_received, answers resolve their request there, and
+the connection loop wakes only for pushes, kicks and the end of the connection.
 """
 
 from __future__ import annotations
@@ -30,14 +34,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 from urllib.parse import urlencode
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.frames import CloseCode
-from websockets.http11 import Response
-from websockets.protocol import State
-from websockets.uri import WebSocketURI
 
 from core.errors import SdkError
 from core.light_event import LightEvent
@@ -56,20 +52,18 @@ from core.protocol.envelope import (
 )
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 from core.protocol.jsonlimits import loads_bounded
-from core.protocol.redact import redacting_logger
 from core.supervise import RestartPolicy, stop_tasks, supervise
-from core.transport.gateway_conn import GatewayConnection, ping_frame
+from core.transport.gateway_conn import ConnectionClosed, GatewayConnection, State, open_connection
 from core.transport.keepalive import Keepalive
+from core.transport.wsframes import MESSAGE_TOO_BIG
+from core.transport.wshandshake import HandshakeError, HandshakeRefused
 
 __all__ = ["GatewayClient", "GatewayListener", "GatewayOptions", "ReadLimitError", "dial_url"]
 
 log = logging.getLogger("openim.core.gateway")
-# websockets logs the request line (with `token=`) at DEBUG: redact it.
-_WS_LOG = redacting_logger("openim.core.gateway.ws")
-# What an open connection keeps as its handshake response once the real one is let go
-# (see _shed_handshake): one shared object, never read.
-_OPENED = Response(101, "Switching Protocols", Headers())
-_DIALED = WebSocketURI(False, "", 0, "", "")  # likewise for the dialled URI (its query has the token)
+# Pushes waiting for the connection loop past which the socket stops being read (websockets'
+# max_queue was 16 frames); reading resumes once the loop has caught up.
+_INBOX_HIGH = 16
 
 
 class GatewayListener(Protocol):
@@ -119,7 +113,7 @@ class GatewayOptions:
     # The connection loop is restarted when it raises, up to this budget (core.supervise).
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     # One ticker for every connection of the process (no keep-alive task per connection);
-    # None: websockets' keep-alive task per connection, pinging every ping_interval.
+    # None: a timer per connection, pinging every ping_interval.
     keepalive: Keepalive | None = None
 
 
@@ -131,16 +125,21 @@ class _Ended(Enum):
 
 class GatewayClient:
     __slots__ = (
+        "_ended",
         "_first",
+        "_inbox",
         "_limit_hit",
         "_listener",
         "_opt",
+        "_own_timer",
         "_pending",
+        "_pinged_at",
         "_platform_id",
         "_stop",
         "_task",
         "_url",
         "_user_id",
+        "_waiter",
         "_ws",
         "background",
         "connected",
@@ -172,6 +171,14 @@ class GatewayClient:
         # Connections ended by a frame over our read limit (metrics, tests).
         self.read_limit_drops = 0
         self._limit_hit = self._opt.max_frame
+        # Per connection: why it ended (set from a callback), pushes waiting for the loop
+        # (None while none do), the loop's wake-up future while it waits.
+        self._ended: _Ended | None = None
+        self._inbox: list[WsResp] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        # Keep-alive without a shared ticker: a timer, and when it last pinged.
+        self._own_timer: asyncio.TimerHandle | None = None
+        self._pinged_at: float | None = None
         # The app's foreground state, told to the server at every dial (and by 2004 meanwhile).
         self.background = False
 
@@ -320,20 +327,16 @@ class GatewayClient:
         attempt = 0
         while not self._stop.is_set():
             await self._listener.on_connecting()
+            self._ended, self._inbox = None, None
             try:
-                own_pings = self._opt.keepalive is None
-                ws = await connect(
+                ws = await open_connection(
                     self._dial_url(operation_id),
-                    open_timeout=self._opt.open_timeout,
-                    ping_interval=self._opt.ping_interval if own_pings else None,
-                    ping_timeout=self._opt.ping_interval if own_pings else None,
+                    self._on_message,
+                    self._wake,
                     max_size=self._opt.max_frame,
-                    compression=None,
-                    logger=_WS_LOG,
-                    create_connection=GatewayConnection,
+                    open_timeout=self._opt.open_timeout,
                 )
-                assert isinstance(ws, GatewayConnection)
-            except InvalidStatus as exc:
+            except HandshakeRefused as exc:
                 code, msg = _handshake_error(exc)
                 if code in TOKEN_ERRORS:
                     self._settle_first(SdkError(code, msg))
@@ -344,30 +347,28 @@ class GatewayClient:
                 if first:
                     self._settle_first(SdkError(code, msg, "handshake refused"))
                     return
-            except (OSError, InvalidHandshake, TimeoutError) as exc:
+            except (OSError, HandshakeError, TimeoutError, ValueError) as exc:
                 await self._listener.on_connect_failed(ErrCode.NetworkError, repr(exc))
                 if first:
                     self._settle_first(SdkError(ErrCode.NetworkError, detail=repr(exc)))
                     return
             else:
                 attempt = 0
-                _shed_handshake(ws)
                 ws.read_at = asyncio.get_running_loop().time()  # the deadline runs from now, not the 101
                 self._ws = ws
                 self.connected.set()
                 self._settle_first(None)
                 ended = _Ended.CLOSED
-                if self._opt.keepalive is not None:
-                    self._opt.keepalive.add(self)
+                self._keep_alive(True)
                 try:
                     await self._listener.on_connected(first)
                     first = False
-                    ended = await self._read_loop(ws)
+                    ended = await self._serve(ws)
                 finally:
-                    if self._opt.keepalive is not None:
-                        self._opt.keepalive.remove(self)
+                    self._keep_alive(False)
                     self.connected.clear()
                     self._ws = None
+                    self._inbox = None
                     if ws.state is not State.CLOSED:  # left by an exception: do not leak the socket
                         with contextlib.suppress(Exception):
                             await ws.close()
@@ -386,55 +387,129 @@ class GatewayClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
-    async def _read_loop(self, ws: ClientConnection) -> _Ended:
-        """Read frames until the socket closes, the server kicks us or a frame is too big."""
+    # -- reading: the connection calls _on_message from data_received -------------
+
+    def _on_message(self, frame: bytes) -> None:
+        """One binary message, as it is read: answers resolve their request here and now;
+        pushes and a kick go to the connection loop (`_serve`), in order."""
+        if self._ended is not None:
+            return  # kicked or over the limit: the rest is not read
         try:
-            async for frame in ws:  # every frame read moves ws.read_at (the keep-alive's deadline)
-                if isinstance(frame, str):
-                    continue  # text heartbeat replies carry nothing for us
-                try:
-                    resp = self._decode(frame)
-                except FrameTooLargeError:
-                    self._limit_hit = self._opt.max_inflated_frame
-                    log.warning("frame from gateway inflates past %d bytes user=%s", self._limit_hit, self._user_id)
-                    await ws.close(CloseCode.MESSAGE_TOO_BIG, "inflated frame too big")
-                    return _Ended.READ_LIMIT
-                except EnvelopeError as exc:
-                    log.warning("undecodable frame from gateway user=%s: %s", self._user_id, exc)
-                    self._listener.on_bad_frame(str(exc))
-                    continue
-                if resp.msg_incr and resp.msg_incr in self._pending:
-                    fut = self._pending.pop(resp.msg_incr)
+            resp = self._decode(frame)
+        except FrameTooLargeError:
+            self._limit_hit = self._opt.max_inflated_frame
+            log.warning("frame from gateway inflates past %d bytes user=%s", self._limit_hit, self._user_id)
+            self._ended = _Ended.READ_LIMIT
+            if self._ws is not None:
+                self._ws.begin_close(MESSAGE_TOO_BIG, "inflated frame too big")
+            self._wake()
+            return
+        except EnvelopeError as exc:
+            log.warning("undecodable frame from gateway user=%s: %s", self._user_id, exc)
+            self._listener.on_bad_frame(str(exc))
+            return
+        inbox = self._inbox
+        if not inbox and resp.msg_incr and resp.msg_incr in self._pending:
+            fut = self._pending.pop(resp.msg_incr)  # nothing queued before it: answered at once
+            if not fut.done():
+                fut.set_result(resp)
+            return
+        if resp.req_identifier == ReqIdentifier.KICK_ONLINE_MSG:
+            self._ended = _Ended.KICKED
+        elif not (resp.msg_incr and resp.msg_incr in self._pending) and resp.req_identifier not in _PUSHES:
+            return  # an answer nobody waits for, or nothing for us
+        if inbox is None:
+            inbox = self._inbox = []
+        inbox.append(resp)
+        ws = self._ws
+        if len(inbox) >= _INBOX_HIGH and ws is not None and ws.transport is not None and ws.transport.is_reading():
+            ws.transport.pause_reading()  # the loop is behind: let TCP push back on the server
+        if len(inbox) == 1:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _serve(self, ws: GatewayConnection) -> _Ended:
+        """Hand queued pushes to the listener until the socket closes, the server kicks us
+        or a frame is too big. Idle, it waits on one future; frames wake it only for pushes."""
+        loop = asyncio.get_running_loop()
+        while True:
+            while self._inbox:
+                resp = self._inbox.pop(0)
+                if not self._inbox and ws.state is State.OPEN and ws.transport and not ws.transport.is_reading():
+                    ws.transport.resume_reading()  # caught up
+                if resp.req_identifier == ReqIdentifier.KICK_ONLINE_MSG:
+                    return _Ended.KICKED
+                fut = self._pending.pop(resp.msg_incr, None) if resp.msg_incr else None
+                if fut is not None:
                     if not fut.done():
                         fut.set_result(resp)
-                elif resp.req_identifier == ReqIdentifier.KICK_ONLINE_MSG:
-                    return _Ended.KICKED
-                elif resp.req_identifier in (ReqIdentifier.PUSH_MSG, ReqIdentifier.SUB_USER_ONLINE_STATUS):
-                    await self._listener.on_push(resp)
-        except ConnectionClosed as exc:
-            # websockets fails the connection with 1009 when a frame exceeds max_size.
-            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-                self._limit_hit = self._opt.max_frame
-                log.warning("frame from gateway over %d bytes user=%s", self._limit_hit, self._user_id)
-                return _Ended.READ_LIMIT
-        return _Ended.CLOSED
+                    continue
+                await self._listener.on_push(resp)
+            if ws.error is not None:
+                raise ws.error  # the listener's on_bad_frame raised: a crash, as before
+            if self._ended is not None:
+                return self._ended
+            if ws.state is State.CLOSED:
+                if ws.sent_code == MESSAGE_TOO_BIG:  # our reader refused a frame over max_frame
+                    self._limit_hit = self._opt.max_frame
+                    log.warning("frame from gateway over %d bytes user=%s", self._limit_hit, self._user_id)
+                    return _Ended.READ_LIMIT
+                return _Ended.CLOSED
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     # -- keep-alive: core/transport/keepalive.py's ticker calls these ------------
+
+    def _keep_alive(self, on: bool) -> None:
+        ka = self._opt.keepalive
+        if ka is not None:
+            if on:
+                ka.add(self)
+            else:
+                ka.remove(self)
+        elif on:
+            self._pinged_at = None
+            self._own_timer = asyncio.get_running_loop().call_later(self._opt.ping_interval, self._own_ping)
+        elif self._own_timer is not None:
+            self._own_timer.cancel()
+            self._own_timer = None
+
+    def _own_ping(self) -> None:
+        """Without a shared ticker: one timer per connection (websockets' keep-alive did this with a
+        task): ping every ping_interval; nothing read since the last ping for a whole interval
+        (ping_timeout = ping_interval, as before) drops the connection."""
+        ws = self._ws
+        if ws is None or ws.state is not State.OPEN:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._pinged_at is not None and ws.read_at < self._pinged_at:
+            self._give_up(ws)
+            return
+        if ws.can_ping:
+            ws.write_ping()
+            self._pinged_at = now
+        self._own_timer = loop.call_later(self._opt.ping_interval, self._own_ping)
 
     async def keepalive_ping(self, now: float) -> None:
         """Ping unless past the deadline; never waits on the socket (what would, is skipped)."""
         ws = self._ws
-        if ws is None or ws.state is not State.OPEN or ws.transport.is_closing():
+        if ws is None or ws.state is not State.OPEN or ws.transport is None or ws.transport.is_closing():
             return
         if now - ws.read_at >= self._keepalive_deadline():
             self._give_up(ws)
             return
-        if ws.transport.get_write_buffer_size():
-            return  # writes back up: the deadline decides
-        # OPEN, nothing queued: one whole frame, between websockets' own (which it writes
-        # whole too). The payload is a fresh id, as the SDK's operationID (long_conn_mgr.go
-        # sendPingMessage); its pong moves ws.read_at (core/transport/gateway_conn.py).
-        ws.transport.write(ping_frame())
+        if ws.can_ping:  # nothing queued: else writes back up, and the deadline decides
+            # The payload is a fresh id, as the SDK's operationID (long_conn_mgr.go
+            # sendPingMessage); its pong moves ws.read_at (core/transport/gateway_conn.py).
+            ws.write_ping()
 
     def keepalive_check(self, now: float) -> None:
         ws = self._ws
@@ -444,11 +519,11 @@ class GatewayClient:
     def _keepalive_deadline(self) -> float:
         return self._opt.keepalive.pong_wait if self._opt.keepalive is not None else self._opt.ping_interval
 
-    def _give_up(self, ws: ClientConnection) -> None:
-        """Nothing read for pongWait: the SDK's read deadline expired. The read loop sees
+    def _give_up(self, ws: GatewayConnection) -> None:
+        """Nothing read for pongWait: the SDK's read deadline expired. The connection loop sees
         the connection lost and redials."""
         log.warning("nothing read from the gateway for %.0f s user=%s", self._keepalive_deadline(), self._user_id)
-        ws.transport.abort()
+        ws.abort()
 
     def _fail_pending(self, exc: SdkError) -> None:
         for fut in self._pending.values():
@@ -457,22 +532,7 @@ class GatewayClient:
         self._pending.clear()
 
 
-def _shed_handshake(ws: ClientConnection) -> None:
-    """Let an open connection go of its handshake: the request and the dialled URI
-    (both carry the token) and the response, with their headers: ~3 KB per session in tracemalloc,
-    and ~0.7 KB more for the write-waiters deque below (issue 14).
-
-    Nothing reads them once the connection is open: websockets (asyncio/client.py)
-    uses the request in the handshake only, and the response only as "received yet?"
-    (`process_event` takes the first event for it while it is None), so the response
-    is swapped for a shared one, never set to None.
-    """
-    ws.request = None
-    ws.response = _OPENED
-    ws.protocol.uri = _DIALED  # client.py reads it in connect() only
-    # Only appended to, removed from and iterated (asyncio/connection.py, while writes
-    # back up): a list does that, without an empty deque's 760 bytes.
-    ws.drain_waiters = []  # type: ignore[assignment]
+_PUSHES = (ReqIdentifier.PUSH_MSG, ReqIdentifier.SUB_USER_ONLINE_STATUS)
 
 
 def dial_url(ws_addr: str, query: dict[str, str]) -> str:
@@ -486,10 +546,10 @@ def dial_url(ws_addr: str, query: dict[str, str]) -> str:
     return f"{ws_addr}{'&' if '?' in ws_addr else '?'}{urlencode(query)}"
 
 
-def _handshake_error(exc: InvalidStatus) -> tuple[int, str]:
+def _handshake_error(exc: HandshakeRefused) -> tuple[int, str]:
     """The server answers a refused upgrade with HTTP 200 + `{errCode, errMsg, errDlt}` (2.2)."""
     try:
-        body = loads_bounded(bytes(exc.response.body or b"{}"), 8)
+        body = loads_bounded(exc.body or b"{}", 8)
         return int(body.get("errCode", ErrCode.NetworkError)), str(body.get("errMsg", ""))
     except (ValueError, TypeError, AttributeError, OverflowError):
-        return int(ErrCode.NetworkError), f"HTTP {exc.response.status_code}"
+        return int(ErrCode.NetworkError), f"HTTP {exc.status}"

@@ -141,7 +141,7 @@ async def test_an_idle_live_session_runs_one_task(tmp_path: Path) -> None:
         user = await st.login(uid)
         core = st.bridge.core(user.session_id)
         assert core.gateway is not None and core.gateway._ws is not None
-        assert core.gateway._ws.keepalive_task is None
+        assert core.gateway._own_timer is None  # the pool's ticker pings, no timer per connection
 
         def own() -> list[str]:
             return sorted(t.get_name().split(":")[0] for t in asyncio.all_tasks() if t.get_name().endswith(f":{uid}"))
