@@ -40,12 +40,16 @@ class Server:
         self.connections = 0
         self.accepted = asyncio.Event()
         self.writers: list[asyncio.StreamWriter] = []
+        self.tasks: list[asyncio.Task[None]] = []  # the handlers, ended with the server
         self.url = ""
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self.accepted.set()
         self.writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.append(task)
         with contextlib.suppress(Exception):
             await self.handler(reader, writer)
         writer.close()
@@ -59,8 +63,15 @@ async def serving(handler: Handler) -> AsyncIterator[Server]:
     try:
         yield srv
     finally:
+        # Handlers still waiting on a client are ended here, not left pending for the loop's
+        # end: their transports would be collected unclosed during a later test.
+        for task in srv.tasks:
+            task.cancel()
+        await asyncio.gather(*srv.tasks, return_exceptions=True)
         for w in srv.writers:
             w.close()
+            with contextlib.suppress(Exception):
+                await w.wait_closed()
         server.close()
         await server.wait_closed()
 

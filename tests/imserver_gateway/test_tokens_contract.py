@@ -8,11 +8,14 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from core.protocol.constants import ReqIdentifier
+from core.protocol.errcodes import ErrCode
 from imserver.db import create_all, make_engine, make_sessionmaker
+from imserver.errors import ImError
 from imserver.gateway import Hub, TokenVerifier, start_gateway
 from imserver.settings import ImServerSettings
 from imserver.tokens import TokenService
 from tests.imserver_gateway.harness import Client, within
+from tests.support.wait import until
 
 
 async def test_multi_login_marks_the_old_token_kicked(tmp_path: Path) -> None:
@@ -46,6 +49,18 @@ async def test_multi_login_marks_the_old_token_kicked(tmp_path: Path) -> None:
                 kick = Client(ws1, "u1", sdk="js", gzip=False)
                 assert (await kick.recv_frame()).req_identifier == ReqIdentifier.KICK_ONLINE_MSG
                 await within(ws1.wait_closed())
+
+            async def kicked() -> bool:
+                try:
+                    await service.verify(first)
+                except ImError as exc:
+                    return exc.code == ErrCode.TokenKickedError
+                return False
+
+            # OpenIM sends the kick frame before it kicks the tokens (ws_server.go
+            # multiTerminalLoginChecker: KickOnlineMessage, then KickTokens): the mark commits
+            # after the frame, and the gateway then refuses the old token.
+            await until(kicked, "the old token to be marked kicked")
             async with connect(url(first), compression=None) as again:
                 assert json.loads(await within(again.recv()))["errCode"] == 1506
     finally:
