@@ -35,7 +35,11 @@ from core.errors import SdkError
 from core.protocol.constants import ADMIN_PLATFORM_ID, PLATFORM_NAMES
 from core.protocol.errcodes import TOKEN_ERRORS, ErrCode
 
-__all__ = ["Logins"]
+__all__ = ["MAX_TOKEN_CHARS", "Logins"]
+
+# The longest OpenIM token a login takes, over REST and /ws alike (an HS256 JWT of a
+# 64-character userID is ~200): a longer one is refused before it reaches the upstream.
+MAX_TOKEN_CHARS = 4096
 
 log = logging.getLogger("openim.bridge.login")
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from bridge.errors import BridgeError, NotOwnerError
+from bridge.logins import MAX_TOKEN_CHARS
 from bridge.oimws import argmap
 from bridge.oimws.catalog import CLIENT_SIDE, INIT_SDK, LOGIN, LOGOUT, OPEN_IM_SDK_NAMES
 from bridge.oimws.outbox import OimwsStats, Outbox
@@ -187,6 +188,9 @@ class Connection:
             await self._fail(req, ErrCode.SdkArgsError, "Login takes 2 arguments (userID, token), both strings")
             return
         user_id, token = req.args
+        if len(token) > MAX_TOKEN_CHARS:  # as REST's LoginRequest: never sent upstream
+            await self._fail(req, ErrCode.SdkArgsError, f"Login token is longer than {MAX_TOKEN_CHARS} characters")
+            return
         if user_id != self._client.user_id:
             await self._fail(req, ErrCode.NoPermissionError, f"Login userID {user_id!r} is not the connect sendID")
             return

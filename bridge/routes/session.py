@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.logins import MAX_TOKEN_CHARS
 from bridge.openapi_spec import problem_responses
 from bridge.routes.deps import Services, operation_id, services, session_from_header
 from bridge.routes.functions import CallResponse
@@ -22,7 +23,7 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     userID: str = Field(min_length=1, max_length=64)
-    token: str = Field(min_length=1, max_length=4096, description="The user's OpenIM token")
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS, description="The user's OpenIM token")
     platformID: int = Field(
         ge=1,
         le=11,

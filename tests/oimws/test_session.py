@@ -48,6 +48,9 @@ async def test_before_login_repeat_login_and_foreign_user(stack: Stack) -> None:
         other = await c.request("Login", b_id, await stack.token(b_id))
         assert other.err_code == 1002
         assert (await c.request("Login", a_id)).err_code == 10002
+        # A token past REST's bound is refused here too, not sent upstream.
+        huge = await c.login("x" * 4097)
+        assert huge.err_code == 10002 and "4096" in huge.err_msg, huge
         bad = await c.login("not-a-token")
         assert 1501 <= bad.err_code <= 1507, bad
         assert (await c.login(await stack.token(a_id))).err_code == 0
