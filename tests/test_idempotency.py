@@ -352,7 +352,7 @@ async def test_outcome_is_forgotten_after_the_window(backend: Backend) -> None:
 
 async def test_memory_store_keeps_the_window_and_at_most_max_entries() -> None:
     clock = FakeClock()
-    store = MemoryOutcomes(10.0, max_entries=2, clock=clock)
+    store = MemoryOutcomes(10.0, max_entries=2, clock=clock, per_session=2)
     for op in ("a", "b", "c"):
         await store.put(SID, op, Outcome("/v1/x", op))
     assert len(store) == 2 and await store.get(SID, "a") is None  # the oldest went first
@@ -360,6 +360,26 @@ async def test_memory_store_keeps_the_window_and_at_most_max_entries() -> None:
     assert await store.get(SID, "b") == Outcome("/v1/x", "b")  # exactly the window: still kept
     clock.now += 0.001
     assert await store.get(SID, "b") is None and len(store) == 0
+
+
+async def test_one_session_calling_with_fresh_operation_ids_keeps_only_its_own_share() -> None:
+    """The client chooses operationIDs: a flood of fresh ones from one session must not push
+    another session's outcomes out (their retries would run again)."""
+    store = MemoryOutcomes(60.0, max_entries=1_000, clock=FakeClock())  # 10 per session
+    await store.put("victim", "send-1", Outcome("/v1/message/send_message", "sent"))
+    for i in range(5_000):
+        await store.put("flooder", f"op-{i}", Outcome("/v1/x", i))
+    assert await store.get("victim", "send-1") == Outcome("/v1/message/send_message", "sent")
+    assert len(store) == 11
+    assert await store.get("flooder", "op-4999") == Outcome("/v1/x", 4999)  # its newest are kept
+    assert await store.get("flooder", "op-4989") is None
+    # Expiry and the store-wide cap keep both orders in step.
+    many = MemoryOutcomes(60.0, max_entries=3, clock=FakeClock(), per_session=3)
+    for sid in ("s1", "s2", "s3", "s4"):
+        await many.put(sid, "op", Outcome("/v1/x", sid))
+    assert await many.get("s1", "op") is None and len(many) == 3
+    await many.put("s1", "op", Outcome("/v1/x", "again"))
+    assert await many.get("s1", "op") == Outcome("/v1/x", "again") and await many.get("s2", "op") is None
 
 
 async def test_first_recorded_outcome_wins(backend: Backend) -> None:

@@ -76,8 +76,8 @@ class IdempotencyCache:
 
     With ``redis`` the outcomes live in Redis under ``prefix`` (shared by every
     node, expiry on Redis's clock); with ``store`` there (the SQL one of a node
-    without Redis); without either, in memory (at most ``max_entries``, expiry
-    on ``clock``).
+    without Redis); without either, in memory (at most ``max_entries``, a hundredth of them per
+    session, expiry on ``clock``).
     """
 
     def __init__(

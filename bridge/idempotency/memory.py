@@ -13,17 +13,38 @@ __all__ = ["MemoryOutcomes"]
 
 
 class MemoryOutcomes(OutcomeStore):
-    """At most ``max_entries`` outcomes, each for ``window`` seconds of ``clock``; the oldest go first."""
+    """At most ``max_entries`` outcomes, each for ``window`` seconds of ``clock``; the oldest go first.
 
-    def __init__(self, window: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+    One session holds at most ``per_session`` of them (its own oldest go first): operationIDs
+    are the client's to choose, so without that bound one session calling with a fresh one
+    each time pushed every other session's outcomes out, and their retries ran again.
+    """
+
+    def __init__(
+        self,
+        window: float,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+        per_session: int | None = None,
+    ) -> None:
         self._window = window
         self._max = max_entries
+        self._per_session = per_session if per_session is not None else max(1, max_entries // 100)
         self._clock = clock
-        # Insertion order is recording order, so the head is always the oldest.
+        # Insertion order is recording order, so the head is always the oldest, in the whole
+        # store and in each session's own order alike.
         self._entries: OrderedDict[tuple[str, str], tuple[float, Outcome]] = OrderedDict()
+        self._sessions: dict[str, OrderedDict[str, None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _drop_oldest(self) -> None:
+        (session_id, operation_id), _ = self._entries.popitem(last=False)
+        ops = self._sessions[session_id]
+        del ops[operation_id]  # the store's oldest is its session's oldest too
+        if not ops:
+            del self._sessions[session_id]
 
     def _expire(self) -> None:
         now = self._clock()
@@ -31,7 +52,7 @@ class MemoryOutcomes(OutcomeStore):
             recorded, _ = next(iter(self._entries.values()))
             if now - recorded <= self._window:
                 break
-            self._entries.popitem(last=False)
+            self._drop_oldest()
 
     async def get(self, session_id: str, operation_id: str) -> Outcome | None:
         self._expire()
@@ -44,5 +65,10 @@ class MemoryOutcomes(OutcomeStore):
         if key in self._entries or len(encode(outcome)) > MAX_OUTCOME_BYTES:
             return
         self._entries[key] = (self._clock(), outcome)
+        ops = self._sessions.setdefault(session_id, OrderedDict())
+        ops[operation_id] = None
+        if len(ops) > self._per_session:
+            oldest, _ = ops.popitem(last=False)
+            del self._entries[(session_id, oldest)]
         while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+            self._drop_oldest()
