@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import select
 import time
+import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
@@ -55,9 +56,14 @@ class Target:
 
 @lru_cache(maxsize=64)
 def target(base_url: str) -> Target | None:
-    """Where a plain-http base URL points; None for anything else (https stays on httpx)."""
+    """Where a plain-http base URL points; None for anything else (https stays on httpx), and
+    for a host the environment sends through a proxy (HTTP_PROXY / ALL_PROXY, not NO_PROXY):
+    httpx honours those, this pool speaks only straight to the upstream."""
     parts = urlsplit(base_url)
     if parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment or parts.username:
+        return None
+    proxies = urllib.request.getproxies()
+    if (proxies.get("http") or proxies.get("all")) and not urllib.request.proxy_bypass(parts.hostname):
         return None
     try:
         port = parts.port or 80

@@ -283,6 +283,15 @@ def test_https_and_odd_urls_stay_on_httpx() -> None:
     assert api.pool is None
 
 
+def test_an_upstream_the_environment_proxies_stays_on_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "im.direct")
+    assert target("http://im.example.com:10002") is None  # httpx goes through the proxy
+    assert target("http://im.direct:10002") is not None  # NO_PROXY: straight, on the lean pool
+
+
 async def test_waiting_for_a_free_connection_meets_the_same_deadline() -> None:
     hang = _scripted(b"", then="hang")
     async with serving(hang) as srv, httpx.AsyncClient() as http:
