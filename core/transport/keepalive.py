@@ -23,9 +23,10 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-__all__ = ["Keepalive", "Pinged"]
+__all__ = ["Keepalive", "Pinged", "tick_forever"]
 
 log = logging.getLogger("openim.core.keepalive")
 
@@ -96,14 +97,19 @@ class Keepalive:
                     log.exception("keep-alive check failed")
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        while True:
-            due += self.tick
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            now = loop.time()
-            # A late wake-up (a busy loop) runs the ticks it missed: no slot is skipped.
-            while due <= now:
-                await self.run_tick(now)
-                due += self.tick
-            due -= self.tick
+        await tick_forever(self.tick, self.run_tick)
+
+
+async def tick_forever(tick: float, run_tick: Callable[[float], Awaitable[None]]) -> None:
+    """Call `run_tick(now)` every `tick` s on the loop's clock, without drift; a late wake-up
+    (a busy loop) runs the ticks it missed, so no slot of a wheel is skipped."""
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    while True:
+        due += tick
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        now = loop.time()
+        while due <= now:
+            await run_tick(now)
+            due += tick
+        due -= tick

@@ -28,6 +28,8 @@ import logging
 import math
 from typing import Protocol
 
+from core.transport.keepalive import tick_forever
+
 __all__ = ["GatewayTicker", "Ticked"]
 
 log = logging.getLogger(__name__)
@@ -115,14 +117,7 @@ class GatewayTicker:
                 log.exception("ping of %r failed", conn)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        while True:
-            due += self.tick
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            now = loop.time()
-            # A late wake-up (a busy loop) runs the ticks it missed: no slot is skipped.
-            while due <= now:
-                self.run_tick(now)
-                due += self.tick
-            due -= self.tick
+        async def tick(now: float) -> None:
+            self.run_tick(now)
+
+        await tick_forever(self.tick, tick)  # the same drift-free clock as the SDK side's ticker

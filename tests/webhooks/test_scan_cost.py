@@ -21,6 +21,19 @@ from tests.support.wait import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
 
 
+def _count_target_reads(dispatcher: WebhookDispatcher) -> list[set[str]]:
+    """The session ids of each store read of webhook targets from now on."""
+    asked: list[set[str]] = []
+    targets = dispatcher.store.targets
+
+    async def counting(session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
+        asked.append(set(session_ids))
+        return await targets(session_ids)
+
+    dispatcher.store.targets = counting  # type: ignore[method-assign]
+    return asked
+
+
 @pytest_asyncio.fixture
 async def fast_scans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
     monkeypatch.setattr(webhooks, "_FULL_SCAN_EVERY", 10**9)  # only the first scan is a full one
@@ -34,14 +47,7 @@ async def test_an_idle_node_scans_nothing_and_a_change_asks_about_that_session_o
     a_id, b_id, c_id = await stack.new_users(3, "whs")
     a, b = await stack.login(a_id), await stack.login(b_id)
 
-    asked: list[set[str]] = []
-    targets = dispatcher.store.targets
-
-    async def counting(session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
-        asked.append(set(session_ids))
-        return await targets(session_ids)
-
-    dispatcher.store.targets = counting  # type: ignore[method-assign]
+    asked = _count_target_reads(dispatcher)
     await wait_until(lambda: not dispatcher._dirty, 15, "the logins' scan")
     asked.clear()
     scans = dispatcher._scans
@@ -74,14 +80,7 @@ async def test_a_single_node_never_reads_every_live_sessions_target(
         assert not dispatcher.store.shared
         (a_id,) = await stack.new_users(1, "whn")
         await stack.login(a_id)
-        asked: list[set[str]] = []
-        targets = dispatcher.store.targets
-
-        async def counting(session_ids: Sequence[str]) -> dict[str, WebhookTarget]:
-            asked.append(set(session_ids))
-            return await targets(session_ids)
-
-        dispatcher.store.targets = counting  # type: ignore[method-assign]
+        asked = _count_target_reads(dispatcher)
         await wait_until(lambda: not dispatcher._dirty, 15, "the login's scan")
         asked.clear()
         scans = dispatcher._scans
