@@ -162,7 +162,7 @@ class _SentinelClient(Redis):
 
 def sentinel_redis(spec: SentinelURL, max_connections: int, common: dict[str, Any]) -> Redis:
     sentinel_kwargs = {**common, "password": spec.sentinel_password}
-    sentinel = Sentinel([], sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel([], sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call, unused-ignore]  # untyped before redis 8.2
     sentinel.sentinels = [
         _SentinelClient.from_pool(ClosingPool(host=host, port=port, **sentinel_kwargs)) for host, port in spec.sentinels
     ]
